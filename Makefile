@@ -1,0 +1,45 @@
+# shmport: the two commands a newcomer needs are `make run` and `make test`.
+# Every target installs what is missing first (tools/setup.sh, apt-get).
+
+BAZEL ?= bazel
+DEMO ?= 1
+DURATION ?= 0
+
+.PHONY: all setup build run test test-quick test-long bench fmt clean help
+
+all: build
+
+help:
+	@echo "make run         start shmportd and the demo (DEMO=0: daemon only; DURATION=N: stop after N s)"
+	@echo "make test        install, build and run every test (plain, ASan+UBSan, TSan)"
+	@echo "make test-quick  the plain test run only"
+	@echo "make test-long   fuzzers and the soak test (tens of minutes)"
+	@echo "make bench       transport comparison; writes bench/results/latest.{json,svg}"
+	@echo "make fmt         clang-format every C++ file"
+
+setup:
+	@tools/setup.sh
+
+build: setup
+	$(BAZEL) build //...
+
+run: setup
+	@tools/run_demo.sh
+
+test: setup
+	@tools/run_tests.sh
+
+test-quick: setup
+	@SHMPORT_TEST_PHASES=plain tools/run_tests.sh
+
+test-long: setup
+	@tools/run_long_tests.sh
+
+bench: setup
+	@tools/run_bench.sh
+
+fmt: setup
+	@git ls-files '*.cc' '*.h' '*.proto' | xargs clang-format -i --style=file
+
+clean:
+	$(BAZEL) clean

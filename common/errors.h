@@ -1,0 +1,24 @@
+// Helpers that turn errno values into absl::Status with actionable messages.
+#ifndef SHMPORT_COMMON_ERRORS_H_
+#define SHMPORT_COMMON_ERRORS_H_
+
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace shmport {
+
+// Maps `error` (an errno value) to the closest absl status code and builds a
+// message "<what>: <strerror> (errno N)". Examples: EAGAIN and ENOMEM ->
+// RESOURCE_EXHAUSTED, EPIPE/ECONNRESET -> UNAVAILABLE, EACCES/EPERM ->
+// PERMISSION_DENIED, EINVAL -> INVALID_ARGUMENT, ENOSYS -> UNIMPLEMENTED.
+absl::Status ErrnoToStatus(int error, absl::string_view what);
+
+// Marks a status as "the operation would block" (non-blocking I/O): code
+// UNAVAILABLE plus a payload, so callers can tell it from a closed peer.
+absl::Status WouldBlockError(absl::string_view what);
+bool IsWouldBlock(const absl::Status& status);
+
+}  // namespace shmport
+
+#endif  // SHMPORT_COMMON_ERRORS_H_

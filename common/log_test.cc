@@ -1,0 +1,40 @@
+#include "common/log.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shmport {
+namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+
+TEST(LogTest, FormatsOneLogfmtLine) {
+  const std::string line = FormatLogLine(
+      LogLevel::kInfo, "port_opened",
+      {{"port", 3}, {"name", "worker-1"}, {"ok", true}});
+  EXPECT_THAT(line, HasSubstr("level=info event=port_opened"));
+  EXPECT_THAT(line, EndsWith(" port=3 name=worker-1 ok=true"));
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(LogTest, QuotesAndEscapesValuesThatNeedIt) {
+  const std::string line = FormatLogLine(
+      LogLevel::kError, "bad", {{"reason", "peer said \"hi\"\nbye"},
+                                {"empty", ""}});
+  EXPECT_THAT(line,
+              EndsWith(R"( reason="peer said \"hi\"\nbye" empty="")"));
+}
+
+TEST(LogTest, ParsesLevelNames) {
+  LogLevel level = LogLevel::kInfo;
+  EXPECT_TRUE(ParseLogLevel("DEBUG", &level));
+  EXPECT_EQ(level, LogLevel::kDebug);
+  EXPECT_TRUE(ParseLogLevel("warn", &level));
+  EXPECT_EQ(level, LogLevel::kWarning);
+  EXPECT_FALSE(ParseLogLevel("loud", &level));
+  EXPECT_EQ(level, LogLevel::kWarning);
+}
+
+}  // namespace
+}  // namespace shmport

@@ -1,0 +1,187 @@
+#include "common/unix_channel.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/errors.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/util/child_process.h"
+#include "tests/util/process_census.h"
+
+namespace shmport {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(UnixChannelTest, FdsAndCredentialsCrossBetweenProcesses) {
+  testing::ProcessCensus census;
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  auto& [parent_end, child_end] = *pair;
+  ASSERT_TRUE(parent_end.SetPassCredentials(true).ok());
+
+  auto child = testing::ChildProcess::Fork([&]() -> int {
+    parent_end.Close();
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return 2;
+    if (::write(p[1], "hello", 5) != 5) return 3;
+    const char msg[] = "here is a pipe";
+    const int fds[] = {p[0]};
+    absl::Status s = child_end.Send(
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(msg),
+                            sizeof(msg)),
+        fds, /*with_credentials=*/true);
+    return s.ok() ? 0 : 4;
+  });
+  child_end.Close();
+
+  uint8_t buf[64];
+  auto got = parent_end.Receive(absl::MakeSpan(buf));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  ReceivedMessage& m = **got;
+  EXPECT_STREQ(reinterpret_cast<char*>(buf), "here is a pipe");
+  ASSERT_EQ(m.fds.size(), 1u);
+  // The kernel reports the child's real identity.
+  ASSERT_TRUE(m.credentials.has_value());
+  EXPECT_EQ(m.credentials->pid, child.pid());
+  EXPECT_EQ(m.credentials->uid, ::geteuid());
+  // The fd is close-on-exec and really is the pipe the child wrote to.
+  EXPECT_TRUE(::fcntl(m.fds[0].get(), F_GETFD) & FD_CLOEXEC);
+  char text[8] = {};
+  EXPECT_EQ(::read(m.fds[0].get(), text, sizeof(text)), 5);
+  EXPECT_STREQ(text, "hello");
+  EXPECT_EQ(child.Wait(), "exit 0");
+  // The child is gone: the next receive reports the closed peer.
+  auto eof = parent_end.Receive(absl::MakeSpan(buf));
+  EXPECT_EQ(eof.status().code(), absl::StatusCode::kUnavailable);
+  m.fds.clear();
+  parent_end.Close();
+  EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();
+}
+
+TEST(UnixChannelTest, CredentialsAbsentWithoutPassCred) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  const uint8_t b = 1;
+  ASSERT_TRUE(pair->first.Send(absl::MakeConstSpan(&b, 1)).ok());
+  uint8_t buf[4];
+  auto got = pair->second.Receive(absl::MakeSpan(buf));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_FALSE((*got)->credentials.has_value());
+}
+
+TEST(UnixChannelTest, PeerCredentialsNameTheOtherEndsCreator) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  auto cred = pair->first.PeerCredentials();
+  ASSERT_TRUE(cred.ok());
+  EXPECT_EQ(cred->pid, ::getpid());
+}
+
+TEST(UnixChannelTest, NonBlockingReceiveReportsNothingReady) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  uint8_t buf[4];
+  auto got = pair->second.Receive(absl::MakeSpan(buf), /*dont_wait=*/true);
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+  ASSERT_TRUE(pair->second.SetNonBlocking(true).ok());
+  got = pair->second.Receive(absl::MakeSpan(buf));
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+}
+
+TEST(UnixChannelTest, FullSocketBufferIsWouldBlockForNonBlockingSend) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  std::vector<uint8_t> chunk(4096);
+  absl::Status s;
+  int sent = 0;
+  while ((s = pair->first.Send(chunk, {}, false, /*dont_wait=*/true)).ok()) {
+    ++sent;
+    ASSERT_LT(sent, 100000);
+  }
+  EXPECT_GT(sent, 0);
+  EXPECT_TRUE(IsWouldBlock(s)) << s;
+}
+
+TEST(UnixChannelTest, SendToAClosedPeerIsUnavailable) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  pair->second.Close();
+  const uint8_t b = 1;
+  absl::Status s = pair->first.Send(absl::MakeConstSpan(&b, 1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(IsWouldBlock(s));
+}
+
+TEST(UnixChannelTest, TruncatedDatagramIsAnErrorAndItsFdsAreClosed) {
+  testing::ProcessCensus census;
+  {
+    auto pair = UnixChannel::Pair();
+    ASSERT_TRUE(pair.ok());
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    std::vector<uint8_t> big(100, 7);
+    const int fds[] = {p[0], p[1]};
+    ASSERT_TRUE(pair->first.Send(big, fds).ok());
+    ::close(p[0]);
+    ::close(p[1]);
+    uint8_t small[10];
+    auto got = pair->second.Receive(absl::MakeSpan(small));
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(got.status().message()),
+                HasSubstr("larger than the 10-byte buffer"));
+  }
+  EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();
+}
+
+TEST(UnixChannelTest, TooManyFdsIsControlTruncationAndAllAreClosed) {
+  testing::ProcessCensus census;
+  {
+    auto pair = UnixChannel::Pair();
+    ASSERT_TRUE(pair.ok());
+    // Send more fds than the receiver makes room for, with raw sendmsg.
+    constexpr int kCount = UnixChannel::kMaxFds * 2 + 8;
+    int fds[kCount];
+    for (int i = 0; i < kCount; ++i) fds[i] = ::open("/dev/null", O_RDONLY);
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(fds))] = {};
+    uint8_t byte = 1;
+    iovec iov{&byte, 1};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(fds));
+    std::memcpy(CMSG_DATA(c), fds, sizeof(fds));
+    ASSERT_EQ(::sendmsg(pair->first.fd(), &msg, 0), 1);
+    for (int fd : fds) ::close(fd);
+    uint8_t buf[16];
+    auto got = pair->second.Receive(absl::MakeSpan(buf));
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(got.status().message()),
+                HasSubstr("control data truncated"));
+  }
+  EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();
+}
+
+TEST(UnixChannelTest, RefusesToSendMoreFdsThanTheLimit) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  std::vector<int> fds(UnixChannel::kMaxFds + 1, 0);
+  const uint8_t b = 1;
+  EXPECT_EQ(pair->first.Send(absl::MakeConstSpan(&b, 1), fds).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shmport

@@ -1,0 +1,41 @@
+// Runs test code in a forked child process. The child reports through its
+// exit code (0 = success), never through gtest, whose state it must not touch.
+#ifndef SHMPORT_TESTS_UTIL_CHILD_PROCESS_H_
+#define SHMPORT_TESTS_UTIL_CHILD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace shmport::testing {
+
+// A forked child. The destructor SIGKILLs and reaps it if still running.
+class ChildProcess {
+ public:
+  // Forks; the child runs `body` and _exit()s with its return value.
+  static ChildProcess Fork(std::function<int()> body);
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&&) = delete;
+  ChildProcess(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+
+  // Waits up to `timeout` for the child to end. Returns a description:
+  // "exit 0", "exit 3", "signal 9", or "timeout" (the child is then killed).
+  std::string Wait(absl::Duration timeout = absl::Seconds(60));
+  void Kill(int signal);
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+};
+
+}  // namespace shmport::testing
+
+#endif  // SHMPORT_TESTS_UTIL_CHILD_PROCESS_H_

@@ -1,0 +1,66 @@
+#include "tests/util/process_census.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace shmport::testing {
+namespace {
+
+std::string ProcDir(pid_t pid) {
+  return pid == 0 ? "/proc/self" : absl::StrCat("/proc/", pid);
+}
+
+}  // namespace
+
+std::vector<std::string> ListOpenFds(pid_t pid) {
+  std::vector<std::string> out;
+  const std::string dir = ProcDir(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  const int own = ::dirfd(d);
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (pid == 0 && std::atoi(e->d_name) == own) continue;
+    char target[512];
+    const std::string link = dir + "/" + e->d_name;
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = '\0';
+    out.push_back(absl::StrCat(e->d_name, " -> ", target));
+  }
+  ::closedir(d);
+  return out;
+}
+
+int CountOpenFds(pid_t pid) { return static_cast<int>(ListOpenFds(pid).size()); }
+
+int CountSegmentMappings(pid_t pid) {
+  std::ifstream maps(ProcDir(pid) + "/maps");
+  std::string line;
+  int count = 0;
+  while (std::getline(maps, line)) {
+    if (line.find("/memfd:shmport-") != std::string::npos) ++count;
+  }
+  return count;
+}
+
+ProcessCensus::ProcessCensus()
+    : fds_(CountOpenFds()),
+      mappings_(CountSegmentMappings()),
+      fd_list_(ListOpenFds()) {}
+
+int ProcessCensus::LeakedFds() const { return CountOpenFds() - fds_; }
+int ProcessCensus::LeakedMappings() const {
+  return CountSegmentMappings() - mappings_;
+}
+
+std::string ProcessCensus::Describe() const {
+  return absl::StrCat("fds before:\n  ", absl::StrJoin(fd_list_, "\n  "),
+                      "\nfds now:\n  ", absl::StrJoin(ListOpenFds(), "\n  "));
+}
+
+}  // namespace shmport::testing

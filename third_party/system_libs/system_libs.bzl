@@ -1,0 +1,88 @@
+"""A repository rule that exposes Debian's system libraries to Bazel.
+
+Each library becomes a `cc_library` in `@system_libs//:<name>` whose linkopts
+come from `pkg-config --libs` at fetch time (or a fixed list where Debian ships
+no .pc file). Headers live in /usr/include, which the auto-configured
+toolchain already searches, so no header files are declared.
+"""
+
+# name -> pkg-config modules. Empty list: use _FIXED_LINKOPTS instead.
+_PKG_CONFIG = {
+    "absl": [
+        "absl_status",
+        "absl_statusor",
+        "absl_strings",
+        "absl_str_format",
+        "absl_time",
+        "absl_synchronization",
+        "absl_random_random",
+        "absl_flat_hash_map",
+        "absl_flat_hash_set",
+        "absl_span",
+        "absl_cleanup",
+        "absl_hash",
+    ],
+    "absl_flags": ["absl_flags", "absl_flags_parse", "absl_flags_usage"],
+    "benchmark": ["benchmark"],
+    "gmock": ["gmock"],
+    "grpc++": ["grpc++"],
+    "gtest": ["gtest"],
+    "gtest_main": ["gtest_main"],
+    "protobuf": ["protobuf"],
+}
+
+_FIXED_LINKOPTS = {
+    # Debian ships no grpc++_reflection.pc.
+    "grpc++_reflection": ["-Wl,--no-as-needed", "-lgrpc++_reflection", "-Wl,--as-needed"],
+    "pthread": ["-lpthread"],
+}
+
+_DEPS = {
+    "grpc++": ["protobuf", "absl"],
+    "grpc++_reflection": ["grpc++"],
+    "gmock": ["gtest"],
+    "gtest_main": ["gtest"],
+}
+
+def _pkg_config_libs(ctx, modules):
+    result = ctx.execute(["pkg-config", "--libs"] + modules)
+    if result.return_code != 0:
+        fail("pkg-config --libs {} failed: {}\nRun tools/setup.sh to install the system packages.".format(
+            " ".join(modules),
+            result.stderr,
+        ))
+    return result.stdout.strip().split(" ")
+
+def _system_libs_impl(ctx):
+    if ctx.which("pkg-config") == None:
+        fail("pkg-config not found. Run tools/setup.sh (as root) to install the system packages.")
+    lines = ['package(default_visibility = ["//visibility:public"])', ""]
+    names = sorted(list(_PKG_CONFIG.keys()) + list(_FIXED_LINKOPTS.keys()))
+    for name in names:
+        if name in _PKG_CONFIG:
+            opts = _pkg_config_libs(ctx, _PKG_CONFIG[name])
+        else:
+            opts = _FIXED_LINKOPTS[name]
+
+        # De-duplicate while keeping the first occurrence (link order).
+        seen = {}
+        uniq = []
+        for o in opts:
+            if o and o not in seen:
+                seen[o] = True
+                uniq.append(o)
+        deps = [":" + d for d in _DEPS.get(name, [])]
+        lines.append("cc_library(")
+        lines.append('    name = "{}",'.format(name))
+        lines.append("    linkopts = {},".format(repr(uniq)))
+        lines.append("    deps = {},".format(repr(deps)))
+        lines.append(")")
+        lines.append("")
+    ctx.file("WORKSPACE", 'workspace(name = "{}")\n'.format(ctx.name))
+    ctx.file("BUILD.bazel", "\n".join(lines))
+
+system_libs = repository_rule(
+    implementation = _system_libs_impl,
+    local = True,
+    doc = "Debian system libraries (gRPC, protobuf, abseil, gtest, benchmark) via pkg-config.",
+)
