@@ -1,0 +1,80 @@
+// Message: what Port::Receive hands out.
+#ifndef SHMPORT_CLIENT_MESSAGE_H_
+#define SHMPORT_CLIENT_MESSAGE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
+
+namespace shmport {
+
+class Segment;
+namespace internal {
+class PortCore;
+}
+
+// One received message: one or more fragments, each either a read-only view
+// straight into the sender's shared memory or an inline copy. Sending one
+// Buffer gives one fragment; Port::Send of several buffers (or SendCopy of
+// a payload larger than a segment) gives several, in order.
+//
+// Dropping the Message frees its chunks in place, in the shared free map;
+// no release message crosses the socket (an SHM_ACK does only when the
+// sender is waiting for memory). Views are valid while the Message lives,
+// even after the Port is closed.
+//
+// Move-only. Thread-safety: a Message belongs to one thread at a time.
+class Message {
+ public:
+  Message() = default;
+  Message(Message&& other) noexcept = default;
+  Message& operator=(Message&& other) noexcept;
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+  ~Message();
+
+  uint32_t stream() const { return stream_; }
+  // The sender marked this the last message of its stream.
+  bool last() const { return last_; }
+
+  size_t size() const { return size_; }
+  size_t fragment_count() const { return fragments_.size(); }
+  absl::Span<const uint8_t> fragment(size_t i) const {
+    return {fragments_[i].data, fragments_[i].size};
+  }
+  // The first fragment: the whole payload when fragment_count() <= 1.
+  absl::Span<const uint8_t> data() const {
+    return fragments_.empty() ? absl::Span<const uint8_t>() : fragment(0);
+  }
+  bool in_shared_memory() const;
+
+  // Copies every fragment, in order, to `out` (size() bytes).
+  void CopyTo(uint8_t* out) const;
+  std::string ToString() const;
+
+ private:
+  friend class internal::PortCore;
+  struct Fragment {
+    std::shared_ptr<Segment> segment;  // null for inline
+    uint32_t first_chunk = 0;
+    uint32_t chunk_count = 0;
+    const uint8_t* data = nullptr;
+    uint32_t size = 0;
+  };
+  void Release();
+
+  std::shared_ptr<internal::PortCore> core_;  // to send SHM_ACK when owed
+  absl::InlinedVector<Fragment, 1> fragments_;
+  std::unique_ptr<uint8_t[]> inline_;  // the bytes of inline fragments
+  size_t size_ = 0;
+  uint32_t stream_ = 0;
+  bool last_ = false;
+};
+
+}  // namespace shmport
+
+#endif  // SHMPORT_CLIENT_MESSAGE_H_

@@ -1,0 +1,46 @@
+// Counters of one port end, updated lock-free on the data path.
+#ifndef SHMPORT_CLIENT_PORT_STATS_H_
+#define SHMPORT_CLIENT_PORT_STATS_H_
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmport {
+
+// A snapshot of a port end's counters.
+struct PortStats {
+  uint64_t messages_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t messages_received = 0;
+  uint64_t bytes_received = 0;
+  uint32_t segments_out = 0;   // segments this end created and maps
+  uint32_t segments_in = 0;    // peer segments this end maps
+  uint32_t chunks_in_use = 0;  // busy chunks in this end's segments
+  uint64_t oosm_waits = 0;     // times a sender had to wait for memory
+  uint64_t protocol_errors = 0;
+  uint64_t cancels_won = 0;    // tracked sends this end cancelled in time
+  uint64_t cancels_lost = 0;   // cancels that came after the peer claimed
+  uint64_t cancelled_dropped = 0;  // incoming messages dropped as cancelled
+};
+
+// The live counters behind PortStats. Shared (shared_ptr) so that a Session
+// can keep reporting them to the daemon without owning the Port.
+// Thread-safety: all members are atomics; any thread may read or bump them.
+struct PortCounters {
+  std::atomic<uint64_t> messages_sent{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> messages_received{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint32_t> segments_out{0};
+  std::atomic<uint32_t> segments_in{0};
+  std::atomic<uint64_t> oosm_waits{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> cancels_won{0};
+  std::atomic<uint64_t> cancels_lost{0};
+  std::atomic<uint64_t> cancelled_dropped{0};
+  std::atomic<bool> closed{false};
+};
+
+}  // namespace shmport
+
+#endif  // SHMPORT_CLIENT_PORT_STATS_H_
