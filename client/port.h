@@ -30,7 +30,7 @@ class PortCore;
 // Who the other end must be. The kernel's SCM_CREDENTIALS on the peer's
 // HELLO are checked against pid and uid; a mismatch closes the port.
 struct PeerIdentity {
-  pid_t pid = 0;   // 0: accept any pid (tests, trusted setups only)
+  pid_t pid = 0;  // 0: accept any pid (tests, trusted setups only)
   uid_t uid = static_cast<uid_t>(-1);  // -1: accept any uid
   uint64_t process_id = 0;  // the daemon's id for the peer (informational)
   std::string name;         // the peer's registered name (informational)

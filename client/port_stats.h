@@ -13,13 +13,14 @@ struct PortStats {
   uint64_t bytes_sent = 0;
   uint64_t messages_received = 0;
   uint64_t bytes_received = 0;
-  uint32_t segments_out = 0;   // segments this end created and maps
-  uint32_t segments_in = 0;    // peer segments this end maps
-  uint32_t chunks_in_use = 0;  // busy chunks in this end's segments
-  uint64_t oosm_waits = 0;     // times a sender had to wait for memory
+  uint32_t segments_out = 0;        // segments this end created and maps
+  uint32_t segments_in = 0;         // peer segments this end maps
+  uint32_t chunks_in_use = 0;       // busy chunks in this end's segments
+  uint32_t tracking_in_flight = 0;  // tracking slots not yet settled
+  uint64_t oosm_waits = 0;          // times a sender had to wait for memory
   uint64_t protocol_errors = 0;
-  uint64_t cancels_won = 0;    // tracked sends this end cancelled in time
-  uint64_t cancels_lost = 0;   // cancels that came after the peer claimed
+  uint64_t cancels_won = 0;        // tracked sends this end cancelled in time
+  uint64_t cancels_lost = 0;       // cancels that came after the peer claimed
   uint64_t cancelled_dropped = 0;  // incoming messages dropped as cancelled
 };
 

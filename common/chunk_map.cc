@@ -85,8 +85,7 @@ bool ChunkMap::ClaimRun(uint32_t first, uint32_t n, uint32_t* busy) {
   return true;
 }
 
-std::optional<uint32_t> ChunkMap::Search(uint32_t lo, uint32_t hi,
-                                         uint32_t n) {
+std::optional<uint32_t> ChunkMap::Search(uint32_t lo, uint32_t hi, uint32_t n) {
   uint32_t pos = lo;
   while (true) {
     pos = FindFree(pos, hi);
@@ -144,8 +143,8 @@ uint32_t ChunkMap::CountFree() const {
 
 bool ChunkMap::IsFree(uint32_t chunk) const {
   if (chunk >= count_) return false;
-  return (words_[chunk / 64].load(std::memory_order_relaxed) >>
-          (chunk % 64)) & 1;
+  return (words_[chunk / 64].load(std::memory_order_relaxed) >> (chunk % 64)) &
+         1;
 }
 
 }  // namespace shmport

@@ -2,9 +2,8 @@
 #ifndef SHMPORT_COMMON_ERRORS_H_
 #define SHMPORT_COMMON_ERRORS_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace shmport {
 

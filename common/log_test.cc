@@ -10,20 +10,19 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 
 TEST(LogTest, FormatsOneLogfmtLine) {
-  const std::string line = FormatLogLine(
-      LogLevel::kInfo, "port_opened",
-      {{"port", 3}, {"name", "worker-1"}, {"ok", true}});
+  const std::string line =
+      FormatLogLine(LogLevel::kInfo, "port_opened",
+                    {{"port", 3}, {"name", "worker-1"}, {"ok", true}});
   EXPECT_THAT(line, HasSubstr("level=info event=port_opened"));
   EXPECT_THAT(line, EndsWith(" port=3 name=worker-1 ok=true"));
   EXPECT_EQ(line.find('\n'), std::string::npos);
 }
 
 TEST(LogTest, QuotesAndEscapesValuesThatNeedIt) {
-  const std::string line = FormatLogLine(
-      LogLevel::kError, "bad", {{"reason", "peer said \"hi\"\nbye"},
-                                {"empty", ""}});
-  EXPECT_THAT(line,
-              EndsWith(R"( reason="peer said \"hi\"\nbye" empty="")"));
+  const std::string line =
+      FormatLogLine(LogLevel::kError, "bad",
+                    {{"reason", "peer said \"hi\"\nbye"}, {"empty", ""}});
+  EXPECT_THAT(line, EndsWith(R"( reason="peer said \"hi\"\nbye" empty="")"));
 }
 
 TEST(LogTest, ParsesLevelNames) {

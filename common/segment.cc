@@ -76,8 +76,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
     uint32_t id, const SegmentGeometry& g, pid_t peer_pid) {
   if (absl::Status s = ValidateGeometry(g); !s.ok()) return s;
   const std::string name = absl::StrCat("shmport-seg-", id);
-  UniqueFd fd(
-      sys::MemfdCreate(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  UniqueFd fd(sys::MemfdCreate(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) {
     const int e = errno;
     if (e == ENOSYS) {
@@ -117,9 +116,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
   ChunkMap(h->free_map, g.chunk_count).InitAllFree();
   ChunkMap(h->tracking_free_map, layout::kTrackingSlots).InitAllFree();
   const uint64_t token = info.token;
-  return std::shared_ptr<Segment>(new Segment(Role::kOwner, id, g, token,
-                                              std::move(fd),
-                                              static_cast<uint8_t*>(base)));
+  return std::shared_ptr<Segment>(new Segment(
+      Role::kOwner, id, g, token, std::move(fd), static_cast<uint8_t*>(base)));
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(
@@ -132,8 +130,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(
   const int seals = ::fcntl(fd.get(), F_GET_SEALS);
   if (seals < 0) {
     return ErrnoToStatus(
-        errno, absl::StrCat("segment ", id,
-                            ": reading seals (is the fd a memfd?)"));
+        errno,
+        absl::StrCat("segment ", id, ": reading seals (is the fd a memfd?)"));
   }
   if ((seals & kRequiredSeals) != kRequiredSeals) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -154,11 +152,10 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(
   }
   // Map everything read-only, then make just the header writable: the peer
   // must free chunks and clear oosm, but has no business writing payloads.
-  void* base =
-      sys::Mmap(nullptr, want, PROT_READ, MAP_SHARED, fd.get(), 0);
+  void* base = sys::Mmap(nullptr, want, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) {
-    return ErrnoToStatus(errno, absl::StrCat("segment ", id, ": mmap ", want,
-                                             " bytes"));
+    return ErrnoToStatus(
+        errno, absl::StrCat("segment ", id, ": mmap ", want, " bytes"));
   }
   auto unmap = [&] { ::munmap(base, want); };
   if (::mprotect(base, layout::kHeaderSize, PROT_READ | PROT_WRITE) != 0) {
@@ -172,16 +169,15 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(
   std::memcpy(&copy, base, sizeof(copy));
   absl::Status s;
   if (copy.magic != layout::kMagic) {
-    s = absl::InvalidArgumentError(absl::StrFormat(
-        "segment %u: bad magic 0x%016x (want 0x%016x)", id, copy.magic,
-        layout::kMagic));
+    s = absl::InvalidArgumentError(
+        absl::StrFormat("segment %u: bad magic 0x%016x (want 0x%016x)", id,
+                        copy.magic, layout::kMagic));
   } else if (copy.version != layout::kVersion) {
     s = Mismatch(id, "version", copy.version, layout::kVersion);
   } else if (copy.header_size != layout::kHeaderSize) {
     s = Mismatch(id, "header_size", copy.header_size, layout::kHeaderSize);
   } else if (copy.chunk_size != expect.geometry.chunk_size) {
-    s = Mismatch(id, "chunk_size", copy.chunk_size,
-                 expect.geometry.chunk_size);
+    s = Mismatch(id, "chunk_size", copy.chunk_size, expect.geometry.chunk_size);
   } else if (copy.chunk_count != expect.geometry.chunk_count) {
     s = Mismatch(id, "chunk_count", copy.chunk_count,
                  expect.geometry.chunk_count);
@@ -199,9 +195,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(
     return s;
   }
   fd.Reset();  // the mapping keeps the memory alive; don't hold the fd
-  return std::shared_ptr<Segment>(new Segment(Role::kPeer, id,
-                                              expect.geometry, expect.token,
-                                              UniqueFd(),
+  return std::shared_ptr<Segment>(new Segment(Role::kPeer, id, expect.geometry,
+                                              expect.token, UniqueFd(),
                                               static_cast<uint8_t*>(base)));
 }
 

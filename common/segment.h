@@ -50,8 +50,8 @@ class Segment {
   // What the receiver was told about a segment before it maps the fd.
   struct Expectation {
     uint32_t id = 0;
-    uint64_t size = 0;   // file size declared in NEW_SEGMENT
-    uint64_t token = 0;  // token declared in NEW_SEGMENT
+    uint64_t size = 0;         // file size declared in NEW_SEGMENT
+    uint64_t token = 0;        // token declared in NEW_SEGMENT
     SegmentGeometry geometry;  // negotiated for this port direction
   };
 
@@ -111,7 +111,7 @@ class Segment {
   const uint32_t id_;
   const SegmentGeometry geometry_;  // local copy; never re-read
   const uint64_t token_;
-  UniqueFd fd_;  // owner: held until sent; peer: closed after mapping
+  UniqueFd fd_;          // owner: held until sent; peer: closed after mapping
   uint8_t* const base_;  // the whole mapping (file_size bytes)
   layout::SegmentHeader* const header_;
   uint8_t* const data_;

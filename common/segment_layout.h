@@ -26,7 +26,7 @@ inline constexpr uint32_t kVersion = 1;
 inline constexpr uint32_t kPageSize = 4096;
 
 // Geometry limits every receiver enforces, whatever the sender declares.
-inline constexpr uint32_t kMinChunkSize = 4096;             // one page
+inline constexpr uint32_t kMinChunkSize = 4096;              // one page
 inline constexpr uint32_t kMaxChunkSize = 4u * 1024 * 1024;  // 4 MiB
 inline constexpr uint32_t kMaxChunks = 4096;
 inline constexpr uint64_t kMaxSegmentDataBytes = 1ull << 30;  // 1 GiB

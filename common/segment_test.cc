@@ -41,7 +41,8 @@ Crafted Craft(const std::function<void(layout::SegmentInfo&)>& mutate,
               int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL,
               uint64_t file_size = kSmall.file_size()) {
   Crafted c;
-  c.fd.Reset(::memfd_create("shmport-crafted", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  c.fd.Reset(
+      ::memfd_create("shmport-crafted", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   EXPECT_TRUE(c.fd.valid());
   EXPECT_EQ(::ftruncate(c.fd.get(), file_size), 0);
   layout::SegmentInfo info{};
@@ -84,10 +85,10 @@ TEST(SegmentTest, CreateInitialisesTheHeader) {
 }
 
 TEST(SegmentTest, CreateRejectsAbsurdGeometry) {
-  for (SegmentGeometry g : {SegmentGeometry{3000, 16}, SegmentGeometry{4096, 0},
-                            SegmentGeometry{4096, layout::kMaxChunks + 1},
-                            SegmentGeometry{8u << 20, 16},
-                            SegmentGeometry{4u << 20, 4096}}) {
+  for (SegmentGeometry g :
+       {SegmentGeometry{3000, 16}, SegmentGeometry{4096, 0},
+        SegmentGeometry{4096, layout::kMaxChunks + 1},
+        SegmentGeometry{8u << 20, 16}, SegmentGeometry{4u << 20, 4096}}) {
     auto seg = Segment::Create(1, g, 0);
     EXPECT_EQ(seg.status().code(), absl::StatusCode::kInvalidArgument)
         << g.chunk_size << "x" << g.chunk_count;
@@ -139,9 +140,10 @@ TEST(SegmentTest, SecondProcessReceivesTheFdAndSeesTheWritersBytes) {
   }
   const int fd = (*seg)->fd();
   const uint8_t note = 0;
-  ASSERT_TRUE(parent_end.Send(absl::MakeConstSpan(&note, 1),
-                              absl::MakeConstSpan(&fd, 1))
-                  .ok());
+  ASSERT_TRUE(
+      parent_end
+          .Send(absl::MakeConstSpan(&note, 1), absl::MakeConstSpan(&fd, 1))
+          .ok());
   (*seg)->CloseFd();  // sent once; the mapping lives on
   uint8_t buf[4];
   auto ack = parent_end.Receive(absl::MakeSpan(buf));
@@ -201,8 +203,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         RejectCase{"Unsealed", [] { return Craft(Noop, 0); },
                    "fd seals are 0x0"},
-        RejectCase{"OnlyShrinkSeal",
-                   [] { return Craft(Noop, F_SEAL_SHRINK); },
+        RejectCase{"OnlyShrinkSeal", [] { return Craft(Noop, F_SEAL_SHRINK); },
                    "need F_SEAL_SHRINK|F_SEAL_GROW"},
         RejectCase{"SizeDiffers",
                    [] {
@@ -218,9 +219,7 @@ INSTANTIATE_TEST_SUITE_P(
                    },
                    "declared size 77824"},
         RejectCase{"BadMagic",
-                   [] {
-                     return Craft([](auto& i) { i.magic = 0x1234; });
-                   },
+                   [] { return Craft([](auto& i) { i.magic = 0x1234; }); },
                    "bad magic 0x0000000000001234"},
         RejectCase{"BadVersion",
                    [] { return Craft([](auto& i) { i.version = 99; }); },
@@ -229,15 +228,12 @@ INSTANTIATE_TEST_SUITE_P(
                    [] { return Craft([](auto& i) { i.header_size = 64; }); },
                    "header header_size is 64"},
         RejectCase{"ChunkSizeMismatch",
-                   [] {
-                     return Craft([](auto& i) { i.chunk_size = 8192; });
-                   },
+                   [] { return Craft([](auto& i) { i.chunk_size = 8192; }); },
                    "header chunk_size is 8192, expected 4096"},
-        RejectCase{"ChunkCountMismatch",
-                   [] {
-                     return Craft([](auto& i) { i.chunk_count = 1u << 30; });
-                   },
-                   "header chunk_count is 1073741824, expected 16"},
+        RejectCase{
+            "ChunkCountMismatch",
+            [] { return Craft([](auto& i) { i.chunk_count = 1u << 30; }); },
+            "header chunk_count is 1073741824, expected 16"},
         RejectCase{"AbsurdExpectedGeometry",
                    [] {
                      Crafted c = Craft(Noop);
@@ -271,14 +267,13 @@ TEST(SegmentFaultTest, FailedSystemCallsReleaseEverything) {
     int error;
     absl::StatusCode code;
   };
-  for (Case c : {Case{sys::Call::kMemfdCreate, EMFILE,
-                      absl::StatusCode::kResourceExhausted},
-                 Case{sys::Call::kMemfdCreate, ENOSYS,
-                      absl::StatusCode::kUnimplemented},
-                 Case{sys::Call::kFtruncate, ENOSPC,
-                      absl::StatusCode::kResourceExhausted},
-                 Case{sys::Call::kMmap, ENOMEM,
-                      absl::StatusCode::kResourceExhausted}}) {
+  for (Case c :
+       {Case{sys::Call::kMemfdCreate, EMFILE,
+             absl::StatusCode::kResourceExhausted},
+        Case{sys::Call::kMemfdCreate, ENOSYS, absl::StatusCode::kUnimplemented},
+        Case{sys::Call::kFtruncate, ENOSPC,
+             absl::StatusCode::kResourceExhausted},
+        Case{sys::Call::kMmap, ENOMEM, absl::StatusCode::kResourceExhausted}}) {
     sys::ScopedFailure failure(c.call, c.error);
     auto seg = Segment::Create(1, kSmall, 0);
     EXPECT_EQ(seg.status().code(), c.code) << seg.status();
@@ -299,8 +294,7 @@ TEST(SegmentFaultTest, FailedSystemCallsReleaseEverything) {
 TEST(SegmentTest, MemfdCreateMissingGivesAClearError) {
   sys::ScopedFailure failure(sys::Call::kMemfdCreate, ENOSYS);
   auto seg = Segment::Create(1, kSmall, 0);
-  EXPECT_THAT(std::string(seg.status().message()),
-              HasSubstr("Linux >= 3.17"));
+  EXPECT_THAT(std::string(seg.status().message()), HasSubstr("Linux >= 3.17"));
 }
 
 TEST(SegmentTest, DiscardReturnsPagesAndTheyReadAsZero) {

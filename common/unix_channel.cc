@@ -30,8 +30,8 @@ absl::StatusOr<std::pair<UnixChannel, UnixChannel>> UnixChannel::Pair() {
 
 absl::Status UnixChannel::SetPassCredentials(bool on) {
   const int value = on ? 1 : 0;
-  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_PASSCRED, &value,
-                   sizeof(value)) != 0) {
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_PASSCRED, &value, sizeof(value)) !=
+      0) {
     return ErrnoToStatus(errno, "setsockopt(SO_PASSCRED)");
   }
   return absl::OkStatus();
@@ -57,16 +57,15 @@ absl::StatusOr<Credentials> UnixChannel::PeerCredentials() const {
 }
 
 absl::Status UnixChannel::Send(absl::Span<const uint8_t> bytes,
-                               absl::Span<const int> fds,
-                               bool with_credentials, bool dont_wait) {
+                               absl::Span<const int> fds, bool with_credentials,
+                               bool dont_wait) {
   const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-  return Send(absl::MakeConstSpan(&part, 1), fds, with_credentials,
-              dont_wait);
+  return Send(absl::MakeConstSpan(&part, 1), fds, with_credentials, dont_wait);
 }
 
 absl::Status UnixChannel::Send(absl::Span<const iovec> parts,
-                               absl::Span<const int> fds,
-                               bool with_credentials, bool dont_wait) {
+                               absl::Span<const int> fds, bool with_credentials,
+                               bool dont_wait) {
   if (fds.size() > static_cast<size_t>(kMaxFds)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "cannot send %u fds in one message (limit %d)", fds.size(), kMaxFds));
@@ -91,7 +90,9 @@ absl::Status UnixChannel::Send(absl::Span<const iovec> parts,
       c = CMSG_NXTHDR(&msg, c);
     }
     if (with_credentials) {
-      struct ucred cred{::getpid(), ::geteuid(), ::getegid()};
+      struct ucred cred {
+        ::getpid(), ::geteuid(), ::getegid()
+      };
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_CREDENTIALS;
       c->cmsg_len = CMSG_LEN(sizeof(cred));

@@ -27,8 +27,8 @@ struct Credentials {
 };
 
 struct ReceivedMessage {
-  size_t size = 0;             // bytes placed in the caller's buffer
-  std::vector<UniqueFd> fds;   // SCM_RIGHTS, close-on-exec, owned
+  size_t size = 0;            // bytes placed in the caller's buffer
+  std::vector<UniqueFd> fds;  // SCM_RIGHTS, close-on-exec, owned
   std::optional<Credentials> credentials;  // when SO_PASSCRED is on
 };
 

@@ -32,8 +32,7 @@ TEST(UnixChannelTest, FdsAndCredentialsCrossBetweenProcesses) {
     const char msg[] = "here is a pipe";
     const int fds[] = {p[0]};
     absl::Status s = child_end.Send(
-        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(msg),
-                            sizeof(msg)),
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(msg), sizeof(msg)),
         fds, /*with_credentials=*/true);
     return s.ok() ? 0 : 4;
   });

@@ -61,8 +61,8 @@ absl::string_view MessageTypeName(MessageType type) {
 absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
   if (bytes.size() < kHeaderBytes) {
     return Bad(absl::StrFormat(
-        "message of %u bytes is shorter than the %u-byte header",
-        bytes.size(), kHeaderBytes));
+        "message of %u bytes is shorter than the %u-byte header", bytes.size(),
+        kHeaderBytes));
   }
   Decoded d;
   std::memcpy(&d.header, bytes.data(), kHeaderBytes);
@@ -70,8 +70,8 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
   const size_t body_size = bytes.size() - kHeaderBytes;
   if (h.length != body_size) {
     return Bad(absl::StrFormat(
-        "header length %u does not match the %u body bytes received",
-        h.length, body_size));
+        "header length %u does not match the %u body bytes received", h.length,
+        body_size));
   }
   if (!KnownType(h.type)) {
     return Bad(absl::StrFormat("unknown message type %u", h.type));
@@ -83,12 +83,12 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
   }
   const int want_fds = type == MessageType::kNewSegment ? 1 : 0;
   if (num_fds != want_fds) {
-    return Bad(absl::StrFormat("%s carries %d fds, expected %d", name,
-                               num_fds, want_fds));
+    return Bad(absl::StrFormat("%s carries %d fds, expected %d", name, num_fds,
+                               want_fds));
   }
   const bool tracked = (h.flags & kFlagTracked) != 0;
-  const bool data = type == MessageType::kData ||
-                    type == MessageType::kMmapData;
+  const bool data =
+      type == MessageType::kData || type == MessageType::kMmapData;
   if (tracked && !data) {
     return Bad(absl::StrFormat("%s may not carry the TRACKED flag", name));
   }
@@ -98,8 +98,8 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
   absl::Span<const uint8_t> body = bytes.subspan(kHeaderBytes);
   if (tracked) {
     if (body.size() < sizeof(TrackingRef)) {
-      return Bad(absl::StrFormat(
-          "%s: TRACKED but the body has only %u bytes", name, body.size()));
+      return Bad(absl::StrFormat("%s: TRACKED but the body has only %u bytes",
+                                 name, body.size()));
     }
     TrackingRef ref;
     std::memcpy(&ref, body.data(), sizeof(ref));
@@ -154,8 +154,7 @@ bool Encoder::AddDescriptor(const Descriptor& d) {
 }
 
 absl::Span<const uint8_t> Encoder::bytes() {
-  header_.length =
-      static_cast<uint32_t>(used_ - kHeaderBytes) + inline_length_;
+  header_.length = static_cast<uint32_t>(used_ - kHeaderBytes) + inline_length_;
   std::memcpy(buffer_.data(), &header_, kHeaderBytes);
   return absl::MakeConstSpan(buffer_.data(), used_);
 }

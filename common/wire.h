@@ -20,11 +20,11 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
-#include "absl/strings/string_view.h"
 #include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace shmport::wire {
@@ -52,7 +52,7 @@ struct MessageHeader {
   uint32_t stream;
   uint8_t type;
   uint8_t flags;
-  uint16_t count;  // descriptors in MMAP_DATA, else 0
+  uint16_t count;   // descriptors in MMAP_DATA, else 0
   uint32_t length;  // body bytes after the header
 };
 static_assert(sizeof(MessageHeader) == 12);
@@ -165,8 +165,7 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds);
 class Encoder {
  public:
   static constexpr size_t kCapacity =
-      kHeaderBytes + sizeof(TrackingRef) +
-      kMaxDescriptors * sizeof(Descriptor);
+      kHeaderBytes + sizeof(TrackingRef) + kMaxDescriptors * sizeof(Descriptor);
 
   Encoder(MessageType type, uint32_t stream, uint8_t flags = 0);
 

@@ -23,8 +23,8 @@ absl::Status DecodeError(const std::vector<uint8_t>& bytes, int fds = 0) {
 }
 
 TEST(WireTest, HelloRoundTrips) {
-  Hello h{kProtocolVersion, kFeatureRing, 4242, 1000, 16384, 1024, 8, 1024,
-          0, 77};
+  Hello h{
+      kProtocolVersion, kFeatureRing, 4242, 1000, 16384, 1024, 8, 1024, 0, 77};
   Encoder e(MessageType::kHello, 0);
   e.SetHello(h);
   auto bytes = Bytes(e);

@@ -36,7 +36,9 @@ std::vector<std::string> ListOpenFds(pid_t pid) {
   return out;
 }
 
-int CountOpenFds(pid_t pid) { return static_cast<int>(ListOpenFds(pid).size()); }
+int CountOpenFds(pid_t pid) {
+  return static_cast<int>(ListOpenFds(pid).size());
+}
 
 int CountSegmentMappings(pid_t pid) {
   std::ifstream maps(ProcDir(pid) + "/maps");

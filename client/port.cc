@@ -1,0 +1,94 @@
+#include "client/port.h"
+
+#include <utility>
+
+#include "client/port_core.h"
+
+namespace shmport {
+
+absl::StatusOr<std::unique_ptr<Port>> Port::Open(UniqueFd socket,
+                                                 const PeerIdentity& peer,
+                                                 const PortOptions& options) {
+  auto core = internal::PortCore::Open(std::move(socket), peer, options);
+  if (!core.ok()) return core.status();
+  return std::unique_ptr<Port>(new Port(*std::move(core)));
+}
+
+absl::Status Port::SendHello(int socket, const PortOptions& options) {
+  return internal::PortCore::SendHello(socket, options);
+}
+
+Port::Port(std::shared_ptr<internal::PortCore> core) : core_(std::move(core)) {}
+
+Port::~Port() {
+  core_->Close(absl::UnavailableError("the port was closed by this end"),
+               /*send_bye=*/true);
+}
+
+absl::StatusOr<Buffer> Port::Allocate(size_t size) {
+  return Allocate(size, core_->options().allocate_timeout);
+}
+
+absl::StatusOr<Buffer> Port::Allocate(size_t size, absl::Duration timeout) {
+  return core_->Allocate(size, size, absl::Now() + timeout, true);
+}
+
+absl::StatusOr<Buffer> Port::Allocate(size_t size, size_t min_size,
+                                      absl::Duration timeout) {
+  return core_->Allocate(size, min_size, absl::Now() + timeout, true);
+}
+
+absl::StatusOr<Buffer> Port::TryAllocate(size_t size) {
+  return core_->Allocate(size, size, absl::Now(), false);
+}
+
+absl::Status Port::Send(uint32_t stream, Buffer buffer, bool last) {
+  return core_->Send(stream, absl::MakeSpan(&buffer, 1), last, nullptr);
+}
+
+absl::Status Port::Send(uint32_t stream, std::vector<Buffer> buffers,
+                        bool last) {
+  return core_->Send(stream, absl::MakeSpan(buffers), last, nullptr);
+}
+
+absl::Status Port::SendCopy(uint32_t stream, absl::Span<const uint8_t> bytes,
+                            bool last) {
+  return core_->SendCopy(stream, bytes, last);
+}
+
+absl::StatusOr<Tracking> Port::SendTracked(uint32_t stream, Buffer buffer,
+                                           bool last) {
+  return core_->SendTracked(stream, std::move(buffer), last);
+}
+
+absl::StatusOr<Message> Port::Receive(absl::Duration timeout) {
+  const absl::Time deadline = timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + timeout;
+  return core_->Receive(deadline);
+}
+
+absl::StatusOr<std::optional<Message>> Port::TryReceive() {
+  return core_->TryReceive();
+}
+
+int Port::fd() const { return core_->fd(); }
+
+void Port::Close() {
+  core_->Close(absl::UnavailableError("the port was closed by this end"),
+               /*send_bye=*/true);
+}
+
+bool Port::closed() const { return core_->closed(); }
+absl::Status Port::closed_reason() const { return core_->closed_reason(); }
+const PeerIdentity& Port::peer() const { return core_->peer(); }
+const SegmentGeometry& Port::peer_geometry() const {
+  return core_->peer_geometry();
+}
+uint64_t Port::port_id() const { return core_->options().port_id; }
+PortStats Port::stats() const { return core_->stats(); }
+std::shared_ptr<const PortCounters> Port::counters() const {
+  return core_->counters();
+}
+
+}  // namespace shmport

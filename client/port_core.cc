@@ -1,0 +1,1107 @@
+#include "client/port_core.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/errors.h"
+#include "common/log.h"
+
+namespace shmport::internal {
+namespace {
+
+// Beyond this many queued messages a blocked sender stops draining the
+// socket into the inbox on the application's behalf.
+constexpr size_t kMaxInboxWhileSending = 4096;
+// Idle segments are looked for once per this many sends.
+constexpr uint64_t kIdleCheckInterval = 256;
+
+// Milliseconds until `deadline` for poll(): -1 for an infinite deadline,
+// rounded up so that a poll never returns just before the deadline.
+int PollTimeoutMs(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+      1 << 30));
+}
+
+// Waits on `cv` until notified or `deadline`; false once the deadline has
+// passed. Uses the steady clock (wait_for), immune to wall-clock jumps.
+bool CvWait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+            absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) {
+    cv.wait(lock);
+    return true;
+  }
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return false;
+  cv.wait_for(lock, absl::ToChronoNanoseconds(left));
+  return true;
+}
+
+uint64_t TrackingWord(uint32_t generation, uint32_t stream) {
+  return (static_cast<uint64_t>(generation) << 32) | stream;
+}
+
+absl::Status ValidateOptions(const PortOptions& o) {
+  if (absl::Status s = ValidateGeometry(o.geometry); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PortOptions.geometry: ", s.message()));
+  }
+  if (o.max_segments < 1 || o.max_segments > 1024) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "PortOptions.max_segments %u out of range [1, 1024]", o.max_segments));
+  }
+  if (o.inline_threshold > wire::kMaxInlinePayload) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("PortOptions.inline_threshold %u exceeds %u",
+                        o.inline_threshold, wire::kMaxInlinePayload));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Opening and the HELLO exchange.
+
+absl::Status PortCore::SendHello(int socket, const PortOptions& options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  wire::Hello hello{};
+  hello.protocol_version = wire::kProtocolVersion;
+  hello.pid = ::getpid();
+  hello.uid = ::geteuid();
+  hello.chunk_size = options.geometry.chunk_size;
+  hello.chunk_count = options.geometry.chunk_count;
+  hello.max_segments = options.max_segments;
+  hello.inline_threshold = options.inline_threshold;
+  hello.port_id = options.port_id;
+  wire::Encoder e(wire::MessageType::kHello, 0);
+  e.SetHello(hello);
+  // Borrow the fd for one send without taking ownership.
+  UnixChannel channel{UniqueFd(socket)};
+  absl::Status s = channel.Send(e.bytes(), {}, /*with_credentials=*/true);
+  channel.TakeFd().Release();
+  return s;
+}
+
+absl::StatusOr<std::shared_ptr<PortCore>> PortCore::Open(
+    UniqueFd socket, const PeerIdentity& peer, const PortOptions& options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  UnixChannel channel(std::move(socket));
+  if (absl::Status s = channel.SetPassCredentials(true); !s.ok()) return s;
+  if (!options.hello_already_sent) {
+    if (absl::Status s = SendHello(channel.fd(), options); !s.ok()) return s;
+  }
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return ErrnoToStatus(errno, "eventfd for a port");
+  std::shared_ptr<PortCore> core(
+      new PortCore(std::move(channel), std::move(wake), peer, options));
+  if (absl::Status s = core->Handshake(); !s.ok()) return s;
+  return core;
+}
+
+PortCore::PortCore(UnixChannel channel, UniqueFd wake_fd,
+                   const PeerIdentity& peer, const PortOptions& options)
+    : peer_(peer),
+      options_(options),
+      channel_(std::move(channel)),
+      wake_fd_(std::move(wake_fd)),
+      counters_(std::make_shared<PortCounters>()),
+      receive_buffer_(new uint8_t[wire::kMaxMessageBytes]) {}
+
+PortCore::~PortCore() = default;
+
+absl::Status PortCore::Handshake() {
+  const absl::Time deadline = absl::Now() + options_.hello_timeout;
+  pollfd p{channel_.fd(), POLLIN, 0};
+  int r;
+  while ((r = ::poll(&p, 1, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
+  }
+  if (r < 0) return ErrnoToStatus(errno, "waiting for the peer's HELLO");
+  if (r == 0) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("no HELLO from the peer within ",
+                     absl::FormatDuration(options_.hello_timeout)));
+  }
+  auto got = channel_.Receive(
+      absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes), true);
+  if (!got.ok()) return got.status();
+  if (!got->has_value()) {
+    return absl::UnavailableError("the peer closed before sending HELLO");
+  }
+  ReceivedMessage& m = **got;
+  auto decoded = wire::Decode(
+      absl::MakeConstSpan(receive_buffer_.get(), m.size), m.fds.size());
+  if (!decoded.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bad first message from the peer: ", decoded.status().message()));
+  }
+  if (decoded->type() != wire::MessageType::kHello) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the peer's first message is ", wire::MessageTypeName(decoded->type()),
+        ", expected HELLO"));
+  }
+  if (!m.credentials.has_value()) {
+    return absl::PermissionDeniedError(
+        "the peer's HELLO arrived without kernel credentials");
+  }
+  const Credentials& cred = *m.credentials;
+  const wire::Hello hello = decoded->hello();
+  if (peer_.pid != 0 && cred.pid != peer_.pid) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "peer credentials: the kernel reports pid %d, expected pid %d (%s)",
+        cred.pid, peer_.pid, peer_.name));
+  }
+  if (peer_.uid != static_cast<uid_t>(-1) && cred.uid != peer_.uid) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "peer credentials: the kernel reports uid %u, expected uid %u",
+        cred.uid, peer_.uid));
+  }
+  if (hello.pid != cred.pid) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "the peer's HELLO claims pid %d but the kernel reports pid %d",
+        hello.pid, cred.pid));
+  }
+  if (hello.protocol_version != wire::kProtocolVersion) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the peer speaks protocol version %u, this end speaks %u",
+        hello.protocol_version, wire::kProtocolVersion));
+  }
+  const SegmentGeometry g{hello.chunk_size, hello.chunk_count};
+  if (absl::Status s = ValidateGeometry(g); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the peer's HELLO declares a bad geometry: ", s.message()));
+  }
+  if (hello.max_segments < 1 ||
+      hello.max_segments > options_.max_peer_segments) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the peer's HELLO declares max_segments %u; this end accepts [1, %u]",
+        hello.max_segments, options_.max_peer_segments));
+  }
+  const uint64_t peer_bytes = g.file_size() * hello.max_segments;
+  if (peer_bytes > options_.max_peer_bytes) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the peer's HELLO declares up to %u bytes of segments; this end maps "
+        "at most %u",
+        peer_bytes, options_.max_peer_bytes));
+  }
+  if (options_.port_id != 0 && hello.port_id != 0 &&
+      hello.port_id != options_.port_id) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the peer's HELLO is for port %u, this end is port %u",
+                        hello.port_id, options_.port_id));
+  }
+  peer_geometry_ = g;
+  peer_max_segments_ = hello.max_segments;
+  in_.resize(peer_max_segments_);
+  // Credentials matter only on HELLO; stop paying for them per message.
+  return channel_.SetPassCredentials(false);
+}
+
+// ---------------------------------------------------------------------------
+// Closing.
+
+absl::Status PortCore::closed_reason() const {
+  std::lock_guard<std::mutex> lock(in_mu_);
+  return closed_reason_;
+}
+
+void PortCore::Close(absl::Status reason, bool send_bye) {
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    if (closed_.load(std::memory_order_relaxed)) return;
+    closed_reason_ = std::move(reason);
+    closed_.store(true, std::memory_order_release);
+    // Drop the peer's segments; Messages still out keep their mappings.
+    for (auto& seg : in_) seg.reset();
+  }
+  counters_->closed.store(true);
+  counters_->segments_in.store(0);
+  if (send_bye) {
+    // Not SendControl: that one stays quiet on a closed port, and we are.
+    wire::Encoder e(wire::MessageType::kBye, 0);
+    channel_.Send(e.bytes(), {}, false, /*dont_wait=*/true).IgnoreError();
+  }
+  // Wakes a reader blocked in poll and shows the peer an EOF. The fd itself
+  // stays open until the last Buffer/Message lets go of this core, so no
+  // thread can ever poll a reused descriptor number.
+  ::shutdown(channel_.fd(), SHUT_RDWR);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    in_cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(out_mu_);
+  out_.clear();  // Buffers and Trackings keep the segments they use
+  counters_->segments_out.store(0);
+}
+
+void PortCore::ProtocolError(const absl::Status& error) {
+  counters_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+  Log(LogLevel::kWarning, "port_protocol_error",
+      {{"port", options_.port_id},
+       {"peer_pid", static_cast<int64_t>(peer_.pid)},
+       {"peer", peer_.name},
+       {"reason", error.message()}});
+  Close(absl::UnavailableError(
+            absl::StrCat("protocol error from the peer: ", error.message())),
+        /*send_bye=*/false);
+}
+
+// ---------------------------------------------------------------------------
+// Outgoing memory.
+
+Buffer PortCore::MakeBuffer(Claim claim, size_t size) {
+  Buffer b;
+  b.core_ = shared_from_this();
+  b.capacity_ =
+      static_cast<size_t>(claim.count) * claim.segment->geometry().chunk_size;
+  b.size_ = std::min(size, b.capacity_);
+  b.data_ = claim.segment->chunk_data(claim.first);
+  b.first_chunk_ = claim.first;
+  b.chunk_count_ = claim.count;
+  b.segment_ = std::move(claim.segment);
+  return b;
+}
+
+std::optional<PortCore::Claim> PortCore::TryClaim(uint32_t chunks,
+                                                  uint32_t min_chunks) {
+  std::lock_guard<std::mutex> lock(out_mu_);
+  const uint32_t n = static_cast<uint32_t>(out_.size());
+  if (n == 0) return std::nullopt;
+  // The full size first everywhere, then smaller runs down to the minimum.
+  for (uint32_t want = chunks; want >= min_chunks && want > 0;) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t idx = (next_segment_ + i) % n;
+      OutSegment& out = out_[idx];
+      if (!out.segment) continue;
+      if (auto first = out.segment->chunks().Allocate(want, out.hint)) {
+        out.hint = *first + want;
+        out.last_used = absl::InfinitePast();  // "used since the last check"
+        next_segment_ = idx;
+        return Claim{out.segment, *first, want};
+      }
+    }
+    if (want == min_chunks) break;
+    want = std::max(min_chunks, want / 2);
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::optional<PortCore::Claim>> PortCore::GrowPool(
+    uint32_t chunks) {
+  std::lock_guard<std::mutex> lock(out_mu_);
+  if (closed()) return std::optional<Claim>();
+  uint32_t live = 0;
+  uint32_t free_id = static_cast<uint32_t>(out_.size());
+  for (uint32_t i = 0; i < out_.size(); ++i) {
+    if (out_[i].segment) {
+      ++live;
+    } else if (free_id == out_.size()) {
+      free_id = i;
+    }
+  }
+  if (live >= options_.max_segments) return std::optional<Claim>();
+  auto seg = Segment::Create(free_id, options_.geometry, peer_.pid);
+  if (!seg.ok()) {
+    return absl::Status(seg.status().code(),
+                        absl::StrCat("cannot add an outgoing segment: ",
+                                     seg.status().message()));
+  }
+  if (free_id == out_.size()) out_.emplace_back();
+  OutSegment& out = out_[free_id];
+  out.segment = *std::move(seg);
+  out.announced = false;
+  out.hint = 0;
+  out.last_used = absl::InfinitePast();
+  next_segment_ = free_id;
+  counters_->segments_out.fetch_add(1, std::memory_order_relaxed);
+  if (chunks == 0) return std::optional<Claim>();
+  auto first = out.segment->chunks().Allocate(chunks, 0);
+  if (!first) return std::optional<Claim>();
+  out.hint = *first + chunks;
+  return std::optional<Claim>(Claim{out.segment, *first, chunks});
+}
+
+void PortCore::RaiseOosm() {
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    for (OutSegment& out : out_) {
+      if (out.segment) out.segment->oosm().store(1, std::memory_order_seq_cst);
+    }
+  }
+  // Pairs with the fence in OnIncomingFreed: either the receiver sees our
+  // flag after its free, or our re-check below sees its freed bits.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
+                                          absl::Time deadline, bool blocking) {
+  if (closed()) return closed_reason();
+  if (min_size > size) min_size = size;
+  if (size < options_.inline_threshold || size == 0) {
+    Buffer b;
+    b.capacity_ = std::max<size_t>(options_.inline_threshold, 1) - 1;
+    b.inline_.reset(new uint8_t[std::max<size_t>(b.capacity_, 1)]);
+    b.data_ = b.inline_.get();
+    b.size_ = size;
+    return b;
+  }
+  const uint64_t data_size = options_.geometry.data_size();
+  if (size > data_size) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "cannot allocate %u bytes: one buffer must fit one segment's data "
+        "area (%u bytes = %u chunks x %u); use SendCopy, which splits, or "
+        "open the port with larger chunks",
+        size, data_size, options_.geometry.chunk_count,
+        options_.geometry.chunk_size));
+  }
+  const uint32_t chunk = options_.geometry.chunk_size;
+  const uint32_t chunks = static_cast<uint32_t>((size + chunk - 1) / chunk);
+  const uint32_t min_chunks = std::max<uint32_t>(
+      1, static_cast<uint32_t>((min_size + chunk - 1) / chunk));
+  bool counted = false;
+  while (true) {
+    if (closed()) return closed_reason();
+    if (auto claim = TryClaim(chunks, std::min(min_chunks, chunks))) {
+      return MakeBuffer(*std::move(claim), size);
+    }
+    auto grown = GrowPool(chunks);
+    if (!grown.ok()) return grown.status();
+    if (grown->has_value()) return MakeBuffer(**std::move(grown), size);
+    // The pool is at its limit and full: ask the receiver for memory.
+    const uint64_t seen = memory_epoch_.load(std::memory_order_acquire);
+    RaiseOosm();
+    if (auto claim = TryClaim(chunks, std::min(min_chunks, chunks))) {
+      return MakeBuffer(*std::move(claim), size);
+    }
+    if (!counted) {
+      counters_->oosm_waits.fetch_add(1, std::memory_order_relaxed);
+      counted = true;
+    }
+    SendControl(wire::MessageType::kOosm);
+    if (!blocking) {
+      const PortStats s = stats();
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "out of shared memory: %u bytes wanted, %u chunks in use in %u "
+          "segments (limit %u); the receiver has not freed them yet. Retry "
+          "after fd() turns readable and TryReceive() ran",
+          size, s.chunks_in_use, s.segments_out, options_.max_segments));
+    }
+    memory_waiters_.fetch_add(1);
+    bool in_time;
+    {
+      std::unique_lock<std::mutex> lock(in_mu_);
+      in_time = WaitFor(lock, deadline, [&] {
+        return memory_epoch_.load(std::memory_order_acquire) != seen;
+      });
+    }
+    memory_waiters_.fetch_sub(1);
+    if (!in_time) {
+      if (auto claim = TryClaim(chunks, std::min(min_chunks, chunks))) {
+        return MakeBuffer(*std::move(claim), size);
+      }
+      const PortStats s = stats();
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "no shared memory for %u bytes before the deadline: %u chunks in "
+          "use in %u segments (limit %u), the receiver holds them",
+          size, s.chunks_in_use, s.segments_out, options_.max_segments));
+    }
+  }
+}
+
+void PortCore::OnOutgoingFreed() {
+  memory_epoch_.fetch_add(1, std::memory_order_acq_rel);
+  if (memory_waiters_.load() == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    in_cv_.notify_all();
+  }
+  // A waiter may be the reader, asleep in poll().
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+}
+
+void PortCore::OnIncomingFreed(Segment& segment) {
+  // Pairs with RaiseOosm: our freed bits are visible before we look at oosm.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::atomic<uint32_t>& oosm = segment.oosm();
+  if (oosm.load(std::memory_order_relaxed) == 0) return;
+  uint32_t raised = 1;
+  if (oosm.compare_exchange_strong(raised, 0, std::memory_order_seq_cst)) {
+    SendControl(wire::MessageType::kShmAck);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Tracking.
+
+absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
+    uint32_t stream, std::shared_ptr<Segment>* segment) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(out_mu_);
+      for (uint32_t id = 0; id < out_.size(); ++id) {
+        OutSegment& out = out_[id];
+        if (!out.segment) continue;
+        auto slot = out.segment->tracking_slots().Allocate(1, 0);
+        if (!slot) continue;
+        uint32_t generation = ++tracking_generation_;
+        if (generation == 0) generation = ++tracking_generation_;
+        out.segment->tracking_word(*slot).store(
+            TrackingWord(generation, stream), std::memory_order_release);
+        *segment = out.segment;
+        out.last_used = absl::InfinitePast();
+        return wire::TrackingRef{id, *slot, generation};
+      }
+    }
+    // No live segment has a free slot: add one (without claiming chunks).
+    auto grown = GrowPool(0);
+    if (!grown.ok()) return grown.status();
+  }
+  if (closed()) return closed_reason();
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "every tracking slot is in flight (%u segments x %u slots); cancel or "
+      "let the receiver consume tracked messages first",
+      options_.max_segments, layout::kTrackingSlots));
+}
+
+absl::StatusOr<bool> PortCore::Cancel(Tracking& tracking) {
+  if (!tracking.segment_) return false;  // already settled
+  if (closed()) return closed_reason();
+  std::shared_ptr<Segment> segment = std::move(tracking.segment_);
+  uint64_t expected = tracking.word_;
+  if (segment->tracking_word(tracking.slot_)
+          .compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
+    segment->tracking_slots().Free(tracking.slot_, 1);
+    counters_->cancels_won.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  counters_->cancels_lost.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+absl::StatusOr<bool> PortCore::ClaimTracked(const wire::TrackingRef& ref,
+                                            uint32_t stream) {
+  if (ref.segment_id >= peer_max_segments_) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("tracking segment_id %u out of range [0, %u)",
+                        ref.segment_id, peer_max_segments_));
+  }
+  if (ref.slot >= layout::kTrackingSlots || ref.generation == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("tracking slot %u (generation %u) out of range [0, %u)",
+                        ref.slot, ref.generation, layout::kTrackingSlots));
+  }
+  std::shared_ptr<Segment> segment;
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    segment = in_[ref.segment_id];
+  }
+  if (!segment) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("tracking names segment %u, which was never announced",
+                        ref.segment_id));
+  }
+  uint64_t expected = TrackingWord(ref.generation, stream);
+  if (segment->tracking_word(ref.slot).compare_exchange_strong(
+          expected, 0, std::memory_order_acq_rel)) {
+    segment->tracking_slots().Free(ref.slot, 1);
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Sending.
+
+absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
+                                  absl::Span<const int> fds,
+                                  absl::Time deadline) {
+  while (true) {
+    absl::Status s = channel_.Send(parts, fds, false, /*dont_wait=*/true);
+    if (s.ok()) return s;
+    if (closed()) return closed_reason();
+    if (!IsWouldBlock(s)) {
+      Close(absl::UnavailableError(absl::StrCat(
+                "the peer closed the connection (", s.message(), ")")),
+            false);
+      return closed_reason();
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("the socket to the peer stayed full for ",
+                       absl::FormatDuration(options_.send_timeout),
+                       "; is the peer still reading?"));
+    }
+    // While the socket is full, drain what the peer sends us (if nobody
+    // else is reading): two ends that both only send must not deadlock.
+    bool reader = false;
+    {
+      std::lock_guard<std::mutex> lock(in_mu_);
+      if (!reader_active_ && inbox_.size() < kMaxInboxWhileSending) {
+        reader_active_ = reader = true;
+      }
+    }
+    pollfd p{channel_.fd(), static_cast<short>(POLLOUT | (reader ? POLLIN : 0)),
+             0};
+    int r;
+    while ((r = ::poll(&p, 1, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
+    }
+    if (reader) {
+      if (r > 0 && (p.revents & POLLIN)) PumpOnce(absl::Now(), true);
+      std::lock_guard<std::mutex> lock(in_mu_);
+      reader_active_ = false;
+      in_cv_.notify_all();
+    }
+  }
+}
+
+void PortCore::SendControl(wire::MessageType type) {
+  if (closed()) return;
+  wire::Encoder e(type, 0);
+  absl::Status s = channel_.Send(e.bytes(), {}, false, /*dont_wait=*/true);
+  if (IsWouldBlock(s) && type == wire::MessageType::kShmAck) {
+    // Must not be lost: the sender waits for it. Retried by the next call.
+    ack_pending_.store(true, std::memory_order_release);
+  }
+}
+
+void PortCore::FlushPendingAck() {
+  if (ack_pending_.load(std::memory_order_acquire) &&
+      ack_pending_.exchange(false)) {
+    SendControl(wire::MessageType::kShmAck);
+  }
+}
+
+absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
+                            bool last, const wire::TrackingRef* tracking) {
+  if (buffers.empty()) {
+    return absl::InvalidArgumentError("Send needs at least one buffer");
+  }
+  if (buffers.size() > wire::kMaxDescriptors) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%u buffers in one message; the limit is %u",
+                        buffers.size(), wire::kMaxDescriptors));
+  }
+  size_t inline_count = 0;
+  size_t total = 0;
+  for (const Buffer& b : buffers) {
+    if (b.data_ == nullptr) {
+      return absl::InvalidArgumentError(
+          "cannot send an empty (default-constructed or moved-from) Buffer");
+    }
+    if (b.segment_ == nullptr) {
+      ++inline_count;
+    } else if (b.core_.get() != this) {
+      return absl::InvalidArgumentError(
+          "the buffer was allocated by another port");
+    }
+    total += b.size_;
+  }
+  if (inline_count > 0 && buffers.size() > 1) {
+    return absl::InvalidArgumentError(
+        "an inline buffer (smaller than the inline threshold) must be sent on "
+        "its own");
+  }
+  if (closed()) return closed_reason();
+  const absl::Time deadline = absl::Now() + options_.send_timeout;
+  const uint8_t flags = last ? wire::kFlagLast : 0;
+  std::lock_guard<std::mutex> send_lock(send_mu_);
+  FlushPendingAck();
+
+  // Every segment named by this message (and its tracking slot) must have
+  // crossed the socket first.
+  std::vector<std::pair<uint32_t, Segment*>> to_announce;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    auto need = [&](Segment* seg) -> absl::Status {
+      const uint32_t id = seg->id();
+      if (id >= out_.size() || out_[id].segment.get() != seg) {
+        return closed() ? closed_reason()
+                        : absl::InternalError(absl::StrFormat(
+                              "segment %u is no longer in the pool", id));
+      }
+      if (!out_[id].announced &&
+          std::find(to_announce.begin(), to_announce.end(),
+                    std::make_pair(id, seg)) == to_announce.end()) {
+        to_announce.emplace_back(id, seg);
+      }
+      return absl::OkStatus();
+    };
+    for (const Buffer& b : buffers) {
+      if (b.segment_ == nullptr) continue;
+      if (absl::Status s = need(b.segment_.get()); !s.ok()) return s;
+    }
+    if (tracking != nullptr) {
+      if (tracking->segment_id >= out_.size() ||
+          !out_[tracking->segment_id].segment) {
+        return closed() ? closed_reason()
+                        : absl::InternalError("tracking segment vanished");
+      }
+      if (absl::Status s = need(out_[tracking->segment_id].segment.get());
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  for (auto& [id, seg] : to_announce) {
+    wire::NewSegment ns{id, 0, seg->file_size(), seg->token()};
+    wire::Encoder e(wire::MessageType::kNewSegment, 0);
+    e.SetNewSegment(ns);
+    const auto bytes = e.bytes();
+    const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    const int fd = seg->fd();
+    if (absl::Status s = SendLocked(absl::MakeConstSpan(&part, 1),
+                                    absl::MakeConstSpan(&fd, 1), deadline);
+        !s.ok()) {
+      return s;
+    }
+    seg->CloseFd();  // sent once; the mapping keeps the memory alive
+    std::lock_guard<std::mutex> lock(out_mu_);
+    if (id < out_.size() && out_[id].segment.get() == seg) {
+      out_[id].announced = true;
+    }
+  }
+
+  absl::Status sent;
+  if (inline_count == 1) {
+    Buffer& b = buffers[0];
+    wire::Encoder e(wire::MessageType::kData, stream, flags);
+    if (tracking != nullptr) e.SetTracking(*tracking);
+    e.SetInlineLength(static_cast<uint32_t>(b.size_));
+    const auto head = e.bytes();
+    const iovec parts[2] = {{const_cast<uint8_t*>(head.data()), head.size()},
+                            {b.data_, b.size_}};
+    sent = SendLocked(absl::MakeConstSpan(parts, b.size_ > 0 ? 2 : 1), {},
+                      deadline);
+  } else {
+    wire::Encoder e(wire::MessageType::kMmapData, stream, flags);
+    if (tracking != nullptr) e.SetTracking(*tracking);
+    for (const Buffer& b : buffers) {
+      if (b.size_ == 0) continue;  // nothing to read; its chunks stay ours
+      e.AddDescriptor(
+          {b.segment_->id(), b.first_chunk_, static_cast<uint32_t>(b.size_)});
+    }
+    if (e.descriptor_count() == 0) {
+      // Only empty buffers: an empty inline message says the same.
+      wire::Encoder empty(wire::MessageType::kData, stream, flags);
+      if (tracking != nullptr) empty.SetTracking(*tracking);
+      const auto bytes = empty.bytes();
+      const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+      sent = SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
+    } else {
+      const auto bytes = e.bytes();
+      const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+      sent = SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
+    }
+  }
+  if (!sent.ok()) return sent;  // the buffers still own (and free) chunks
+
+  // The peer owns the chunks now: it frees them when its Message dies.
+  for (Buffer& b : buffers) {
+    if (b.segment_ != nullptr && b.size_ > 0) {
+      b.segment_.reset();
+      b.core_.reset();
+      b.data_ = nullptr;
+      b.size_ = b.capacity_ = 0;
+    }
+  }
+  counters_->messages_sent.fetch_add(1, std::memory_order_relaxed);
+  counters_->bytes_sent.fetch_add(total, std::memory_order_relaxed);
+  if (++sends_since_idle_check_ >= kIdleCheckInterval) {
+    sends_since_idle_check_ = 0;
+    ReleaseIdleSegments();
+  }
+  return absl::OkStatus();
+}
+
+void PortCore::ReleaseIdleSegments() {
+  if (options_.idle_segment_timeout == absl::InfiniteDuration()) return;
+  std::vector<uint32_t> released;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    const absl::Time now = absl::Now();
+    for (uint32_t id = 1; id < out_.size(); ++id) {
+      OutSegment& out = out_[id];
+      if (!out.segment) continue;
+      if (out.last_used == absl::InfinitePast()) {
+        out.last_used = now;  // used since the last check: restart the clock
+        continue;
+      }
+      if (now - out.last_used < options_.idle_segment_timeout) continue;
+      const Segment& seg = *out.segment;
+      if (seg.chunks().CountFree() != seg.geometry().chunk_count ||
+          seg.tracking_slots().CountFree() != layout::kTrackingSlots) {
+        continue;
+      }
+      if (out.announced) released.push_back(id);
+      out.segment.reset();
+      counters_->segments_out.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  const absl::Time deadline = absl::Now() + options_.send_timeout;
+  for (uint32_t id : released) {
+    wire::Encoder e(wire::MessageType::kReleaseSegment, 0);
+    e.SetReleaseSegment({id});
+    const auto bytes = e.bytes();
+    const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    if (!SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline).ok()) return;
+  }
+}
+
+absl::Status PortCore::SendCopy(uint32_t stream,
+                                absl::Span<const uint8_t> bytes, bool last) {
+  const absl::Time deadline = absl::Now() + options_.allocate_timeout;
+  if (bytes.size() < options_.inline_threshold) {
+    auto b = Allocate(bytes.size(), bytes.size(), deadline, true);
+    if (!b.ok()) return b.status();
+    if (!bytes.empty()) std::memcpy(b->data(), bytes.data(), bytes.size());
+    return Send(stream, absl::MakeSpan(&*b, 1), last, nullptr);
+  }
+  const uint64_t piece = options_.geometry.data_size();
+  const uint64_t pool = piece * options_.max_segments;
+  if (bytes.size() > pool) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a %u-byte payload exceeds this port's shared memory (%u segments x "
+        "%u bytes = %u)",
+        bytes.size(), options_.max_segments, piece, pool));
+  }
+  std::vector<Buffer> buffers;
+  for (size_t offset = 0; offset < bytes.size(); offset += piece) {
+    const size_t n = std::min<size_t>(piece, bytes.size() - offset);
+    // A tail below the inline threshold still goes to shared memory: all
+    // fragments of one message travel as descriptors.
+    const size_t want = std::max<size_t>(n, options_.inline_threshold);
+    auto b = Allocate(want, want, deadline, true);
+    if (!b.ok()) return b.status();
+    b->Resize(n);
+    std::memcpy(b->data(), bytes.data() + offset, n);
+    buffers.push_back(*std::move(b));
+  }
+  return Send(stream, absl::MakeSpan(buffers), last, nullptr);
+}
+
+absl::StatusOr<Tracking> PortCore::SendTracked(uint32_t stream, Buffer buffer,
+                                               bool last) {
+  if (closed()) return closed_reason();
+  std::shared_ptr<Segment> segment;
+  auto ref = ClaimTrackingSlot(stream, &segment);
+  if (!ref.ok()) return ref.status();
+  absl::Status s = Send(stream, absl::MakeSpan(&buffer, 1), last, &*ref);
+  const uint64_t word = TrackingWord(ref->generation, stream);
+  if (!s.ok()) {
+    uint64_t expected = word;
+    if (segment->tracking_word(ref->slot).compare_exchange_strong(expected,
+                                                                  0)) {
+      segment->tracking_slots().Free(ref->slot, 1);
+    }
+    return s;
+  }
+  Tracking t;
+  t.core_ = shared_from_this();
+  t.segment_ = std::move(segment);
+  t.slot_ = ref->slot;
+  t.word_ = word;
+  t.stream_ = stream;
+  return t;
+}
+
+// ---------------------------------------------------------------------------
+// Receiving.
+
+template <typename Ready>
+bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
+                       Ready ready) {
+  while (!ready()) {
+    if (closed_.load(std::memory_order_acquire)) return true;
+    if (reader_active_) {
+      if (!CvWait(in_cv_, lock, deadline)) return ready();
+      continue;
+    }
+    if (absl::Now() >= deadline) return false;
+    reader_active_ = true;
+    lock.unlock();
+    PumpOnce(deadline, /*dont_wait=*/false);
+    lock.lock();
+    reader_active_ = false;
+    in_cv_.notify_all();
+  }
+  return true;
+}
+
+absl::StatusOr<Message> PortCore::Receive(absl::Time deadline) {
+  FlushPendingAck();
+  std::unique_lock<std::mutex> lock(in_mu_);
+  while (true) {
+    if (!inbox_.empty()) {
+      Message m = std::move(inbox_.front());
+      inbox_.pop_front();
+      return m;
+    }
+    if (closed_.load(std::memory_order_acquire)) return closed_reason_;
+    if (!WaitFor(lock, deadline, [&] { return !inbox_.empty(); })) {
+      return absl::DeadlineExceededError("no message before the deadline");
+    }
+  }
+}
+
+absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
+  FlushPendingAck();
+  std::unique_lock<std::mutex> lock(in_mu_);
+  while (true) {
+    if (!inbox_.empty()) {
+      Message m = std::move(inbox_.front());
+      inbox_.pop_front();
+      return std::optional<Message>(std::move(m));
+    }
+    if (closed_.load(std::memory_order_acquire)) return closed_reason_;
+    if (reader_active_) return std::optional<Message>();
+    reader_active_ = true;
+    lock.unlock();
+    const PumpResult r = PumpOnce(absl::InfinitePast(), /*dont_wait=*/true);
+    lock.lock();
+    reader_active_ = false;
+    in_cv_.notify_all();
+    if (r == PumpResult::kTimeout && inbox_.empty()) {
+      return std::optional<Message>();
+    }
+  }
+}
+
+PortCore::PumpResult PortCore::PumpOnce(absl::Time deadline, bool dont_wait) {
+  if (!dont_wait) {
+    pollfd p[2] = {{channel_.fd(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
+    int r;
+    while ((r = ::poll(p, 2, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
+    }
+    if (r == 0) return PumpResult::kTimeout;
+    if (p[1].revents & POLLIN) {
+      uint64_t value;
+      [[maybe_unused]] ssize_t n =
+          ::read(wake_fd_.get(), &value, sizeof(value));
+      if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        return PumpResult::kProgress;
+      }
+    }
+  }
+  if (closed()) return PumpResult::kClosed;
+  auto got = channel_.Receive(
+      absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes),
+      /*dont_wait=*/true);
+  if (!got.ok()) {
+    if (closed()) return PumpResult::kClosed;
+    if (got.status().code() == absl::StatusCode::kUnavailable) {
+      Close(absl::UnavailableError("the peer closed the connection"), false);
+    } else {
+      ProtocolError(got.status());
+    }
+    return PumpResult::kClosed;
+  }
+  if (!got->has_value()) return PumpResult::kTimeout;
+  ReceivedMessage& m = **got;
+  auto decoded = wire::Decode(
+      absl::MakeConstSpan(receive_buffer_.get(), m.size), m.fds.size());
+  if (!decoded.ok()) {
+    ProtocolError(decoded.status());
+    return PumpResult::kClosed;
+  }
+  if (absl::Status s = Dispatch(*decoded, m.fds); !s.ok()) {
+    ProtocolError(absl::Status(
+        s.code(), absl::StrCat(wire::MessageTypeName(decoded->type()), ": ",
+                               s.message())));
+    return PumpResult::kClosed;
+  }
+  return PumpResult::kProgress;
+}
+
+absl::Status PortCore::Dispatch(const wire::Decoded& m,
+                                std::vector<UniqueFd>& fds) {
+  switch (m.type()) {
+    case wire::MessageType::kHello:
+      return absl::InvalidArgumentError("a second HELLO");
+    case wire::MessageType::kData:
+      return OnData(m);
+    case wire::MessageType::kMmapData:
+      return OnMmapData(m);
+    case wire::MessageType::kNewSegment:
+      return OnNewSegment(m, std::move(fds[0]));
+    case wire::MessageType::kReleaseSegment:
+      return OnReleaseSegment(m);
+    case wire::MessageType::kOosm:
+      return absl::OkStatus();  // the shared oosm flag carries the state
+    case wire::MessageType::kShmAck: {
+      memory_epoch_.fetch_add(1, std::memory_order_acq_rel);
+      std::lock_guard<std::mutex> lock(in_mu_);
+      in_cv_.notify_all();
+      return absl::OkStatus();
+    }
+    case wire::MessageType::kBye:
+      Close(absl::UnavailableError("the peer closed the port"), false);
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError("unknown message type");
+}
+
+absl::Status PortCore::OnData(const wire::Decoded& m) {
+  if (m.tracking.has_value()) {
+    auto claimed = ClaimTracked(*m.tracking, m.header.stream);
+    if (!claimed.ok()) return claimed.status();
+    if (!*claimed) {
+      counters_->cancelled_dropped.fetch_add(1, std::memory_order_relaxed);
+      return absl::OkStatus();
+    }
+  }
+  Message msg;
+  msg.stream_ = m.header.stream;
+  msg.last_ = (m.header.flags & wire::kFlagLast) != 0;
+  msg.size_ = m.body.size();
+  if (!m.body.empty()) {
+    msg.inline_.reset(new uint8_t[m.body.size()]);
+    std::memcpy(msg.inline_.get(), m.body.data(), m.body.size());
+    msg.fragments_.push_back({nullptr, 0, 0, msg.inline_.get(),
+                              static_cast<uint32_t>(m.body.size())});
+  }
+  Deliver(std::move(msg));
+  return absl::OkStatus();
+}
+
+absl::Status PortCore::OnMmapData(const wire::Decoded& m) {
+  const uint32_t chunk_size = peer_geometry_.chunk_size;
+  const uint32_t chunk_count = peer_geometry_.chunk_count;
+  Message msg;
+  msg.stream_ = m.header.stream;
+  msg.last_ = (m.header.flags & wire::kFlagLast) != 0;
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    for (int i = 0; i < m.descriptor_count(); ++i) {
+      const wire::Descriptor d = m.descriptor(i);
+      if (d.segment_id >= peer_max_segments_) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("descriptor %d: segment_id %u out of range [0, %u)",
+                            i, d.segment_id, peer_max_segments_));
+      }
+      const std::shared_ptr<Segment>& seg = in_[d.segment_id];
+      if (!seg) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "descriptor %d names segment %u, which was never announced "
+            "(no NEW_SEGMENT)",
+            i, d.segment_id));
+      }
+      if (d.size == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("descriptor %d: size 0", i));
+      }
+      if (d.chunk_id >= chunk_count) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("descriptor %d: chunk_id %u out of range [0, %u)",
+                            i, d.chunk_id, chunk_count));
+      }
+      const uint64_t needed =
+          (static_cast<uint64_t>(d.size) + chunk_size - 1) / chunk_size;
+      if (needed > chunk_count - d.chunk_id) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "descriptor %d: %u bytes from chunk %u need %u chunks, past the "
+            "segment's %u",
+            i, d.size, d.chunk_id, needed, chunk_count));
+      }
+      msg.fragments_.push_back({seg, d.chunk_id, static_cast<uint32_t>(needed),
+                                seg->chunk_data(d.chunk_id), d.size});
+      msg.size_ += d.size;
+    }
+  }
+  // From here on the Message owns (and on drop frees) the chunks.
+  msg.core_ = shared_from_this();
+  if (m.tracking.has_value()) {
+    auto claimed = ClaimTracked(*m.tracking, m.header.stream);
+    if (!claimed.ok()) return claimed.status();
+    if (!*claimed) {
+      counters_->cancelled_dropped.fetch_add(1, std::memory_order_relaxed);
+      return absl::OkStatus();  // msg dies here: chunks go back
+    }
+  }
+  Deliver(std::move(msg));
+  return absl::OkStatus();
+}
+
+absl::Status PortCore::OnNewSegment(const wire::Decoded& m, UniqueFd fd) {
+  const wire::NewSegment ns = m.new_segment();
+  if (ns.segment_id >= peer_max_segments_) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("segment_id %u out of range [0, %u)", ns.segment_id,
+                        peer_max_segments_));
+  }
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    if (in_[ns.segment_id]) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "segment %u announced twice (it is already mapped)", ns.segment_id));
+    }
+  }
+  auto seg = Segment::Open(std::move(fd),
+                           {ns.segment_id, ns.size, ns.token, peer_geometry_});
+  if (!seg.ok()) return seg.status();
+  std::lock_guard<std::mutex> lock(in_mu_);
+  if (closed_.load()) return absl::OkStatus();
+  in_[ns.segment_id] = *std::move(seg);
+  counters_->segments_in.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status PortCore::OnReleaseSegment(const wire::Decoded& m) {
+  const uint32_t id = m.release_segment().segment_id;
+  std::lock_guard<std::mutex> lock(in_mu_);
+  if (id >= peer_max_segments_ || !in_[id]) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("segment %u is not mapped", id));
+  }
+  in_[id].reset();  // Messages still out keep the mapping
+  counters_->segments_in.fetch_sub(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void PortCore::Deliver(Message message) {
+  counters_->messages_received.fetch_add(1, std::memory_order_relaxed);
+  counters_->bytes_received.fetch_add(message.size(),
+                                      std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(in_mu_);
+  inbox_.push_back(std::move(message));
+  in_cv_.notify_all();
+}
+
+PortStats PortCore::stats() const {
+  PortStats s;
+  const PortCounters& c = *counters_;
+  s.messages_sent = c.messages_sent.load(std::memory_order_relaxed);
+  s.bytes_sent = c.bytes_sent.load(std::memory_order_relaxed);
+  s.messages_received = c.messages_received.load(std::memory_order_relaxed);
+  s.bytes_received = c.bytes_received.load(std::memory_order_relaxed);
+  s.segments_out = c.segments_out.load(std::memory_order_relaxed);
+  s.segments_in = c.segments_in.load(std::memory_order_relaxed);
+  s.oosm_waits = c.oosm_waits.load(std::memory_order_relaxed);
+  s.protocol_errors = c.protocol_errors.load(std::memory_order_relaxed);
+  s.cancels_won = c.cancels_won.load(std::memory_order_relaxed);
+  s.cancels_lost = c.cancels_lost.load(std::memory_order_relaxed);
+  s.cancelled_dropped = c.cancelled_dropped.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(out_mu_);
+  for (const OutSegment& out : out_) {
+    if (!out.segment) continue;
+    s.chunks_in_use +=
+        out.segment->geometry().chunk_count - out.segment->chunks().CountFree();
+    s.tracking_in_flight +=
+        layout::kTrackingSlots - out.segment->tracking_slots().CountFree();
+  }
+  return s;
+}
+
+}  // namespace shmport::internal

@@ -1,0 +1,178 @@
+// PortCore: the state of one port end, shared by the Port facade and by the
+// Buffers, Messages and Trackings that outlive calls into it.
+#ifndef SHMPORT_CLIENT_PORT_CORE_H_
+#define SHMPORT_CLIENT_PORT_CORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "client/buffer.h"
+#include "client/message.h"
+#include "client/port.h"
+#include "client/port_stats.h"
+#include "client/tracking.h"
+#include "common/segment.h"
+#include "common/unique_fd.h"
+#include "common/unix_channel.h"
+#include "common/wire.h"
+
+namespace shmport::internal {
+
+// One end of a port. The model:
+//  * Outgoing: this end creates up to max_segments segments, lazily, and
+//    allocates chunks from them; a segment's fd crosses the socket once
+//    (NEW_SEGMENT) before the first descriptor naming it. The peer frees
+//    chunks in place; when this end runs dry it raises `oosm` in its
+//    segments, sends OOSM and waits for an SHM_ACK.
+//  * Incoming: the peer's segments, validated and mapped read-only, in a
+//    table indexed by segment id; messages queue in an inbox.
+//  * The socket is read by one thread at a time (the "reader"): whichever
+//    caller needs progress — Receive, a blocked Allocate, a blocked Send —
+//    takes the reader role when it is free, handles control messages for
+//    everyone, queues data messages, and wakes the others.
+//
+// Locks, in acquisition order: send_mu_ -> out_mu_ -> in_mu_. No lock is
+// held across a blocking system call except send_mu_ (which only senders
+// contend for).
+class PortCore : public std::enable_shared_from_this<PortCore> {
+ public:
+  static absl::StatusOr<std::shared_ptr<PortCore>> Open(
+      UniqueFd socket, const PeerIdentity& peer, const PortOptions& options);
+  static absl::Status SendHello(int socket, const PortOptions& options);
+
+  ~PortCore();
+  PortCore(const PortCore&) = delete;
+  PortCore& operator=(const PortCore&) = delete;
+
+  // --- Port API (see port.h for the contracts). ---
+  absl::StatusOr<Buffer> Allocate(size_t size, size_t min_size,
+                                  absl::Time deadline, bool blocking);
+  absl::Status Send(uint32_t stream, absl::Span<Buffer> buffers, bool last,
+                    const wire::TrackingRef* tracking);
+  absl::Status SendCopy(uint32_t stream, absl::Span<const uint8_t> bytes,
+                        bool last);
+  absl::StatusOr<Tracking> SendTracked(uint32_t stream, Buffer buffer,
+                                       bool last);
+  absl::StatusOr<Message> Receive(absl::Time deadline);
+  absl::StatusOr<std::optional<Message>> TryReceive();
+  void Close(absl::Status reason, bool send_bye);
+
+  int fd() const { return channel_.fd(); }
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  absl::Status closed_reason() const;
+  const PeerIdentity& peer() const { return peer_; }
+  const SegmentGeometry& peer_geometry() const { return peer_geometry_; }
+  const PortOptions& options() const { return options_; }
+  PortStats stats() const;
+  std::shared_ptr<const PortCounters> counters() const { return counters_; }
+
+  // --- Called by Buffer, Message and Tracking. ---
+  // A Buffer dropped unsent returned chunks: wake allocation waiters.
+  void OnOutgoingFreed();
+  // A Message returned chunks of a peer segment: owe an SHM_ACK if the
+  // peer is waiting for memory in that segment.
+  void OnIncomingFreed(Segment& segment);
+  absl::StatusOr<bool> Cancel(Tracking& tracking);
+
+ private:
+  struct OutSegment {
+    std::shared_ptr<Segment> segment;
+    bool announced = false;  // NEW_SEGMENT sent
+    uint32_t hint = 0;       // next-fit start for allocations
+    absl::Time last_used;
+  };
+  struct Claim {
+    std::shared_ptr<Segment> segment;
+    uint32_t first = 0;
+    uint32_t count = 0;
+  };
+
+  PortCore(UnixChannel channel, UniqueFd wake_fd, const PeerIdentity& peer,
+           const PortOptions& options);
+  absl::Status Handshake();
+
+  // Outgoing memory. All take out_mu_.
+  std::optional<Claim> TryClaim(uint32_t chunks, uint32_t min_chunks);
+  absl::StatusOr<std::optional<Claim>> GrowPool(uint32_t chunks);
+  void RaiseOosm();
+  absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
+      uint32_t stream, std::shared_ptr<Segment>* segment);
+  void ReleaseIdleSegments();  // send_mu_ held
+  Buffer MakeBuffer(Claim claim, size_t size);
+
+  // Socket writes. SendLocked expects send_mu_ held.
+  absl::Status SendLocked(absl::Span<const iovec> parts,
+                          absl::Span<const int> fds, absl::Time deadline);
+  void SendControl(wire::MessageType type);  // best effort, non-blocking
+  void FlushPendingAck();
+
+  // Socket reads. The caller holds the reader role.
+  enum class PumpResult { kProgress, kTimeout, kClosed };
+  PumpResult PumpOnce(absl::Time deadline, bool dont_wait);
+  absl::Status Dispatch(const wire::Decoded& m, std::vector<UniqueFd>& fds);
+  absl::Status OnData(const wire::Decoded& m);
+  absl::Status OnMmapData(const wire::Decoded& m);
+  absl::Status OnNewSegment(const wire::Decoded& m, UniqueFd fd);
+  absl::Status OnReleaseSegment(const wire::Decoded& m);
+  // CAS on the peer's tracking slot: true when this end owns the message.
+  absl::StatusOr<bool> ClaimTracked(const wire::TrackingRef& ref,
+                                    uint32_t stream);
+  void Deliver(Message message);
+  void ProtocolError(const absl::Status& error);
+  // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
+  // (true) or the deadline passes (false), taking the reader role whenever
+  // it is free so that someone always drains the socket.
+  template <typename Ready>
+  bool WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
+               Ready ready);
+
+  const PeerIdentity peer_;
+  const PortOptions options_;
+  SegmentGeometry peer_geometry_;   // from HELLO, then immutable
+  uint32_t peer_max_segments_ = 0;  // from HELLO, then immutable
+  UnixChannel channel_;
+  const UniqueFd wake_fd_;  // eventfd: wakes a reader blocked in poll
+  const std::shared_ptr<PortCounters> counters_;
+
+  // Serialises socket writes whose order matters (NEW_SEGMENT before the
+  // descriptors naming it; RELEASE_SEGMENT after the last).
+  std::mutex send_mu_;
+  uint64_t sends_since_idle_check_ = 0;  // guarded by send_mu_
+
+  // Guards the outgoing pool.
+  mutable std::mutex out_mu_;
+  std::vector<OutSegment> out_;  // index = segment id; null when free
+  uint32_t next_segment_ = 0;    // where TryClaim starts
+  uint32_t tracking_generation_ = 0;
+
+  // Bumped on every SHM_ACK and local free; allocation waiters wait for it
+  // to change. Read under in_mu_ by waiters.
+  std::atomic<uint64_t> memory_epoch_{0};
+  std::atomic<int> memory_waiters_{0};
+  std::atomic<bool> ack_pending_{false};  // an SHM_ACK that would block
+
+  // Guards the incoming side and the reader role.
+  mutable std::mutex in_mu_;
+  std::condition_variable in_cv_;  // inbox, reader role, epoch, closed
+  std::deque<Message> inbox_;
+  std::vector<std::shared_ptr<Segment>> in_;  // index = peer segment id
+  bool reader_active_ = false;
+  absl::Status closed_reason_;
+  std::atomic<bool> closed_{false};
+  // Only the reader touches this buffer.
+  std::unique_ptr<uint8_t[]> receive_buffer_;
+};
+
+}  // namespace shmport::internal
+
+#endif  // SHMPORT_CLIENT_PORT_CORE_H_

@@ -1,0 +1,64 @@
+// Helpers for port tests: ports in one process or across a fork, payload
+// patterns that prove every byte, and a pipe for cross-process signals.
+#ifndef SHMPORT_TESTS_PORTS_PORT_HARNESS_H_
+#define SHMPORT_TESTS_PORTS_PORT_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/message.h"
+#include "client/port.h"
+#include "common/unique_fd.h"
+
+namespace shmport::testing {
+
+// A connected SOCK_SEQPACKET socketpair.
+struct SocketPair {
+  UniqueFd a;
+  UniqueFd b;
+};
+SocketPair MakeSocketPair();
+
+// Both ends of a port inside this process (peer pid = our pid).
+struct LocalPorts {
+  std::unique_ptr<Port> a;
+  std::unique_ptr<Port> b;
+};
+absl::StatusOr<LocalPorts> OpenLocalPorts(const PortOptions& a_options = {},
+                                          const PortOptions& b_options = {});
+
+// Options with a small geometry: `chunks` chunks of 4 KiB per segment.
+PortOptions SmallPortOptions(uint32_t chunks, uint32_t max_segments);
+
+// Deterministic bytes derived from `seed`; any corruption changes Check.
+void FillPattern(uint8_t* data, size_t size, uint64_t seed);
+bool CheckPattern(const uint8_t* data, size_t size, uint64_t seed);
+// Checks a message's fragments, in order, as one pattern.
+bool CheckPattern(const Message& message, uint64_t seed);
+
+// A one-way pipe for telling another process "go" or "done".
+class Signal {
+ public:
+  Signal();
+  // Writes one byte (the writer end stays usable).
+  void Notify(char value = 1);
+  // The next byte, or nullopt on timeout or EOF.
+  std::optional<char> Wait(absl::Duration timeout);
+  // Call in the process that only writes / only reads, after fork.
+  void KeepWriteEnd() { read_.Reset(); }
+  void KeepReadEnd() { write_.Reset(); }
+
+ private:
+  UniqueFd read_;
+  UniqueFd write_;
+};
+
+}  // namespace shmport::testing
+
+#endif  // SHMPORT_TESTS_PORTS_PORT_HARNESS_H_
