@@ -1,0 +1,398 @@
+#include "tests/fuzz/seed_corpus.h"
+
+#include <fcntl.h>
+
+#include <cstring>
+#include <functional>
+#include <utility>
+
+#include "absl/types/span.h"
+#include "common/segment_layout.h"
+#include "common/wire.h"
+#include "tests/fuzz/segment_open_input.h"
+#include "tests/fuzz/wire_decode_input.h"
+
+namespace shmport::fuzz {
+namespace {
+
+using wire::Descriptor;
+using wire::Encoder;
+using wire::MessageHeader;
+using wire::MessageType;
+
+// ---- wire_decode_fuzzer ----------------------------------------------------
+
+// A datagram as a sender puts it on the socket: the encoder's bytes, then the
+// inline payload.
+std::vector<uint8_t> Datagram(Encoder& e,
+                              absl::Span<const uint8_t> payload = {}) {
+  const absl::Span<const uint8_t> head = e.bytes();
+  std::vector<uint8_t> out(head.begin(), head.end());
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+std::vector<uint8_t> Payload(size_t n) {
+  std::vector<uint8_t> p(n);
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>('a' + i % 26);
+  return p;
+}
+
+wire::Hello SampleHello() {
+  return {wire::kProtocolVersion,
+          wire::kFeatureRing,
+          4242,
+          1000,
+          16 * 1024,
+          1024,
+          8,
+          1024,
+          0,
+          77};
+}
+
+std::vector<uint8_t> Hello() {
+  Encoder e(MessageType::kHello, 0);
+  e.SetHello(SampleHello());
+  return Datagram(e);
+}
+
+std::vector<uint8_t> Data(size_t payload_bytes, bool tracked) {
+  Encoder e(MessageType::kData, 7, wire::kFlagLast);
+  if (tracked) e.SetTracking({2, 17, 3});
+  e.SetInlineLength(static_cast<uint32_t>(payload_bytes));
+  return Datagram(e, Payload(payload_bytes));
+}
+
+std::vector<uint8_t> MmapData(int descriptors, bool tracked) {
+  Encoder e(MessageType::kMmapData, 9);
+  if (tracked) e.SetTracking({1, 4, 1});
+  for (int i = 0; i < descriptors; ++i) {
+    e.AddDescriptor({static_cast<uint32_t>(i % 8), static_cast<uint32_t>(i),
+                     static_cast<uint32_t>(1000 + i)});
+  }
+  return Datagram(e);
+}
+
+std::vector<uint8_t> NewSegment() {
+  Encoder e(MessageType::kNewSegment, 0);
+  e.SetNewSegment(
+      {3, 0, layout::kHeaderSize + 16ull * 1024 * 1024, 0x0123456789abcdefULL});
+  return Datagram(e);
+}
+
+std::vector<uint8_t> Empty(MessageType type) {
+  Encoder e(type, 0);
+  return Datagram(e);
+}
+
+std::vector<uint8_t> ReleaseSegment() {
+  Encoder e(MessageType::kReleaseSegment, 0);
+  e.SetReleaseSegment({3});
+  return Datagram(e);
+}
+
+// `bytes` with its header rewritten by `edit`.
+std::vector<uint8_t> WithHeader(
+    std::vector<uint8_t> bytes,
+    const std::function<void(MessageHeader&)>& edit) {
+  MessageHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  edit(h);
+  std::memcpy(bytes.data(), &h, sizeof(h));
+  return bytes;
+}
+
+// `bytes` with the last `n` body bytes dropped and the length fixed up, so
+// only the body-size rule is broken.
+std::vector<uint8_t> Shortened(std::vector<uint8_t> bytes, size_t n) {
+  bytes.resize(bytes.size() - n);
+  return WithHeader(std::move(bytes), [&](MessageHeader& h) { h.length -= n; });
+}
+
+// `bytes` with `n` zero bytes appended and the length fixed up.
+std::vector<uint8_t> Lengthened(std::vector<uint8_t> bytes, size_t n) {
+  bytes.resize(bytes.size() + n);
+  return WithHeader(std::move(bytes), [&](MessageHeader& h) { h.length += n; });
+}
+
+// The first `n` bytes of `bytes`, header fields untouched.
+std::vector<uint8_t> Truncated(std::vector<uint8_t> bytes, size_t n) {
+  bytes.resize(n);
+  return bytes;
+}
+
+Seed WireSeed(std::string name, const std::vector<uint8_t>& datagram,
+              int8_t num_fds = 0) {
+  return {std::move(name), WireDecodeInput::Serialize(num_fds, datagram)};
+}
+
+// ---- segment_open_fuzzer ---------------------------------------------------
+
+constexpr SegmentGeometry kSmall{4096, 16};
+constexpr uint32_t kSegmentId = 5;
+constexpr uint64_t kToken = 0x5eed'f00d'cafe'0001ULL;
+
+struct SegmentCase {
+  SegmentOpenControl control{};
+  layout::SegmentInfo info{};
+  size_t header_bytes = sizeof(layout::SegmentInfo);
+};
+
+// What a correct sender sends for geometry `g`: the header Segment::Create
+// writes, the NEW_SEGMENT values, the seals it applies.
+SegmentCase ValidSegment(const SegmentGeometry& g = kSmall) {
+  SegmentCase c;
+  c.control.token = kToken;
+  c.control.segment_id = kSegmentId;
+  c.control.chunk_size = g.chunk_size;
+  c.control.chunk_count = g.chunk_count;
+  c.info.magic = layout::kMagic;
+  c.info.version = layout::kVersion;
+  c.info.header_size = layout::kHeaderSize;
+  c.info.chunk_size = g.chunk_size;
+  c.info.chunk_count = g.chunk_count;
+  c.info.segment_id = kSegmentId;
+  c.info.tracking_slots = layout::kTrackingSlots;
+  c.info.creator_pid = 1000;
+  c.info.peer_pid = 1001;
+  c.info.token = kToken;
+  return c;
+}
+
+Seed SegmentSeed(std::string name, const SegmentCase& c) {
+  std::vector<uint8_t> header(sizeof(c.info));
+  std::memcpy(header.data(), &c.info, sizeof(c.info));
+  header.resize(c.header_bytes);
+  return {std::move(name), SegmentOpenInput::Serialize(c.control, header)};
+}
+
+// A valid segment changed by `edit`.
+Seed SegmentSeed(std::string name,
+                 const std::function<void(SegmentCase&)>& edit) {
+  SegmentCase c = ValidSegment();
+  edit(c);
+  return SegmentSeed(std::move(name), c);
+}
+
+uint8_t Adjust(SizeAdjust a) { return static_cast<uint8_t>(a); }
+uint8_t Kind(FdKind k) { return static_cast<uint8_t>(k); }
+
+}  // namespace
+
+SeedCorpus WireDecodeSeeds() {
+  SeedCorpus c{"wire_decode_fuzzer", {}};
+  std::vector<Seed>& s = c.seeds;
+  // One of each type, as the Encoder frames it.
+  s.push_back(WireSeed("valid-hello", Hello()));
+  s.push_back(WireSeed("valid-data-empty", Data(0, false)));
+  s.push_back(WireSeed("valid-data-small", Data(100, false)));
+  s.push_back(WireSeed("valid-data-tracked", Data(100, true)));
+  s.push_back(WireSeed("valid-data-largest-inline",
+                       Data(wire::kMaxInlinePayload, false)));
+  s.push_back(WireSeed("valid-mmap-data-1", MmapData(1, false)));
+  s.push_back(WireSeed("valid-mmap-data-3", MmapData(3, false)));
+  s.push_back(WireSeed("valid-mmap-data-tracked-2", MmapData(2, true)));
+  s.push_back(WireSeed("valid-mmap-data-most-descriptors",
+                       MmapData(wire::kMaxDescriptors, false)));
+  s.push_back(WireSeed("valid-new-segment", NewSegment(), 1));
+  s.push_back(WireSeed("valid-oosm", Empty(MessageType::kOosm)));
+  s.push_back(WireSeed("valid-shm-ack", Empty(MessageType::kShmAck)));
+  s.push_back(WireSeed("valid-bye", Empty(MessageType::kBye)));
+  s.push_back(WireSeed("valid-release-segment", ReleaseSegment()));
+
+  // Near misses: each breaks one rule.
+  s.push_back(WireSeed("bad-empty-datagram", {}));
+  s.push_back(WireSeed("bad-header-cut-short",
+                       Truncated(Hello(), wire::kHeaderBytes - 1)));
+  s.push_back(
+      WireSeed("bad-length-one-too-many",
+               WithHeader(Hello(), [](MessageHeader& h) { ++h.length; })));
+  s.push_back(
+      WireSeed("bad-length-one-too-few",
+               WithHeader(Hello(), [](MessageHeader& h) { --h.length; })));
+  s.push_back(WireSeed("bad-type-zero",
+                       WithHeader(Empty(MessageType::kBye),
+                                  [](MessageHeader& h) { h.type = 0; })));
+  s.push_back(WireSeed("bad-type-after-last",
+                       WithHeader(Empty(MessageType::kBye),
+                                  [](MessageHeader& h) { h.type = 9; })));
+  s.push_back(WireSeed(
+      "bad-unknown-flag",
+      WithHeader(Data(4, false), [](MessageHeader& h) { h.flags |= 0x04; })));
+  s.push_back(WireSeed("bad-hello-tracked",
+                       Lengthened(WithHeader(Hello(),
+                                             [](MessageHeader& h) {
+                                               h.flags |= wire::kFlagTracked;
+                                             }),
+                                  sizeof(wire::TrackingRef))));
+  s.push_back(WireSeed("bad-hello-body-short", Shortened(Hello(), 1)));
+  s.push_back(WireSeed("bad-hello-body-long", Lengthened(Hello(), 1)));
+  s.push_back(WireSeed("bad-hello-with-fd", Hello(), 1));
+  s.push_back(WireSeed(
+      "bad-data-with-count",
+      WithHeader(Data(12, false), [](MessageHeader& h) { h.count = 1; })));
+  s.push_back(
+      WireSeed("bad-data-tracked-ref-cut-short", Shortened(Data(0, true), 1)));
+  s.push_back(WireSeed("bad-data-inline-too-large",
+                       Data(wire::kMaxInlinePayload + 1, false)));
+  s.push_back(WireSeed("bad-data-with-fd", Data(8, false), 1));
+  s.push_back(WireSeed(
+      "bad-mmap-data-count-zero",
+      WithHeader(MmapData(1, false), [](MessageHeader& h) { h.count = 0; })));
+  s.push_back(
+      WireSeed("bad-mmap-data-count-too-large",
+               Lengthened(WithHeader(MmapData(wire::kMaxDescriptors, false),
+                                     [](MessageHeader& h) {
+                                       h.count = wire::kMaxDescriptors + 1;
+                                     }),
+                          sizeof(Descriptor))));
+  s.push_back(WireSeed(
+      "bad-mmap-data-count-exceeds-body",
+      WithHeader(MmapData(1, false), [](MessageHeader& h) { h.count = 2; })));
+  s.push_back(WireSeed("bad-mmap-data-partial-descriptor",
+                       Shortened(MmapData(2, false), 1)));
+  s.push_back(WireSeed("bad-mmap-data-tracked-ref-missing",
+                       WithHeader(MmapData(1, false), [](MessageHeader& h) {
+                         h.flags |= wire::kFlagTracked;
+                       })));
+  s.push_back(WireSeed("bad-new-segment-without-fd", NewSegment(), 0));
+  s.push_back(WireSeed("bad-new-segment-two-fds", NewSegment(), 2));
+  s.push_back(WireSeed("bad-new-segment-negative-fds", NewSegment(), -1));
+  s.push_back(
+      WireSeed("bad-new-segment-body-short", Shortened(NewSegment(), 8), 1));
+  s.push_back(
+      WireSeed("bad-oosm-with-body", Lengthened(Empty(MessageType::kOosm), 1)));
+  s.push_back(WireSeed("bad-shm-ack-with-count",
+                       WithHeader(Empty(MessageType::kShmAck),
+                                  [](MessageHeader& h) { h.count = 1; })));
+  s.push_back(WireSeed("bad-bye-with-fd", Empty(MessageType::kBye), 1));
+  s.push_back(WireSeed("bad-release-segment-tracked",
+                       Lengthened(WithHeader(ReleaseSegment(),
+                                             [](MessageHeader& h) {
+                                               h.flags |= wire::kFlagTracked;
+                                             }),
+                                  sizeof(wire::TrackingRef))));
+  return c;
+}
+
+SeedCorpus SegmentOpenSeeds() {
+  SeedCorpus c{"segment_open_fuzzer", {}};
+  std::vector<Seed>& s = c.seeds;
+  // Accepted: what Segment::Create makes, at a few geometries.
+  s.push_back(SegmentSeed("valid-small", ValidSegment()));
+  s.push_back(SegmentSeed("valid-one-chunk", ValidSegment({4096, 1})));
+  s.push_back(SegmentSeed("valid-largest-chunks",
+                          ValidSegment({layout::kMaxChunkSize, 1})));
+  s.push_back(SegmentSeed("valid-many-chunks",
+                          ValidSegment({4096, layout::kMaxChunks / 4})));
+  s.push_back(SegmentSeed("valid-without-seal-seal", [](SegmentCase& c) {
+    c.control.seal_flips = F_SEAL_SEAL;
+  }));
+  s.push_back(SegmentSeed("valid-whole-header-page", [](SegmentCase& c) {
+    c.header_bytes = layout::kPageSize;
+  }));
+
+  // The header as written by the peer: one field off each.
+  s.push_back(SegmentSeed("bad-header-magic",
+                          [](SegmentCase& c) { c.info.magic ^= 1; }));
+  s.push_back(SegmentSeed("bad-header-version",
+                          [](SegmentCase& c) { c.info.version = 2; }));
+  s.push_back(SegmentSeed("bad-header-size", [](SegmentCase& c) {
+    c.info.header_size = layout::kPageSize;
+  }));
+  s.push_back(SegmentSeed("bad-header-chunk-size",
+                          [](SegmentCase& c) { c.info.chunk_size = 8192; }));
+  s.push_back(SegmentSeed("bad-header-chunk-count",
+                          [](SegmentCase& c) { c.info.chunk_count = 8; }));
+  s.push_back(SegmentSeed("bad-header-segment-id",
+                          [](SegmentCase& c) { c.info.segment_id = 6; }));
+  s.push_back(SegmentSeed("bad-header-tracking-slots",
+                          [](SegmentCase& c) { c.info.tracking_slots = 0; }));
+  s.push_back(SegmentSeed("bad-header-token",
+                          [](SegmentCase& c) { c.info.token ^= 1; }));
+  s.push_back(SegmentSeed("bad-header-cut-before-token",
+                          [](SegmentCase& c) { c.header_bytes = 40; }));
+  s.push_back(SegmentSeed("bad-header-all-zero",
+                          [](SegmentCase& c) { c.header_bytes = 0; }));
+
+  // Seals.
+  s.push_back(SegmentSeed("bad-seals-without-shrink", [](SegmentCase& c) {
+    c.control.seal_flips = F_SEAL_SHRINK;
+  }));
+  s.push_back(SegmentSeed("bad-seals-without-grow", [](SegmentCase& c) {
+    c.control.seal_flips = F_SEAL_GROW;
+  }));
+  s.push_back(SegmentSeed("bad-seals-none", [](SegmentCase& c) {
+    c.control.seal_flips = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW;
+  }));
+  s.push_back(SegmentSeed("bad-seals-write", [](SegmentCase& c) {
+    c.control.seal_flips = F_SEAL_WRITE;
+  }));
+  s.push_back(SegmentSeed("bad-seals-future-write", [](SegmentCase& c) {
+    c.control.seal_flips = F_SEAL_FUTURE_WRITE;
+  }));
+
+  // The descriptor itself.
+  s.push_back(SegmentSeed("bad-fd-unsealable-memfd", [](SegmentCase& c) {
+    c.control.fd_kind = Kind(FdKind::kUnsealableMemfd);
+  }));
+  s.push_back(SegmentSeed("bad-fd-not-a-memfd", [](SegmentCase& c) {
+    c.control.fd_kind = Kind(FdKind::kNotAMemfd);
+  }));
+  s.push_back(SegmentSeed("bad-fd-missing", [](SegmentCase& c) {
+    c.control.fd_kind = Kind(FdKind::kNoFd);
+  }));
+
+  // Sizes: the file's, and the one NEW_SEGMENT declared.
+  const std::pair<const char*, SizeAdjust> adjusts[] = {
+      {"plus-one", SizeAdjust::kPlusOne},
+      {"minus-one", SizeAdjust::kMinusOne},
+      {"plus-page", SizeAdjust::kPlusPage},
+      {"minus-page", SizeAdjust::kMinusPage},
+      {"zero", SizeAdjust::kZero},
+      {"header-only", SizeAdjust::kHeaderOnly},
+      {"double", SizeAdjust::kDouble},
+  };
+  for (const auto& [name, adjust] : adjusts) {
+    s.push_back(SegmentSeed(std::string("bad-file-size-") + name,
+                            [adjust = adjust](SegmentCase& c) {
+                              c.control.file_size_adjust = Adjust(adjust);
+                            }));
+  }
+  s.push_back(SegmentSeed("bad-declared-size-minus-one", [](SegmentCase& c) {
+    c.control.declared_size_adjust = Adjust(SizeAdjust::kMinusOne);
+  }));
+  s.push_back(SegmentSeed("bad-declared-size-plus-page", [](SegmentCase& c) {
+    c.control.declared_size_adjust = Adjust(SizeAdjust::kPlusPage);
+  }));
+  s.push_back(SegmentSeed(
+      "bad-file-and-declared-size-agree-but-wrong", [](SegmentCase& c) {
+        c.control.file_size_adjust = Adjust(SizeAdjust::kPlusPage);
+        c.control.declared_size_adjust = Adjust(SizeAdjust::kPlusPage);
+      }));
+
+  // Negotiated geometries outside the limits (header agreeing with them).
+  const std::pair<const char*, SegmentGeometry> geometries[] = {
+      {"chunk-size-not-power-of-two", {4096 + 512, 16}},
+      {"chunk-size-too-small", {2048, 16}},
+      {"chunk-size-too-large", {2 * layout::kMaxChunkSize, 1}},
+      {"chunk-count-zero", {4096, 0}},
+      {"chunk-count-too-large", {4096, layout::kMaxChunks + 1}},
+      {"data-area-too-large", {layout::kMaxChunkSize, layout::kMaxChunks}},
+  };
+  for (const auto& [name, g] : geometries) {
+    s.push_back(
+        SegmentSeed(std::string("bad-geometry-") + name, ValidSegment(g)));
+  }
+
+  s.push_back(SegmentSeed(
+      "bad-mmap-fails", [](SegmentCase& c) { c.control.faults = kFaultMmap; }));
+  return c;
+}
+
+std::vector<SeedCorpus> AllSeedCorpora() {
+  return {WireDecodeSeeds(), SegmentOpenSeeds()};
+}
+
+}  // namespace shmport::fuzz
