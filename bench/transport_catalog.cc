@@ -1,0 +1,25 @@
+#include "bench/transport_catalog.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "bench/grpc_transport.h"
+#include "bench/pipe_transport.h"
+#include "bench/unix_transport.h"
+
+namespace shmport::bench {
+
+std::vector<std::string> AllTransportNames() {
+  return {"unix", "pipe", "grpc"};
+}
+
+absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
+    absl::string_view name) {
+  if (name == "unix") return std::make_shared<UnixTransport>();
+  if (name == "pipe") return std::make_shared<PipeTransport>();
+  if (name == "grpc") return std::make_shared<GrpcTransport>();
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown transport \"", name,
+                   "\"; known: ", absl::StrJoin(AllTransportNames(), ", ")));
+}
+
+}  // namespace shmport::bench

@@ -1,0 +1,25 @@
+// TransportCatalog: the transports of the comparison, by report name.
+#ifndef SHMPORT_BENCH_TRANSPORT_CATALOG_H_
+#define SHMPORT_BENCH_TRANSPORT_CATALOG_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "bench/transport.h"
+
+namespace shmport::bench {
+
+// Every name MakeTransport knows, in report order.
+std::vector<std::string> AllTransportNames();
+
+// "shmport", "shmport-spin", "unix", "pipe" or "grpc"; INVALID_ARGUMENT
+// naming the known ones otherwise.
+absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
+    absl::string_view name);
+
+}  // namespace shmport::bench
+
+#endif  // SHMPORT_BENCH_TRANSPORT_CATALOG_H_
