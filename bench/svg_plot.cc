@@ -17,7 +17,7 @@ namespace {
 
 constexpr double kWidth = 1200;
 constexpr double kHeight = 560;
-constexpr double kPanelWidth = 520;  // plot area of one panel
+constexpr double kPanelWidth = 490;  // plot area of one panel
 constexpr double kPanelHeight = 340;
 constexpr double kPanelTop = 80;
 constexpr double kPanelLeft[2] = {90, 680};

@@ -4,16 +4,21 @@
 #include "absl/strings/str_join.h"
 #include "bench/grpc_transport.h"
 #include "bench/pipe_transport.h"
+#include "bench/shmport_transport.h"
 #include "bench/unix_transport.h"
 
 namespace shmport::bench {
 
 std::vector<std::string> AllTransportNames() {
-  return {"unix", "pipe", "grpc"};
+  return {"shmport", "shmport-spin", "unix", "pipe", "grpc"};
 }
 
 absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
     absl::string_view name) {
+  if (name == "shmport") return std::make_shared<ShmportTransport>(false);
+  if (name == "shmport-spin") {
+    return std::make_shared<ShmportTransport>(true);
+  }
   if (name == "unix") return std::make_shared<UnixTransport>();
   if (name == "pipe") return std::make_shared<PipeTransport>();
   if (name == "grpc") return std::make_shared<GrpcTransport>();
