@@ -35,6 +35,26 @@ absl::StatusOr<LocalPorts> OpenLocalPorts(const PortOptions& a_options,
   return LocalPorts{*std::move(pa), *std::move(pb)};
 }
 
+absl::StatusOr<ForkedPeer> ForkPeer(const std::function<int(Port&)>& body,
+                                    const PortOptions& parent_options,
+                                    const PortOptions& child_options) {
+  SocketPair sp = MakeSocketPair();
+  const pid_t parent = ::getpid();
+  ChildProcess child = ChildProcess::Fork([&]() -> int {
+    sp.a.Reset();
+    auto port = Port::Open(std::move(sp.b), {.pid = parent, .uid = ::geteuid()},
+                           child_options);
+    if (!port.ok()) return 100;
+    return body(**port);
+  });
+  sp.b.Reset();
+  auto port =
+      Port::Open(std::move(sp.a), {.pid = child.pid(), .uid = ::geteuid()},
+                 parent_options);
+  if (!port.ok()) return port.status();
+  return ForkedPeer{std::move(child), *std::move(port)};
+}
+
 PortOptions SmallPortOptions(uint32_t chunks, uint32_t max_segments) {
   PortOptions o;
   o.geometry = {4096, chunks};

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -15,6 +16,7 @@
 #include "client/message.h"
 #include "client/port.h"
 #include "common/unique_fd.h"
+#include "tests/util/child_process.h"
 
 namespace shmport::testing {
 
@@ -41,6 +43,18 @@ void FillPattern(uint8_t* data, size_t size, uint64_t seed);
 bool CheckPattern(const uint8_t* data, size_t size, uint64_t seed);
 // Checks a message's fragments, in order, as one pattern.
 bool CheckPattern(const Message& message, uint64_t seed);
+
+// A child process holding the other end of a port to this process.
+struct ForkedPeer {
+  ChildProcess child;
+  std::unique_ptr<Port> port;  // this process's end
+};
+// Forks a child that opens its end (expecting this process as the peer) and
+// exits with body(port)'s return value, or 100 when its Open fails. This
+// process opens its own end expecting the child.
+absl::StatusOr<ForkedPeer> ForkPeer(const std::function<int(Port&)>& body,
+                                    const PortOptions& parent_options = {},
+                                    const PortOptions& child_options = {});
 
 // A one-way pipe for telling another process "go" or "done".
 class Signal {
