@@ -1,0 +1,192 @@
+#include "server/config.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/segment_layout.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace shmport::server {
+namespace {
+
+// Collects the first syntax error with its position.
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (error_.empty()) {
+      // The parser counts from zero; editors count from one.
+      error_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+bool IsPowerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+template <typename T>
+void Default(T* field_value, T fallback) {
+  if (*field_value == 0) *field_value = fallback;
+}
+
+void FillDefaults(DaemonConfig* config) {
+  if (config->attach_timeout_ms() == 0) {
+    config->set_attach_timeout_ms(kDefaultAttachTimeoutMs);
+  }
+  if (config->watcher_queue_limit() == 0) {
+    config->set_watcher_queue_limit(kDefaultWatcherQueueLimit);
+  }
+  auto* l = config->mutable_limits();
+  if (l->max_processes() == 0) l->set_max_processes(kDefaultMaxProcesses);
+  if (l->max_ports_per_process() == 0) {
+    l->set_max_ports_per_process(kDefaultMaxPortsPerProcess);
+  }
+  if (l->max_ports() == 0) l->set_max_ports(kDefaultMaxPorts);
+  if (l->max_segments_per_port() == 0) {
+    l->set_max_segments_per_port(kDefaultMaxSegmentsPerPort);
+  }
+  if (l->max_bytes_per_port() == 0) {
+    l->set_max_bytes_per_port(kDefaultMaxBytesPerPort);
+  }
+  if (l->registrations_per_second() == 0) {
+    l->set_registrations_per_second(kDefaultRegistrationsPerSecond);
+  }
+  if (l->registration_burst() == 0) {
+    l->set_registration_burst(kDefaultRegistrationBurst);
+  }
+  if (l->max_chunk_size() == 0) l->set_max_chunk_size(layout::kMaxChunkSize);
+  if (l->max_chunk_count() == 0) l->set_max_chunk_count(layout::kMaxChunks);
+  auto* g = l->mutable_default_geometry();
+  if (g->chunk_size() == 0) g->set_chunk_size(kDefaultChunkSize);
+  if (g->chunk_count() == 0) g->set_chunk_count(kDefaultChunkCount);
+  if (g->max_segments() == 0) {
+    g->set_max_segments(
+        std::min(kDefaultMaxSegmentsPerPort, l->max_segments_per_port()));
+  }
+  if (g->inline_threshold() == 0) {
+    g->set_inline_threshold(kDefaultInlineThreshold);
+  }
+}
+
+absl::Status OutOfRange(absl::string_view origin, absl::string_view field,
+                        uint64_t value, absl::string_view allowed) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      origin, ": ", field, " = ", value, " is invalid: ", allowed));
+}
+
+absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
+  const auto& l = c.limits();
+  if (!IsPowerOfTwo(l.max_chunk_size()) ||
+      l.max_chunk_size() < layout::kMinChunkSize ||
+      l.max_chunk_size() > layout::kMaxChunkSize) {
+    return OutOfRange(
+        origin, "limits.max_chunk_size", l.max_chunk_size(),
+        absl::StrCat("must be a power of two in [", layout::kMinChunkSize, ", ",
+                     layout::kMaxChunkSize, "]"));
+  }
+  if (l.max_chunk_count() > layout::kMaxChunks) {
+    return OutOfRange(origin, "limits.max_chunk_count", l.max_chunk_count(),
+                      absl::StrCat("must be in [1, ", layout::kMaxChunks, "]"));
+  }
+  const auto& g = l.default_geometry();
+  if (!IsPowerOfTwo(g.chunk_size()) || g.chunk_size() < layout::kMinChunkSize ||
+      g.chunk_size() > l.max_chunk_size()) {
+    return OutOfRange(
+        origin, "limits.default_geometry.chunk_size", g.chunk_size(),
+        absl::StrCat("must be a power of two in [", layout::kMinChunkSize, ", ",
+                     l.max_chunk_size(), "]"));
+  }
+  if (g.chunk_count() > l.max_chunk_count()) {
+    return OutOfRange(origin, "limits.default_geometry.chunk_count",
+                      g.chunk_count(),
+                      absl::StrCat("must be in [1, ", l.max_chunk_count(),
+                                   "] (limits.max_chunk_count)"));
+  }
+  if (static_cast<uint64_t>(g.chunk_size()) * g.chunk_count() >
+      layout::kMaxSegmentDataBytes) {
+    return OutOfRange(origin,
+                      "limits.default_geometry chunk_size x chunk_count",
+                      static_cast<uint64_t>(g.chunk_size()) * g.chunk_count(),
+                      absl::StrCat("a segment holds at most ",
+                                   layout::kMaxSegmentDataBytes, " bytes"));
+  }
+  if (g.max_segments() > l.max_segments_per_port()) {
+    return OutOfRange(origin, "limits.default_geometry.max_segments",
+                      g.max_segments(),
+                      absl::StrCat("must be in [1, ", l.max_segments_per_port(),
+                                   "] (limits.max_segments_per_port)"));
+  }
+  if (g.inline_threshold() > kMaxInlineThreshold) {
+    return OutOfRange(origin, "limits.default_geometry.inline_threshold",
+                      g.inline_threshold(),
+                      absl::StrCat("must be at most ", kMaxInlineThreshold));
+  }
+  // The smallest port (one minimal segment each way) must fit the byte cap,
+  // or no port could ever open.
+  const uint64_t smallest = 2 * (layout::kHeaderSize + layout::kMinChunkSize);
+  if (l.max_bytes_per_port() < smallest) {
+    return OutOfRange(origin, "limits.max_bytes_per_port",
+                      l.max_bytes_per_port(),
+                      absl::StrCat("must be at least ", smallest,
+                                   " (one minimal segment each way)"));
+  }
+  if (l.max_ports_per_process() > l.max_ports()) {
+    return OutOfRange(
+        origin, "limits.max_ports_per_process", l.max_ports_per_process(),
+        absl::StrCat("exceeds limits.max_ports = ", l.max_ports()));
+  }
+  for (int i = 0; i < c.policy().name_rules_size(); ++i) {
+    if (c.policy().name_rules(i).name_patterns_size() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": policy.name_rules[", i, "] (uid ",
+                       c.policy().name_rules(i).uid(),
+                       ") has no name_patterns: it would forbid every name"));
+    }
+  }
+  for (int i = 0; i < c.policy().port_rules_size(); ++i) {
+    const auto& rule = c.policy().port_rules(i);
+    if (rule.from().empty() || rule.to().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": policy.port_rules[", i,
+                       "] needs both `from` and `to` patterns (use \"*\")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view text,
+                                               absl::string_view origin) {
+  DaemonConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  FirstError errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ":", errors.error().empty() ? " parse error" : errors.error()));
+  }
+  FillDefaults(&config);
+  if (absl::Status s = Validate(config, origin); !s.ok()) return s;
+  return config;
+}
+
+absl::StatusOr<DaemonConfig> LoadDaemonConfig(absl::string_view path) {
+  if (path.empty()) return ParseDaemonConfig("", "built-in defaults");
+  std::ifstream in{std::string(path)};
+  if (!in) {
+    return ErrnoToStatus(errno, absl::StrCat("cannot read config ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseDaemonConfig(text.str(), path);
+}
+
+}  // namespace shmport::server

@@ -1,0 +1,233 @@
+#include "server/control_service.h"
+
+#include <unistd.h>
+
+#include <deque>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "server/secret.h"
+
+namespace shmport::server {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  // absl::StatusCode and grpc::StatusCode share their numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx,
+                                 const absl::Status& s) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpc(s));
+  return reactor;
+}
+
+// One WatchEvents stream. The bus offers events (under its lock); the
+// reactor queues them, at most `limit`, and writes one at a time. A
+// watcher whose queue overflows is finished with RESOURCE_EXHAUSTED at
+// once, dropping what it had not read: the daemon never waits for it.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
+                           public EventWatcher {
+ public:
+  WatchReactor(Switchboard* switchboard, size_t limit, bool include_existing)
+      : switchboard_(switchboard), limit_(limit) {
+    if (!switchboard_->Watch(this, include_existing)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!finish_status_.has_value()) {
+        finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "the daemon is shutting down");
+      }
+      queue_.clear();
+      MaybeFinish();
+    }
+  }
+
+  bool Offer(const v1::Event& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finish_status_.has_value()) return true;  // ending; ignore quietly
+    if (queue_.size() >= limit_) {
+      queue_.clear();
+      finish_status_ = grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("watcher fell ", limit_,
+                       " events behind (watcher_queue_limit); reconnect with "
+                       "include_existing to resynchronise"));
+      MaybeFinish();
+      return false;
+    }
+    queue_.push_back(event);
+    if (!writing_) WriteNext();
+    return true;
+  }
+
+  void OnBusClosed() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finish_status_.has_value()) finish_status_ = grpc::Status::OK;
+    MaybeFinish();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      // The stream is broken (client gone): stop writing.
+      queue_.clear();
+      if (!finish_status_.has_value()) finish_status_ = grpc::Status::CANCELLED;
+    }
+    if (!queue_.empty()) {
+      WriteNext();
+    } else {
+      MaybeFinish();
+    }
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.clear();
+    if (!finish_status_.has_value()) finish_status_ = grpc::Status::CANCELLED;
+    MaybeFinish();
+  }
+
+  void OnDone() override {
+    // After Unwatch returns the bus never calls Offer again.
+    switchboard_->Unwatch(this);
+    delete this;
+  }
+
+ private:
+  // Requires mu_. Starts writing the front of the queue.
+  void WriteNext() {
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  // Requires mu_. Finishes once the decision is made and nothing is in
+  // flight or queued (gRPC forbids Finish during a write).
+  void MaybeFinish() {
+    if (finished_ || writing_ || !finish_status_.has_value() ||
+        !queue_.empty()) {
+      return;
+    }
+    finished_ = true;
+    Finish(*finish_status_);
+  }
+
+  Switchboard* const switchboard_;
+  const size_t limit_;
+  std::mutex mu_;  // guards everything below
+  std::deque<v1::Event> queue_;
+  v1::Event current_;  // being written; must outlive the write
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<grpc::Status> finish_status_;  // set: finish when idle
+};
+
+}  // namespace
+
+ControlService::ControlService(Switchboard* switchboard,
+                               ServiceIdentity identity)
+    : switchboard_(switchboard), identity_(std::move(identity)) {}
+
+absl::StatusOr<Caller> ControlService::CallerOf(
+    grpc::CallbackServerContext* ctx) const {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(kAdminTokenHeader);
+  if (it == metadata.end()) return Caller{};
+  const absl::string_view presented(it->second.data(), it->second.size());
+  if (!SecretsEqual(presented, identity_.admin_token)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(kAdminTokenHeader,
+                     " does not match this daemon's admin.token (was the "
+                     "daemon restarted? read the file again)"));
+  }
+  return Caller{.admin = true};
+}
+
+grpc::ServerUnaryReactor* ControlService::Register(
+    grpc::CallbackServerContext* ctx, const v1::RegisterRequest* request,
+    v1::RegisterResponse* response) {
+  absl::StatusOr<v1::RegisterResponse> result =
+      switchboard_->Register(*request);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
+}
+
+grpc::ServerUnaryReactor* ControlService::Unregister(
+    grpc::CallbackServerContext* ctx, const v1::UnregisterRequest* request,
+    v1::UnregisterResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Answer(ctx, caller.status());
+  return Answer(ctx, switchboard_->Unregister(*request, *caller));
+}
+
+grpc::ServerUnaryReactor* ControlService::OpenPort(
+    grpc::CallbackServerContext* ctx, const v1::OpenPortRequest* request,
+    v1::OpenPortResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Answer(ctx, caller.status());
+  absl::StatusOr<v1::OpenPortResponse> result =
+      switchboard_->OpenPort(*request, *caller);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
+}
+
+grpc::ServerUnaryReactor* ControlService::ClosePort(
+    grpc::CallbackServerContext* ctx, const v1::ClosePortRequest* request,
+    v1::ClosePortResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Answer(ctx, caller.status());
+  return Answer(ctx, switchboard_->ClosePort(*request, *caller));
+}
+
+grpc::ServerUnaryReactor* ControlService::ListProcesses(
+    grpc::CallbackServerContext* ctx, const v1::ListProcessesRequest* request,
+    v1::ListProcessesResponse* response) {
+  *response = switchboard_->ListProcesses();
+  return Answer(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControlService::ListPorts(
+    grpc::CallbackServerContext* ctx, const v1::ListPortsRequest* request,
+    v1::ListPortsResponse* response) {
+  absl::StatusOr<v1::ListPortsResponse> result =
+      switchboard_->ListPorts(*request);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
+}
+
+grpc::ServerUnaryReactor* ControlService::GetStats(
+    grpc::CallbackServerContext* ctx, const v1::GetStatsRequest* request,
+    v1::GetStatsResponse* response) {
+  *response = switchboard_->GetStats();
+  return Answer(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControlService::GetStatus(
+    grpc::CallbackServerContext* ctx, const v1::GetStatusRequest* request,
+    v1::GetStatusResponse* response) {
+  const absl::Time now = absl::Now();
+  response->set_version(kDaemonVersion);
+  response->set_pid(::getpid());
+  response->set_started_at_unix_ms(absl::ToUnixMillis(identity_.started_at));
+  response->set_uptime_ms(
+      absl::ToInt64Milliseconds(now - identity_.started_at));
+  response->set_listen_address(identity_.listen_address);
+  switchboard_->FillStatus(response);
+  return Answer(ctx, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(
+    grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) {
+  return new WatchReactor(switchboard_, identity_.watcher_queue_limit,
+                          request->include_existing());
+}
+
+}  // namespace shmport::server

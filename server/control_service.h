@@ -1,0 +1,74 @@
+// ControlService: the gRPC face of the Switchboard (shmport.v1.ControlPlane,
+// callback API). Translates requests, checks the admin token, and streams
+// events to watchers through bounded queues.
+#ifndef SHMPORT_SERVER_CONTROL_SERVICE_H_
+#define SHMPORT_SERVER_CONTROL_SERVICE_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/switchboard.h"
+#include "shmport/v1/control.grpc.pb.h"
+
+namespace shmport::server {
+
+// The daemon's version, reported by GetStatus.
+inline constexpr char kDaemonVersion[] = "0.1.0";
+
+// The metadata key that carries the admin token.
+inline constexpr char kAdminTokenHeader[] = "x-shmport-admin-token";
+
+struct ServiceIdentity {
+  std::string listen_address;
+  absl::Time started_at;
+  std::string admin_token;     // compared with the request's metadata
+  size_t watcher_queue_limit;  // events a watcher may lag behind
+};
+
+// Thread-safety: gRPC calls the methods on its own threads, concurrently;
+// the Switchboard does the locking.
+class ControlService final : public v1::ControlPlane::CallbackService {
+ public:
+  // `switchboard` outlives the service.
+  ControlService(Switchboard* switchboard, ServiceIdentity identity);
+
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* ctx,
+                                     const v1::RegisterRequest* request,
+                                     v1::RegisterResponse* response) override;
+  grpc::ServerUnaryReactor* Unregister(
+      grpc::CallbackServerContext* ctx, const v1::UnregisterRequest* request,
+      v1::UnregisterResponse* response) override;
+  grpc::ServerUnaryReactor* OpenPort(grpc::CallbackServerContext* ctx,
+                                     const v1::OpenPortRequest* request,
+                                     v1::OpenPortResponse* response) override;
+  grpc::ServerUnaryReactor* ClosePort(grpc::CallbackServerContext* ctx,
+                                      const v1::ClosePortRequest* request,
+                                      v1::ClosePortResponse* response) override;
+  grpc::ServerUnaryReactor* ListProcesses(
+      grpc::CallbackServerContext* ctx, const v1::ListProcessesRequest* request,
+      v1::ListProcessesResponse* response) override;
+  grpc::ServerUnaryReactor* ListPorts(grpc::CallbackServerContext* ctx,
+                                      const v1::ListPortsRequest* request,
+                                      v1::ListPortsResponse* response) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* ctx,
+                                     const v1::GetStatsRequest* request,
+                                     v1::GetStatsResponse* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
+                                      const v1::GetStatusRequest* request,
+                                      v1::GetStatusResponse* response) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* ctx,
+      const v1::WatchEventsRequest* request) override;
+
+ private:
+  // Caller{admin} when the metadata carries the right admin token; a wrong
+  // token is PERMISSION_DENIED rather than silently ignored.
+  absl::StatusOr<Caller> CallerOf(grpc::CallbackServerContext* ctx) const;
+
+  Switchboard* const switchboard_;
+  const ServiceIdentity identity_;
+};
+
+}  // namespace shmport::server
+
+#endif  // SHMPORT_SERVER_CONTROL_SERVICE_H_

@@ -1,0 +1,245 @@
+#include "server/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/unique_fd.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "server/secret.h"
+
+namespace shmport::server {
+namespace {
+
+// Creates the runtime directory if missing. An existing directory is left
+// as it is (it may be a shared one such as /tmp), except that it must be a
+// directory.
+absl::Status PrepareDirectory(const std::string& dir,
+                              const std::string& socket_group) {
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!socket_group.empty()) {
+    struct group* g = ::getgrnam(socket_group.c_str());
+    if (g == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "socket_group '", socket_group, "' is not a group on this host"));
+    }
+    gid = g->gr_gid;
+  }
+  const mode_t mode = socket_group.empty() ? 0700 : 0750;
+  if (::mkdir(dir.c_str(), mode) == 0) {
+    // mkdir applies the umask; set exactly what we mean.
+    if (::chmod(dir.c_str(), mode) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("chmod ", dir));
+    }
+    if (gid != static_cast<gid_t>(-1) &&
+        ::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+      return ErrnoToStatus(
+          errno, absl::StrCat("chown ", dir, " to group ", socket_group));
+    }
+    Log(LogLevel::kInfo, "runtime_dir_created", {{"path", dir}});
+    return absl::OkStatus();
+  }
+  if (errno != EEXIST) {
+    return ErrnoToStatus(errno, absl::StrCat("mkdir ", dir));
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "runtime directory ", dir, " exists but is not a directory"));
+  }
+  if (st.st_uid == ::getuid() && (st.st_mode & 0022) != 0 &&
+      (st.st_mode & S_ISVTX) == 0) {
+    Log(LogLevel::kWarning, "runtime_dir_writable",
+        {{"path", dir}, {"mode", absl::StrCat(st.st_mode & 0777)}});
+  }
+  return absl::OkStatus();
+}
+
+// A socket file at `path`: if a process accepts connections on it, another
+// daemon is alive (FAILED_PRECONDITION); if nobody does, the file is stale
+// and is removed.
+absl::Status ClaimSocketPath(const std::string& path, int type,
+                             absl::string_view what) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoToStatus(errno, absl::StrCat("stat ", path));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " path ", path, " exists and is not a socket; remove it"));
+  }
+  UniqueFd probe(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+  if (!probe) return ErrnoToStatus(errno, "socket(AF_UNIX)");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(),
+              std::min(path.size(), sizeof(addr.sun_path) - 1));
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr),
+                sizeof(addr)) == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("another shmportd is serving ", what, " ", path,
+                     "; stop it or choose another address with --listen"));
+  }
+  if (errno != ECONNREFUSED && errno != ENOENT) {
+    return ErrnoToStatus(errno, absl::StrCat("probe ", what, " ", path));
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoToStatus(errno, absl::StrCat("remove stale socket ", path));
+  }
+  Log(LogLevel::kInfo, "stale_socket_removed", {{"path", path}});
+  return absl::OkStatus();
+}
+
+// Writes the token to a fresh 0600 file and renames it into place, so a
+// reader never sees a partial token or a looser mode.
+absl::Status WriteAdminToken(const std::string& path,
+                             const std::string& token) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  ::unlink(tmp.c_str());
+  UniqueFd fd(::open(
+      tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return ErrnoToStatus(errno, absl::StrCat("create ", tmp));
+  const std::string line = absl::StrCat(token, "\n");
+  if (::fchmod(fd.get(), 0600) != 0 ||
+      ::write(fd.get(), line.data(), line.size()) !=
+          static_cast<ssize_t>(line.size())) {
+    const int error = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoToStatus(error, absl::StrCat("write ", tmp));
+  }
+  fd.Reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoToStatus(error, absl::StrCat("rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
+    const DaemonOptions& options) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(options.config_path);
+  if (!config.ok()) return config.status();
+  d->config_ = std::move(*config);
+
+  const std::string address = options.listen_address.empty()
+                                  ? DefaultControlAddress()
+                                  : options.listen_address;
+  absl::StatusOr<RuntimePaths> paths =
+      RuntimePathsFor(address, options.runtime_dir);
+  if (!paths.ok()) return paths.status();
+  d->paths_ = std::move(*paths);
+  const RuntimePaths& p = d->paths_;
+
+  if (absl::Status s = PrepareDirectory(p.directory, d->config_.socket_group());
+      !s.ok()) {
+    return s;
+  }
+  if (!p.control_socket_path.empty()) {
+    if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
+                                         "control socket");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (p.broker_address[0] != '@') {
+    if (absl::Status s =
+            ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
+        !s.ok()) {
+      return s;
+    }
+  }
+
+  absl::StatusOr<std::string> admin_token = NewSecret();
+  if (!admin_token.ok()) return admin_token.status();
+
+  d->switchboard_ = std::make_unique<Switchboard>(d->config_, ::getuid());
+  absl::StatusOr<std::unique_ptr<Broker>> broker =
+      Broker::Listen(p.broker_address, d->switchboard_.get());
+  if (!broker.ok()) return broker.status();
+  d->broker_ = std::move(*broker);
+  d->switchboard_->SetBroker(d->broker_.get());
+  // From here on the files are ours: remove them on any failure below.
+  d->owns_files_ = true;
+
+  if (absl::Status s = WriteAdminToken(p.admin_token_path, *admin_token);
+      !s.ok()) {
+    return s;
+  }
+
+  d->service_ = std::make_unique<ControlService>(
+      d->switchboard_.get(),
+      ServiceIdentity{.listen_address = address,
+                      .started_at = absl::Now(),
+                      .admin_token = *admin_token,
+                      .watcher_queue_limit = d->config_.watcher_queue_limit()});
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials());
+  builder.RegisterService(d->service_.get());
+  d->server_ = builder.BuildAndStart();
+  if (d->server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address,
+        " (in use by another process, or the directory is not writable)"));
+  }
+  const mode_t socket_mode = d->config_.socket_group().empty() ? 0600 : 0660;
+  for (const std::string& path : {p.control_socket_path, p.broker_address}) {
+    if (!path.empty() && path[0] != '@') ::chmod(path.c_str(), socket_mode);
+  }
+  if (absl::Status s = d->broker_->Start(); !s.ok()) return s;
+  Log(LogLevel::kInfo, "daemon_started",
+      {{"address", address},
+       {"broker", p.broker_address},
+       {"admin_token", p.admin_token_path},
+       {"pid", ::getpid()},
+       {"config", options.config_path.empty() ? "built-in defaults"
+                                              : options.config_path}});
+  return d;
+}
+
+Daemon::~Daemon() { Shutdown(absl::Seconds(1)); }
+
+void Daemon::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  Log(LogLevel::kInfo, "daemon_stopping", {});
+  if (switchboard_ != nullptr) switchboard_->Shutdown();
+  if (server_ != nullptr) {
+    if (auto* health = server_->GetHealthCheckService()) {
+      health->SetServingStatus(false);
+    }
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    server_->Wait();
+  }
+  if (broker_ != nullptr) broker_->Stop("daemon shutting down");
+  if (owns_files_) {
+    for (const std::string& path :
+         {paths_.control_socket_path, paths_.broker_address,
+          paths_.admin_token_path}) {
+      if (!path.empty() && path[0] != '@') ::unlink(path.c_str());
+    }
+  }
+  Log(LogLevel::kInfo, "daemon_stopped", {});
+}
+
+}  // namespace shmport::server

@@ -1,0 +1,71 @@
+// Daemon: one running shmportd — its runtime directory, admin token,
+// broker, Switchboard and gRPC server, started and stopped together.
+#ifndef SHMPORT_SERVER_DAEMON_H_
+#define SHMPORT_SERVER_DAEMON_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/paths/runtime_paths.h"
+#include "grpcpp/server.h"
+#include "server/broker.h"
+#include "server/config.h"
+#include "server/control_service.h"
+#include "server/switchboard.h"
+
+namespace shmport::server {
+
+struct DaemonOptions {
+  // gRPC address to serve; empty: DefaultControlAddress().
+  std::string listen_address;
+  // Directory for the broker socket and admin.token; empty: the control
+  // socket's directory (required for unix-abstract: addresses).
+  std::string runtime_dir;
+  // Text-format DaemonConfig; empty: built-in defaults.
+  std::string config_path;
+};
+
+// Thread-safety: Start and Shutdown are called from one thread (main).
+class Daemon {
+ public:
+  // Loads the config, prepares the runtime directory (created 0700, or
+  // 0750 for config.socket_group), refuses to start when a live daemon
+  // answers on the control or broker socket (FAILED_PRECONDITION) and
+  // removes stale socket files otherwise, writes admin.token (0600), and
+  // starts serving. Everything taken is released on failure.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(
+      const DaemonOptions& options);
+
+  // Calls Shutdown(absl::Seconds(1)) if it was not called.
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Stops accepting, ends watchers' streams with OK, waits up to `grace`
+  // for calls in flight, says Goodbye on and closes every broker link, and
+  // removes the socket files and admin.token. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+  const RuntimePaths& paths() const { return paths_; }
+
+ private:
+  Daemon() = default;
+
+  RuntimePaths paths_;
+  DaemonConfig config_;
+  // Destruction order matters: the server (which calls the service, which
+  // calls the switchboard) goes first, then the broker (which calls the
+  // switchboard), then the switchboard.
+  std::unique_ptr<Switchboard> switchboard_;
+  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<ControlService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  bool shut_down_ = false;
+  bool owns_files_ = false;  // remove the socket files and token at exit
+};
+
+}  // namespace shmport::server
+
+#endif  // SHMPORT_SERVER_DAEMON_H_

@@ -1,0 +1,581 @@
+#include "server/switchboard.h"
+
+#include <sys/socket.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/unique_fd.h"
+#include "common/unix_channel.h"
+#include "server/process_usage.h"
+#include "server/secret.h"
+#include "server/validation.h"
+
+namespace shmport::server {
+namespace {
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+// "'router' (id 3)": how messages name a process.
+std::string Describe(const ProcessRecord& p) {
+  return absl::StrCat("'", p.info.name(), "' (id ", p.info.id(), ")");
+}
+
+v1::PeerIdentity IdentityOf(const ProcessRecord& p) {
+  v1::PeerIdentity id;
+  id.set_process_id(p.info.id());
+  id.set_name(p.info.name());
+  id.set_pid(p.info.pid());
+  id.set_uid(p.info.uid());
+  id.set_gid(p.info.gid());
+  return id;
+}
+
+}  // namespace
+
+Switchboard::Switchboard(const DaemonConfig& config, uid_t daemon_uid)
+    : policy_(config, daemon_uid),
+      attach_timeout_(absl::Milliseconds(config.attach_timeout_ms())),
+      limits_(config.limits()),
+      register_rate_(config.limits().registrations_per_second(),
+                     config.limits().registration_burst(), absl::Now()) {}
+
+void Switchboard::SetBroker(Broker* broker) { broker_ = broker; }
+
+absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
+    const v1::RegisterRequest& r) {
+  if (absl::Status s = ValidateName("name", r.name()); !s.ok()) return s;
+  if (absl::Status s = ValidateLabels(r.labels()); !s.ok()) return s;
+  if (absl::Status s = ValidateVersion(r.version()); !s.ok()) return s;
+  if (r.pid() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pid ", r.pid(), " is not a process id (must be > 0)"));
+  }
+  absl::StatusOr<std::string> token = NewSecret();
+  if (!token.ok()) return token.status();
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutting_down_) {
+    return absl::UnavailableError("the daemon is shutting down");
+  }
+  absl::Duration retry_after;
+  if (!register_rate_.TryAcquire(absl::Now(), &retry_after)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "registration rate limit of ", limits_.registrations_per_second(),
+        "/s reached (limits.registrations_per_second); retry in ",
+        absl::FormatDuration(retry_after)));
+  }
+  if (registry_.processes().size() >= limits_.max_processes()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the daemon holds ", registry_.processes().size(),
+                     " processes, its limit (limits.max_processes)"));
+  }
+  v1::ProcessInfo info;
+  info.set_name(r.name());
+  *info.mutable_labels() = r.labels();
+  info.set_pid(r.pid());
+  info.set_version(r.version());
+  info.set_state(v1::PROCESS_STATE_REGISTERED);
+  info.set_registered_at_unix_ms(NowMs());
+  absl::StatusOr<ProcessRecord*> added =
+      registry_.AddProcess(std::move(info), *token);
+  if (!added.ok()) return added.status();
+  const uint64_t id = (*added)->info.id();
+  if (absl::Status s = broker_->StartAttachTimer(id, attach_timeout_);
+      !s.ok()) {
+    registry_.RemoveProcess(id);
+    return s;
+  }
+  ++registrations_total_;
+  Log(LogLevel::kInfo, "process_registered",
+      {{"process", id}, {"name", r.name()}, {"pid", r.pid()}});
+
+  v1::RegisterResponse response;
+  response.set_process_id(id);
+  response.set_session_token(*token);
+  response.set_broker_address(broker_->address());
+  *response.mutable_limits() = policy_.ProcessLimits();
+  response.set_attach_timeout_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(attach_timeout_)));
+  return response;
+}
+
+absl::StatusOr<ProcessRecord*> Switchboard::Resolve(const v1::ProcessRef& ref,
+                                                    absl::string_view field) {
+  switch (ref.ref_case()) {
+    case v1::ProcessRef::kId: {
+      if (ref.id() == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".id is 0; process ids start at 1"));
+      }
+      ProcessRecord* p = registry_.FindProcess(ref.id());
+      if (p == nullptr) {
+        return absl::NotFoundError(
+            absl::StrCat(field, ": no live process with id ", ref.id()));
+      }
+      return p;
+    }
+    case v1::ProcessRef::kName: {
+      if (absl::Status s =
+              ValidateName(absl::StrCat(field, ".name"), ref.name());
+          !s.ok()) {
+        return s;
+      }
+      ProcessRecord* p = registry_.FindProcessByName(ref.name());
+      if (p == nullptr) {
+        return absl::NotFoundError(
+            absl::StrCat(field, ": no live process named '", ref.name(), "'"));
+      }
+      return p;
+    }
+    case v1::ProcessRef::REF_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " names no process: set its id or its name"));
+}
+
+absl::Status Switchboard::Authorize(const ProcessRecord& process,
+                                    absl::string_view token,
+                                    const Caller& caller,
+                                    absl::string_view action) {
+  if (caller.admin) return absl::OkStatus();
+  if (token.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        action, " needs the session_token of process ", Describe(process),
+        " or the admin token (metadata x-shmport-admin-token)"));
+  }
+  if (!SecretsEqual(token, process.token)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("session_token is not that of process ", Describe(process),
+                     "; ", action, " refused"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Switchboard::Unregister(const v1::UnregisterRequest& r,
+                                     const Caller& c) {
+  if (r.process_id() == 0) {
+    return absl::InvalidArgumentError(
+        "process_id is 0; process ids start at 1");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ProcessRecord* p = registry_.FindProcess(r.process_id());
+  if (p == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no live process with id ", r.process_id()));
+  }
+  if (absl::Status s = Authorize(*p, r.session_token(), c, "Unregister");
+      !s.ok()) {
+    return s;
+  }
+  EndRegistration(r.process_id(), c.admin && r.session_token().empty()
+                                      ? "unregistered by admin"
+                                      : "unregistered");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
+    const v1::OpenPortRequest& r, const Caller& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutting_down_) {
+    return absl::UnavailableError("the daemon is shutting down");
+  }
+  absl::StatusOr<ProcessRecord*> from = Resolve(r.from(), "from");
+  if (!from.ok()) return from.status();
+  if (!r.dry_run()) {
+    if (absl::Status s = Authorize(**from, r.session_token(), c, "OpenPort");
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<ProcessRecord*> to = Resolve(r.to(), "to");
+  if (!to.ok()) return to.status();
+  ProcessRecord& a = **from;
+  ProcessRecord& b = **to;
+  if (&a == &b) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot open a port from process ", Describe(a), " to itself"));
+  }
+  for (const ProcessRecord* p : {&a, &b}) {
+    if (p->info.state() != v1::PROCESS_STATE_ATTACHED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "process ", Describe(*p), " has not attached its broker link yet"));
+    }
+  }
+  if (absl::Status s = policy_.MayOpen(a.info.name(), b.info.name()); !s.ok()) {
+    return s;
+  }
+  for (const ProcessRecord* p : {&a, &b}) {
+    if (p->ports.size() >= limits_.max_ports_per_process()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("process ", Describe(*p), " has ", p->ports.size(),
+                       " ports, its limit (limits.max_ports_per_process)"));
+    }
+  }
+  if (registry_.ports().size() >= limits_.max_ports()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the daemon holds ", registry_.ports().size(),
+                     " ports, its limit (limits.max_ports)"));
+  }
+  absl::StatusOr<v1::Geometry> geometry = policy_.Grant(r.geometry());
+  if (!geometry.ok()) return geometry.status();
+
+  v1::OpenPortResponse response;
+  *response.mutable_geometry() = *geometry;
+  *response.mutable_peer() = b.info;
+  if (r.dry_run()) return response;
+
+  absl::StatusOr<std::pair<UnixChannel, UnixChannel>> pair =
+      UnixChannel::Pair();
+  if (!pair.ok()) return pair.status();
+  PortRecord* port =
+      registry_.AddPort(a.info.id(), b.info.id(), *geometry, NowMs());
+  const uint64_t port_id = port->info.id();
+
+  v1::BrokerFrame to_a;
+  to_a.mutable_port_opened()->set_port_id(port_id);
+  *to_a.mutable_port_opened()->mutable_peer() = IdentityOf(b);
+  *to_a.mutable_port_opened()->mutable_geometry() = *geometry;
+  to_a.mutable_port_opened()->set_initiator(true);
+  v1::BrokerFrame to_b = to_a;
+  *to_b.mutable_port_opened()->mutable_peer() = IdentityOf(a);
+  to_b.mutable_port_opened()->set_initiator(false);
+
+  // Both ends leave the daemon in these two sends; the socketpair closes
+  // here either way (the daemon never keeps a port's fds).
+  absl::Status sent_a = broker_->Send(a.info.id(), to_a, pair->first.fd());
+  absl::Status sent_b =
+      sent_a.ok() ? broker_->Send(b.info.id(), to_b, pair->second.fd())
+                  : absl::OkStatus();
+  if (!sent_a.ok() || !sent_b.ok()) {
+    const ProcessRecord& failed = sent_a.ok() ? b : a;
+    const absl::Status& why = sent_a.ok() ? sent_b : sent_a;
+    if (sent_a.ok()) {
+      // `a` already holds its end: tell it the port is void.
+      v1::BrokerFrame closed;
+      closed.mutable_port_closed()->set_port_id(port_id);
+      closed.mutable_port_closed()->set_reason(
+          absl::StrCat("could not deliver the port to ", Describe(failed)));
+      (void)broker_->Send(a.info.id(), closed);
+    }
+    registry_.RemovePort(port_id);
+    Log(LogLevel::kWarning, "port_open_failed",
+        {{"port", port_id},
+         {"from", a.info.id()},
+         {"to", b.info.id()},
+         {"error", why.message()}});
+    return absl::UnavailableError(
+        absl::StrCat("could not hand the port to process ", Describe(failed),
+                     ": ", why.message()));
+  }
+  ++ports_opened_total_;
+  response.set_port_id(port_id);
+  Log(LogLevel::kInfo, "port_opened",
+      {{"port", port_id},
+       {"from", a.info.id()},
+       {"to", b.info.id()},
+       {"chunk_size", geometry->chunk_size()},
+       {"chunk_count", geometry->chunk_count()},
+       {"max_segments", geometry->max_segments()}});
+  Publish(v1::Event::PORT_OPENED, nullptr, &port->info, "");
+  return response;
+}
+
+absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
+                                    const Caller& c) {
+  if (r.port_id() == 0) {
+    return absl::InvalidArgumentError("port_id is 0; port ids start at 1");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  PortRecord* port = registry_.FindPort(r.port_id());
+  if (port == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no open port with id ", r.port_id()));
+  }
+  std::string closer = "admin";
+  if (!c.admin || !r.session_token().empty()) {
+    const ProcessRecord* a = registry_.FindProcess(port->info.a().process_id());
+    const ProcessRecord* b = registry_.FindProcess(port->info.b().process_id());
+    const ProcessRecord* owner = nullptr;
+    for (const ProcessRecord* p : {a, b}) {
+      if (p != nullptr && !r.session_token().empty() &&
+          SecretsEqual(r.session_token(), p->token)) {
+        owner = p;
+      }
+    }
+    if (owner == nullptr && !c.admin) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("ClosePort of port ", r.port_id(),
+                       " needs the session_token of one of its ends ('",
+                       port->info.a().name(), "' or '", port->info.b().name(),
+                       "') or the admin token"));
+    }
+    if (owner != nullptr) closer = owner->info.name();
+  }
+  PortRecord closed = std::move(*registry_.RemovePort(r.port_id()));
+  NotifyPortClosed(closed, absl::StrCat("closed by ", closer), 0);
+  return absl::OkStatus();
+}
+
+v1::ListProcessesResponse Switchboard::ListProcesses() {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ListProcessesResponse response;
+  for (const auto& [id, p] : registry_.processes()) {
+    *response.add_processes() = p.info;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListPortsResponse> Switchboard::ListPorts(
+    const v1::ListPortsRequest& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ListPortsResponse response;
+  if (r.process_id() == 0) {
+    for (const auto& [id, port] : registry_.ports()) {
+      *response.add_ports() = port.info;
+    }
+    return response;
+  }
+  const ProcessRecord* p = registry_.FindProcess(r.process_id());
+  if (p == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no live process with id ", r.process_id()));
+  }
+  for (uint64_t port_id : p->ports) {
+    if (const PortRecord* port = registry_.FindPort(port_id)) {
+      *response.add_ports() = port->info;
+    }
+  }
+  return response;
+}
+
+v1::GetStatsResponse Switchboard::GetStats() {
+  v1::GetStatsResponse response;
+  v1::DaemonStats* d = response.mutable_daemon();
+  // Outside the lock: reading /proc is slow-ish and needs no registry.
+  d->set_rss_bytes(ResidentBytes());
+  d->set_open_fds(OpenFdCount());
+  std::lock_guard<std::mutex> lock(mu_);
+  d->set_processes(registry_.processes().size());
+  d->set_ports(registry_.ports().size());
+  d->set_registrations_total(registrations_total_);
+  d->set_ports_opened_total(ports_opened_total_);
+  d->set_registrations_expired(registrations_expired_);
+  d->set_attach_refused(attach_refused_);
+  d->set_events_dropped(bus_.watchers_dropped());
+  d->set_watchers(bus_.watcher_count());
+  for (const auto& [id, port] : registry_.ports()) {
+    *response.add_ports() = port.info;
+  }
+  return response;
+}
+
+void Switchboard::FillStatus(v1::GetStatusResponse* status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  status->set_processes(registry_.processes().size());
+  status->set_ports(registry_.ports().size());
+  status->set_broker_address(broker_->address());
+}
+
+bool Switchboard::Watch(EventWatcher* watcher, bool include_existing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutting_down_) return false;
+  if (include_existing) {
+    // Synthetic events carry sequence 0: they describe the present, not
+    // something that happened in the daemon's event order.
+    const int64_t now = NowMs();
+    for (const auto& [id, p] : registry_.processes()) {
+      if (p.info.state() != v1::PROCESS_STATE_ATTACHED) continue;
+      v1::Event event;
+      event.set_time_unix_ms(now);
+      event.set_kind(v1::Event::PROCESS_REGISTERED);
+      *event.mutable_process() = p.info;
+      event.set_reason("existing");
+      if (!watcher->Offer(event)) return false;
+    }
+    for (const auto& [id, port] : registry_.ports()) {
+      v1::Event event;
+      event.set_time_unix_ms(now);
+      event.set_kind(v1::Event::PORT_OPENED);
+      *event.mutable_port() = port.info;
+      event.set_reason("existing");
+      if (!watcher->Offer(event)) return false;
+    }
+  }
+  return bus_.Subscribe(watcher);
+}
+
+void Switchboard::Unwatch(EventWatcher* watcher) { bus_.Unsubscribe(watcher); }
+
+void Switchboard::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutting_down_ = true;
+  }
+  bus_.Close();
+}
+
+absl::Status Switchboard::OnAttach(uint64_t process_id, absl::string_view token,
+                                   const Credentials& peer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto refuse = [&](absl::Status status) {
+    ++attach_refused_;
+    Log(LogLevel::kWarning, "attach_refused",
+        {{"process", process_id},
+         {"peer_pid", peer.pid},
+         {"peer_uid", peer.uid},
+         {"error", status.message()}});
+    return status;
+  };
+  ProcessRecord* p = registry_.FindProcess(process_id);
+  if (p == nullptr) {
+    return refuse(absl::NotFoundError(absl::StrCat(
+        "no registration with process_id ", process_id,
+        " (it expired, ended, or never existed; register again)")));
+  }
+  if (!SecretsEqual(token, p->token)) {
+    return refuse(absl::PermissionDeniedError(
+        absl::StrCat("session_token does not match process ", Describe(*p))));
+  }
+  if (p->info.state() == v1::PROCESS_STATE_ATTACHED) {
+    return refuse(absl::FailedPreconditionError(
+        absl::StrCat("process ", Describe(*p), " is already attached")));
+  }
+  if (peer.pid != p->info.pid()) {
+    return refuse(absl::PermissionDeniedError(
+        absl::StrCat("broker link comes from pid ", peer.pid, " but process ",
+                     Describe(*p), " registered pid ", p->info.pid())));
+  }
+  if (absl::Status s = policy_.MayAttach(peer, p->info.name()); !s.ok()) {
+    return refuse(s);
+  }
+  // The OK result goes out under the lock, ahead of any PortOpened.
+  v1::BrokerFrame result;
+  result.mutable_attach_result()->set_code(0);
+  if (absl::Status s = broker_->Send(process_id, result); !s.ok()) {
+    return refuse(s);
+  }
+  p->info.set_state(v1::PROCESS_STATE_ATTACHED);
+  p->info.set_uid(peer.uid);
+  p->info.set_gid(peer.gid);
+  Log(LogLevel::kInfo, "process_attached",
+      {{"process", process_id},
+       {"name", p->info.name()},
+       {"pid", peer.pid},
+       {"uid", peer.uid}});
+  Publish(v1::Event::PROCESS_REGISTERED, &p->info, nullptr, "attached");
+  return absl::OkStatus();
+}
+
+void Switchboard::OnAttachRefused(uint64_t process_id,
+                                  absl::string_view reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++attach_refused_;
+  Log(LogLevel::kWarning, "attach_refused",
+      {{"process", process_id}, {"error", reason}});
+}
+
+void Switchboard::OnLinkClosed(uint64_t process_id, absl::string_view reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EndRegistration(process_id, reason);
+}
+
+void Switchboard::OnProcessExited(uint64_t process_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EndRegistration(process_id, "process exited");
+}
+
+void Switchboard::OnAttachExpired(uint64_t process_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const ProcessRecord* p = registry_.FindProcess(process_id);
+  if (p == nullptr || p->info.state() != v1::PROCESS_STATE_REGISTERED) return;
+  ++registrations_expired_;
+  EndRegistration(process_id, "attach timeout");
+}
+
+void Switchboard::OnStatsReport(uint64_t process_id,
+                                const v1::StatsReport& report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = NowMs();
+  for (const v1::PortStatsEntry& entry : report.ports()) {
+    PortRecord* port = registry_.FindPort(entry.port_id());
+    if (port == nullptr) continue;  // closed meanwhile, or a stale id
+    v1::PortEnd* end = nullptr;
+    if (port->info.a().process_id() == process_id) {
+      end = port->info.mutable_a();
+    } else if (port->info.b().process_id() == process_id) {
+      end = port->info.mutable_b();
+    } else {
+      continue;  // a process may only report its own ends
+    }
+    *end->mutable_stats() = entry.stats();
+    end->mutable_stats()->set_updated_at_unix_ms(now);
+  }
+}
+
+void Switchboard::EndRegistration(uint64_t process_id,
+                                  absl::string_view reason) {
+  std::optional<Registry::Removed> removed =
+      registry_.RemoveProcess(process_id);
+  if (!removed.has_value()) {
+    broker_->Release(process_id, "");
+    return;
+  }
+  const ProcessRecord& p = removed->process;
+  for (const PortRecord& port : removed->ports) {
+    NotifyPortClosed(port,
+                     absl::StrCat("peer ", Describe(p), " ended: ", reason),
+                     process_id);
+  }
+  const bool attached = p.info.state() == v1::PROCESS_STATE_ATTACHED;
+  if (attached) {
+    Publish(v1::Event::PROCESS_EXITED, &p.info, nullptr, reason);
+  }
+  // Tell the process itself why, unless its link is what just went away.
+  broker_->Release(process_id, attached ? reason : absl::string_view(""));
+  Log(LogLevel::kInfo, "process_ended",
+      {{"process", process_id},
+       {"name", p.info.name()},
+       {"pid", p.info.pid()},
+       {"ports_closed", removed->ports.size()},
+       {"reason", reason}});
+}
+
+void Switchboard::NotifyPortClosed(const PortRecord& port,
+                                   absl::string_view reason, uint64_t skip) {
+  v1::BrokerFrame frame;
+  frame.mutable_port_closed()->set_port_id(port.info.id());
+  frame.mutable_port_closed()->set_reason(std::string(reason));
+  for (uint64_t end :
+       {port.info.a().process_id(), port.info.b().process_id()}) {
+    if (end == skip) continue;
+    // Best effort: a peer with a full link still learns of the close by EOF
+    // on the port itself once the other end goes away.
+    if (absl::Status s = broker_->Send(end, frame); !s.ok()) {
+      Log(LogLevel::kWarning, "port_closed_notice_lost",
+          {{"port", port.info.id()}, {"process", end}, {"error", s.message()}});
+    }
+  }
+  Log(LogLevel::kInfo, "port_closed",
+      {{"port", port.info.id()},
+       {"a", port.info.a().process_id()},
+       {"b", port.info.b().process_id()},
+       {"reason", reason}});
+  Publish(v1::Event::PORT_CLOSED, nullptr, &port.info, reason);
+}
+
+void Switchboard::Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
+                          const v1::PortInfo* port, absl::string_view reason) {
+  v1::Event event;
+  event.set_kind(kind);
+  if (process != nullptr) *event.mutable_process() = *process;
+  if (port != nullptr) *event.mutable_port() = *port;
+  event.set_reason(std::string(reason));
+  bus_.Publish(std::move(event));
+}
+
+}  // namespace shmport::server

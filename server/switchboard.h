@@ -1,0 +1,131 @@
+// Switchboard: the daemon's core. It registers processes, connects them
+// (opens ports), ends registrations, and keeps the registry, the broker
+// links and the event stream consistent with each other.
+#ifndef SHMPORT_SERVER_SWITCHBOARD_H_
+#define SHMPORT_SERVER_SWITCHBOARD_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/broker.h"
+#include "server/config.h"
+#include "server/event_bus.h"
+#include "server/policy.h"
+#include "server/rate_limiter.h"
+#include "server/registry.h"
+#include "shmport/v1/broker.pb.h"
+#include "shmport/v1/control.pb.h"
+
+namespace shmport::server {
+
+// Who is calling a gRPC method: `admin` when the request carried the admin
+// token, which lets it act on behalf of any process.
+struct Caller {
+  bool admin = false;
+};
+
+// Model: a process Registers (state REGISTERED, its name reserved, an
+// attach timer running), then attaches its broker link (state ATTACHED,
+// event PROCESS_REGISTERED). OpenPort makes a socketpair, hands one end to
+// each process with a PortOpened notice, closes both, and records the port.
+// A registration ends by Unregister, link EOF, process exit (pidfd) or
+// attach timeout: its ports are closed (PortClosed to each surviving peer,
+// PORT_CLOSED events), then PROCESS_EXITED. Every change and its events
+// happen under one lock, so watchers see them in the order they happened.
+//
+// Thread-safety: all methods are thread-safe. Lock order: Switchboard,
+// then EventBus, then Broker; the broker calls the BrokerListener methods
+// without its own lock.
+class Switchboard : public BrokerListener {
+ public:
+  // `config` must have its defaults filled. `daemon_uid` is the uid the
+  // default policy admits.
+  Switchboard(const DaemonConfig& config, uid_t daemon_uid);
+  Switchboard(const Switchboard&) = delete;
+  Switchboard& operator=(const Switchboard&) = delete;
+
+  // Must be called once, before any other method; `broker` outlives this.
+  void SetBroker(Broker* broker);
+
+  // ControlPlane methods. Each returns a status whose code is the gRPC
+  // code to answer with and whose message names the problem and the value.
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r);
+  absl::Status Unregister(const v1::UnregisterRequest& r, const Caller& c);
+  absl::StatusOr<v1::OpenPortResponse> OpenPort(const v1::OpenPortRequest& r,
+                                                const Caller& c);
+  absl::Status ClosePort(const v1::ClosePortRequest& r, const Caller& c);
+  v1::ListProcessesResponse ListProcesses();
+  absl::StatusOr<v1::ListPortsResponse> ListPorts(
+      const v1::ListPortsRequest& r);
+  v1::GetStatsResponse GetStats();
+  // Fills the counts of `status`.
+  void FillStatus(v1::GetStatusResponse* status);
+
+  // Subscribes `watcher`; with `include_existing`, first offers the live
+  // processes and ports as synthetic events (sequence 0), atomically with
+  // the subscription so that nothing is missed or seen twice. Returns false
+  // when shutting down (or the watcher refused the snapshot).
+  bool Watch(EventWatcher* watcher, bool include_existing);
+  void Unwatch(EventWatcher* watcher);
+
+  // Refuses new registrations and ports (UNAVAILABLE) and ends every
+  // watcher's stream with OK.
+  void Shutdown();
+
+  // BrokerListener (called on the broker thread).
+  absl::Status OnAttach(uint64_t process_id, absl::string_view token,
+                        const Credentials& peer) override;
+  void OnAttachRefused(uint64_t process_id, absl::string_view reason) override;
+  void OnLinkClosed(uint64_t process_id, absl::string_view reason) override;
+  void OnProcessExited(uint64_t process_id) override;
+  void OnAttachExpired(uint64_t process_id) override;
+  void OnStatsReport(uint64_t process_id,
+                     const v1::StatsReport& report) override;
+
+ private:
+  // Resolves a ProcessRef; `field` names it in messages.
+  absl::StatusOr<ProcessRecord*> Resolve(const v1::ProcessRef& ref,
+                                         absl::string_view field)
+      /* requires mu_ */;
+  // OK when `token` is `process`'s, or the caller is admin.
+  absl::Status Authorize(const ProcessRecord& process, absl::string_view token,
+                         const Caller& caller, absl::string_view action)
+      /* requires mu_ */;
+  // Removes the process and its ports, notifies peers and watchers, and
+  // releases its broker resources. `reason` goes into events and logs.
+  void EndRegistration(uint64_t process_id, absl::string_view reason)
+      /* requires mu_ */;
+  // Forgets a port, tells its ends (those not in `skip`) with PortClosed,
+  // and emits PORT_CLOSED.
+  void NotifyPortClosed(const PortRecord& port, absl::string_view reason,
+                        uint64_t skip) /* requires mu_ */;
+  void Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
+               const v1::PortInfo* port, absl::string_view reason)
+      /* requires mu_ */;
+
+  const Policy policy_;
+  const absl::Duration attach_timeout_;
+  const config::v1::Limits limits_;
+  Broker* broker_ = nullptr;  // set once by SetBroker
+  EventBus bus_;              // thread-safe on its own
+
+  std::mutex mu_;  // guards everything below; taken before bus_ and broker_
+  Registry registry_;
+  RateLimiter register_rate_;
+  bool shutting_down_ = false;
+  uint64_t registrations_total_ = 0;
+  uint64_t ports_opened_total_ = 0;
+  uint64_t registrations_expired_ = 0;
+  uint64_t attach_refused_ = 0;
+};
+
+}  // namespace shmport::server
+
+#endif  // SHMPORT_SERVER_SWITCHBOARD_H_
