@@ -1,0 +1,151 @@
+#include "client/broker_link.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/errors.h"
+
+namespace shmport {
+namespace {
+
+absl::StatusOr<UnixChannel> Connect(absl::string_view address) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (address.empty() || address.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broker address \"", address, "\" must be 1..",
+                     sizeof(addr.sun_path) - 1, " bytes"));
+  }
+  std::memcpy(addr.sun_path, address.data(), address.size());
+  const bool abstract = address[0] == '@';
+  if (abstract) addr.sun_path[0] = '\0';
+  const socklen_t length = static_cast<socklen_t>(
+      offsetof(sockaddr_un, sun_path) + address.size() + (abstract ? 0 : 1));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoToStatus(errno, "socket(AF_UNIX, SOCK_SEQPACKET)");
+  int r;
+  while ((r = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr),
+                        length)) != 0 &&
+         errno == EINTR) {
+  }
+  if (r != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to the broker socket ", address, ": ",
+                     std::strerror(errno), " (is shmportd running?)"));
+  }
+  return UnixChannel(std::move(fd));
+}
+
+absl::Status SendFrame(UnixChannel& channel, const v1::BrokerFrame& frame,
+                       bool dont_wait) {
+  std::string bytes;
+  frame.SerializeToString(&bytes);
+  if (bytes.size() > BrokerLink::kMaxFrame) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broker frame of ", bytes.size(), " bytes exceeds ",
+                     BrokerLink::kMaxFrame));
+  }
+  return channel.Send(
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                          bytes.size()),
+      {}, false, dont_wait);
+}
+
+}  // namespace
+
+absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
+                                              uint64_t process_id,
+                                              absl::string_view token,
+                                              absl::Duration timeout) {
+  absl::StatusOr<UnixChannel> channel = Connect(broker_address);
+  if (!channel.ok()) return channel.status();
+  v1::BrokerFrame attach;
+  attach.mutable_attach()->set_process_id(process_id);
+  attach.mutable_attach()->set_session_token(std::string(token));
+  if (absl::Status s = SendFrame(*channel, attach, false); !s.ok()) return s;
+  if (absl::Status s = channel->SetNonBlocking(true); !s.ok()) return s;
+
+  BrokerLink link(std::move(*channel));
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    pollfd p{link.fd(), POLLIN, 0};
+    const absl::Duration left = deadline - absl::Now();
+    const int ms = static_cast<int>(std::max<int64_t>(
+        0, absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))));
+    const int r = ::poll(&p, 1, ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return ErrnoToStatus(errno, "poll on the broker link");
+    if (r == 0) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no AttachResult from the daemon within ",
+                       absl::FormatDuration(timeout)));
+    }
+    absl::StatusOr<std::optional<BrokerNotice>> notice = link.Receive();
+    if (!notice.ok()) return notice.status();
+    if (!notice->has_value()) continue;
+    const v1::BrokerFrame& frame = (*notice)->frame;
+    if (!frame.has_attach_result()) {
+      return absl::InternalError(absl::StrCat(
+          "the daemon answered Attach with frame kind ",
+          static_cast<int>(frame.kind_case()), ", expected AttachResult"));
+    }
+    const int code = frame.attach_result().code();
+    if (code == 0) return link;
+    if (code < 0 || code > 16) {
+      return absl::InternalError(
+          absl::StrCat("the daemon refused the attach with unknown code ", code,
+                       ": ", frame.attach_result().message()));
+    }
+    return absl::Status(static_cast<absl::StatusCode>(code),
+                        frame.attach_result().message());
+  }
+}
+
+absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
+  std::vector<uint8_t> buffer(kMaxFrame + 1);
+  absl::StatusOr<std::optional<ReceivedMessage>> got =
+      channel_.Receive(absl::MakeSpan(buffer), /*dont_wait=*/true);
+  if (!got.ok()) return got.status();
+  if (!got->has_value()) return std::nullopt;
+  ReceivedMessage& m = **got;
+  if (m.size == 0) {
+    // SOCK_SEQPACKET reports the peer's close as a zero-length read.
+    return absl::UnavailableError("the daemon closed the broker link");
+  }
+  if (m.size > kMaxFrame) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broker frame larger than ", kMaxFrame, " bytes"));
+  }
+  BrokerNotice notice;
+  if (!notice.frame.ParseFromArray(buffer.data(), static_cast<int>(m.size))) {
+    return absl::InvalidArgumentError("malformed broker frame");
+  }
+  const size_t want_fds = notice.frame.has_port_opened() ? 1 : 0;
+  if (m.fds.size() != want_fds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "broker frame kind ", static_cast<int>(notice.frame.kind_case()),
+        " carried ", m.fds.size(), " fds, expected ", want_fds));
+  }
+  if (want_fds == 1) notice.fd = std::move(m.fds[0]);
+  return notice;
+}
+
+absl::Status BrokerLink::Send(const v1::BrokerFrame& frame) {
+  absl::Status s = SendFrame(channel_, frame, /*dont_wait=*/true);
+  if (IsWouldBlock(s)) {
+    return absl::UnavailableError(
+        "the broker link is full: the daemon is not reading");
+  }
+  return s;
+}
+
+}  // namespace shmport

@@ -1,0 +1,472 @@
+#include "client/session.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/paths/runtime_paths.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace shmport {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s, absl::string_view call) {
+  if (s.ok()) return absl::OkStatus();
+  // grpc::StatusCode and absl::StatusCode share their numbering.
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(call, ": ", s.error_message()));
+}
+
+bool IsDigits(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+v1::PortEndStats ToProto(const PortCounters& c) {
+  v1::PortEndStats s;
+  s.set_messages_sent(c.messages_sent.load(std::memory_order_relaxed));
+  s.set_bytes_sent(c.bytes_sent.load(std::memory_order_relaxed));
+  s.set_messages_received(c.messages_received.load(std::memory_order_relaxed));
+  s.set_bytes_received(c.bytes_received.load(std::memory_order_relaxed));
+  s.set_segments_out(c.segments_out.load(std::memory_order_relaxed));
+  s.set_segments_in(c.segments_in.load(std::memory_order_relaxed));
+  s.set_oosm_waits(c.oosm_waits.load(std::memory_order_relaxed));
+  s.set_protocol_errors(c.protocol_errors.load(std::memory_order_relaxed));
+  s.set_cancels_won(c.cancels_won.load(std::memory_order_relaxed));
+  s.set_cancels_lost(c.cancels_lost.load(std::memory_order_relaxed));
+  s.set_updated_at_unix_ms(absl::ToUnixMillis(absl::Now()));
+  return s;
+}
+
+}  // namespace
+
+// --- EventWatch ---
+
+EventWatch::~EventWatch() {
+  if (!ended_ && reader_ != nullptr) {
+    context_.TryCancel();
+    // Drain so Finish can complete; the stream is cancelled, so this ends.
+    v1::Event ignored;
+    while (reader_->Read(&ignored)) {
+    }
+    (void)reader_->Finish();
+  }
+}
+
+absl::StatusOr<std::optional<v1::Event>> EventWatch::Next() {
+  if (ended_) return absl::FailedPreconditionError("the event stream ended");
+  v1::Event event;
+  if (reader_->Read(&event)) return event;
+  ended_ = true;
+  const grpc::Status status = reader_->Finish();
+  if (status.ok()) return std::nullopt;
+  return FromGrpc(status, "WatchEvents");
+}
+
+void EventWatch::Cancel() { context_.TryCancel(); }
+
+// --- Session ---
+
+Session::Session(SessionOptions options, std::string address)
+    : options_(std::move(options)), address_(std::move(address)) {}
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Connect(
+    const SessionOptions& options) {
+  std::string address =
+      options.address.empty() ? DefaultControlAddress() : options.address;
+  std::unique_ptr<Session> session(new Session(options, std::move(address)));
+  if (absl::Status s = session->Establish(); !s.ok()) return s;
+  return session;
+}
+
+Session::~Session() { StopLinkThread(); }
+
+std::unique_ptr<grpc::ClientContext> Session::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  return context;
+}
+
+absl::Status Session::Establish() {
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto stub = std::shared_ptr<v1::ControlPlane::Stub>(
+      v1::ControlPlane::NewStub(channel));
+
+  v1::RegisterRequest request;
+  request.set_name(options_.name);
+  for (const auto& [key, value] : options_.labels) {
+    (*request.mutable_labels())[key] = value;
+  }
+  request.set_pid(::getpid());
+  request.set_version(kClientVersion);
+  v1::RegisterResponse response;
+  auto context = NewContext();
+  if (absl::Status s =
+          FromGrpc(stub->Register(context.get(), request, &response),
+                   absl::StrCat("Register at ", address_));
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<BrokerLink> link =
+      BrokerLink::Attach(response.broker_address(), response.process_id(),
+                         response.session_token(), options_.attach_timeout);
+  if (!link.ok()) {
+    return absl::Status(
+        link.status().code(),
+        absl::StrCat("attaching the broker link at ", response.broker_address(),
+                     ": ", link.status().message()));
+  }
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return ErrnoToStatus(errno, "eventfd for the session");
+
+  std::lock_guard<std::mutex> lock(mu_);
+  stub_ = std::move(stub);
+  process_id_ = response.process_id();
+  token_ = response.session_token();
+  limits_ = response.limits();
+  link_ = std::move(*link);
+  wake_fd_ = std::move(wake);
+  health_ = absl::OkStatus();
+  unregistered_ = false;
+  link_thread_ = std::thread([this] { LinkLoop(); });
+  Log(LogLevel::kDebug, "session_registered",
+      {{"process", process_id_}, {"name", options_.name}});
+  return absl::OkStatus();
+}
+
+void Session::StopLinkThread() {
+  std::thread thread;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!link_thread_.joinable()) return;
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+    thread = std::move(link_thread_);
+  }
+  thread.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  link_.Close();
+  wake_fd_.Reset();
+  // Ports never claimed die with the link: their fds close here, and their
+  // peers see EOF.
+  opened_.clear();
+  incoming_.clear();
+}
+
+void Session::LinkLoop() {
+  const bool report_stats = options_.stats_interval > absl::ZeroDuration() &&
+                            options_.stats_interval != absl::InfiniteDuration();
+  absl::Time next_stats = absl::Now() + options_.stats_interval;
+  const int link_fd = link_.fd();
+  const int wake_fd = wake_fd_.get();
+  while (true) {
+    int timeout_ms = -1;
+    if (report_stats) {
+      timeout_ms = static_cast<int>(std::max<int64_t>(
+          0, absl::ToInt64Milliseconds(
+                 absl::Ceil(next_stats - absl::Now(), absl::Milliseconds(1)))));
+    }
+    pollfd fds[2] = {{link_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int r = ::poll(fds, 2, timeout_ms);
+    if (r < 0 && errno != EINTR) {
+      std::lock_guard<std::mutex> lock(mu_);
+      health_ = ErrnoToStatus(errno, "poll on the broker link");
+      changed_.notify_all();
+      return;
+    }
+    if (fds[1].revents != 0) return;  // StopLinkThread
+    if (fds[0].revents != 0) {
+      // Drain everything waiting, so a burst of ports is taken in at once.
+      while (true) {
+        absl::StatusOr<std::optional<BrokerNotice>> notice = link_.Receive();
+        if (!notice.ok()) {
+          if (notice.status().code() == absl::StatusCode::kInvalidArgument) {
+            Log(LogLevel::kWarning, "broker_frame_dropped",
+                {{"error", notice.status().message()}});
+            continue;
+          }
+          std::lock_guard<std::mutex> lock(mu_);
+          if (health_.ok()) {
+            health_ = absl::UnavailableError(absl::StrCat(
+                "lost the daemon at ", address_, ": ",
+                notice.status().message(),
+                " (daemon stopped or restarted; call Reconnect())"));
+          }
+          changed_.notify_all();
+          Log(LogLevel::kWarning, "session_daemon_lost",
+              {{"process", process_id_}, {"error", notice.status().message()}});
+          return;
+        }
+        if (!notice->has_value()) break;
+        OnNotice(std::move(**notice));
+      }
+    }
+    if (report_stats && absl::Now() >= next_stats) {
+      PushStats();
+      next_stats = absl::Now() + options_.stats_interval;
+    }
+  }
+}
+
+void Session::OnNotice(BrokerNotice notice) {
+  const v1::BrokerFrame& frame = notice.frame;
+  if (frame.has_port_opened()) {
+    const v1::PortOpened& opened = frame.port_opened();
+    PendingPort pending;
+    pending.port_id = opened.port_id();
+    pending.fd = std::move(notice.fd);
+    pending.peer.pid = opened.peer().pid();
+    pending.peer.uid = opened.peer().uid();
+    pending.peer.process_id = opened.peer().process_id();
+    pending.peer.name = opened.peer().name();
+    pending.options = options_.port_options;
+    pending.options.geometry.chunk_size = opened.geometry().chunk_size();
+    pending.options.geometry.chunk_count = opened.geometry().chunk_count();
+    pending.options.max_segments = opened.geometry().max_segments();
+    pending.options.inline_threshold = opened.geometry().inline_threshold();
+    pending.options.port_id = opened.port_id();
+    // HELLO now, so the opener's handshake completes even if this process
+    // calls AcceptPort much later.
+    if (absl::Status s = Port::SendHello(pending.fd.get(), pending.options);
+        !s.ok()) {
+      Log(LogLevel::kWarning, "port_hello_failed",
+          {{"port", pending.port_id}, {"error", s.message()}});
+      return;  // the fd closes; the peer sees EOF
+    }
+    pending.options.hello_already_sent = true;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (opened.initiator()) {
+      opened_[pending.port_id] = std::move(pending);
+    } else {
+      incoming_.push_back(std::move(pending));
+    }
+    changed_.notify_all();
+    return;
+  }
+  if (frame.has_port_closed()) {
+    const uint64_t port_id = frame.port_closed().port_id();
+    bool handed_out = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const bool was_pending = opened_.erase(port_id) > 0;
+      for (auto it = incoming_.begin(); it != incoming_.end(); ++it) {
+        if (it->port_id == port_id) {
+          incoming_.erase(it);
+          break;
+        }
+      }
+      handed_out = live_.erase(port_id) > 0 && !was_pending;
+    }
+    Log(LogLevel::kDebug, "port_closed_by_daemon",
+        {{"port", port_id}, {"reason", frame.port_closed().reason()}});
+    if (handed_out && options_.on_port_closed) {
+      options_.on_port_closed(port_id, frame.port_closed().reason());
+    }
+    return;
+  }
+  if (frame.has_goodbye()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    health_ = absl::UnavailableError(
+        absl::StrCat("the daemon said goodbye: ", frame.goodbye().reason()));
+    changed_.notify_all();
+    return;
+  }
+  // AttachResult after attach, or a frame kind from a newer daemon: ignore.
+}
+
+void Session::PushStats() {
+  v1::BrokerFrame frame;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = live_.begin(); it != live_.end();) {
+      std::shared_ptr<const PortCounters> counters = it->second.lock();
+      if (counters == nullptr) {
+        it = live_.erase(it);  // the Port is gone; its last report stands
+        continue;
+      }
+      v1::PortStatsEntry* entry = frame.mutable_stats_report()->add_ports();
+      entry->set_port_id(it->first);
+      *entry->mutable_stats() = ToProto(*counters);
+      ++it;
+    }
+  }
+  if (!frame.has_stats_report()) return;
+  if (absl::Status s = link_.Send(frame); !s.ok()) {
+    Log(LogLevel::kDebug, "stats_report_dropped", {{"error", s.message()}});
+  }
+}
+
+absl::Status Session::CheckUsable() const {
+  if (unregistered_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session '", options_.name, "' is unregistered"));
+  }
+  return health_;
+}
+
+absl::StatusOr<std::unique_ptr<Port>> Session::Adopt(PendingPort pending) {
+  const uint64_t port_id = pending.port_id;
+  absl::StatusOr<std::unique_ptr<Port>> port =
+      Port::Open(std::move(pending.fd), pending.peer, pending.options);
+  if (!port.ok()) return port.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  live_[port_id] = (*port)->counters();
+  return port;
+}
+
+absl::StatusOr<std::unique_ptr<Port>> Session::OpenPort(
+    absl::string_view name_or_id, const OpenPortOptions& options) {
+  v1::OpenPortRequest request;
+  std::shared_ptr<v1::ControlPlane::Stub> stub;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (absl::Status s = CheckUsable(); !s.ok()) return s;
+    request.mutable_from()->set_id(process_id_);
+    request.set_session_token(token_);
+    stub = stub_;
+  }
+  uint64_t id = 0;
+  if (IsDigits(name_or_id) && absl::SimpleAtoi(name_or_id, &id)) {
+    request.mutable_to()->set_id(id);
+  } else {
+    request.mutable_to()->set_name(std::string(name_or_id));
+  }
+  request.mutable_geometry()->set_chunk_size(options.chunk_size);
+  request.mutable_geometry()->set_chunk_count(options.chunk_count);
+  request.mutable_geometry()->set_max_segments(options.max_segments);
+  request.mutable_geometry()->set_inline_threshold(options.inline_threshold);
+  v1::OpenPortResponse response;
+  auto context = NewContext();
+  if (absl::Status s = FromGrpc(
+          stub->OpenPort(context.get(), request, &response), "OpenPort");
+      !s.ok()) {
+    return s;
+  }
+  // The daemon wrote our end's notice before answering; the link thread
+  // may still be taking it in.
+  PendingPort pending;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const absl::Time deadline = absl::Now() + options_.rpc_timeout;
+    while (!opened_.contains(response.port_id())) {
+      if (!health_.ok()) return health_;
+      if (changed_.wait_until(lock, absl::ToChronoTime(deadline)) ==
+              std::cv_status::timeout &&
+          !opened_.contains(response.port_id())) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "port ", response.port_id(),
+            " was opened but its notice did not arrive on the broker link "
+            "within ",
+            absl::FormatDuration(options_.rpc_timeout)));
+      }
+    }
+    auto it = opened_.find(response.port_id());
+    pending = std::move(it->second);
+    opened_.erase(it);
+  }
+  return Adopt(std::move(pending));
+}
+
+absl::StatusOr<std::unique_ptr<Port>> Session::AcceptPort(
+    absl::Duration timeout) {
+  PendingPort pending;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (unregistered_) return CheckUsable();
+    const absl::Time deadline = absl::Now() + timeout;
+    while (incoming_.empty()) {
+      if (!health_.ok()) return health_;
+      if (timeout == absl::InfiniteDuration()) {
+        changed_.wait(lock);
+      } else if (changed_.wait_until(lock, absl::ToChronoTime(deadline)) ==
+                     std::cv_status::timeout &&
+                 incoming_.empty()) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("no port was opened to '", options_.name, "' within ",
+                         absl::FormatDuration(timeout)));
+      }
+    }
+    pending = std::move(incoming_.front());
+    incoming_.pop_front();
+  }
+  return Adopt(std::move(pending));
+}
+
+absl::StatusOr<std::unique_ptr<EventWatch>> Session::Watch(
+    bool include_existing) {
+  std::shared_ptr<v1::ControlPlane::Stub> stub = this->stub();
+  std::unique_ptr<EventWatch> watch(new EventWatch());
+  v1::WatchEventsRequest request;
+  request.set_include_existing(include_existing);
+  watch->reader_ = stub->WatchEvents(&watch->context_, request);
+  return watch;
+}
+
+absl::Status Session::Reconnect() {
+  StopLinkThread();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The old daemon's port ids mean nothing to the new one.
+    live_.clear();
+  }
+  return Establish();
+}
+
+absl::Status Session::Unregister() {
+  v1::UnregisterRequest request;
+  std::shared_ptr<v1::ControlPlane::Stub> stub;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (unregistered_) return absl::OkStatus();
+    unregistered_ = true;
+    request.set_process_id(process_id_);
+    request.set_session_token(token_);
+    stub = stub_;
+  }
+  auto context = NewContext();
+  v1::UnregisterResponse response;
+  absl::Status status = FromGrpc(
+      stub->Unregister(context.get(), request, &response), "Unregister");
+  StopLinkThread();
+  changed_.notify_all();
+  // A daemon that is gone has forgotten us anyway.
+  if (status.code() == absl::StatusCode::kUnavailable) return absl::OkStatus();
+  return status;
+}
+
+uint64_t Session::process_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return process_id_;
+}
+
+v1::ProcessLimits Session::limits() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return limits_;
+}
+
+absl::Status Session::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return CheckUsable();
+}
+
+std::shared_ptr<v1::ControlPlane::Stub> Session::stub() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stub_;
+}
+
+}  // namespace shmport

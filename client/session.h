@@ -1,0 +1,218 @@
+// Session: a process's registration with shmportd, and the way it gets
+// ports (DESIGN.md §4.3).
+//
+//   auto session = shmport::Session::Connect({.name = "worker-1"});
+//   auto port = (*session)->OpenPort("router");        // a ready Port
+//   auto accepted = (*session)->AcceptPort(absl::Seconds(1));
+#ifndef SHMPORT_CLIENT_SESSION_H_
+#define SHMPORT_CLIENT_SESSION_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "client/broker_link.h"
+#include "client/port.h"
+#include "client/port_stats.h"
+#include "common/unique_fd.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/sync_stream.h"
+#include "shmport/v1/control.grpc.pb.h"
+
+namespace shmport {
+
+// libshmport's version, sent with Register.
+inline constexpr char kClientVersion[] = "libshmport/0.1.0";
+
+struct SessionOptions {
+  // 1..64 characters from [A-Za-z0-9._-], starting with a letter or digit;
+  // unique among the daemon's live processes.
+  std::string name;
+  // Shown by ListProcesses (at most 32; keys 1..63, values 0..255 chars).
+  std::map<std::string, std::string> labels;
+  // The daemon's gRPC address; empty: DefaultControlAddress() (see
+  // common/paths/runtime_paths.h).
+  std::string address;
+  // Bound on each control-plane call (Register, OpenPort, ...).
+  absl::Duration rpc_timeout = absl::Seconds(5);
+  // Bound on attaching the broker link after Register.
+  absl::Duration attach_timeout = absl::Seconds(5);
+  // How often the counters of live ports are pushed to the daemon.
+  // Zero or InfiniteDuration: never.
+  absl::Duration stats_interval = absl::Seconds(1);
+  // Options for every port of this session (timeouts, limits on what the
+  // peer may declare). The geometry fields are replaced by what the daemon
+  // grants for each port.
+  PortOptions port_options;
+  // Called on the session's link thread when the daemon closes a port that
+  // was already handed out (ClosePort, or the daemon gave up on it). The
+  // Port itself keeps working until either end closes it; close it here if
+  // the daemon's word should be final. Must not block.
+  std::function<void(uint64_t port_id, absl::string_view reason)>
+      on_port_closed;
+};
+
+// What OpenPort asks the daemon for. Zero: the daemon's policy default.
+// The daemon clamps each field to its limits; the Port reports what it got.
+struct OpenPortOptions {
+  uint32_t chunk_size = 0;
+  uint32_t chunk_count = 0;
+  uint32_t max_segments = 0;
+  uint32_t inline_threshold = 0;
+};
+
+// A WatchEvents stream. Thread-safety: Next from one thread at a time;
+// Cancel from any thread, at any time.
+class EventWatch {
+ public:
+  ~EventWatch();
+  EventWatch(const EventWatch&) = delete;
+  EventWatch& operator=(const EventWatch&) = delete;
+
+  // Blocks for the next event. nullopt when the daemon ended the stream
+  // cleanly (it is shutting down). Errors: RESOURCE_EXHAUSTED (this
+  // watcher fell too far behind and was dropped), UNAVAILABLE (daemon
+  // gone), CANCELLED (after Cancel).
+  absl::StatusOr<std::optional<v1::Event>> Next();
+
+  // Ends the stream; a blocked Next returns CANCELLED.
+  void Cancel();
+
+ private:
+  friend class Session;
+  EventWatch() = default;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::Event>> reader_;
+  bool ended_ = false;
+};
+
+// A registered process. Connect registers with the daemon and attaches the
+// broker link; a background thread (the link thread) then owns the link:
+// it takes in ports as the daemon hands them over, sends this end's HELLO
+// at once (so that an opener never waits for this process to call
+// AcceptPort), pushes port statistics every stats_interval, and notices
+// when the daemon goes away.
+//
+// Daemon loss: calls fail with UNAVAILABLE; ports already open keep working
+// (the data plane does not need the daemon); Reconnect() registers again
+// with a (re)started daemon.
+//
+// Thread-safety: every method may be called from any thread, concurrently.
+// Ports returned are independent objects with their own rules (port.h) and
+// may outlive the Session.
+class Session {
+ public:
+  // Registers `options.name` and attaches the broker link. Errors:
+  // UNAVAILABLE (no daemon at the address), and the daemon's refusals with
+  // their messages: INVALID_ARGUMENT (bad name or labels), ALREADY_EXISTS
+  // (name taken), PERMISSION_DENIED (policy), RESOURCE_EXHAUSTED (limits).
+  static absl::StatusOr<std::unique_ptr<Session>> Connect(
+      const SessionOptions& options);
+
+  // Closes the broker link (which ends the registration) and stops the
+  // link thread. Ports stay open.
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Opens a port to the process named `name_or_id` (a string of digits
+  // only is taken as a process id) and returns it ready: HELLO exchanged,
+  // identities checked by the kernel. Errors: the daemon's (NOT_FOUND,
+  // INVALID_ARGUMENT for yourself, FAILED_PRECONDITION for a peer not yet
+  // attached, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAVAILABLE), and the
+  // Port's handshake errors.
+  absl::StatusOr<std::unique_ptr<Port>> OpenPort(
+      absl::string_view name_or_id, const OpenPortOptions& options = {});
+
+  // The next port another process opened to this one, ready to use; waits
+  // up to `timeout`. DEADLINE_EXCEEDED when none came; UNAVAILABLE when the
+  // daemon is gone and nothing is queued.
+  absl::StatusOr<std::unique_ptr<Port>> AcceptPort(absl::Duration timeout);
+
+  // Streams the daemon's events (include_existing: the current processes
+  // and ports first). The stream is independent of this session's state.
+  absl::StatusOr<std::unique_ptr<EventWatch>> Watch(
+      bool include_existing = false);
+
+  // Registers again, under the same name and labels, with the daemon now
+  // at the address (after a restart), and attaches a new broker link. Ports
+  // already open keep working, but the new daemon does not know them (no
+  // stats are reported for them). Errors as for Connect.
+  absl::Status Reconnect();
+
+  // Ends the registration now (the daemon closes this process's ports in
+  // its registry and tells the peers). Later calls fail with
+  // FAILED_PRECONDITION. Idempotent.
+  absl::Status Unregister();
+
+  // The daemon's id for this process (changes on Reconnect).
+  uint64_t process_id() const;
+  const std::string& name() const { return options_.name; }
+  const std::string& address() const { return address_; }
+  // What the daemon's policy allows this process.
+  v1::ProcessLimits limits() const;
+  // OK while the daemon is reachable; else why not.
+  absl::Status health() const;
+  // The stub, for calls the Session does not wrap (ListProcesses, ...).
+  // Thread-safe; Reconnect replaces it, so fetch it again after one.
+  std::shared_ptr<v1::ControlPlane::Stub> stub() const;
+
+ private:
+  // A port the daemon handed over whose owner has not taken it yet.
+  struct PendingPort {
+    uint64_t port_id = 0;
+    UniqueFd fd;
+    PeerIdentity peer;
+    PortOptions options;  // as sent in this end's HELLO
+  };
+
+  explicit Session(SessionOptions options, std::string address);
+
+  // Register + attach + start the link thread. Requires that no link
+  // thread runs.
+  absl::Status Establish();
+  void StopLinkThread();
+  void LinkLoop();
+  // Handles one frame from the daemon (link thread).
+  void OnNotice(BrokerNotice notice);
+  void PushStats();
+  absl::StatusOr<std::unique_ptr<Port>> Adopt(PendingPort pending);
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  absl::Status CheckUsable() const /* requires mu_ */;
+
+  const SessionOptions options_;
+  const std::string address_;
+
+  mutable std::mutex mu_;                         // guards everything below
+  std::shared_ptr<v1::ControlPlane::Stub> stub_;  // replaced by Reconnect
+  std::condition_variable changed_;  // a port arrived, or the link ended
+  uint64_t process_id_ = 0;
+  std::string token_;
+  v1::ProcessLimits limits_;
+  BrokerLink link_;   // used only by the link thread while it runs
+  UniqueFd wake_fd_;  // eventfd: tells the link thread to stop
+  std::thread link_thread_;
+  absl::Status health_;  // UNAVAILABLE once the daemon is gone
+  bool unregistered_ = false;
+  // Ports whose notices arrived: those this process opened (by id, for
+  // OpenPort to claim) and those others opened (in order, for AcceptPort).
+  absl::flat_hash_map<uint64_t, PendingPort> opened_;
+  std::deque<PendingPort> incoming_;
+  // Live ports' counters, for StatsReport; weak so the Port owns them.
+  std::map<uint64_t, std::weak_ptr<const PortCounters>> live_;
+};
+
+}  // namespace shmport
+
+#endif  // SHMPORT_CLIENT_SESSION_H_
