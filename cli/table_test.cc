@@ -1,0 +1,53 @@
+#include "cli/table.h"
+
+#include "gtest/gtest.h"
+
+namespace shmport::cli {
+namespace {
+
+using Align = Table::Align;
+
+TEST(TableTest, PadsColumnsToTheWidestCellAndCapitalisesHeaders) {
+  Table table({{"id", Align::kRight}, {"name"}, {"age"}});
+  table.AddRow({"1", "router", "3m12s"});
+  table.AddRow({"12", "w", "5s"});
+  EXPECT_EQ(table.Render(),
+            "ID  NAME    AGE\n"
+            " 1  router  3m12s\n"
+            "12  w       5s\n");
+}
+
+TEST(TableTest, EmptyTableRendersItsHeaderOnly) {
+  Table table({{"id"}, {"name"}});
+  EXPECT_EQ(table.Render(), "ID  NAME\n");
+  EXPECT_EQ(table.row_count(), 0u);
+}
+
+TEST(TableTest, MissingCellsAreBlankAndExtraCellsDropped) {
+  Table table({{"a"}, {"b"}});
+  table.AddRow({"x"});
+  table.AddRow({"1", "2", "3"});
+  EXPECT_EQ(table.Render(),
+            "A  B\n"
+            "x  \n"
+            "1  2\n");
+}
+
+TEST(TableTest, MultiByteCharactersCountAsOneColumn) {
+  Table table({{"ends"}, {"n", Align::kRight}});
+  table.AddRow({"a→b", "1"});
+  table.AddRow({"ab", "22"});
+  EXPECT_EQ(table.Render(),
+            "ENDS   N\n"
+            "a→b    1\n"
+            "ab    22\n");
+}
+
+TEST(RenderKeyValuesTest, AlignsValuesAfterTheLongestKey) {
+  EXPECT_EQ(RenderKeyValues({{"version", "0.1.0"}, {"pid", "7"}}),
+            "version  0.1.0\n"
+            "pid      7\n");
+}
+
+}  // namespace
+}  // namespace shmport::cli
