@@ -1,0 +1,56 @@
+// ClientProcess: a //tests/control:control_client child, driven through
+// its stdin (closing it ends the child) and read through its stdout lines.
+#ifndef SHMPORT_TESTS_CONTROL_CLIENT_PROCESS_H_
+#define SHMPORT_TESTS_CONTROL_CLIENT_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/unique_fd.h"
+
+namespace shmport::testing {
+
+// Thread-safety: none; one test thread drives it.
+class ClientProcess {
+ public:
+  // Runs control_client with `args` (e.g. "--name=a", "--mode=echo").
+  static absl::StatusOr<ClientProcess> Spawn(std::vector<std::string> args);
+
+  ClientProcess(ClientProcess&& other) noexcept;
+  ClientProcess& operator=(ClientProcess&&) = delete;
+  // Kills (SIGKILL) and reaps the child if it still runs.
+  ~ClientProcess();
+
+  pid_t pid() const { return pid_; }
+  // A pidfd: readable once the child has exited.
+  int pidfd() const { return pidfd_.get(); }
+
+  // The next stdout line (without "\n"), waiting up to `timeout`.
+  // DEADLINE_EXCEEDED, or UNAVAILABLE at EOF (the child exited).
+  absl::StatusOr<std::string> ReadLine(absl::Duration timeout);
+  // Closes stdin (the child then exits) and waits for its exit code.
+  absl::StatusOr<int> Finish(absl::Duration timeout);
+  void Kill(int signal);
+
+  // The path of control_client (runfiles of the running test).
+  static std::string FindBinary();
+
+ private:
+  ClientProcess() = default;
+  absl::StatusOr<int> Wait(absl::Duration timeout);
+
+  pid_t pid_ = 0;
+  bool reaped_ = false;
+  UniqueFd pidfd_;
+  UniqueFd stdin_;
+  UniqueFd stdout_;
+  std::string buffered_;
+};
+
+}  // namespace shmport::testing
+
+#endif  // SHMPORT_TESTS_CONTROL_CLIENT_PROCESS_H_
