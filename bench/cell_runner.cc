@@ -13,8 +13,10 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "bench/forked_process.h"
 #include "bench/payload.h"
@@ -107,12 +109,18 @@ int ChildMain(Connection& connection, Side side, Mode mode,
   return status.ok() ? 0 : 1;
 }
 
-// Collects both children's reports, or stops at the first failure or the
-// deadline. reports[i] stays empty for a child that did not report.
+// After one child fails, how long the other may take to report its side of
+// the story (often the consequence, e.g. EPIPE, but sometimes the cause).
+constexpr absl::Duration kFailureGrace = absl::Seconds(2);
+
+// Collects both children's reports, stopping at the deadline, or shortly
+// after the first failure. reports[i] stays empty for a child that did not
+// report. Returns every failure, in the order they arrived.
 absl::Status CollectReports(std::array<ChildPipes, 2>& pipes,
                             std::array<std::optional<RoleReport>, 2>& reports,
                             absl::Time deadline) {
   std::array<bool, 2> open = {true, true};
+  std::vector<std::string> failures;
   while (open[0] || open[1]) {
     pollfd pfds[2];
     int n = 0;
@@ -129,27 +137,32 @@ absl::Status CollectReports(std::array<ChildPipes, 2>& pipes,
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return Errno("poll(report pipes)");
     if (ready == 0) {
-      return absl::DeadlineExceededError("cell overran its deadline");
+      if (failures.empty()) {
+        return absl::DeadlineExceededError("cell overran its deadline");
+      }
+      break;
     }
     for (int k = 0; k < n; ++k) {
       if (pfds[k].revents == 0) continue;
       const int i = which[k];
+      const char* side = SideName(static_cast<Side>(i));
       open[i] = false;
       RoleReport report;
       if (!ReadExactly(pfds[k].fd, &report, sizeof(report))) {
-        return absl::AbortedError(
-            absl::StrCat("the ", SideName(static_cast<Side>(i)),
-                         " process ended without a report"));
+        failures.push_back(absl::StrCat(side, ": ended without a report"));
+      } else {
+        report.error[sizeof(report.error) - 1] = '\0';
+        reports[i] = report;
+        if (!report.ok)
+          failures.push_back(absl::StrCat(side, ": ", report.error));
       }
-      report.error[sizeof(report.error) - 1] = '\0';
-      reports[i] = report;
-      if (!report.ok) {
-        return absl::AbortedError(
-            absl::StrCat(SideName(static_cast<Side>(i)), ": ", report.error));
+      if (!failures.empty()) {
+        deadline = std::min(deadline, absl::Now() + kFailureGrace);
       }
     }
   }
-  return absl::OkStatus();
+  if (failures.empty()) return absl::OkStatus();
+  return absl::AbortedError(absl::StrJoin(failures, "; then "));
 }
 
 CellMeasurement Summarise(Mode mode, const WorkloadConfig& config,

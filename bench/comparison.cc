@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "bench/memcpy_reference.h"
 
 namespace shmport::bench {
@@ -14,7 +16,8 @@ namespace {
 
 using CellKey = std::tuple<Mode, size_t, std::string>;
 
-std::string Describe(const CellKey& key, const CellMeasurement& m) {
+std::string Describe(const CellKey& key, const CellMeasurement& m,
+                     absl::Duration wall) {
   const auto& [mode, payload, transport] = key;
   std::string line =
       absl::StrFormat("%-12s %-10s %8zu B: %12.0f msg/s %8.3f GB/s", transport,
@@ -23,6 +26,7 @@ std::string Describe(const CellKey& key, const CellMeasurement& m) {
     absl::StrAppendFormat(&line, "  rtt p50 %.1f us p99 %.1f us (%u)", m.p50_us,
                           m.p99_us, m.messages);
   }
+  absl::StrAppendFormat(&line, "  [cell %.2f s]", absl::ToDoubleSeconds(wall));
   return line;
 }
 
@@ -84,18 +88,24 @@ absl::StatusOr<std::vector<CellSummary>> RunComparison(
       for (Mode mode : plan.modes) {
         if (plan.memcpy && mode == Mode::kThroughput) {
           CellKey key{mode, payload, kMemcpyName};
+          const absl::Time start = absl::Now();
           CellMeasurement m =
               MeasureMemcpy(payload, config.warmup, config.duration);
-          if (plan.progress) plan.progress(Describe(key, m));
+          if (plan.progress) {
+            plan.progress(Describe(key, m, absl::Now() - start));
+          }
           results[key].push_back(m);
         }
         for (size_t k = 0; k < n; ++k) {
           const Transport& transport = *plan.transports[(k + rep) % n];
           if (!transport.Supports(mode)) continue;
           CellKey key{mode, payload, transport.name()};
+          const absl::Time start = absl::Now();
           absl::StatusOr<CellMeasurement> m = RunCell(transport, mode, config);
           if (!m.ok()) return m.status();
-          if (plan.progress) plan.progress(Describe(key, *m));
+          if (plan.progress) {
+            plan.progress(Describe(key, *m, absl::Now() - start));
+          }
           results[key].push_back(*m);
         }
       }
