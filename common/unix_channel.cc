@@ -123,11 +123,17 @@ absl::StatusOr<std::optional<ReceivedMessage>> UnixChannel::Receive(
   msg.msg_controllen = sizeof(control);
   const int flags = MSG_CMSG_CLOEXEC | (dont_wait ? MSG_DONTWAIT : 0);
   ssize_t n;
+  int resets = 0;
   while (true) {
     n = ::recvmsg(fd_.get(), &msg, flags);
     if (n >= 0) break;
     if (errno == EINTR) continue;
     if (errno == EAGAIN) return std::nullopt;
+    // A peer that closes with unread data in its own queue makes the kernel
+    // report ECONNRESET once (sk_err), ahead of the messages it had already
+    // sent us. Those messages are still queued: read on, and the EOF comes
+    // after them.
+    if (errno == ECONNRESET && ++resets <= 2) continue;
     if (errno == ECONNRESET) {
       return absl::UnavailableError("receive: the peer closed its end");
     }

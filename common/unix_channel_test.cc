@@ -63,6 +63,24 @@ TEST(UnixChannelTest, FdsAndCredentialsCrossBetweenProcesses) {
   EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();
 }
 
+TEST(UnixChannelTest, MessagesSentBeforeAnAbruptCloseAreStillDelivered) {
+  // The closing end leaves a message unread in its own queue, which makes
+  // the kernel report ECONNRESET to us once, ahead of the queued data.
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  const uint8_t one = 1, two = 2;
+  ASSERT_TRUE(pair->first.Send(absl::MakeConstSpan(&one, 1)).ok());
+  ASSERT_TRUE(pair->second.Send(absl::MakeConstSpan(&two, 1)).ok());
+  pair->first.Close();  // with `two` unread
+  uint8_t buf[4];
+  auto got = pair->second.Receive(absl::MakeSpan(buf), /*dont_wait=*/true);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(buf[0], 1);
+  auto eof = pair->second.Receive(absl::MakeSpan(buf), /*dont_wait=*/true);
+  EXPECT_EQ(eof.status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(UnixChannelTest, CredentialsAbsentWithoutPassCred) {
   auto pair = UnixChannel::Pair();
   ASSERT_TRUE(pair.ok());

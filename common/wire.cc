@@ -18,9 +18,13 @@ int FixedBodySize(MessageType type) {
       return sizeof(NewSegment);
     case MessageType::kReleaseSegment:
       return sizeof(ReleaseSegment);
+    case MessageType::kNewRing:
+      return sizeof(NewRing);
     case MessageType::kOosm:
     case MessageType::kShmAck:
     case MessageType::kBye:
+    case MessageType::kRingWake:
+    case MessageType::kRingResume:
       return 0;
     case MessageType::kData:
     case MessageType::kMmapData:
@@ -31,7 +35,7 @@ int FixedBodySize(MessageType type) {
 
 bool KnownType(uint8_t t) {
   return t >= static_cast<uint8_t>(MessageType::kHello) &&
-         t <= static_cast<uint8_t>(MessageType::kReleaseSegment);
+         t <= static_cast<uint8_t>(MessageType::kRingResume);
 }
 
 }  // namespace
@@ -54,8 +58,19 @@ absl::string_view MessageTypeName(MessageType type) {
       return "BYE";
     case MessageType::kReleaseSegment:
       return "RELEASE_SEGMENT";
+    case MessageType::kNewRing:
+      return "NEW_RING";
+    case MessageType::kRingWake:
+      return "RING_WAKE";
+    case MessageType::kRingResume:
+      return "RING_RESUME";
   }
   return "UNKNOWN";
+}
+
+bool IsUnordered(MessageType type) {
+  return type == MessageType::kOosm || type == MessageType::kShmAck ||
+         type == MessageType::kRingWake;
 }
 
 absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
@@ -81,7 +96,9 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
   if ((h.flags & ~kKnownFlags) != 0) {
     return Bad(absl::StrFormat("%s: unknown flags 0x%02x", name, h.flags));
   }
-  const int want_fds = type == MessageType::kNewSegment ? 1 : 0;
+  const int want_fds =
+      type == MessageType::kNewSegment || type == MessageType::kNewRing ? 1
+                                                                        : 0;
   if (num_fds != want_fds) {
     return Bad(absl::StrFormat("%s carries %d fds, expected %d", name, num_fds,
                                want_fds));

@@ -9,6 +9,12 @@
 //   NEW_SEGMENT    NewSegment (24 bytes)                    + 1 fd
 //   OOSM, SHM_ACK, BYE          empty
 //   RELEASE_SEGMENT             segment_id u32
+//   NEW_RING       NewRing (16 bytes)                       + 1 fd
+//   RING_WAKE, RING_RESUME      empty
+//
+// With a ring (ring.h), the ordered messages (everything but OOSM, SHM_ACK
+// and RING_WAKE) travel through shared memory; the socket carries fds,
+// wake-ups and the stretches between a ring marker and RING_RESUME.
 //
 // Decode() checks the framing (sizes, counts, flags, fds) of anything a peer
 // sends; the Port checks the meaning (ids against its tables, chunk ranges).
@@ -40,6 +46,9 @@ enum class MessageType : uint8_t {
   kShmAck = 6,
   kBye = 7,
   kReleaseSegment = 8,
+  kNewRing = 9,      // "my ordered messages now come through this ring"
+  kRingWake = 10,    // the ring went non-empty while you slept
+  kRingResume = 11,  // "back to the ring" after a socket marker
 };
 absl::string_view MessageTypeName(MessageType type);
 
@@ -113,12 +122,22 @@ struct ReleaseSegment {
 };
 static_assert(sizeof(ReleaseSegment) == 4);
 
+struct NewRing {
+  uint64_t size;   // file size of the memfd
+  uint64_t token;  // must equal the ring header's token
+};
+static_assert(sizeof(NewRing) == 16);
+
+// Messages whose order does not matter relative to the data stream: they
+// may overtake ring traffic on the socket.
+bool IsUnordered(MessageType type);
+
 inline constexpr size_t kHeaderBytes = sizeof(MessageHeader);
 // Descriptors per MMAP_DATA message: keeps one datagram near 3 KiB.
 inline constexpr uint16_t kMaxDescriptors = 256;
 // Largest inline (DATA) payload a receiver accepts.
 inline constexpr uint32_t kMaxInlinePayload = 64 * 1024;
-// The most fds any message carries (NEW_SEGMENT carries one).
+// The most fds any message carries (NEW_SEGMENT and NEW_RING carry one).
 inline constexpr int kMaxFdsPerMessage = 1;
 // A receive buffer of this size holds any valid message; a larger datagram
 // shows up as MSG_TRUNC.
@@ -144,6 +163,7 @@ struct Decoded {
   Hello hello() const { return As<Hello>(); }
   NewSegment new_segment() const { return As<NewSegment>(); }
   ReleaseSegment release_segment() const { return As<ReleaseSegment>(); }
+  NewRing new_ring() const { return As<NewRing>(); }
 
  private:
   template <typename T>
@@ -180,6 +200,7 @@ class Encoder {
   void SetHello(const Hello& h) { SetBody(h); }
   void SetNewSegment(const NewSegment& s) { SetBody(s); }
   void SetReleaseSegment(const ReleaseSegment& r) { SetBody(r); }
+  void SetNewRing(const NewRing& r) { SetBody(r); }
 
   // Header and fixed body; the header's length covers the inline payload.
   absl::Span<const uint8_t> bytes();
