@@ -58,6 +58,15 @@ struct PortOptions {
   // unmapped and released (RELEASE_SEGMENT). InfiniteDuration: never.
   absl::Duration idle_segment_timeout = absl::Seconds(5);
 
+  // Bytes of the shared-memory ring that carries this end's small messages
+  // and descriptors without a system call per message (0: no ring; every
+  // message then crosses the socket). Used only if the peer also has one.
+  uint32_t ring_capacity = 256 * 1024;
+  // How long Receive busy-polls the ring before it sleeps on the socket.
+  // Zero (the default) never spins; latency-critical users trade a CPU
+  // core for a sub-microsecond wake-up.
+  absl::Duration receive_spin = absl::ZeroDuration();
+
   // The daemon's id for this port, echoed in HELLO (0 outside a session).
   uint64_t port_id = 0;
   // Set when Port::SendHello() already sent this end's HELLO on the socket

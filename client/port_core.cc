@@ -60,6 +60,12 @@ absl::Status ValidateOptions(const PortOptions& o) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "PortOptions.max_segments %u out of range [1, 1024]", o.max_segments));
   }
+  if (o.ring_capacity != 0) {
+    if (absl::Status s = ValidateRingCapacity(o.ring_capacity); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("PortOptions.ring_capacity: ", s.message()));
+    }
+  }
   if (o.inline_threshold > wire::kMaxInlinePayload) {
     return absl::InvalidArgumentError(
         absl::StrFormat("PortOptions.inline_threshold %u exceeds %u",
@@ -77,6 +83,7 @@ absl::Status PortCore::SendHello(int socket, const PortOptions& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   wire::Hello hello{};
   hello.protocol_version = wire::kProtocolVersion;
+  hello.features = options.ring_capacity > 0 ? wire::kFeatureRing : 0;
   hello.pid = ::getpid();
   hello.uid = ::geteuid();
   hello.chunk_size = options.geometry.chunk_size;
@@ -202,9 +209,33 @@ absl::Status PortCore::Handshake() {
   }
   peer_geometry_ = g;
   peer_max_segments_ = hello.max_segments;
+  peer_has_ring_ = (hello.features & wire::kFeatureRing) != 0;
   in_.resize(peer_max_segments_);
   // Credentials matter only on HELLO; stop paying for them per message.
-  return channel_.SetPassCredentials(false);
+  if (absl::Status s = channel_.SetPassCredentials(false); !s.ok()) return s;
+  if (options_.ring_capacity > 0 && peer_has_ring_) return StartRing();
+  return absl::OkStatus();
+}
+
+absl::Status PortCore::StartRing() {
+  auto ring = RingWriter::Create(options_.ring_capacity);
+  if (!ring.ok()) return ring.status();
+  std::lock_guard<std::mutex> lock(send_mu_);
+  wire::Encoder e(wire::MessageType::kNewRing, 0);
+  e.SetNewRing({(*ring)->file_size(), (*ring)->token()});
+  const auto bytes = e.bytes();
+  const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  const int fd = (*ring)->fd();
+  if (absl::Status s =
+          SendLocked(absl::MakeConstSpan(&part, 1), absl::MakeConstSpan(&fd, 1),
+                     absl::Now() + options_.hello_timeout);
+      !s.ok()) {
+    return s;
+  }
+  (*ring)->CloseFd();
+  ring_out_ = *std::move(ring);
+  ring_mode_out_ = true;
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------
@@ -227,9 +258,17 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   counters_->closed.store(true);
   counters_->segments_in.store(0);
   if (send_bye) {
-    // Not SendControl: that one stays quiet on a closed port, and we are.
-    wire::Encoder e(wire::MessageType::kBye, 0);
-    channel_.Send(e.bytes(), {}, false, /*dont_wait=*/true).IgnoreError();
+    // BYE is ordered (it follows the data already sent), so it goes where
+    // the data goes. Best effort: if a sender holds send_mu_ (blocked on a
+    // full socket), the EOF after shutdown() says the same.
+    std::unique_lock<std::mutex> lock(send_mu_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      wire::Encoder e(wire::MessageType::kBye, 0);
+      const auto bytes = e.bytes();
+      const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+      SendOrdered(absl::MakeConstSpan(&part, 1), {}, absl::InfinitePast())
+          .IgnoreError();
+    }
   }
   // Wakes a reader blocked in poll and shows the peer an EOF. The fd itself
   // stays open until the last Buffer/Message lets go of this core, so no
@@ -398,16 +437,7 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
           "after fd() turns readable and TryReceive() ran",
           size, s.chunks_in_use, s.segments_out, options_.max_segments));
     }
-    memory_waiters_.fetch_add(1);
-    bool in_time;
-    {
-      std::unique_lock<std::mutex> lock(in_mu_);
-      in_time = WaitFor(lock, deadline, [&] {
-        return memory_epoch_.load(std::memory_order_acquire) != seen;
-      });
-    }
-    memory_waiters_.fetch_sub(1);
-    if (!in_time) {
+    if (!WaitForMemory(seen, deadline)) {
       if (auto claim = TryClaim(chunks, std::min(min_chunks, chunks))) {
         return MakeBuffer(*std::move(claim), size);
       }
@@ -448,32 +478,64 @@ void PortCore::OnIncomingFreed(Segment& segment) {
 
 absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
     uint32_t stream, std::shared_ptr<Segment>* segment) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    {
-      std::lock_guard<std::mutex> lock(out_mu_);
-      for (uint32_t id = 0; id < out_.size(); ++id) {
-        OutSegment& out = out_[id];
-        if (!out.segment) continue;
-        auto slot = out.segment->tracking_slots().Allocate(1, 0);
-        if (!slot) continue;
-        uint32_t generation = ++tracking_generation_;
-        if (generation == 0) generation = ++tracking_generation_;
-        out.segment->tracking_word(*slot).store(
-            TrackingWord(generation, stream), std::memory_order_release);
-        *segment = out.segment;
-        out.last_used = absl::InfinitePast();
-        return wire::TrackingRef{id, *slot, generation};
-      }
+  const absl::Time deadline = absl::Now() + options_.allocate_timeout;
+  auto try_claim = [&]() -> std::optional<wire::TrackingRef> {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    for (uint32_t id = 0; id < out_.size(); ++id) {
+      OutSegment& out = out_[id];
+      if (!out.segment) continue;
+      auto slot = out.segment->tracking_slots().Allocate(1, 0);
+      if (!slot) continue;
+      uint32_t generation = ++tracking_generation_;
+      if (generation == 0) generation = ++tracking_generation_;
+      out.segment->tracking_word(*slot).store(TrackingWord(generation, stream),
+                                              std::memory_order_release);
+      *segment = out.segment;
+      out.last_used = absl::InfinitePast();
+      return wire::TrackingRef{id, *slot, generation};
     }
+    return std::nullopt;
+  };
+  bool counted = false;
+  while (true) {
+    if (closed()) return closed_reason();
+    if (auto ref = try_claim()) return *ref;
     // No live segment has a free slot: add one (without claiming chunks).
     auto grown = GrowPool(0);
     if (!grown.ok()) return grown.status();
+    if (auto ref = try_claim()) return *ref;
+    // Every slot is in flight: wait, as Allocate does, for the receiver to
+    // settle some (it acks when it frees a slot in a segment marked oosm).
+    const uint64_t seen = memory_epoch_.load(std::memory_order_acquire);
+    RaiseOosm();
+    if (auto ref = try_claim()) return *ref;
+    if (!counted) {
+      counters_->oosm_waits.fetch_add(1, std::memory_order_relaxed);
+      counted = true;
+    }
+    SendControl(wire::MessageType::kOosm);
+    if (!WaitForMemory(seen, deadline)) {
+      if (auto ref = try_claim()) return *ref;
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "every tracking slot stayed in flight (%u segments x %u slots) "
+          "until the deadline; the receiver is not consuming tracked "
+          "messages",
+          options_.max_segments, layout::kTrackingSlots));
+    }
   }
-  if (closed()) return closed_reason();
-  return absl::ResourceExhaustedError(absl::StrFormat(
-      "every tracking slot is in flight (%u segments x %u slots); cancel or "
-      "let the receiver consume tracked messages first",
-      options_.max_segments, layout::kTrackingSlots));
+}
+
+bool PortCore::WaitForMemory(uint64_t seen, absl::Time deadline) {
+  memory_waiters_.fetch_add(1);
+  bool in_time;
+  {
+    std::unique_lock<std::mutex> lock(in_mu_);
+    in_time = WaitFor(lock, deadline, /*spin=*/false, [&] {
+      return memory_epoch_.load(std::memory_order_acquire) != seen;
+    });
+  }
+  memory_waiters_.fetch_sub(1);
+  return in_time;
 }
 
 absl::StatusOr<bool> PortCore::Cancel(Tracking& tracking) {
@@ -517,6 +579,7 @@ absl::StatusOr<bool> PortCore::ClaimTracked(const wire::TrackingRef& ref,
   if (segment->tracking_word(ref.slot).compare_exchange_strong(
           expected, 0, std::memory_order_acq_rel)) {
     segment->tracking_slots().Free(ref.slot, 1);
+    OnIncomingFreed(*segment);  // the sender may wait for a slot
     return true;
   }
   return false;
@@ -559,12 +622,60 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
     while ((r = ::poll(&p, 1, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
     }
     if (reader) {
-      if (r > 0 && (p.revents & POLLIN)) PumpOnce(absl::Now(), true);
+      if (r > 0 && (p.revents & POLLIN)) PumpOnce(absl::Now(), true, false);
       std::lock_guard<std::mutex> lock(in_mu_);
       reader_active_ = false;
       in_cv_.notify_all();
     }
   }
+}
+
+absl::Status PortCore::PublishRing(absl::Time deadline) {
+  if (!ring_out_->Publish()) return absl::OkStatus();
+  wire::Encoder e(wire::MessageType::kRingWake, 0);
+  const auto bytes = e.bytes();
+  const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  return SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
+}
+
+absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
+                                   absl::Span<const int> fds,
+                                   absl::Time deadline) {
+  if (ring_out_ != nullptr) {
+    if (fds.empty()) {
+      if (!ring_mode_out_ && ring_out_->Drained()) {
+        // The peer has read past our marker: tell it to return to the ring.
+        wire::Encoder e(wire::MessageType::kRingResume, 0);
+        const auto bytes = e.bytes();
+        const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+        if (absl::Status s =
+                SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
+            !s.ok()) {
+          return s;
+        }
+        ring_mode_out_ = true;
+      }
+      if (ring_mode_out_ &&
+          ring_out_->TryAppend(ring_layout::kKindMessage, parts)) {
+        counters_->sent_via_ring.fetch_add(1, std::memory_order_relaxed);
+        return PublishRing(deadline);
+      }
+    }
+    if (ring_out_->corrupt()) {
+      ProtocolError(absl::InvalidArgumentError(
+          "the peer wrote an impossible head into our ring"));
+      return closed_reason();
+    }
+    if (ring_mode_out_) {
+      // Ring full, or the message carries an fd: the socket takes over
+      // after a marker, so the peer keeps the order.
+      ring_out_->AppendMarker();
+      ring_mode_out_ = false;
+      counters_->ring_fallbacks.fetch_add(1, std::memory_order_relaxed);
+      if (absl::Status s = PublishRing(deadline); !s.ok()) return s;
+    }
+  }
+  return SendLocked(parts, fds, deadline);
 }
 
 void PortCore::SendControl(wire::MessageType type) {
@@ -662,8 +773,8 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
     const auto bytes = e.bytes();
     const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
     const int fd = seg->fd();
-    if (absl::Status s = SendLocked(absl::MakeConstSpan(&part, 1),
-                                    absl::MakeConstSpan(&fd, 1), deadline);
+    if (absl::Status s = SendOrdered(absl::MakeConstSpan(&part, 1),
+                                     absl::MakeConstSpan(&fd, 1), deadline);
         !s.ok()) {
       return s;
     }
@@ -683,8 +794,8 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
     const auto head = e.bytes();
     const iovec parts[2] = {{const_cast<uint8_t*>(head.data()), head.size()},
                             {b.data_, b.size_}};
-    sent = SendLocked(absl::MakeConstSpan(parts, b.size_ > 0 ? 2 : 1), {},
-                      deadline);
+    sent = SendOrdered(absl::MakeConstSpan(parts, b.size_ > 0 ? 2 : 1), {},
+                       deadline);
   } else {
     wire::Encoder e(wire::MessageType::kMmapData, stream, flags);
     if (tracking != nullptr) e.SetTracking(*tracking);
@@ -699,11 +810,11 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
       if (tracking != nullptr) empty.SetTracking(*tracking);
       const auto bytes = empty.bytes();
       const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-      sent = SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
+      sent = SendOrdered(absl::MakeConstSpan(&part, 1), {}, deadline);
     } else {
       const auto bytes = e.bytes();
       const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-      sent = SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
+      sent = SendOrdered(absl::MakeConstSpan(&part, 1), {}, deadline);
     }
   }
   if (!sent.ok()) return sent;  // the buffers still own (and free) chunks
@@ -756,7 +867,9 @@ void PortCore::ReleaseIdleSegments() {
     e.SetReleaseSegment({id});
     const auto bytes = e.bytes();
     const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-    if (!SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline).ok()) return;
+    if (!SendOrdered(absl::MakeConstSpan(&part, 1), {}, deadline).ok()) {
+      return;
+    }
   }
 }
 
@@ -822,7 +935,7 @@ absl::StatusOr<Tracking> PortCore::SendTracked(uint32_t stream, Buffer buffer,
 
 template <typename Ready>
 bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
-                       Ready ready) {
+                       bool spin, Ready ready) {
   while (!ready()) {
     if (closed_.load(std::memory_order_acquire)) return true;
     if (reader_active_) {
@@ -832,7 +945,7 @@ bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
     if (absl::Now() >= deadline) return false;
     reader_active_ = true;
     lock.unlock();
-    PumpOnce(deadline, /*dont_wait=*/false);
+    PumpOnce(deadline, /*dont_wait=*/false, spin);
     lock.lock();
     reader_active_ = false;
     in_cv_.notify_all();
@@ -850,7 +963,8 @@ absl::StatusOr<Message> PortCore::Receive(absl::Time deadline) {
       return m;
     }
     if (closed_.load(std::memory_order_acquire)) return closed_reason_;
-    if (!WaitFor(lock, deadline, [&] { return !inbox_.empty(); })) {
+    if (!WaitFor(lock, deadline, /*spin=*/true,
+                 [&] { return !inbox_.empty(); })) {
       return absl::DeadlineExceededError("no message before the deadline");
     }
   }
@@ -869,7 +983,8 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
     if (reader_active_) return std::optional<Message>();
     reader_active_ = true;
     lock.unlock();
-    const PumpResult r = PumpOnce(absl::InfinitePast(), /*dont_wait=*/true);
+    const PumpResult r =
+        PumpOnce(absl::InfinitePast(), /*dont_wait=*/true, /*spin=*/false);
     lock.lock();
     reader_active_ = false;
     in_cv_.notify_all();
@@ -879,50 +994,125 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
   }
 }
 
-PortCore::PumpResult PortCore::PumpOnce(absl::Time deadline, bool dont_wait) {
-  if (!dont_wait) {
-    pollfd p[2] = {{channel_.fd(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
-    int r;
-    while ((r = ::poll(p, 2, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
+bool PortCore::PollSocket(absl::Time deadline) {
+  pollfd p[2] = {{channel_.fd(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
+  int r;
+  while ((r = ::poll(p, 2, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
+  }
+  if (r == 0) return false;
+  if (p[1].revents & POLLIN) {
+    uint64_t value;
+    [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &value, sizeof(value));
+  }
+  return true;
+}
+
+bool PortCore::Process(absl::Span<const uint8_t> bytes,
+                       std::vector<UniqueFd>& fds) {
+  auto decoded = wire::Decode(bytes, static_cast<int>(fds.size()));
+  if (!decoded.ok()) {
+    ProtocolError(decoded.status());
+    return false;
+  }
+  if (absl::Status s = Dispatch(*decoded, fds); !s.ok()) {
+    ProtocolError(absl::Status(
+        s.code(), absl::StrCat(wire::MessageTypeName(decoded->type()), ": ",
+                               s.message())));
+    return false;
+  }
+  return true;
+}
+
+PortCore::PumpResult PortCore::DrainRing(int max) {
+  int n = 0;
+  std::vector<UniqueFd> no_fds;
+  while (ring_mode_in_ && n < max) {
+    auto entry = ring_in_->Pop(
+        absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes));
+    if (!entry.ok()) {
+      ProtocolError(entry.status());
+      return PumpResult::kClosed;
     }
-    if (r == 0) return PumpResult::kTimeout;
-    if (p[1].revents & POLLIN) {
-      uint64_t value;
-      [[maybe_unused]] ssize_t n =
-          ::read(wake_fd_.get(), &value, sizeof(value));
-      if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-        return PumpResult::kProgress;
-      }
+    if (!entry->has_value()) break;
+    ++n;
+    if ((*entry)->kind == ring_layout::kKindSocketMarker) {
+      ring_mode_in_ = false;  // the next ordered messages are on the socket
+      break;
+    }
+    if (!Process(absl::MakeConstSpan(receive_buffer_.get(), (*entry)->length),
+                 no_fds)) {
+      return PumpResult::kClosed;
     }
   }
+  return n > 0 ? PumpResult::kProgress : PumpResult::kTimeout;
+}
+
+PortCore::PumpResult PortCore::PumpOnce(absl::Time deadline, bool dont_wait,
+                                        bool spin) {
   if (closed()) return PumpResult::kClosed;
+  // Ordered messages that are ready come first.
+  if (ring_mode_in_) {
+    const PumpResult r = DrainRing(64);
+    if (r != PumpResult::kTimeout) return r;
+  }
+  if (!ring_mode_in_ && !stash_.empty()) {
+    Stashed next = std::move(stash_.front());
+    stash_.pop_front();
+    return Process(next.bytes, next.fds) ? PumpResult::kProgress
+                                         : PumpResult::kClosed;
+  }
+  if (!dont_wait) {
+    if (ring_mode_in_) {
+      if (spin && options_.receive_spin > absl::ZeroDuration()) {
+        const absl::Time until =
+            std::min(deadline, absl::Now() + options_.receive_spin);
+        for (uint32_t i = 1;; ++i) {
+          if (!ring_in_->Empty()) return DrainRing(64);
+          if (i % 256 == 0 && absl::Now() >= until) break;
+#if defined(__x86_64__)
+          __builtin_ia32_pause();
+#endif
+        }
+      }
+      // Raise the sleep flag, then look once more (no lost wake-up).
+      if (!ring_in_->PrepareToSleep()) return DrainRing(64);
+    }
+    const bool ready = PollSocket(deadline);
+    if (ring_mode_in_) ring_in_->Awake();
+    if (!ready) {
+      return ring_mode_in_ && !ring_in_->Empty() ? DrainRing(64)
+                                                 : PumpResult::kTimeout;
+    }
+  }
   auto got = channel_.Receive(
       absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes),
       /*dont_wait=*/true);
   if (!got.ok()) {
     if (closed()) return PumpResult::kClosed;
     if (got.status().code() == absl::StatusCode::kUnavailable) {
+      // Whatever the peer put in the ring before it went away still counts.
+      if (ring_mode_in_ && !ring_in_->Empty()) return DrainRing(1 << 30);
       Close(absl::UnavailableError("the peer closed the connection"), false);
     } else {
       ProtocolError(got.status());
     }
     return PumpResult::kClosed;
   }
-  if (!got->has_value()) return PumpResult::kTimeout;
+  if (!got->has_value()) {
+    if (ring_mode_in_ && !ring_in_->Empty()) return DrainRing(64);
+    return dont_wait ? PumpResult::kTimeout : PumpResult::kProgress;
+  }
   ReceivedMessage& m = **got;
-  auto decoded = wire::Decode(
-      absl::MakeConstSpan(receive_buffer_.get(), m.size), m.fds.size());
-  if (!decoded.ok()) {
-    ProtocolError(decoded.status());
-    return PumpResult::kClosed;
+  const absl::Span<const uint8_t> bytes(receive_buffer_.get(), m.size);
+  if (ring_mode_in_ && m.size >= wire::kHeaderBytes &&
+      !wire::IsUnordered(static_cast<wire::MessageType>(bytes[4]))) {
+    // An ordered message on the socket while we read the ring: it follows
+    // a marker already in the ring. Keep it until we reach the marker.
+    stash_.push_back(
+        {std::vector<uint8_t>(bytes.begin(), bytes.end()), std::move(m.fds)});
+    return PumpResult::kProgress;
   }
-  if (absl::Status s = Dispatch(*decoded, m.fds); !s.ok()) {
-    ProtocolError(absl::Status(
-        s.code(), absl::StrCat(wire::MessageTypeName(decoded->type()), ": ",
-                               s.message())));
-    return PumpResult::kClosed;
-  }
-  return PumpResult::kProgress;
+  return Process(bytes, m.fds) ? PumpResult::kProgress : PumpResult::kClosed;
 }
 
 absl::Status PortCore::Dispatch(const wire::Decoded& m,
@@ -948,6 +1138,16 @@ absl::Status PortCore::Dispatch(const wire::Decoded& m,
     }
     case wire::MessageType::kBye:
       Close(absl::UnavailableError("the peer closed the port"), false);
+      return absl::OkStatus();
+    case wire::MessageType::kNewRing:
+      return OnNewRing(m, std::move(fds[0]));
+    case wire::MessageType::kRingWake:
+      return absl::OkStatus();  // its job was to end our poll()
+    case wire::MessageType::kRingResume:
+      if (ring_in_ == nullptr || ring_mode_in_) {
+        return absl::InvalidArgumentError("RING_RESUME without a marker");
+      }
+      ring_mode_in_ = true;
       return absl::OkStatus();
   }
   return absl::InvalidArgumentError("unknown message type");
@@ -1058,6 +1258,19 @@ absl::Status PortCore::OnNewSegment(const wire::Decoded& m, UniqueFd fd) {
   return absl::OkStatus();
 }
 
+absl::Status PortCore::OnNewRing(const wire::Decoded& m, UniqueFd fd) {
+  if (options_.ring_capacity == 0) {
+    return absl::InvalidArgumentError("a ring, but this end offered none");
+  }
+  if (ring_in_ != nullptr) return absl::InvalidArgumentError("a second ring");
+  const wire::NewRing r = m.new_ring();
+  auto ring = RingReader::Open(std::move(fd), r.size, r.token);
+  if (!ring.ok()) return ring.status();
+  ring_in_ = *std::move(ring);
+  ring_mode_in_ = true;
+  return absl::OkStatus();
+}
+
 absl::Status PortCore::OnReleaseSegment(const wire::Decoded& m) {
   const uint32_t id = m.release_segment().segment_id;
   std::lock_guard<std::mutex> lock(in_mu_);
@@ -1093,6 +1306,8 @@ PortStats PortCore::stats() const {
   s.cancels_won = c.cancels_won.load(std::memory_order_relaxed);
   s.cancels_lost = c.cancels_lost.load(std::memory_order_relaxed);
   s.cancelled_dropped = c.cancelled_dropped.load(std::memory_order_relaxed);
+  s.sent_via_ring = c.sent_via_ring.load(std::memory_order_relaxed);
+  s.ring_fallbacks = c.ring_fallbacks.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(out_mu_);
   for (const OutSegment& out : out_) {
     if (!out.segment) continue;

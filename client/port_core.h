@@ -21,6 +21,7 @@
 #include "client/port.h"
 #include "client/port_stats.h"
 #include "client/tracking.h"
+#include "common/ring.h"
 #include "common/segment.h"
 #include "common/unique_fd.h"
 #include "common/unix_channel.h"
@@ -105,21 +106,41 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   std::optional<Claim> TryClaim(uint32_t chunks, uint32_t min_chunks);
   absl::StatusOr<std::optional<Claim>> GrowPool(uint32_t chunks);
   void RaiseOosm();
+  // Waits until memory_epoch_ moves past `seen` (an SHM_ACK or a local
+  // free); false at the deadline.
+  bool WaitForMemory(uint64_t seen, absl::Time deadline);
   absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
       uint32_t stream, std::shared_ptr<Segment>* segment);
   void ReleaseIdleSegments();  // send_mu_ held
   Buffer MakeBuffer(Claim claim, size_t size);
 
-  // Socket writes. SendLocked expects send_mu_ held.
+  // Socket writes. Both expect send_mu_ held. SendOrdered puts a message
+  // of the data stream in the ring when it can, else on the socket (after
+  // a marker); SendLocked writes the socket.
+  absl::Status SendOrdered(absl::Span<const iovec> parts,
+                           absl::Span<const int> fds, absl::Time deadline);
   absl::Status SendLocked(absl::Span<const iovec> parts,
                           absl::Span<const int> fds, absl::Time deadline);
+  absl::Status PublishRing(absl::Time deadline);
+  absl::Status StartRing();
   void SendControl(wire::MessageType type);  // best effort, non-blocking
   void FlushPendingAck();
 
   // Socket reads. The caller holds the reader role.
   enum class PumpResult { kProgress, kTimeout, kClosed };
-  PumpResult PumpOnce(absl::Time deadline, bool dont_wait);
+  // Handles one step of incoming traffic: ring entries first, then stashed
+  // socket messages, then the socket (sleeping on it unless `dont_wait`;
+  // busy-polling the ring first for options.receive_spin if `spin`).
+  PumpResult PumpOnce(absl::Time deadline, bool dont_wait, bool spin);
+  // Processes up to `max` ring entries; kTimeout when there were none.
+  PumpResult DrainRing(int max);
+  // Decodes and dispatches one message; false after a protocol error.
+  bool Process(absl::Span<const uint8_t> bytes, std::vector<UniqueFd>& fds);
+  // Waits for the socket (and the wake eventfd) to become readable.
+  // Returns false on timeout.
+  bool PollSocket(absl::Time deadline);
   absl::Status Dispatch(const wire::Decoded& m, std::vector<UniqueFd>& fds);
+  absl::Status OnNewRing(const wire::Decoded& m, UniqueFd fd);
   absl::Status OnData(const wire::Decoded& m);
   absl::Status OnMmapData(const wire::Decoded& m);
   absl::Status OnNewSegment(const wire::Decoded& m, UniqueFd fd);
@@ -134,7 +155,7 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   // it is free so that someone always drains the socket.
   template <typename Ready>
   bool WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
-               Ready ready);
+               bool spin, Ready ready);
 
   const PeerIdentity peer_;
   const PortOptions options_;
@@ -148,6 +169,11 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   // descriptors naming it; RELEASE_SEGMENT after the last).
   std::mutex send_mu_;
   uint64_t sends_since_idle_check_ = 0;  // guarded by send_mu_
+  // The outgoing ring (null without one) and whether ordered messages go
+  // through it right now (false between a marker and RING_RESUME).
+  std::unique_ptr<RingWriter> ring_out_;  // guarded by send_mu_
+  bool ring_mode_out_ = false;            // guarded by send_mu_
+  bool peer_has_ring_ = false;            // from HELLO, then immutable
 
   // Guards the outgoing pool.
   mutable std::mutex out_mu_;
@@ -169,8 +195,17 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   bool reader_active_ = false;
   absl::Status closed_reason_;
   std::atomic<bool> closed_{false};
-  // Only the reader touches this buffer.
+  // Only the reader touches these: the receive buffer, the peer's ring,
+  // whether its ordered messages come from the ring now, and ordered
+  // socket messages that arrived before the ring's marker was reached.
   std::unique_ptr<uint8_t[]> receive_buffer_;
+  std::unique_ptr<RingReader> ring_in_;
+  bool ring_mode_in_ = false;
+  struct Stashed {
+    std::vector<uint8_t> bytes;
+    std::vector<UniqueFd> fds;
+  };
+  std::deque<Stashed> stash_;
 };
 
 }  // namespace shmport::internal

@@ -22,6 +22,8 @@ struct PortStats {
   uint64_t cancels_won = 0;        // tracked sends this end cancelled in time
   uint64_t cancels_lost = 0;       // cancels that came after the peer claimed
   uint64_t cancelled_dropped = 0;  // incoming messages dropped as cancelled
+  uint64_t sent_via_ring = 0;      // ordered messages that skipped the socket
+  uint64_t ring_fallbacks = 0;     // times the ring was full or an fd had to go
 };
 
 // The live counters behind PortStats. Shared (shared_ptr) so that a Session
@@ -39,6 +41,8 @@ struct PortCounters {
   std::atomic<uint64_t> cancels_won{0};
   std::atomic<uint64_t> cancels_lost{0};
   std::atomic<uint64_t> cancelled_dropped{0};
+  std::atomic<uint64_t> sent_via_ring{0};
+  std::atomic<uint64_t> ring_fallbacks{0};
   std::atomic<bool> closed{false};
 };
 

@@ -85,12 +85,14 @@ TEST(PortTrackingTest, EveryTrackedRequestIsProcessedOrCancelledExactlyOnce) {
     const size_t size = rng() % 4 == 0 ? 20000 : 16;
     auto b = port.Allocate(size, kBound);
     if (!b.ok()) {
+      ADD_FAILURE() << "Allocate " << i << ": " << b.status();
       send_errors++;
       break;
     }
     std::memcpy(b->data(), &i, sizeof(i));
     auto t = port.SendTracked(i, *std::move(b));
     if (!t.ok()) {
+      ADD_FAILURE() << "SendTracked " << i << ": " << t.status();
       send_errors++;
       break;
     }
