@@ -14,13 +14,14 @@ std::vector<std::string> AllTransportNames() {
 }
 
 absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
-    absl::string_view name) {
+    absl::string_view name, const BaselineTuning& tuning) {
   if (name == "shmport") return std::make_shared<ShmportTransport>(false);
   if (name == "shmport-spin") {
     return std::make_shared<ShmportTransport>(true);
   }
-  if (name == "unix") return std::make_shared<UnixTransport>();
-  if (name == "pipe") return std::make_shared<PipeTransport>();
+  if (name == "unix")
+    return std::make_shared<UnixTransport>(tuning.unix_socket_buffer_bytes);
+  if (name == "pipe") return std::make_shared<PipeTransport>(tuning.pipe_bytes);
   if (name == "grpc") return std::make_shared<GrpcTransport>();
   return absl::InvalidArgumentError(
       absl::StrCat("unknown transport \"", name,

@@ -15,10 +15,17 @@ namespace shmport::bench {
 // Every name MakeTransport knows, in report order.
 std::vector<std::string> AllTransportNames();
 
+// Kernel buffer sizes for the copying baselines; 0 keeps the defaults (what
+// a plain user gets, and what the reports use unless told otherwise).
+struct BaselineTuning {
+  int unix_socket_buffer_bytes = 0;  // SO_SNDBUF and SO_RCVBUF
+  int pipe_bytes = 0;                // F_SETPIPE_SZ
+};
+
 // "shmport", "shmport-spin", "unix", "pipe" or "grpc"; INVALID_ARGUMENT
 // naming the known ones otherwise.
 absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
-    absl::string_view name);
+    absl::string_view name, const BaselineTuning& tuning = {});
 
 }  // namespace shmport::bench
 

@@ -46,6 +46,10 @@ ABSL_FLAG(std::string, table_out, "", "also write the tables to this file");
 ABSL_FLAG(std::string, plot, "", "write an SVG plot to this file");
 ABSL_FLAG(std::string, plot_subtitle, "",
           "a line under the plot's title (e.g. the machine)");
+ABSL_FLAG(int, unix_socket_buffer, 0,
+          "SO_SNDBUF/SO_RCVBUF for the unix baseline, bytes (0: default)");
+ABSL_FLAG(int, pipe_bytes, 0,
+          "F_SETPIPE_SZ for the pipe baseline, bytes (0: default 64 KiB)");
 ABSL_FLAG(bool, quiet, false, "no per-cell progress on stderr");
 
 namespace shmport::bench {
@@ -85,8 +89,15 @@ absl::StatusOr<ComparisonPlan> PlanFromFlags() {
   std::vector<std::string> names =
       absl::StrSplit(absl::GetFlag(FLAGS_transports), ',', absl::SkipEmpty());
   if (names.empty()) names = AllTransportNames();
+  BaselineTuning tuning;
+  tuning.unix_socket_buffer_bytes = absl::GetFlag(FLAGS_unix_socket_buffer);
+  tuning.pipe_bytes = absl::GetFlag(FLAGS_pipe_bytes);
+  if (tuning.unix_socket_buffer_bytes < 0 || tuning.pipe_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "--unix_socket_buffer and --pipe_bytes must be >= 0");
+  }
   for (const std::string& name : names) {
-    auto transport = MakeTransport(name);
+    auto transport = MakeTransport(name, tuning);
     if (!transport.ok()) return transport.status();
     plan.transports.push_back(*transport);
   }
