@@ -17,6 +17,7 @@
 #include "common/paths/runtime_paths.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace shmport {
 namespace {
@@ -102,8 +103,13 @@ std::unique_ptr<grpc::ClientContext> Session::NewContext() const {
 }
 
 absl::Status Session::Establish() {
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  // A channel of its own: gRPC otherwise shares connections between
+  // channels to one address, and after a daemon restart a new channel
+  // could pick up the dead connection to the old daemon.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      address_, grpc::InsecureChannelCredentials(), args);
   auto stub = std::shared_ptr<v1::ControlPlane::Stub>(
       v1::ControlPlane::NewStub(channel));
 

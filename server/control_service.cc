@@ -35,8 +35,9 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx,
 class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
                            public EventWatcher {
  public:
-  WatchReactor(Switchboard* switchboard, size_t limit, bool include_existing)
-      : switchboard_(switchboard), limit_(limit) {
+  WatchReactor(ControlService* service, Switchboard* switchboard, size_t limit,
+               bool include_existing)
+      : call_(service), switchboard_(switchboard), limit_(limit) {
     if (!switchboard_->Watch(this, include_existing)) {
       std::lock_guard<std::mutex> lock(mu_);
       if (!finish_status_.has_value()) {
@@ -120,6 +121,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
     Finish(*finish_status_);
   }
 
+  ControlService::CallScope call_;  // ends in OnDone, with the reactor
   Switchboard* const switchboard_;
   const size_t limit_;
   std::mutex mu_;  // guards everything below
@@ -154,6 +156,7 @@ absl::StatusOr<Caller> ControlService::CallerOf(
 grpc::ServerUnaryReactor* ControlService::Register(
     grpc::CallbackServerContext* ctx, const v1::RegisterRequest* request,
     v1::RegisterResponse* response) {
+  CallScope call(this);
   absl::StatusOr<v1::RegisterResponse> result =
       switchboard_->Register(*request);
   if (result.ok()) *response = std::move(*result);
@@ -163,6 +166,7 @@ grpc::ServerUnaryReactor* ControlService::Register(
 grpc::ServerUnaryReactor* ControlService::Unregister(
     grpc::CallbackServerContext* ctx, const v1::UnregisterRequest* request,
     v1::UnregisterResponse* response) {
+  CallScope call(this);
   absl::StatusOr<Caller> caller = CallerOf(ctx);
   if (!caller.ok()) return Answer(ctx, caller.status());
   return Answer(ctx, switchboard_->Unregister(*request, *caller));
@@ -171,6 +175,7 @@ grpc::ServerUnaryReactor* ControlService::Unregister(
 grpc::ServerUnaryReactor* ControlService::OpenPort(
     grpc::CallbackServerContext* ctx, const v1::OpenPortRequest* request,
     v1::OpenPortResponse* response) {
+  CallScope call(this);
   absl::StatusOr<Caller> caller = CallerOf(ctx);
   if (!caller.ok()) return Answer(ctx, caller.status());
   absl::StatusOr<v1::OpenPortResponse> result =
@@ -182,6 +187,7 @@ grpc::ServerUnaryReactor* ControlService::OpenPort(
 grpc::ServerUnaryReactor* ControlService::ClosePort(
     grpc::CallbackServerContext* ctx, const v1::ClosePortRequest* request,
     v1::ClosePortResponse* response) {
+  CallScope call(this);
   absl::StatusOr<Caller> caller = CallerOf(ctx);
   if (!caller.ok()) return Answer(ctx, caller.status());
   return Answer(ctx, switchboard_->ClosePort(*request, *caller));
@@ -190,6 +196,7 @@ grpc::ServerUnaryReactor* ControlService::ClosePort(
 grpc::ServerUnaryReactor* ControlService::ListProcesses(
     grpc::CallbackServerContext* ctx, const v1::ListProcessesRequest* request,
     v1::ListProcessesResponse* response) {
+  CallScope call(this);
   *response = switchboard_->ListProcesses();
   return Answer(ctx, absl::OkStatus());
 }
@@ -197,6 +204,7 @@ grpc::ServerUnaryReactor* ControlService::ListProcesses(
 grpc::ServerUnaryReactor* ControlService::ListPorts(
     grpc::CallbackServerContext* ctx, const v1::ListPortsRequest* request,
     v1::ListPortsResponse* response) {
+  CallScope call(this);
   absl::StatusOr<v1::ListPortsResponse> result =
       switchboard_->ListPorts(*request);
   if (result.ok()) *response = std::move(*result);
@@ -206,6 +214,7 @@ grpc::ServerUnaryReactor* ControlService::ListPorts(
 grpc::ServerUnaryReactor* ControlService::GetStats(
     grpc::CallbackServerContext* ctx, const v1::GetStatsRequest* request,
     v1::GetStatsResponse* response) {
+  CallScope call(this);
   *response = switchboard_->GetStats();
   return Answer(ctx, absl::OkStatus());
 }
@@ -213,6 +222,7 @@ grpc::ServerUnaryReactor* ControlService::GetStats(
 grpc::ServerUnaryReactor* ControlService::GetStatus(
     grpc::CallbackServerContext* ctx, const v1::GetStatusRequest* request,
     v1::GetStatusResponse* response) {
+  CallScope call(this);
   const absl::Time now = absl::Now();
   response->set_version(kDaemonVersion);
   response->set_pid(::getpid());
@@ -226,8 +236,25 @@ grpc::ServerUnaryReactor* ControlService::GetStatus(
 
 grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(
     grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) {
-  return new WatchReactor(switchboard_, identity_.watcher_queue_limit,
+  return new WatchReactor(this, switchboard_, identity_.watcher_queue_limit,
                           request->include_existing());
+}
+
+ControlService::CallScope::CallScope(ControlService* service)
+    : service_(service) {
+  std::lock_guard<std::mutex> lock(service_->calls_mu_);
+  ++service_->calls_in_flight_;
+}
+
+ControlService::CallScope::~CallScope() {
+  std::lock_guard<std::mutex> lock(service_->calls_mu_);
+  if (--service_->calls_in_flight_ == 0) service_->calls_done_.notify_all();
+}
+
+bool ControlService::WaitIdle(absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(calls_mu_);
+  return calls_done_.wait_until(lock, absl::ToChronoTime(deadline),
+                                [this] { return calls_in_flight_ == 0; });
 }
 
 }  // namespace shmport::server

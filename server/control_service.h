@@ -4,6 +4,8 @@
 #ifndef SHMPORT_SERVER_CONTROL_SERVICE_H_
 #define SHMPORT_SERVER_CONTROL_SERVICE_H_
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "absl/time/time.h"
@@ -60,6 +62,25 @@ class ControlService final : public v1::ControlPlane::CallbackService {
       grpc::CallbackServerContext* ctx,
       const v1::WatchEventsRequest* request) override;
 
+  // Waits until no call is in flight (watch streams included), or until
+  // `deadline`. True when idle. gRPC's own Shutdown(deadline) also waits
+  // for idle client connections to go away, which they never do by
+  // themselves; the daemon waits for its calls here and then shuts gRPC
+  // down at once.
+  bool WaitIdle(absl::Time deadline);
+
+  // Counts one call in flight for its lifetime.
+  class CallScope {
+   public:
+    explicit CallScope(ControlService* service);
+    ~CallScope();
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+
+   private:
+    ControlService* service_;
+  };
+
  private:
   // Caller{admin} when the metadata carries the right admin token; a wrong
   // token is PERMISSION_DENIED rather than silently ignored.
@@ -67,6 +88,10 @@ class ControlService final : public v1::ControlPlane::CallbackService {
 
   Switchboard* const switchboard_;
   const ServiceIdentity identity_;
+
+  std::mutex calls_mu_;  // guards calls_in_flight_
+  std::condition_variable calls_done_;
+  int calls_in_flight_ = 0;
 };
 
 }  // namespace shmport::server

@@ -228,7 +228,16 @@ void Daemon::Shutdown(absl::Duration grace) {
     if (auto* health = server_->GetHealthCheckService()) {
       health->SetServingStatus(false);
     }
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    // Watchers were just told to finish; give calls in flight the grace
+    // period, then cut whatever is left (idle connections included).
+    const absl::Time deadline = absl::Now() + grace;
+    if (!service_->WaitIdle(deadline)) {
+      Log(LogLevel::kWarning, "shutdown_calls_cut", {});
+    }
+    // A finished call's status may still sit in the transport's write
+    // queue: leave it a moment to reach the client before cutting.
+    server_->Shutdown(absl::ToChronoTime(
+        std::min(deadline, absl::Now() + absl::Milliseconds(200))));
     server_->Wait();
   }
   if (broker_ != nullptr) broker_->Stop("daemon shutting down");

@@ -22,6 +22,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace shmport::testing {
 namespace {
@@ -182,17 +183,29 @@ absl::StatusOr<std::string> DaemonProcess::AdminToken() const {
   return token;
 }
 
+namespace {
+
+// Each stub gets its own connection: gRPC's global subchannel pool would
+// otherwise hand a new channel the dead connection of a daemon that was
+// stopped and restarted on the same address.
+std::shared_ptr<grpc::Channel> PrivateChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+}  // namespace
+
 std::unique_ptr<v1::ControlPlane::Stub> DaemonProcess::NewStub() const {
-  return v1::ControlPlane::NewStub(
-      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  return v1::ControlPlane::NewStub(PrivateChannel(address_));
 }
 
 absl::Status DaemonProcess::CheckHealth(absl::Duration timeout) const {
   // No generated health stub ships with Debian's grpc++: call the method
   // generically. HealthCheckRequest{service: ""} is the empty message;
   // HealthCheckResponse{status: SERVING} is field 1 = 1, bytes 08 01.
-  grpc::GenericStub stub(
-      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::GenericStub stub(PrivateChannel(address_));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   context.set_wait_for_ready(true);
