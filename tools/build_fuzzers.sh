@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (every //tests/fuzz target tagged fuzz_target)
 # with Debian's clang 14 and -fsanitize=fuzzer,address,undefined, then copies
-# them to $SHMPORT_FUZZ_BIN and prints their paths.
+# them to $SHMPORT_FUZZ_BIN and prints their paths, one a line, on stdout.
 #
 # The build uses a Bazel output base of its own, so the shared gcc build keeps
 # its server, its cache and its bazel-* symlinks: switching that build's
@@ -11,15 +11,18 @@
 #   tools/build_fuzzers.sh                  every fuzz target
 #   tools/build_fuzzers.sh NAME...          only these (e.g. wire_decode_fuzzer)
 #
-#   SHMPORT_FUZZ_OUTPUT_BASE  Bazel output base  (~/.cache/bazel-fuzz)
-#   SHMPORT_FUZZ_BIN          where binaries go  (~/.cache/shmport-fuzz/bin)
+#   SHMPORT_FUZZ_OUTPUT_BASE  Bazel output base  (~/.cache/bazel-fuzz/<checkout>)
+#   SHMPORT_FUZZ_BIN          where binaries go  (~/.cache/shmport-fuzz/<checkout>/bin)
 #   BAZEL                     the bazel binary   (bazel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BAZEL=${BAZEL:-bazel}
-OUTPUT_BASE=${SHMPORT_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz}
-BIN_DIR=${SHMPORT_FUZZ_BIN:-$HOME/.cache/shmport-fuzz/bin}
+# One output base and bin directory per checkout: an output base belongs to
+# one workspace.
+checkout=$(pwd -P | md5sum | cut -c1-8)
+OUTPUT_BASE=${SHMPORT_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz/$checkout}
+BIN_DIR=${SHMPORT_FUZZ_BIN:-$HOME/.cache/shmport-fuzz/$checkout/bin}
 
 for tool in clang clang++; do
   if ! command -v "$tool" >/dev/null; then

@@ -4,6 +4,9 @@
 
 #include <cstring>
 #include <functional>
+#include <optional>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "absl/types/span.h"
@@ -78,6 +81,12 @@ std::vector<uint8_t> NewSegment() {
   Encoder e(MessageType::kNewSegment, 0);
   e.SetNewSegment(
       {3, 0, layout::kHeaderSize + 16ull * 1024 * 1024, 0x0123456789abcdefULL});
+  return Datagram(e);
+}
+
+std::vector<uint8_t> NewRing() {
+  Encoder e(MessageType::kNewRing, 0);
+  e.SetNewRing({4096 + 64 * 1024, 0x0123456789abcdefULL});
   return Datagram(e);
 }
 
@@ -178,6 +187,66 @@ Seed SegmentSeed(std::string name,
 uint8_t Adjust(SizeAdjust a) { return static_cast<uint8_t>(a); }
 uint8_t Kind(FdKind k) { return static_cast<uint8_t>(k); }
 
+// The lowest type number the decoder does not know (past the last one).
+uint8_t FirstUnknownType() {
+  uint8_t t = 1;
+  while (wire::MessageTypeName(static_cast<MessageType>(t)) != "UNKNOWN") ++t;
+  return t;
+}
+
+// The name of a wire type as a seed name: "NEW_SEGMENT" -> "new-segment".
+std::string SeedName(MessageType type) {
+  std::string name(wire::MessageTypeName(type));
+  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(c | 0x20);
+  return name;
+}
+
+// The smallest valid datagram of `type` with a zero-filled body, and the
+// fds it must carry, found by asking the decoder; nullopt if no body up to
+// the encoder's capacity is accepted.
+struct Framing {
+  std::vector<uint8_t> datagram;
+  int8_t fds;
+};
+std::optional<Framing> MinimalFraming(MessageType type) {
+  for (size_t n = 0; n <= Encoder::kCapacity - wire::kHeaderBytes; ++n) {
+    Encoder e(type, 0);
+    e.SetInlineLength(static_cast<uint32_t>(n));
+    std::vector<uint8_t> datagram = Datagram(e, std::vector<uint8_t>(n));
+    for (int8_t fds = 0; fds <= wire::kMaxFdsPerMessage; ++fds) {
+      if (wire::Decode(datagram, fds).ok()) return Framing{datagram, fds};
+    }
+  }
+  return std::nullopt;
+}
+
+// Adds a minimal valid seed, and a near miss with the wrong fd count, for
+// every type the decoder knows that `seeds` has no valid seed of: the
+// protocol may have grown after the explicit seeds were written.
+void AddSeedsForUncoveredTypes(std::vector<Seed>& seeds) {
+  std::set<int> covered;
+  for (const Seed& seed : seeds) {
+    if (!seed.valid()) continue;
+    const WireDecodeInput in = WireDecodeInput::Parse(seed.bytes);
+    if (auto d = wire::Decode(in.datagram, in.num_fds); d.ok()) {
+      covered.insert(d->header.type);
+    }
+  }
+  for (int t = 0; t < 256; ++t) {
+    const auto type = static_cast<MessageType>(t);
+    if (wire::MessageTypeName(type) == "UNKNOWN" || covered.count(t) > 0) {
+      continue;
+    }
+    const std::optional<Framing> f = MinimalFraming(type);
+    if (!f.has_value()) continue;  // CoverEveryMessageType will say so
+    const std::string name = SeedName(type);
+    seeds.push_back(
+        WireSeed("valid-" + name + "-minimal", f->datagram, f->fds));
+    seeds.push_back(WireSeed("bad-" + name + "-wrong-fd-count", f->datagram,
+                             static_cast<int8_t>(1 - f->fds)));
+  }
+}
+
 }  // namespace
 
 SeedCorpus WireDecodeSeeds() {
@@ -200,6 +269,9 @@ SeedCorpus WireDecodeSeeds() {
   s.push_back(WireSeed("valid-shm-ack", Empty(MessageType::kShmAck)));
   s.push_back(WireSeed("valid-bye", Empty(MessageType::kBye)));
   s.push_back(WireSeed("valid-release-segment", ReleaseSegment()));
+  s.push_back(WireSeed("valid-new-ring", NewRing(), 1));
+  s.push_back(WireSeed("valid-ring-wake", Empty(MessageType::kRingWake)));
+  s.push_back(WireSeed("valid-ring-resume", Empty(MessageType::kRingResume)));
 
   // Near misses: each breaks one rule.
   s.push_back(WireSeed("bad-empty-datagram", {}));
@@ -214,9 +286,10 @@ SeedCorpus WireDecodeSeeds() {
   s.push_back(WireSeed("bad-type-zero",
                        WithHeader(Empty(MessageType::kBye),
                                   [](MessageHeader& h) { h.type = 0; })));
-  s.push_back(WireSeed("bad-type-after-last",
-                       WithHeader(Empty(MessageType::kBye),
-                                  [](MessageHeader& h) { h.type = 9; })));
+  s.push_back(WireSeed(
+      "bad-type-after-last",
+      WithHeader(Empty(MessageType::kBye),
+                 [](MessageHeader& h) { h.type = FirstUnknownType(); })));
   s.push_back(WireSeed(
       "bad-unknown-flag",
       WithHeader(Data(4, false), [](MessageHeader& h) { h.flags |= 0x04; })));
@@ -261,6 +334,16 @@ SeedCorpus WireDecodeSeeds() {
   s.push_back(WireSeed("bad-new-segment-negative-fds", NewSegment(), -1));
   s.push_back(
       WireSeed("bad-new-segment-body-short", Shortened(NewSegment(), 8), 1));
+  s.push_back(WireSeed("bad-new-ring-without-fd", NewRing(), 0));
+  s.push_back(WireSeed("bad-new-ring-body-short", Shortened(NewRing(), 1), 1));
+  s.push_back(
+      WireSeed("bad-ring-wake-with-fd", Empty(MessageType::kRingWake), 1));
+  s.push_back(WireSeed("bad-ring-resume-tracked",
+                       Lengthened(WithHeader(Empty(MessageType::kRingResume),
+                                             [](MessageHeader& h) {
+                                               h.flags |= wire::kFlagTracked;
+                                             }),
+                                  sizeof(wire::TrackingRef))));
   s.push_back(
       WireSeed("bad-oosm-with-body", Lengthened(Empty(MessageType::kOosm), 1)));
   s.push_back(WireSeed("bad-shm-ack-with-count",
@@ -273,6 +356,7 @@ SeedCorpus WireDecodeSeeds() {
                                                h.flags |= wire::kFlagTracked;
                                              }),
                                   sizeof(wire::TrackingRef))));
+  AddSeedsForUncoveredTypes(s);
   return c;
 }
 

@@ -28,8 +28,9 @@ struct SeedCorpus {
 };
 
 // Every message type, framed correctly (HELLO, DATA, MMAP_DATA with and
-// without TRACKED, NEW_SEGMENT, OOSM, SHM_ACK, BYE, RELEASE_SEGMENT), and
-// near misses that break one framing rule each.
+// without TRACKED, NEW_SEGMENT, OOSM, SHM_ACK, BYE, RELEASE_SEGMENT,
+// NEW_RING, RING_WAKE, RING_RESUME, and a minimal seed of any type added
+// since), and near misses that break one framing rule each.
 SeedCorpus WireDecodeSeeds();
 
 // Segments a receiver must accept, and near misses that each break one rule
