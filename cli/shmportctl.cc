@@ -48,6 +48,9 @@ struct Command {
   size_t min_args = 0;
   size_t max_args = 0;
   absl::Status (*run)(Invocation&) = nullptr;
+  // Checks the arguments before anything is sent; a failure is a usage
+  // error (exit 2). Optional.
+  absl::Status (*check)(const ParsedArgs&) = nullptr;
 };
 
 const std::vector<FlagSpec>& GlobalFlags() {
@@ -320,6 +323,29 @@ absl::Status RunTop(Invocation& inv) {
 
 // --- open / close -----------------------------------------------------------
 
+struct GeometryFlag {
+  const char* name;
+  void (v1::Geometry::*set)(uint32_t);
+};
+constexpr GeometryFlag kGeometryFlags[] = {
+    {"chunk-size", &v1::Geometry::set_chunk_size},
+    {"chunk-count", &v1::Geometry::set_chunk_count},
+    {"max-segments", &v1::Geometry::set_max_segments},
+    {"inline-threshold", &v1::Geometry::set_inline_threshold},
+};
+
+absl::Status CheckOpen(const ParsedArgs& args) {
+  for (const GeometryFlag& f : kGeometryFlags) {
+    if (!args.Has(f.name)) continue;
+    const uint64_t value = args.GetBytes(f.name, 0);
+    if (value > UINT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", f.name, "=", value, " does not fit in 32 bits"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunOpen(Invocation& inv) {
   const std::string& from = inv.args.positional()[0];
   const std::string& to = inv.args.positional()[1];
@@ -339,12 +365,8 @@ absl::Status RunOpen(Invocation& inv) {
         GeometryFlag{"inline-threshold",
                      &v1::Geometry::set_inline_threshold}}) {
     if (!inv.args.Has(f.name)) continue;
-    const uint64_t value = inv.args.GetBytes(f.name, 0);
-    if (value > UINT32_MAX) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", f.name, "=", value, " does not fit in 32 bits"));
-    }
-    (request.mutable_geometry()->*f.set)(static_cast<uint32_t>(value));
+    (request.mutable_geometry()->*f.set)(
+        static_cast<uint32_t>(inv.args.GetBytes(f.name, 0)));
   }
   v1::OpenPortResponse response;
   if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::OpenPort, request,
@@ -373,13 +395,19 @@ absl::Status RunOpen(Invocation& inv) {
   return absl::OkStatus();
 }
 
-absl::Status RunClose(Invocation& inv) {
-  const std::string& text = inv.args.positional()[0];
+absl::Status CheckClose(const ParsedArgs& args) {
+  const std::string& text = args.positional()[0];
   uint64_t port_id = 0;
   if (!absl::SimpleAtoi(text, &port_id) || port_id == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "\"", text, "\" is not a port id (see `shmportctl ports`)"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status RunClose(Invocation& inv) {
+  uint64_t port_id = 0;
+  (void)absl::SimpleAtoi(inv.args.positional()[0], &port_id);  // checked
   v1::ClosePortRequest request;
   request.set_port_id(port_id);
   v1::ClosePortResponse response;
@@ -400,106 +428,98 @@ absl::Status RunClose(Invocation& inv) {
 
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
-      {"status",
-       "",
-       "daemon health, version, uptime and counts",
-       "Asks the daemon for its version, pid, uptime, addresses and how many "
-       "processes and ports it holds. Exit code 1 when it does not answer.",
-       {},
-       0,
-       0,
-       &RunStatus},
-      {"ps",
-       "",
-       "registered processes",
-       "Lists the registered processes: id, name, pid and uid (as the kernel "
-       "reported them when the broker link attached), state, age, number of "
-       "ports, labels.",
-       {},
-       0,
-       0,
-       &RunPs},
-      {"ports",
-       "",
-       "open ports with their traffic",
-       "Lists the open ports: the two ends (a opened the port), the "
-       "negotiated geometry, messages and bytes each way as reported by the "
-       "sender, segments and chunks in use at each end, OOSM waits and "
-       "protocol errors. Counters come from the clients, pushed every "
-       "second; \"-\" means an end has not reported yet.",
-       {{"process", Kind::kString, "NAME|ID",
-         "only ports with this process at one end"}},
-       0,
-       0,
-       &RunPorts},
-      {"stats",
-       "",
-       "daemon counters and traffic per process",
-       "Shows the daemon's own counters (registrations, expired and refused "
-       "attaches, watchers, memory, fds) and the traffic of each process, "
-       "summed over its ports.",
-       {},
-       0,
-       0,
-       &RunStats},
-      {"watch",
-       "",
-       "stream registry events as they happen",
-       "Prints the daemon's events as they happen: processes registered and "
-       "exited, ports opened and closed, with the reason. Runs until Ctrl-C "
-       "(exit 0) or until the daemon stops. With --json, one JSON object "
-       "per line.",
-       {{"existing", Kind::kBool, "",
-         "first print the current processes and ports as events"},
-        {"count", Kind::kCount, "N", "stop after N events"}},
-       0,
-       0,
-       &RunWatch},
-      {"top",
-       "",
-       "live throughput of the busiest ports",
-       "Redraws the busiest ports every --interval: bytes and messages per "
-       "second each way, chunks in use, OOSM waits, errors. Rates are "
-       "computed from the counters the clients push (every second), so the "
-       "first frame appears after one interval. Runs until Ctrl-C. With "
-       "--json, one JSON object per frame and line.",
-       {{"interval", Kind::kDuration, "DURATION",
-         "time between frames (default 1s)"},
-        {"iterations", Kind::kCount, "N",
-         "stop after N frames (default: run until Ctrl-C)"},
-        {"limit", Kind::kCount, "N", "show at most N ports (default 20)"}},
-       0,
-       0,
-       &RunTop},
-      {"open",
-       "FROM TO",
-       "open a port between two registered processes",
-       "Asks the daemon to open a port from process FROM to process TO (names, "
-       "or ids: a string of digits is an id). Both processes receive their "
-       "end over their broker links, as if FROM had called OpenPort. This "
-       "acts as the operator: it reads the daemon's admin.token, so run it "
-       "as the daemon's user. With --dry-run it only evaluates policy and "
-       "limits and prints the geometry the port would get (no token needed).",
-       {{"dry-run", Kind::kBool, "",
-         "check policy and limits only; open nothing"},
-        {"chunk-size", Kind::kBytes, "BYTES",
-         "requested chunk size (e.g. 64KiB; clamped by policy)"},
-        {"chunk-count", Kind::kCount, "N", "requested chunks per segment"},
-        {"max-segments", Kind::kCount, "N", "requested segments per direction"},
-        {"inline-threshold", Kind::kBytes, "BYTES",
-         "payloads below this travel inline"}},
-       2,
-       2,
-       &RunOpen},
-      {"close",
-       "PORT_ID",
-       "close a port",
-       "Closes a port: the daemon forgets it and tells both ends "
-       "(PORT_CLOSED). Acts as the operator (reads admin.token).",
-       {},
-       1,
-       1,
-       &RunClose},
+      {.name = "status",
+       .summary = "daemon health, version, uptime and counts",
+       .details =
+           "Asks the daemon for its health, version, pid, uptime, addresses "
+           "and how many processes and ports it holds. Exit code 1 when it "
+           "does not answer.",
+       .run = &RunStatus},
+      {.name = "ps",
+       .summary = "registered processes",
+       .details =
+           "Lists the registered processes: id, name, pid and uid (as the "
+           "kernel reported them when the broker link attached), state, age, "
+           "number of ports, labels.",
+       .run = &RunPs},
+      {.name = "ports",
+       .summary = "open ports with their traffic",
+       .details =
+           "Lists the open ports: the two ends (a opened the port), the "
+           "negotiated geometry, messages and bytes each way as reported by "
+           "the sender, segments and chunks in use at each end, OOSM waits "
+           "and protocol errors. Counters come from the clients, pushed every "
+           "second; \"-\" means an end has not reported yet.",
+       .flags = {{"process", Kind::kString, "NAME|ID",
+                  "only ports with this process at one end"}},
+       .run = &RunPorts},
+      {.name = "stats",
+       .summary = "daemon counters and traffic per process",
+       .details =
+           "Shows the daemon's own counters (registrations, expired and "
+           "refused attaches, watchers, memory, fds) and the traffic of each "
+           "process, summed over its ports.",
+       .run = &RunStats},
+      {.name = "watch",
+       .summary = "stream registry events as they happen",
+       .details =
+           "Prints the daemon's events as they happen: processes registered "
+           "and exited, ports opened and closed, with the reason. Runs until "
+           "Ctrl-C (exit 0) or until the daemon stops. With --json, one JSON "
+           "object per line.",
+       .flags = {{"existing", Kind::kBool, "",
+                  "first print the current processes and ports as events"},
+                 {"count", Kind::kCount, "N", "stop after N events"}},
+       .run = &RunWatch},
+      {.name = "top",
+       .summary = "live throughput of the busiest ports",
+       .details =
+           "Redraws the busiest ports every --interval: bytes and messages "
+           "per second each way, chunks in use, OOSM waits, errors. Rates "
+           "are computed from the counters the clients push (every second), "
+           "so the first frame appears after one interval. Runs until Ctrl-C. "
+           "With --json, one JSON object per frame and line.",
+       .flags = {{"interval", Kind::kDuration, "DURATION",
+                  "time between frames (default 1s)"},
+                 {"iterations", Kind::kCount, "N",
+                  "stop after N frames (default: run until Ctrl-C)"},
+                 {"limit", Kind::kCount, "N",
+                  "show at most N ports (default 20)"}},
+       .run = &RunTop},
+      {.name = "open",
+       .arguments = "FROM TO",
+       .summary = "open a port between two registered processes",
+       .details =
+           "Asks the daemon to open a port from process FROM to process TO "
+           "(names, or ids: a string of digits is an id). Both processes "
+           "receive their end over their broker links, as if FROM had called "
+           "OpenPort. This acts as the operator: it reads the daemon's "
+           "admin.token, so run it as the daemon's user. With --dry-run it "
+           "only evaluates policy and limits and prints the geometry the "
+           "port would get (no token needed).",
+       .flags = {{"dry-run", Kind::kBool, "",
+                  "check policy and limits only; open nothing"},
+                 {"chunk-size", Kind::kBytes, "BYTES",
+                  "requested chunk size (e.g. 64KiB; clamped by policy)"},
+                 {"chunk-count", Kind::kCount, "N",
+                  "requested chunks per segment"},
+                 {"max-segments", Kind::kCount, "N",
+                  "requested segments per direction"},
+                 {"inline-threshold", Kind::kBytes, "BYTES",
+                  "payloads below this travel inline"}},
+       .min_args = 2,
+       .max_args = 2,
+       .run = &RunOpen,
+       .check = &CheckOpen},
+      {.name = "close",
+       .arguments = "PORT_ID",
+       .summary = "close a port",
+       .details = "Closes a port: the daemon forgets it and tells both ends "
+                  "(PORT_CLOSED). Acts as the operator (reads admin.token).",
+       .min_args = 1,
+       .max_args = 1,
+       .run = &RunClose,
+       .check = &CheckClose},
   };
   return *commands;
 }
@@ -632,6 +652,12 @@ int RunShmportctl(const std::vector<std::string>& args, const Io& io,
             : absl::StrCat(command->name, " needs ", command->arguments,
                            " (got ", given, " arguments)"),
         command);
+  }
+
+  if (command->check != nullptr) {
+    if (absl::Status s = command->check(*parsed); !s.ok()) {
+      return UsageError(io, s.message(), command);
+    }
   }
 
   ConnectionOptions options;
