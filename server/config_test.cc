@@ -1,0 +1,66 @@
+#include "server/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shmport::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ConfigTest, EmptyTextGivesEveryDefault) {
+  auto c = ParseDaemonConfig("", "empty");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->attach_timeout_ms(), kDefaultAttachTimeoutMs);
+  EXPECT_EQ(c->watcher_queue_limit(), kDefaultWatcherQueueLimit);
+  EXPECT_EQ(c->limits().max_processes(), kDefaultMaxProcesses);
+  EXPECT_EQ(c->limits().max_ports_per_process(), kDefaultMaxPortsPerProcess);
+  EXPECT_EQ(c->limits().max_segments_per_port(), kDefaultMaxSegmentsPerPort);
+  EXPECT_EQ(c->limits().registrations_per_second(),
+            kDefaultRegistrationsPerSecond);
+  EXPECT_EQ(c->limits().default_geometry().chunk_size(), kDefaultChunkSize);
+}
+
+TEST(ConfigTest, GivenFieldsOverrideDefaults) {
+  auto c = ParseDaemonConfig(
+      "attach_timeout_ms: 200 limits { max_processes: 3 }", "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->attach_timeout_ms(), 200u);
+  EXPECT_EQ(c->limits().max_processes(), 3u);
+  EXPECT_EQ(c->limits().max_ports_per_process(), kDefaultMaxPortsPerProcess);
+}
+
+TEST(ConfigTest, SyntaxErrorNamesFileLineAndColumn) {
+  auto c = ParseDaemonConfig("limits {\n  max_processes: x\n}", "my.textproto");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr("my.textproto:2:"));
+}
+
+TEST(ConfigTest, UnknownFieldIsRefused) {
+  auto c = ParseDaemonConfig("limits { max_proceses: 3 }", "t");
+  EXPECT_THAT(c.status().message(), HasSubstr("max_proceses"));
+}
+
+TEST(ConfigTest, OutOfRangeValuesNameTheField) {
+  auto c = ParseDaemonConfig("limits { max_chunk_size: 3000 }", "t");
+  EXPECT_THAT(c.status().message(), HasSubstr("limits.max_chunk_size = 3000"));
+  c = ParseDaemonConfig("limits { max_bytes_per_port: 100 }", "t");
+  EXPECT_THAT(c.status().message(), HasSubstr("limits.max_bytes_per_port"));
+  c = ParseDaemonConfig("limits { default_geometry { max_segments: 9 } }", "t");
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("default_geometry.max_segments = 9"));
+}
+
+TEST(ConfigTest, NameRuleWithoutPatternsIsRefused) {
+  auto c = ParseDaemonConfig("policy { name_rules { uid: 5 } }", "t");
+  EXPECT_THAT(c.status().message(), HasSubstr("no name_patterns"));
+}
+
+TEST(ConfigTest, MissingFileIsNotFoundNamingIt) {
+  auto c = LoadDaemonConfig("/nonexistent/shmportd.textproto");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent/shmportd"));
+}
+
+}  // namespace
+}  // namespace shmport::server
