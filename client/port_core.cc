@@ -316,18 +316,15 @@ Buffer PortCore::MakeBuffer(Claim claim, size_t size) {
 std::optional<PortCore::Claim> PortCore::TryClaim(uint32_t chunks,
                                                   uint32_t min_chunks) {
   std::lock_guard<std::mutex> lock(out_mu_);
-  const uint32_t n = static_cast<uint32_t>(out_.size());
-  if (n == 0) return std::nullopt;
-  // The full size first everywhere, then smaller runs down to the minimum.
+  // First fit, lowest segment first: the chunks the receiver freed last
+  // are reused first, so the memory both sides touch stays small and hot
+  // in cache, and higher segments fall idle and get released.
   for (uint32_t want = chunks; want >= min_chunks && want > 0;) {
-    for (uint32_t i = 0; i < n; ++i) {
-      const uint32_t idx = (next_segment_ + i) % n;
-      OutSegment& out = out_[idx];
+    for (uint32_t id = 0; id < out_.size(); ++id) {
+      OutSegment& out = out_[id];
       if (!out.segment) continue;
-      if (auto first = out.segment->chunks().Allocate(want, out.hint)) {
-        out.hint = *first + want;
+      if (auto first = out.segment->chunks().Allocate(want, 0)) {
         out.last_used = absl::InfinitePast();  // "used since the last check"
-        next_segment_ = idx;
         return Claim{out.segment, *first, want};
       }
     }
@@ -361,14 +358,11 @@ absl::StatusOr<std::optional<PortCore::Claim>> PortCore::GrowPool(
   OutSegment& out = out_[free_id];
   out.segment = *std::move(seg);
   out.announced = false;
-  out.hint = 0;
   out.last_used = absl::InfinitePast();
-  next_segment_ = free_id;
   counters_->segments_out.fetch_add(1, std::memory_order_relaxed);
   if (chunks == 0) return std::optional<Claim>();
   auto first = out.segment->chunks().Allocate(chunks, 0);
   if (!first) return std::optional<Claim>();
-  out.hint = *first + chunks;
   return std::optional<Claim>(Claim{out.segment, *first, chunks});
 }
 

@@ -89,8 +89,7 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   struct OutSegment {
     std::shared_ptr<Segment> segment;
     bool announced = false;  // NEW_SEGMENT sent
-    uint32_t hint = 0;       // next-fit start for allocations
-    absl::Time last_used;
+    absl::Time last_used;    // InfinitePast: used since the last idle check
   };
   struct Claim {
     std::shared_ptr<Segment> segment;
@@ -178,7 +177,6 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   // Guards the outgoing pool.
   mutable std::mutex out_mu_;
   std::vector<OutSegment> out_;  // index = segment id; null when free
-  uint32_t next_segment_ = 0;    // where TryClaim starts
   uint32_t tracking_generation_ = 0;
 
   // Bumped on every SHM_ACK and local free; allocation waiters wait for it
