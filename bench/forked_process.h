@@ -31,7 +31,8 @@ class ForkedProcess {
 
   pid_t pid() const { return pid_; }
 
-  // Waits until `deadline` for the child to end (event-driven, on a pidfd)
+  // Waits until `deadline` for the child to end (on a pidfd; where there
+  // is none, e.g. under valgrind, by checking every millisecond)
   // and describes how it ended: "exit 0", "exit 3", "signal 9". At the
   // deadline the child is killed and DEADLINE_EXCEEDED returned.
   absl::StatusOr<std::string> Wait(absl::Time deadline);

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <cstdlib>
 
 #include <cstring>
 #include <optional>
@@ -98,12 +97,7 @@ class ShmportConnection : public Connection {
     peer.pid = peer_pid;
     peer.uid = getuid();
     absl::StatusOr<std::unique_ptr<Port>> port =
-        Port::Open(std::move(ends_[mine]), peer, [] {
-          PortOptions o;
-          if (const char* e = getenv("SEGS")) o.max_segments = atoi(e);
-          if (const char* e = getenv("CHUNKS")) o.geometry.chunk_count = atoi(e);
-          return o;
-        }());
+        Port::Open(std::move(ends_[mine]), peer, PortOptions());
     if (!port.ok()) return port.status();
     return std::make_unique<ShmportEndpoint>(std::move(*port), payload_bytes_,
                                              spin_);

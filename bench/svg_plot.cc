@@ -16,10 +16,10 @@ namespace shmport::bench {
 namespace {
 
 constexpr double kWidth = 1200;
-constexpr double kHeight = 560;
+constexpr double kHeight = 575;
 constexpr double kPanelWidth = 490;  // plot area of one panel
 constexpr double kPanelHeight = 340;
-constexpr double kPanelTop = 80;
+constexpr double kPanelTop = 92;
 constexpr double kPanelLeft[2] = {90, 680};
 
 struct Style {
