@@ -556,6 +556,7 @@ TEST_F(ShmportctlTest, TopMeasuresLiveThroughputPerPort) {
     ASSERT_TRUE(in.ok()) << in.status();
     Port* sender_port = out->get();
     Port* receiver_port = in->get();
+    const uint64_t port_id = sender_port->port_id();
 
     // Traffic flows for as long as top samples.
     std::atomic<bool> stop{false};
@@ -574,6 +575,12 @@ TEST_F(ShmportctlTest, TopMeasuresLiveThroughputPerPort) {
     stop = true;
     sender.join();
     receiver.join();
+    // Close the sending end, then drain the receiving one to its close:
+    // a Port destroyed with messages still queued leaks them (reported to
+    // the data-plane owners; see the report of issue 5).
+    out->reset();
+    while (receiver_port->Receive(absl::Seconds(30)).ok()) {
+    }
 
     ASSERT_EQ(r.exit_code, 0) << r;
     std::vector<std::string> frames =
@@ -584,7 +591,7 @@ TEST_F(ShmportctlTest, TopMeasuresLiveThroughputPerPort) {
     auto ports = Objects(last, "ports");
     ASSERT_EQ(ports.size(), 2u) << r;
     // Busiest first: the port with traffic.
-    EXPECT_EQ(Number(ports[0], "id"), sender_port->port_id()) << r;
+    EXPECT_EQ(Number(ports[0], "id"), port_id) << r;
     EXPECT_EQ(Text(ports[0], "a"), "top-sender");
     EXPECT_EQ(Text(ports[0], "b"), "top-receiver");
     EXPECT_TRUE(Field(ports[0], "measured").bool_value()) << r;
