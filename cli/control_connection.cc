@@ -15,6 +15,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace shmport::cli {
 namespace {
@@ -37,6 +38,7 @@ absl::StatusOr<ControlConnection> ControlConnection::Create(
   c.address_ =
       options.address.empty() ? DefaultControlAddress() : options.address;
   c.timeout_ = options.timeout;
+  c.wait_for_ready_ = options.wait_for_ready;
   if (absl::StartsWith(c.address_, "unix-abstract:") &&
       options.runtime_dir.empty()) {
     // Reading works without a directory; only admin calls need one.
@@ -48,8 +50,14 @@ absl::StatusOr<ControlConnection> ControlConnection::Create(
     if (!paths.ok()) return paths.status();
     c.admin_token_path_ = paths->admin_token_path;
   }
-  c.channel_ =
-      grpc::CreateChannel(c.address_, grpc::InsecureChannelCredentials());
+  // Reconnect quickly: `status --wait` polls a daemon that is starting,
+  // and gRPC's default first backoff (1 s) would dominate.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  c.channel_ = grpc::CreateCustomChannel(
+      c.address_, grpc::InsecureChannelCredentials(), arguments);
   c.stub_ = v1::ControlPlane::NewStub(c.channel_);
   return c;
 }
@@ -58,6 +66,7 @@ absl::StatusOr<std::unique_ptr<grpc::ClientContext>>
 ControlConnection::NewContext(bool as_admin) const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  context->set_wait_for_ready(wait_for_ready_);
   if (as_admin) {
     absl::StatusOr<std::string> token = AdminToken();
     if (!token.ok()) return token.status();
@@ -110,6 +119,7 @@ absl::StatusOr<std::string> ControlConnection::CheckHealth() const {
   grpc::GenericStub stub(channel_);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  context.set_wait_for_ready(wait_for_ready_);
   grpc::CompletionQueue cq;
   grpc::Slice empty;
   const grpc::ByteBuffer request(&empty, 1);
@@ -158,6 +168,12 @@ absl::Status ControlConnection::Explain(const grpc::Status& status) const {
           "pass --address / set SHMPORT_ADDRESS"));
     }
     case grpc::StatusCode::DEADLINE_EXCEEDED:
+      if (wait_for_ready_) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("shmportd did not come up at ", address_, " within ",
+                         absl::FormatDuration(timeout_), " (", message,
+                         "); check that it started, and its log"));
+      }
       return absl::DeadlineExceededError(absl::StrCat(
           "shmportd at ", address_, " did not answer within ",
           absl::FormatDuration(timeout_),

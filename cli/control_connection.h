@@ -28,6 +28,9 @@ struct ConnectionOptions {
   std::string runtime_dir;
   // Bound on each call.
   absl::Duration timeout = absl::Seconds(5);
+  // Calls wait (up to `timeout`) for a daemon that is not there yet instead
+  // of failing at once: for scripts that have just started one.
+  bool wait_for_ready = false;
 };
 
 // Thread-safety: the methods may be called from several threads (the stub
@@ -73,6 +76,7 @@ class ControlConnection {
   std::string address_;
   std::string admin_token_path_;  // empty: unknown (abstract address)
   absl::Duration timeout_;
+  bool wait_for_ready_ = false;
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<v1::ControlPlane::Stub> stub_;
 };

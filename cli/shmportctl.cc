@@ -433,7 +433,10 @@ const std::vector<Command>& Commands() {
        .details =
            "Asks the daemon for its health, version, pid, uptime, addresses "
            "and how many processes and ports it holds. Exit code 1 when it "
-           "does not answer.",
+           "does not answer (within --wait, for scripts that have just "
+           "started it).",
+       .flags = {{"wait", Kind::kDuration, "DURATION",
+                  "wait up to DURATION for a daemon that is starting"}},
        .run = &RunStatus},
       {.name = "ps",
        .summary = "registered processes",
@@ -664,6 +667,10 @@ int RunShmportctl(const std::vector<std::string>& args, const Io& io,
   options.address = parsed->GetString("address");
   options.runtime_dir = parsed->GetString("runtime-dir");
   options.timeout = parsed->GetDuration("timeout", absl::Seconds(5));
+  if (parsed->Has("wait")) {
+    options.wait_for_ready = true;
+    options.timeout = parsed->GetDuration("wait", options.timeout);
+  }
   absl::StatusOr<ControlConnection> connection =
       ControlConnection::Create(options);
   if (!connection.ok()) {

@@ -365,6 +365,31 @@ TEST_F(ShmportctlTest, StatusJsonFollowsTheSchema) {
   EXPECT_THAT(Text(json, "version"), Not(IsEmpty()));
 }
 
+TEST_F(ShmportctlTest, StatusWaitWaitsForADaemonThatIsStarting) {
+  char directory[] = "/tmp/shmportctl-wait-XXXXXX";
+  ASSERT_NE(::mkdtemp(directory), nullptr);
+  const std::string address = absl::StrCat("unix:", directory, "/control.sock");
+  std::unique_ptr<Cli> waiting =
+      Cli::Start({"status", "--json", "--wait=60s", "--address", address});
+  testing::DaemonProcessOptions options;
+  options.directory = directory;
+  auto late = DaemonProcess::Start(options);
+  ASSERT_TRUE(late.ok()) << late.status();
+  Cli::Result r = waiting->Wait(absl::Seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(Number(ParseJson(r.out), "pid"), (*late)->pid());
+  late->reset();
+  ::rmdir(directory);
+}
+
+TEST_F(ShmportctlTest, StatusWaitGivesUpAfterItsBound) {
+  Cli::Result r = Cli::Run({"status", "--wait=200ms", "--address",
+                            absl::StrCat("unix:/tmp/shmportctl-none-",
+                                         ::getpid(), "/control.sock")});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, HasSubstr("did not come up"));
+}
+
 // --- ps ---------------------------------------------------------------------
 
 TEST_F(ShmportctlTest, PsTableListsEachProcessWithPidStateAndLabels) {
