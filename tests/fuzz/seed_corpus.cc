@@ -10,8 +10,10 @@
 #include <utility>
 
 #include "absl/types/span.h"
+#include "common/ring_layout.h"
 #include "common/segment_layout.h"
 #include "common/wire.h"
+#include "tests/fuzz/ring_reader_input.h"
 #include "tests/fuzz/segment_open_input.h"
 #include "tests/fuzz/wire_decode_input.h"
 
@@ -475,8 +477,104 @@ SeedCorpus SegmentOpenSeeds() {
   return c;
 }
 
+SeedCorpus RingReaderSeeds() {
+  using ring_layout::kKindMessage;
+  using ring_layout::kKindPad;
+  using ring_layout::kKindSocketMarker;
+  SeedCorpus c{"ring_reader_fuzzer", {}};
+  std::vector<Seed>& s = c.seeds;
+  auto add = [&s](std::string name, const RingScript& script) {
+    s.push_back({std::move(name), script.bytes()});
+  };
+  const RingReaderControl small{};  // 4 KiB ring, Port-sized buffer
+  RingReaderControl large{};
+  large.capacity_shift = 3;  // 32 KiB
+
+  // Rings a reader drains without complaint.
+  add("valid-empty", RingScript(small));
+  add("valid-one-message",
+      RingScript(small).Append(100, kKindMessage).Publish().Pop());
+  add("valid-message-then-marker", RingScript(small)
+                                       .Append(20, kKindMessage)
+                                       .Append(0, kKindSocketMarker)
+                                       .Publish());
+  add("valid-wraps-after-a-pad", RingScript(small)
+                                     .Append(2000, kKindMessage)
+                                     .Publish()
+                                     .Pop()
+                                     .Append(2000, kKindMessage)
+                                     .Publish()
+                                     .Pop()
+                                     .Append(100, kKindMessage)
+                                     .Publish());
+  {
+    RingScript full(small);
+    for (int i = 0; i < 64; ++i) full.Append(56, kKindMessage);
+    add("valid-exactly-full", full.Publish());
+  }
+  add("valid-large-message",
+      RingScript(large).Append(30000, kKindMessage).Publish());
+  add("valid-published-in-two-steps", RingScript(small)
+                                          .Append(8, kKindMessage)
+                                          .Publish()
+                                          .Append(9, kKindMessage)
+                                          .Pop()
+                                          .Publish());
+
+  // Rings Open must refuse: one fault each.
+  const std::pair<const char*, uint8_t> faults[] = {
+      {"magic", kRingBadMagic},
+      {"version", kRingBadVersion},
+      {"header-size", kRingBadHeaderSize},
+      {"header-capacity", kRingBadHeaderCapacity},
+      {"token", kRingBadToken},
+      {"declared-size", kRingDeclaredSizeOff},
+      {"no-shrink-seal", kRingNoShrinkSeal},
+      {"capacity-not-power-of-two", kRingCapacityNotPowerOfTwo},
+  };
+  for (const auto& [name, fault] : faults) {
+    RingReaderControl control{};
+    control.open_faults = fault;
+    add(std::string("bad-open-") + name,
+        RingScript(control).Append(8, kKindMessage).Publish());
+  }
+
+  // Producers that write something impossible: Pop must fail.
+  add("bad-tail-behind-head",
+      RingScript(small).Append(8, kKindMessage).Publish().Pop().SetTail(0));
+  add("bad-tail-beyond-capacity", RingScript(small).SetTail(4096 + 8));
+  add("bad-tail-unaligned", RingScript(small).SetTail(4));
+  add("bad-entry-past-tail",
+      RingScript(small).Append(100, kKindMessage).SetTail(16));
+  add("bad-unknown-kind", RingScript(small).Append(10, 7).Publish());
+  {
+    const uint32_t pad_header[2] = {8, kKindPad};
+    add("bad-pad-short-of-the-end",
+        RingScript(small)
+            .Write(0, {reinterpret_cast<const uint8_t*>(pad_header), 8})
+            .SetTail(16));
+  }
+  {
+    RingReaderControl tiny = small;
+    tiny.out_size = 64;
+    add("bad-entry-larger-than-the-buffer",
+        RingScript(tiny).Append(100, kKindMessage).Publish());
+  }
+  {
+    const uint32_t header[2] = {16, kKindMessage};
+    add("bad-entry-crosses-the-end",
+        RingScript(small)
+            .Append(4072, kKindMessage)
+            .Publish()
+            .Pop()
+            .Write(4080, {reinterpret_cast<const uint8_t*>(header), 8})
+            .SetTail(4080 + 24));
+  }
+  return c;
+}
+
 std::vector<SeedCorpus> AllSeedCorpora() {
-  return {WireDecodeSeeds(), SegmentOpenSeeds()};
+  return {WireDecodeSeeds(), SegmentOpenSeeds(), RingReaderSeeds()};
 }
 
 }  // namespace shmport::fuzz

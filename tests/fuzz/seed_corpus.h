@@ -37,6 +37,10 @@ SeedCorpus WireDecodeSeeds();
 // of DESIGN.md §3.2 (a seal, a size, a header field, the fd's kind).
 SeedCorpus SegmentOpenSeeds();
 
+// Rings a reader drains cleanly, and hostile ones: a fault Open must see,
+// or an impossible tail or entry Pop must refuse.
+SeedCorpus RingReaderSeeds();
+
 // All of the above, for the generator.
 std::vector<SeedCorpus> AllSeedCorpora();
 

@@ -14,6 +14,7 @@
 #include "common/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/ring_reader_input.h"
 #include "tests/fuzz/segment_open_input.h"
 #include "tests/fuzz/wire_decode_input.h"
 
@@ -72,6 +73,19 @@ TEST(SegmentOpenSeedsTest, ReferenceModelAgreesWithEverySeedName) {
   for (const Seed& seed : SegmentOpenSeeds().seeds) {
     EXPECT_EQ(SegmentOpenInput::Parse(seed.bytes).ShouldOpen(), seed.valid())
         << seed.name;
+  }
+}
+
+TEST(RingReaderSeedsTest, EachSeedDrainsCleanlyExactlyWhenNamedValid) {
+  for (const Seed& seed : RingReaderSeeds().seeds) {
+    const absl::StatusOr<RingRun> run =
+        RunRingScript(seed.bytes, nullptr, nullptr);
+    ASSERT_TRUE(run.ok()) << seed.name << ": " << run.status();
+    EXPECT_EQ(run->open.ok(), run->should_open)
+        << seed.name << ": " << run->open;
+    const bool clean = run->open.ok() && run->pop.ok() && run->drained;
+    EXPECT_EQ(clean, seed.valid())
+        << seed.name << ": open " << run->open << ", pop " << run->pop;
   }
 }
 

@@ -17,9 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -29,46 +27,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/segment.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/mapping_probe.h"
 #include "tests/fuzz/segment_open_input.h"
 
 namespace shmport::fuzz {
 namespace {
 
 volatile uint8_t sink;
-
-// Pages of address space mapped by this process (VmSize). Reading
-// /proc/self/statm is O(1) in the kernel; /proc/self/maps is not, and would
-// dominate every execution.
-uint64_t MappedPages() {
-  const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  SHMPORT_FUZZ_CHECK(fd >= 0) << "open /proc/self/statm: errno " << errno;
-  char buf[128];
-  const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  SHMPORT_FUZZ_CHECK(n > 0) << "read /proc/self/statm: errno " << errno;
-  buf[n] = '\0';
-  return std::strtoull(buf, nullptr, 10);
-}
-
-// True while some mapping of a memfd made by this target exists.
-bool FuzzSegmentMapped() {
-  std::ifstream maps("/proc/self/maps");
-  const std::string needle = absl::StrCat("/memfd:", kMemfdName);
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (absl::StrContains(line, needle)) return true;
-  }
-  return false;
-}
-
-// No segment mapping may outlive a failed Open or a destroyed Segment. An
-// unchanged VmSize proves it cheaply; a changed one (the allocator maps
-// memory too) sends us to /proc/self/maps for the proof.
-void CheckNoSegmentMapped(uint64_t pages_before, const char* when) {
-  if (MappedPages() == pages_before) return;
-  SHMPORT_FUZZ_CHECK(!FuzzSegmentMapped())
-      << "a segment mapping survived " << when;
-}
 
 // True if `p` is writable memory. read() from a pipe into a read-only page
 // fails with EFAULT instead of faulting, so the probe cannot crash. The pipe
@@ -157,12 +122,12 @@ void OpenOne(absl::Span<const uint8_t> bytes) {
     SHMPORT_FUZZ_CHECK(absl::StrContains(
         s.message(), absl::StrCat("segment ", in.control.segment_id)))
         << "the error does not name the segment: " << s;
-    CheckNoSegmentMapped(pages_before, "a rejected Open");
+    CheckNoMemfdMapped(kMemfdName, pages_before, "a rejected Open");
     return;
   }
   CheckOpened(**segment, in);
   segment->reset();
-  CheckNoSegmentMapped(pages_before, "the Segment's destruction");
+  CheckNoMemfdMapped(kMemfdName, pages_before, "the Segment's destruction");
 }
 
 }  // namespace
