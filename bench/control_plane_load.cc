@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
            "limits { max_processes: ", 2 * n, " max_ports: ", 2 * total_ports,
            " max_ports_per_process: ", 4 * (total_ports / n + 1),
            " registrations_per_second: 1000000 registration_burst: 1000000 "
-           "}")});
+           "} watcher_queue_limit: ",
+           2 * (n + total_ports))});
   if (!daemon.ok()) return Fail(daemon.status().ToString());
   auto stub = (*daemon)->NewStub();
   const uint64_t rss_idle = ProcStatusBytes((*daemon)->pid(), "VmRSS");
@@ -178,15 +179,22 @@ int main(int argc, char** argv) {
   }
   const uint64_t rss = ProcStatusBytes((*daemon)->pid(), "VmRSS");
   const uint64_t hwm = ProcStatusBytes((*daemon)->pid(), "VmHWM");
+  const v1::DaemonStats& d = stats.daemon();
 
   // Liveness at scale: kill every client at once and time until the
   // registry is empty (the daemon learns of each by pidfd / link EOF).
+  // The snapshot (include_existing) proves the watch is live first.
   grpc::ClientContext watch_context;
-  auto watch = stub->WatchEvents(&watch_context, {});
+  v1::WatchEventsRequest watch_request;
+  watch_request.set_include_existing(true);
+  auto watch = stub->WatchEvents(&watch_context, watch_request);
+  v1::Event event;
+  for (uint64_t i = 0; i < d.processes() + d.ports(); ++i) {
+    if (!watch->Read(&event)) return Fail("the watch ended early");
+  }
   const absl::Time killed_at = absl::Now();
   for (Client& c : clients) ::kill(c.process->pid(), SIGKILL);
   int exited = 0;
-  v1::Event event;
   while (exited < n && watch->Read(&event)) {
     if (event.kind() == v1::Event::PROCESS_EXITED) ++exited;
   }
@@ -197,7 +205,6 @@ int main(int argc, char** argv) {
   const Percentiles seq = Summarise(sequence);
   const Percentiles reg = Summarise(register_attach);
   const Percentiles open = Summarise(open_alone);
-  const auto& d = stats.daemon();
   if (absl::GetFlag(FLAGS_json)) {
     std::printf(
         "{\"processes\": %u, \"ports\": %u, \"port_ends_delivered\": %llu, "

@@ -119,7 +119,11 @@ TEST(LivenessTest, SigkilledProcessVanishesAndItsPeerIsTold) {
 
   grpc::ClientContext watch_context;
   v1::WatchEventsRequest watch_request;
+  watch_request.set_include_existing(true);
   auto watch = stub->WatchEvents(&watch_context, watch_request);
+  // The snapshot (victim, survivor) proves the stream is live.
+  v1::Event snapshot;
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(watch->Read(&snapshot));
 
   v1::OpenPortResponse opened;
   ASSERT_TRUE(OpenPortByName(*stub, *survivor, "victim", &opened).ok());

@@ -1,0 +1,70 @@
+// LightProcess: a forked child that plays a registered client as cheaply
+// as possible, for load tests and the control-plane benchmark. It attaches
+// a broker link (no gRPC in the child, so forking a gRPC process is safe),
+// then keeps every port fd the daemon hands it and counts notices. The
+// parent registers on its behalf (Register's pid is the child's) and drives
+// it over two pipes.
+#ifndef SHMPORT_TESTS_CONTROL_LIGHT_PROCESS_H_
+#define SHMPORT_TESTS_CONTROL_LIGHT_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/unique_fd.h"
+#include "tests/util/child_process.h"
+
+namespace shmport::testing {
+
+// Thread-safety: none; one thread drives each LightProcess.
+class LightProcess {
+ public:
+  // Forks the child. It waits for commands; it exits when the parent closes
+  // its command pipe (or dies), or with code 3 when the daemon closes the
+  // broker link.
+  static absl::StatusOr<std::unique_ptr<LightProcess>> Fork();
+
+  // Kills (SIGKILL) and reaps the child if it still runs.
+  ~LightProcess() = default;
+  LightProcess(const LightProcess&) = delete;
+  LightProcess& operator=(const LightProcess&) = delete;
+
+  pid_t pid() const { return child_.pid(); }
+
+  // Has the child attach its broker link; returns the daemon's answer.
+  absl::Status Attach(const std::string& broker_address, uint64_t process_id,
+                      const std::string& token, absl::Duration timeout);
+
+  struct Counts {
+    uint32_t opened = 0;  // PortOpened notices (each with an fd it keeps)
+    uint32_t closed = 0;  // PortClosed notices
+  };
+  // Waits until the child has seen at least `opened` and `closed` notices
+  // and returns its counts (DEADLINE_EXCEEDED after `timeout`).
+  absl::StatusOr<Counts> AwaitCounts(uint32_t opened, uint32_t closed,
+                                     absl::Duration timeout);
+
+  // Ends the child: closing its pipe makes it exit 0.
+  std::string Finish(absl::Duration timeout);
+  void Kill(int signal) { child_.Kill(signal); }
+
+ private:
+  LightProcess(ChildProcess child, UniqueFd commands, UniqueFd replies)
+      : child_(std::move(child)),
+        commands_(std::move(commands)),
+        replies_(std::move(replies)) {}
+  absl::Status ReadReply(void* data, size_t size, absl::Duration timeout);
+
+  ChildProcess child_;
+  UniqueFd commands_;  // parent -> child
+  UniqueFd replies_;   // child -> parent
+};
+
+}  // namespace shmport::testing
+
+#endif  // SHMPORT_TESTS_CONTROL_LIGHT_PROCESS_H_
