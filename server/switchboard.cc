@@ -555,9 +555,12 @@ void Switchboard::NotifyPortClosed(const PortRecord& port,
        {port.info.a().process_id(), port.info.b().process_id()}) {
     if (end == skip) continue;
     // Best effort: a peer with a full link still learns of the close by EOF
-    // on the port itself once the other end goes away.
+    // on the port itself once the other end goes away. A peer that is gone
+    // as well (both ends died at once) is normal, not worth a warning.
     if (absl::Status s = broker_->Send(end, frame); !s.ok()) {
-      Log(LogLevel::kWarning, "port_closed_notice_lost",
+      const bool full = absl::StrContains(s.message(), "is full");
+      Log(full ? LogLevel::kWarning : LogLevel::kDebug,
+          "port_closed_notice_lost",
           {{"port", port.info.id()}, {"process", end}, {"error", s.message()}});
     }
   }
