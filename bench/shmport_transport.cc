@@ -1,9 +1,11 @@
 #include "bench/shmport_transport.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -19,6 +21,13 @@ namespace {
 // A receive that waits longer than this means the peer is stuck; the cell
 // runner's deadline would kill both anyway, this just says so first.
 constexpr absl::Duration kReceiveTimeout = absl::Seconds(60);
+
+// Empty polls of the spin receive before it starts yielding the CPU
+// between polls; overridable for experiments (SHMPORT_BENCH_PURE_SPINS).
+const uint64_t kPureSpins = [] {
+  const char* env = std::getenv("SHMPORT_BENCH_PURE_SPINS");
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : uint64_t{256};
+}();
 
 class ShmportEndpoint : public Endpoint {
  public:
@@ -67,6 +76,12 @@ class ShmportEndpoint : public Endpoint {
         message_ = std::move(**message);
         return absl::OkStatus();
       }
+      // Still busy polling (never sleeps), but after kPureSpins empty polls
+      // it lets another runnable task on this CPU go first: when both ends
+      // share one CPU (the other one busy, as on a shared 2-core machine),
+      // a pure spin holds it for a whole scheduler tick (4 ms) before the
+      // peer can answer.
+      if (i > kPureSpins) sched_yield();
       if (i % 4096 == 0 && absl::Now() > deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             "no message within ", absl::FormatDuration(kReceiveTimeout)));
