@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
 
 namespace shmport {
@@ -31,7 +31,7 @@ class PortCore;
 class Message {
  public:
   Message() = default;
-  Message(Message&& other) noexcept = default;
+  Message(Message&& other) noexcept;
   Message& operator=(Message&& other) noexcept;
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
@@ -42,15 +42,18 @@ class Message {
   bool last() const { return last_; }
 
   size_t size() const { return size_; }
-  size_t fragment_count() const { return fragments_.size(); }
+  size_t fragment_count() const {
+    return fragments_.empty() ? (size_ > 0 ? 1 : 0) : fragments_.size();
+  }
   absl::Span<const uint8_t> fragment(size_t i) const {
+    if (fragments_.empty()) return {inline_data(), size_};
     return {fragments_[i].data, fragments_[i].size};
   }
   // The first fragment: the whole payload when fragment_count() <= 1.
   absl::Span<const uint8_t> data() const {
-    return fragments_.empty() ? absl::Span<const uint8_t>() : fragment(0);
+    return fragment_count() == 0 ? absl::Span<const uint8_t>() : fragment(0);
   }
-  bool in_shared_memory() const;
+  bool in_shared_memory() const { return !fragments_.empty(); }
 
   // Copies every fragment, in order, to `out` (size() bytes).
   void CopyTo(uint8_t* out) const;
@@ -58,21 +61,31 @@ class Message {
 
  private:
   friend class internal::PortCore;
+  // Views into the sender's segments (shared-memory messages only).
   struct Fragment {
-    std::shared_ptr<Segment> segment;  // null for inline
+    std::shared_ptr<Segment> segment;
     uint32_t first_chunk = 0;
     uint32_t chunk_count = 0;
     const uint8_t* data = nullptr;
     uint32_t size = 0;
   };
+  // Inline payloads up to this size live in the Message itself (no heap).
+  static constexpr size_t kSmallInline = 64;
+
+  const uint8_t* inline_data() const {
+    return inline_heap_ != nullptr ? inline_heap_.get() : small_;
+  }
+  // Room for an inline payload of `n` bytes; sets size().
+  uint8_t* PrepareInline(size_t n);
   void Release();
 
   std::shared_ptr<internal::PortCore> core_;  // to send SHM_ACK when owed
-  absl::InlinedVector<Fragment, 1> fragments_;
-  std::unique_ptr<uint8_t[]> inline_;  // the bytes of inline fragments
+  std::vector<Fragment> fragments_;           // empty for inline messages
+  std::unique_ptr<uint8_t[]> inline_heap_;    // inline payloads > kSmallInline
   size_t size_ = 0;
   uint32_t stream_ = 0;
   bool last_ = false;
+  alignas(8) uint8_t small_[kSmallInline];
 };
 
 }  // namespace shmport

@@ -30,16 +30,16 @@ absl::StatusOr<Buffer> Port::Allocate(size_t size) {
 }
 
 absl::StatusOr<Buffer> Port::Allocate(size_t size, absl::Duration timeout) {
-  return core_->Allocate(size, size, absl::Now() + timeout, true);
+  return core_->Allocate(size, size, internal::Deadline(timeout), true);
 }
 
 absl::StatusOr<Buffer> Port::Allocate(size_t size, size_t min_size,
                                       absl::Duration timeout) {
-  return core_->Allocate(size, min_size, absl::Now() + timeout, true);
+  return core_->Allocate(size, min_size, internal::Deadline(timeout), true);
 }
 
 absl::StatusOr<Buffer> Port::TryAllocate(size_t size) {
-  return core_->Allocate(size, size, absl::Now(), false);
+  return core_->Allocate(size, size, internal::Deadline::Passed(), false);
 }
 
 absl::Status Port::Send(uint32_t stream, Buffer buffer, bool last) {
@@ -62,10 +62,7 @@ absl::StatusOr<Tracking> Port::SendTracked(uint32_t stream, Buffer buffer,
 }
 
 absl::StatusOr<Message> Port::Receive(absl::Duration timeout) {
-  const absl::Time deadline = timeout == absl::InfiniteDuration()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + timeout;
-  return core_->Receive(deadline);
+  return core_->Receive(internal::Deadline(timeout));
 }
 
 absl::StatusOr<std::optional<Message>> Port::TryReceive() {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
@@ -24,9 +25,9 @@ constexpr uint64_t kIdleCheckInterval = 256;
 
 // Milliseconds until `deadline` for poll(): -1 for an infinite deadline,
 // rounded up so that a poll never returns just before the deadline.
-int PollTimeoutMs(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  const absl::Duration left = deadline - absl::Now();
+int PollTimeoutMs(const Deadline& deadline) {
+  if (deadline.infinite()) return -1;
+  const absl::Duration left = deadline.at() - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
   return static_cast<int>(std::min<int64_t>(
       absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
@@ -36,12 +37,12 @@ int PollTimeoutMs(absl::Time deadline) {
 // Waits on `cv` until notified or `deadline`; false once the deadline has
 // passed. Uses the steady clock (wait_for), immune to wall-clock jumps.
 bool CvWait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-            absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) {
+            const Deadline& deadline) {
+  if (deadline.infinite()) {
     cv.wait(lock);
     return true;
   }
-  const absl::Duration left = deadline - absl::Now();
+  const absl::Duration left = deadline.at() - absl::Now();
   if (left <= absl::ZeroDuration()) return false;
   cv.wait_for(lock, absl::ToChronoNanoseconds(left));
   return true;
@@ -128,7 +129,7 @@ PortCore::PortCore(UnixChannel channel, UniqueFd wake_fd,
 PortCore::~PortCore() = default;
 
 absl::Status PortCore::Handshake() {
-  const absl::Time deadline = absl::Now() + options_.hello_timeout;
+  const Deadline deadline(options_.hello_timeout);
   pollfd p{channel_.fd(), POLLIN, 0};
   int r;
   while ((r = ::poll(&p, 1, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
@@ -228,7 +229,7 @@ absl::Status PortCore::StartRing() {
   const int fd = (*ring)->fd();
   if (absl::Status s =
           SendLocked(absl::MakeConstSpan(&part, 1), absl::MakeConstSpan(&fd, 1),
-                     absl::Now() + options_.hello_timeout);
+                     Deadline(options_.hello_timeout));
       !s.ok()) {
     return s;
   }
@@ -266,7 +267,7 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
       wire::Encoder e(wire::MessageType::kBye, 0);
       const auto bytes = e.bytes();
       const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-      SendOrdered(absl::MakeConstSpan(&part, 1), {}, absl::InfinitePast())
+      SendOrdered(absl::MakeConstSpan(&part, 1), {}, Deadline::Passed())
           .IgnoreError();
     }
   }
@@ -379,7 +380,8 @@ void PortCore::RaiseOosm() {
 }
 
 absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
-                                          absl::Time deadline, bool blocking) {
+                                          const Deadline& deadline,
+                                          bool blocking) {
   if (closed()) return closed_reason();
   if (min_size > size) min_size = size;
   if (size < options_.inline_threshold || size == 0) {
@@ -472,7 +474,7 @@ void PortCore::OnIncomingFreed(Segment& segment) {
 
 absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
     uint32_t stream, std::shared_ptr<Segment>* segment) {
-  const absl::Time deadline = absl::Now() + options_.allocate_timeout;
+  const Deadline deadline(options_.allocate_timeout);
   auto try_claim = [&]() -> std::optional<wire::TrackingRef> {
     std::lock_guard<std::mutex> lock(out_mu_);
     for (uint32_t id = 0; id < out_.size(); ++id) {
@@ -519,7 +521,7 @@ absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
   }
 }
 
-bool PortCore::WaitForMemory(uint64_t seen, absl::Time deadline) {
+bool PortCore::WaitForMemory(uint64_t seen, const Deadline& deadline) {
   memory_waiters_.fetch_add(1);
   bool in_time;
   {
@@ -584,7 +586,7 @@ absl::StatusOr<bool> PortCore::ClaimTracked(const wire::TrackingRef& ref,
 
 absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
                                   absl::Span<const int> fds,
-                                  absl::Time deadline) {
+                                  const Deadline& deadline) {
   while (true) {
     absl::Status s = channel_.Send(parts, fds, false, /*dont_wait=*/true);
     if (s.ok()) return s;
@@ -595,10 +597,10 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
             false);
       return closed_reason();
     }
-    if (absl::Now() >= deadline) {
+    if (deadline.passed()) {
       return absl::DeadlineExceededError(
           absl::StrCat("the socket to the peer stayed full for ",
-                       absl::FormatDuration(options_.send_timeout),
+                       absl::FormatDuration(deadline.timeout()),
                        "; is the peer still reading?"));
     }
     // While the socket is full, drain what the peer sends us (if nobody
@@ -616,7 +618,9 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
     while ((r = ::poll(&p, 1, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
     }
     if (reader) {
-      if (r > 0 && (p.revents & POLLIN)) PumpOnce(absl::Now(), true, false);
+      if (r > 0 && (p.revents & POLLIN)) {
+        PumpOnce(Deadline::Passed(), true, false);
+      }
       std::lock_guard<std::mutex> lock(in_mu_);
       reader_active_ = false;
       in_cv_.notify_all();
@@ -624,7 +628,7 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
   }
 }
 
-absl::Status PortCore::PublishRing(absl::Time deadline) {
+absl::Status PortCore::PublishRing(const Deadline& deadline) {
   if (!ring_out_->Publish()) return absl::OkStatus();
   wire::Encoder e(wire::MessageType::kRingWake, 0);
   const auto bytes = e.bytes();
@@ -634,7 +638,7 @@ absl::Status PortCore::PublishRing(absl::Time deadline) {
 
 absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
                                    absl::Span<const int> fds,
-                                   absl::Time deadline) {
+                                   const Deadline& deadline) {
   if (ring_out_ != nullptr) {
     if (fds.empty()) {
       if (!ring_mode_out_ && ring_out_->Drained()) {
@@ -720,7 +724,7 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
         "its own");
   }
   if (closed()) return closed_reason();
-  const absl::Time deadline = absl::Now() + options_.send_timeout;
+  const Deadline deadline(options_.send_timeout);
   const uint8_t flags = last ? wire::kFlagLast : 0;
   std::lock_guard<std::mutex> send_lock(send_mu_);
   FlushPendingAck();
@@ -728,7 +732,7 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
   // Every segment named by this message (and its tracking slot) must have
   // crossed the socket first.
   std::vector<std::pair<uint32_t, Segment*>> to_announce;
-  {
+  if (inline_count == 0 || tracking != nullptr) {
     std::lock_guard<std::mutex> lock(out_mu_);
     auto need = [&](Segment* seg) -> absl::Status {
       const uint32_t id = seg->id();
@@ -855,7 +859,7 @@ void PortCore::ReleaseIdleSegments() {
       counters_->segments_out.fetch_sub(1, std::memory_order_relaxed);
     }
   }
-  const absl::Time deadline = absl::Now() + options_.send_timeout;
+  const Deadline deadline(options_.send_timeout);
   for (uint32_t id : released) {
     wire::Encoder e(wire::MessageType::kReleaseSegment, 0);
     e.SetReleaseSegment({id});
@@ -869,7 +873,7 @@ void PortCore::ReleaseIdleSegments() {
 
 absl::Status PortCore::SendCopy(uint32_t stream,
                                 absl::Span<const uint8_t> bytes, bool last) {
-  const absl::Time deadline = absl::Now() + options_.allocate_timeout;
+  const Deadline deadline(options_.allocate_timeout);
   if (bytes.size() < options_.inline_threshold) {
     auto b = Allocate(bytes.size(), bytes.size(), deadline, true);
     if (!b.ok()) return b.status();
@@ -928,15 +932,15 @@ absl::StatusOr<Tracking> PortCore::SendTracked(uint32_t stream, Buffer buffer,
 // Receiving.
 
 template <typename Ready>
-bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
-                       bool spin, Ready ready) {
+bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock,
+                       const Deadline& deadline, bool spin, Ready ready) {
   while (!ready()) {
     if (closed_.load(std::memory_order_acquire)) return true;
     if (reader_active_) {
       if (!CvWait(in_cv_, lock, deadline)) return ready();
       continue;
     }
-    if (absl::Now() >= deadline) return false;
+    if (deadline.passed()) return false;
     reader_active_ = true;
     lock.unlock();
     PumpOnce(deadline, /*dont_wait=*/false, spin);
@@ -947,12 +951,12 @@ bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
   return true;
 }
 
-absl::StatusOr<Message> PortCore::Receive(absl::Time deadline) {
+absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
   FlushPendingAck();
   std::unique_lock<std::mutex> lock(in_mu_);
   while (true) {
     if (!inbox_.empty()) {
-      Message m = std::move(inbox_.front());
+      absl::StatusOr<Message> m(std::move(inbox_.front()));
       inbox_.pop_front();
       return m;
     }
@@ -978,7 +982,7 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
     reader_active_ = true;
     lock.unlock();
     const PumpResult r =
-        PumpOnce(absl::InfinitePast(), /*dont_wait=*/true, /*spin=*/false);
+        PumpOnce(Deadline::Passed(), /*dont_wait=*/true, /*spin=*/false);
     lock.lock();
     reader_active_ = false;
     in_cv_.notify_all();
@@ -988,7 +992,7 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
   }
 }
 
-bool PortCore::PollSocket(absl::Time deadline) {
+bool PortCore::PollSocket(const Deadline& deadline) {
   pollfd p[2] = {{channel_.fd(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
   int r;
   while ((r = ::poll(p, 2, PollTimeoutMs(deadline))) < 0 && errno == EINTR) {
@@ -1020,6 +1024,9 @@ bool PortCore::Process(absl::Span<const uint8_t> bytes,
 PortCore::PumpResult PortCore::DrainRing(int max) {
   int n = 0;
   std::vector<UniqueFd> no_fds;
+  // Hand the whole run to the inbox under one lock.
+  batching_ = true;
+  absl::Cleanup flush = [this] { FlushBatch(); };
   while (ring_mode_in_ && n < max) {
     auto entry = ring_in_->Pop(
         absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes));
@@ -1041,8 +1048,8 @@ PortCore::PumpResult PortCore::DrainRing(int max) {
   return n > 0 ? PumpResult::kProgress : PumpResult::kTimeout;
 }
 
-PortCore::PumpResult PortCore::PumpOnce(absl::Time deadline, bool dont_wait,
-                                        bool spin) {
+PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
+                                        bool dont_wait, bool spin) {
   if (closed()) return PumpResult::kClosed;
   // Ordered messages that are ready come first.
   if (ring_mode_in_) {
@@ -1059,7 +1066,7 @@ PortCore::PumpResult PortCore::PumpOnce(absl::Time deadline, bool dont_wait,
     if (ring_mode_in_) {
       if (spin && options_.receive_spin > absl::ZeroDuration()) {
         const absl::Time until =
-            std::min(deadline, absl::Now() + options_.receive_spin);
+            std::min(deadline.at(), absl::Now() + options_.receive_spin);
         for (uint32_t i = 1;; ++i) {
           if (!ring_in_->Empty()) return DrainRing(64);
           if (i % 256 == 0 && absl::Now() >= until) break;
@@ -1159,12 +1166,8 @@ absl::Status PortCore::OnData(const wire::Decoded& m) {
   Message msg;
   msg.stream_ = m.header.stream;
   msg.last_ = (m.header.flags & wire::kFlagLast) != 0;
-  msg.size_ = m.body.size();
   if (!m.body.empty()) {
-    msg.inline_.reset(new uint8_t[m.body.size()]);
-    std::memcpy(msg.inline_.get(), m.body.data(), m.body.size());
-    msg.fragments_.push_back({nullptr, 0, 0, msg.inline_.get(),
-                              static_cast<uint32_t>(m.body.size())});
+    std::memcpy(msg.PrepareInline(m.body.size()), m.body.data(), m.body.size());
   }
   Deliver(std::move(msg));
   return absl::OkStatus();
@@ -1277,13 +1280,26 @@ absl::Status PortCore::OnReleaseSegment(const wire::Decoded& m) {
   return absl::OkStatus();
 }
 
-void PortCore::Deliver(Message message) {
+void PortCore::Deliver(Message&& message) {
   counters_->messages_received.fetch_add(1, std::memory_order_relaxed);
   counters_->bytes_received.fetch_add(message.size(),
                                       std::memory_order_relaxed);
+  if (batching_) {
+    batch_.push_back(std::move(message));
+    return;
+  }
   std::lock_guard<std::mutex> lock(in_mu_);
   inbox_.push_back(std::move(message));
   in_cv_.notify_all();
+}
+
+void PortCore::FlushBatch() {
+  batching_ = false;
+  if (batch_.empty()) return;
+  std::lock_guard<std::mutex> lock(in_mu_);
+  for (Message& m : batch_) inbox_.push_back(std::move(m));
+  in_cv_.notify_all();
+  batch_.clear();
 }
 
 PortStats PortCore::stats() const {

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/buffer.h"
+#include "client/deadline.h"
 #include "client/message.h"
 #include "client/port.h"
 #include "client/port_stats.h"
@@ -57,14 +58,14 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
 
   // --- Port API (see port.h for the contracts). ---
   absl::StatusOr<Buffer> Allocate(size_t size, size_t min_size,
-                                  absl::Time deadline, bool blocking);
+                                  const Deadline& deadline, bool blocking);
   absl::Status Send(uint32_t stream, absl::Span<Buffer> buffers, bool last,
                     const wire::TrackingRef* tracking);
   absl::Status SendCopy(uint32_t stream, absl::Span<const uint8_t> bytes,
                         bool last);
   absl::StatusOr<Tracking> SendTracked(uint32_t stream, Buffer buffer,
                                        bool last);
-  absl::StatusOr<Message> Receive(absl::Time deadline);
+  absl::StatusOr<Message> Receive(const Deadline& deadline);
   absl::StatusOr<std::optional<Message>> TryReceive();
   void Close(absl::Status reason, bool send_bye);
 
@@ -107,7 +108,7 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   void RaiseOosm();
   // Waits until memory_epoch_ moves past `seen` (an SHM_ACK or a local
   // free); false at the deadline.
-  bool WaitForMemory(uint64_t seen, absl::Time deadline);
+  bool WaitForMemory(uint64_t seen, const Deadline& deadline);
   absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
       uint32_t stream, std::shared_ptr<Segment>* segment);
   void ReleaseIdleSegments();  // send_mu_ held
@@ -117,10 +118,10 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   // of the data stream in the ring when it can, else on the socket (after
   // a marker); SendLocked writes the socket.
   absl::Status SendOrdered(absl::Span<const iovec> parts,
-                           absl::Span<const int> fds, absl::Time deadline);
+                           absl::Span<const int> fds, const Deadline& deadline);
   absl::Status SendLocked(absl::Span<const iovec> parts,
-                          absl::Span<const int> fds, absl::Time deadline);
-  absl::Status PublishRing(absl::Time deadline);
+                          absl::Span<const int> fds, const Deadline& deadline);
+  absl::Status PublishRing(const Deadline& deadline);
   absl::Status StartRing();
   void SendControl(wire::MessageType type);  // best effort, non-blocking
   void FlushPendingAck();
@@ -130,14 +131,14 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   // Handles one step of incoming traffic: ring entries first, then stashed
   // socket messages, then the socket (sleeping on it unless `dont_wait`;
   // busy-polling the ring first for options.receive_spin if `spin`).
-  PumpResult PumpOnce(absl::Time deadline, bool dont_wait, bool spin);
+  PumpResult PumpOnce(const Deadline& deadline, bool dont_wait, bool spin);
   // Processes up to `max` ring entries; kTimeout when there were none.
   PumpResult DrainRing(int max);
   // Decodes and dispatches one message; false after a protocol error.
   bool Process(absl::Span<const uint8_t> bytes, std::vector<UniqueFd>& fds);
   // Waits for the socket (and the wake eventfd) to become readable.
   // Returns false on timeout.
-  bool PollSocket(absl::Time deadline);
+  bool PollSocket(const Deadline& deadline);
   absl::Status Dispatch(const wire::Decoded& m, std::vector<UniqueFd>& fds);
   absl::Status OnNewRing(const wire::Decoded& m, UniqueFd fd);
   absl::Status OnData(const wire::Decoded& m);
@@ -147,13 +148,16 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   // CAS on the peer's tracking slot: true when this end owns the message.
   absl::StatusOr<bool> ClaimTracked(const wire::TrackingRef& ref,
                                     uint32_t stream);
-  void Deliver(Message message);
+  // Queues a message for Receive; inside DrainRing, into a batch that
+  // FlushBatch hands over under one lock.
+  void Deliver(Message&& message);
+  void FlushBatch();
   void ProtocolError(const absl::Status& error);
   // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
   // (true) or the deadline passes (false), taking the reader role whenever
   // it is free so that someone always drains the socket.
   template <typename Ready>
-  bool WaitFor(std::unique_lock<std::mutex>& lock, absl::Time deadline,
+  bool WaitFor(std::unique_lock<std::mutex>& lock, const Deadline& deadline,
                bool spin, Ready ready);
 
   const PeerIdentity peer_;
@@ -204,6 +208,8 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
     std::vector<UniqueFd> fds;
   };
   std::deque<Stashed> stash_;
+  bool batching_ = false;
+  std::vector<Message> batch_;
 };
 
 }  // namespace shmport::internal
