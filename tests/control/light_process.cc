@@ -19,6 +19,7 @@ namespace {
 // Commands: one byte, then the fields below, in host byte order.
 constexpr char kAttach = 'A';  // u64 id, u32 len, address, u32 len, token
 constexpr char kCounts = 'C';  // u32 opened, u32 closed
+constexpr char kWarmUp = 'W';  // no fields; answers u32 frame size
 
 bool ReadAll(int fd, void* data, size_t size) {
   auto* p = static_cast<uint8_t*>(data);
@@ -103,6 +104,12 @@ int ChildMain(int commands, int replies) {
       const int32_t code = static_cast<int32_t>(attached.status().code());
       if (attached.ok()) link = std::move(*attached);
       if (!WriteAll(replies, &code, sizeof(code))) return 4;
+    } else if (command == kWarmUp) {
+      v1::BrokerFrame frame;
+      frame.mutable_attach()->set_process_id(1);
+      frame.mutable_attach()->set_session_token(std::string(64, '0'));
+      const uint32_t size = frame.SerializeAsString().size();
+      if (!WriteAll(replies, &size, sizeof(size))) return 4;
     } else if (command == kCounts) {
       uint32_t want[2];
       if (!ReadAll(commands, want, sizeof(want))) return 6;
@@ -190,6 +197,15 @@ absl::Status LightProcess::Attach(const std::string& broker_address,
   return absl::Status(
       static_cast<absl::StatusCode>(code),
       absl::StrCat("light process ", pid(), ": attach refused"));
+}
+
+absl::Status LightProcess::WarmUp(absl::Duration timeout) {
+  if (!WriteAll(commands_.get(), &kWarmUp, 1)) {
+    return absl::UnavailableError(
+        absl::StrCat("light process ", pid(), " is gone"));
+  }
+  uint32_t size = 0;
+  return ReadReply(&size, sizeof(size), timeout);
 }
 
 absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(

@@ -44,6 +44,11 @@ class LightProcess {
     uint32_t opened = 0;  // PortOpened notices (each with an fd it keeps)
     uint32_t closed = 0;  // PortClosed notices
   };
+  // Round trip through the child, which also encodes a broker frame: the
+  // first run after fork takes copy-on-write faults, which a benchmark
+  // should not count as attach latency.
+  absl::Status WarmUp(absl::Duration timeout);
+
   // Waits until the child has seen at least `opened` and `closed` notices
   // and returns its counts (DEADLINE_EXCEEDED after `timeout`).
   absl::StatusOr<Counts> AwaitCounts(uint32_t opened, uint32_t closed,
