@@ -71,6 +71,9 @@ fi
   echo "| run time | ${elapsed} s |"
   echo
   echo "The machine may be shared: the load average says how busy it was."
+  echo "shmport-spin busy-polls on both ends and needs two otherwise idle"
+  echo "CPUs; with a load average near or above nproc its row measures the"
+  echo "scheduler (time slices of other work), not the transport."
   echo
   cat "$WORK/tables.md"
 } >"$WORK/latest.md"
