@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +31,8 @@
 #include "examples/shutdown_signals.h"
 
 ABSL_FLAG(std::string, name, "router", "the name to register");
+ABSL_FLAG(std::string, summary_file, "",
+          "also write the summary line to this file (for the demo script)");
 ABSL_FLAG(std::string, address, "",
           "shmportd's address (default: $SHMPORT_ADDRESS, else the "
           "per-user default socket)");
@@ -59,6 +62,7 @@ std::string Size(double bytes) {
 struct Inbound {
   std::unique_ptr<Port> port;
   std::string peer;
+  std::string socket;  // FdTarget of the port's socket, for the census
   uint64_t port_id = 0;
   // Written by the reader thread, read by main for progress lines.
   std::atomic<uint64_t> messages{0};
@@ -115,6 +119,7 @@ class Router {
         if (!port.ok()) continue;  // DEADLINE_EXCEEDED: nobody came
         auto in = std::make_unique<Inbound>();
         in->peer = (*port)->peer().name;
+        in->socket = FdTarget((*port)->fd());
         in->port_id = (*port)->port_id();
         in->port = *std::move(port);
         Inbound* raw = in.get();
@@ -162,7 +167,7 @@ class Router {
   }
 
   // Prints the summary, closes every port, and returns the exit code.
-  int Finish(int fds_before, absl::Duration elapsed) {
+  int Finish(absl::Duration elapsed) {
     uint64_t messages = 0, bytes = 0, corrupt = 0, out_of_order = 0;
     std::printf("\n%s: %zu ports\n", session_->name().c_str(), inbound_.size());
     for (auto& in : inbound_) {
@@ -181,17 +186,23 @@ class Router {
       out_of_order += in->out_of_order.load();
     }
     const size_t ports = inbound_.size();
+    std::vector<std::string> sockets;
+    for (auto& in : inbound_) sockets.push_back(in->socket);
     inbound_.clear();  // closes the ports; the messages are long gone
-    const int fds_leaked = OpenFdCount() - fds_before;
+    const int fds_leaked = CountPortFds(sockets);
     const int mappings_left = SegmentMappingCount();
-    std::printf(
-        "summary role=router name=%s ports=%zu messages=%lu bytes=%lu "
-        "seconds=%.2f corrupt=%lu out_of_order=%lu fds_leaked=%d "
+    const std::string summary = absl::StrFormat(
+        "summary role=router name=%s ports=%d messages=%d bytes=%d "
+        "seconds=%.2f corrupt=%d out_of_order=%d fds_leaked=%d "
         "mappings_left=%d\n",
-        session_->name().c_str(), ports, static_cast<unsigned long>(messages),
-        static_cast<unsigned long>(bytes), absl::ToDoubleSeconds(elapsed),
-        static_cast<unsigned long>(corrupt),
-        static_cast<unsigned long>(out_of_order), fds_leaked, mappings_left);
+        session_->name(), ports, messages, bytes,
+        absl::ToDoubleSeconds(elapsed), corrupt, out_of_order, fds_leaked,
+        mappings_left);
+    std::fputs(summary.c_str(), stdout);
+    if (const std::string file = absl::GetFlag(FLAGS_summary_file);
+        !file.empty()) {
+      std::ofstream(file) << summary;
+    }
     return corrupt == 0 && out_of_order == 0 ? 0 : 1;
   }
 
@@ -213,7 +224,6 @@ int Run(ShutdownSignals& shutdown) {
                  session.status().ToString().c_str());
     return 1;
   }
-  const int fds_before = OpenFdCount();
   std::printf("%s: registered as process %lu, waiting for workers\n",
               (*session)->name().c_str(),
               static_cast<unsigned long>((*session)->process_id()));
@@ -232,7 +242,7 @@ int Run(ShutdownSignals& shutdown) {
   }
   const absl::Duration elapsed = absl::Now() - start;
   router.Stop(/*grace=*/absl::Seconds(5));
-  return router.Finish(fds_before, elapsed);
+  return router.Finish(elapsed);
 }
 
 }  // namespace

@@ -8,12 +8,14 @@
 //     seconds=5.00 chunks_in_use=0 fds_leaked=0 mappings_left=0
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/session.h"
 #include "examples/payload_pattern.h"
@@ -23,6 +25,8 @@
 ABSL_FLAG(std::string, name, "worker-1", "the name to register");
 ABSL_FLAG(std::string, router, "router", "the process to stream to");
 ABSL_FLAG(uint32_t, payload, 256 * 1024, "bytes per message (>= 8)");
+ABSL_FLAG(std::string, summary_file, "",
+          "also write the summary line to this file (for the demo script)");
 ABSL_FLAG(std::string, address, "",
           "shmportd's address (default: $SHMPORT_ADDRESS, else the "
           "per-user default socket)");
@@ -34,6 +38,13 @@ int Fail(absl::string_view what, const absl::Status& status) {
   std::fprintf(stderr, "worker %s: %s: %s\n", absl::GetFlag(FLAGS_name).c_str(),
                std::string(what).c_str(), status.ToString().c_str());
   return 1;
+}
+
+// The router has not registered yet (NOT_FOUND) or has not attached its
+// broker link yet (FAILED_PRECONDITION): both pass in a moment.
+bool IsStarting(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kNotFound ||
+         status.code() == absl::StatusCode::kFailedPrecondition;
 }
 
 int Run(ShutdownSignals& shutdown) {
@@ -48,19 +59,19 @@ int Run(ShutdownSignals& shutdown) {
                                    .labels = {{"role", "worker"}},
                                    .address = absl::GetFlag(FLAGS_address)});
   if (!session.ok()) return Fail("cannot register", session.status());
-  // Everything the port takes from here on must be given back.
-  const int fds_before = OpenFdCount();
 
-  // The router may register after us: retry while it is not there.
+  // The router may register after us: retry while it is starting.
   const std::string router = absl::GetFlag(FLAGS_router);
   absl::StatusOr<std::unique_ptr<Port>> port = (*session)->OpenPort(router);
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  while (port.status().code() == absl::StatusCode::kNotFound &&
-         absl::Now() < give_up && !shutdown.Wait(absl::Milliseconds(100))) {
+  while (IsStarting(port.status()) && absl::Now() < give_up &&
+         !shutdown.Wait(absl::Milliseconds(100))) {
     port = (*session)->OpenPort(router);
   }
   if (!port.ok())
     return Fail(absl::StrCat("cannot open a port to ", router), port.status());
+  // Remembered to prove, after the port closed, that its socket went too.
+  const std::string socket = FdTarget((*port)->fd());
   std::printf("%s: streaming %u-byte messages to %s over port %lu\n",
               name.c_str(), payload, router.c_str(),
               static_cast<unsigned long>((*port)->port_id()));
@@ -102,16 +113,20 @@ int Run(ShutdownSignals& shutdown) {
   const uint32_t chunks_in_use = (*port)->stats().chunks_in_use;
   const uint64_t port_id = (*port)->port_id();
   port->reset();  // BYE: the router sees the port close
-  const int fds_leaked = OpenFdCount() - fds_before;
+  const int fds_leaked = CountPortFds({socket});
   const int mappings_left = SegmentMappingCount();
 
   if (!failure.ok()) Fail("stopped", failure);
-  std::printf(
-      "summary role=worker name=%s port=%lu messages=%lu bytes=%lu "
-      "seconds=%.2f chunks_in_use=%u fds_leaked=%d mappings_left=%d\n",
-      name.c_str(), static_cast<unsigned long>(port_id),
-      static_cast<unsigned long>(messages), static_cast<unsigned long>(bytes),
-      seconds, chunks_in_use, fds_leaked, mappings_left);
+  const std::string summary = absl::StrFormat(
+      "summary role=worker name=%s port=%d messages=%d bytes=%d "
+      "seconds=%.2f chunks_in_use=%d fds_leaked=%d mappings_left=%d\n",
+      name, port_id, messages, bytes, seconds, chunks_in_use, fds_leaked,
+      mappings_left);
+  std::fputs(summary.c_str(), stdout);
+  if (const std::string file = absl::GetFlag(FLAGS_summary_file);
+      !file.empty()) {
+    std::ofstream(file) << summary;
+  }
   return failure.ok() ? 0 : 1;
 }
 
