@@ -1,5 +1,6 @@
 #include "cli/json.h"
 
+#include <charconv>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -81,7 +82,10 @@ void Json::Write(std::string& out, int indent, int depth) const {
     } else if (*d == std::floor(*d) && std::fabs(*d) < 1e15) {
       absl::StrAppendFormat(&out, "%.1f", *d);
     } else {
-      absl::StrAppendFormat(&out, "%.17g", *d);
+      // The shortest text that reads back as the same double.
+      char text[32];
+      const auto result = std::to_chars(text, text + sizeof(text), *d);
+      out.append(text, result.ptr);
     }
   } else if (const std::string* s = std::get_if<std::string>(&value_)) {
     out += JsonQuote(*s);

@@ -1,6 +1,7 @@
 #include "cli/json_schema.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,10 +89,13 @@ Json PortEndJson(const v1::PortEnd& end) {
                         : PortEndStatsJson(end.stats()));
 }
 
+// Rates are estimates from one-second reports: a tenth is precision enough.
+double Tenths(double value) { return std::round(value * 10) / 10; }
+
 Json RateJson(const DirectionRate& r) {
   return Json::Object()
-      .Set("bytes_per_second", r.bytes_per_second)
-      .Set("messages_per_second", r.messages_per_second);
+      .Set("bytes_per_second", Tenths(r.bytes_per_second))
+      .Set("messages_per_second", Tenths(r.messages_per_second));
 }
 
 }  // namespace

@@ -25,6 +25,12 @@ TEST(JsonTest, SixtyFourBitIntegersPrintExactly) {
             "-9223372036854775808");
 }
 
+TEST(JsonTest, DoublesPrintAsTheShortestTextThatReadsBack) {
+  EXPECT_EQ(Json(0.1).Serialize(), "0.1");
+  EXPECT_EQ(Json(922086937.1).Serialize(), "922086937.1");
+  EXPECT_EQ(Json(1e300).Serialize(), "1e+300");
+}
+
 TEST(JsonTest, NonFiniteDoublesBecomeNull) {
   EXPECT_EQ(Json(std::nan("")).Serialize(), "null");
   EXPECT_EQ(Json(std::numeric_limits<double>::infinity()).Serialize(), "null");
