@@ -83,7 +83,32 @@ run_fuzzers
 # >>> SOAK TEST GOES HERE (tests/load/, issue 7; not owned by the fuzzing work).
 # Run it bounded in time, add one line to `summary` ("soak: ok (...numbers)"
 # or "soak: FAILED ..."), and set overall=1 when it fails, like fuzz_one.
-summary+=("soak: not written yet (tests/load/)")
+#   SOAK_MINUTES=2      how long the 200 workers stream (default 2)
+#   SOAK_ARGS="--workers=100 --rate=10"   more flags (tests/load/soak_main.cc)
+run_soak() {
+  local log=${TMPDIR:-/tmp}/shmport-soak-$UID.log minutes=${SOAK_MINUTES:-2}
+  echo "== soak: ${minutes} min, 200 workers x 4 ports (log: $log)"
+  if ! ${BAZEL:-bazel} build //tests/load:soak //server:shmportd; then
+    overall=1
+    summary+=("soak: FAILED to build")
+    return
+  fi
+  # Bounded: the run itself, plus start-up and shutdown, plus slack.
+  local limit=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 300 }')
+  # shellcheck disable=SC2086
+  timeout --signal=KILL "$limit" nice -n 5 bazel-bin/tests/load/soak \
+    --minutes="$minutes" ${SOAK_ARGS:-} 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E '^soak: ' "$log" | tail -1)
+  if ((rc == 0)); then
+    summary+=("${line:-soak: ok}")
+  else
+    overall=1
+    summary+=("${line:-soak: FAILED, exit $rc} (log $log)")
+  fi
+}
+run_soak
 # <<< SOAK TEST
 
 echo
