@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <memory>
 #include <random>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
+#include "tests/load/worker_ring.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
@@ -47,18 +47,11 @@ std::string Micros(absl::Duration d) {
 class Soak {
  public:
   explicit Soak(const SoakOptions& options)
-      : options_(options), rng_(options.seed), slots_(options.workers) {}
+      : options_(options), rng_(options.seed), last_(options.workers) {}
 
   absl::StatusOr<SoakResult> Run();
 
  private:
-  struct Slot {
-    std::unique_ptr<StreamWorker> worker;
-    uint64_t process_id = 0;
-    std::string token;
-    WorkerReport last;  // the latest report of the current worker
-  };
-
   void Log(absl::string_view line) {
     if (options_.log) options_.log(line);
   }
@@ -66,21 +59,13 @@ class Soak {
     Log(absl::StrCat("FAILURE: ", what));
     result_.failures.push_back(std::move(what));
   }
-  std::string Name(int slot) const { return absl::StrCat("soak-", slot); }
-  int Successor(int slot, int k) const { return (slot + k) % options_.workers; }
 
-  // Forks the worker of `slot`, registers it (waiting, bounded, for a
-  // previous holder of the name to be gone) and attaches it.
-  absl::Status StartWorker(int slot);
-  absl::Status OpenPort(int from, int to);
   // Replaces the worker of `slot`: SIGKILL or a graceful finish, then a
   // fresh worker and its ports again.
   void Restart(int slot);
   // Totals of every report so far: retired workers plus current ones.
   WorkerReport Totals() const;
   void Sample(absl::Time start);
-  // The registry against what the soak knows is alive.
-  void CheckRegistry(int* processes, int* ports);
   void CheckGrowth();
   void Shutdown();
 
@@ -88,184 +73,50 @@ class Soak {
   std::mt19937_64 rng_;
   std::unique_ptr<DaemonProcess> daemon_;
   std::unique_ptr<v1::ControlPlane::Stub> stub_;
-  std::vector<Slot> slots_;
-  WorkerReport retired_;  // last reports of replaced workers
+  std::unique_ptr<WorkerRing> ring_;
+  std::vector<WorkerReport> last_;  // latest report of each current worker
+  WorkerReport retired_;            // last reports of replaced workers
   WorkerReport previous_totals_;
   absl::Time previous_sample_;
   SoakResult result_;
 };
 
-absl::Status Soak::StartWorker(int slot) {
-  Slot& s = slots_[slot];
-  absl::StatusOr<std::unique_ptr<StreamWorker>> worker =
-      StreamWorker::Fork(options_.stream);
-  if (!worker.ok()) return worker.status();
-  s.worker = *std::move(worker);
-  s.last = WorkerReport();
-  v1::RegisterRequest request;
-  request.set_name(Name(slot));
-  request.set_pid(s.worker->pid());
-  v1::RegisterResponse response;
-  // The daemon frees the name of a killed holder when its pidfd fires:
-  // retry ALREADY_EXISTS for a bounded while.
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (true) {
-    const grpc::Status status =
-        stub_->Register(Context().get(), request, &response);
-    if (status.ok()) break;
-    if (status.error_code() != grpc::StatusCode::ALREADY_EXISTS ||
-        absl::Now() > deadline) {
-      return absl::InternalError(
-          absl::StrCat("Register ", Name(slot), ": ", Describe(status)));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  s.process_id = response.process_id();
-  s.token = response.session_token();
-  return s.worker->Attach(response.broker_address(), s.process_id, s.token,
-                          kReplyTimeout);
-}
-
-absl::Status Soak::OpenPort(int from, int to) {
-  v1::OpenPortRequest request;
-  request.mutable_from()->set_id(slots_[from].process_id);
-  request.mutable_to()->set_id(slots_[to].process_id);
-  request.set_session_token(slots_[from].token);
-  *request.mutable_geometry() = SoakGeometry();
-  v1::OpenPortResponse response;
-  const grpc::Status status =
-      stub_->OpenPort(Context().get(), request, &response);
-  if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("OpenPort ", Name(from), " -> ",
-                                            Name(to), ": ", Describe(status)));
-  }
-  return absl::OkStatus();
-}
-
 void Soak::Restart(int slot) {
-  Slot& s = slots_[slot];
-  absl::StatusOr<WorkerReport> last = s.worker->Report(kReplyTimeout);
-  if (!last.ok()) {
-    Fail(absl::StrCat(
-        Name(slot), " (pid ", s.worker->pid(),
-        ") did not report before its restart: ", last.status().message()));
-  } else {
-    s.last = *last;
-  }
   const bool graceful = rng_() % 4 == 0;
-  if (graceful) {
-    absl::StatusOr<WorkerReport> final_report = s.worker->Finish(kReplyTimeout);
-    if (!final_report.ok()) {
-      Fail(absl::StrCat(Name(slot), " did not finish cleanly: ",
-                        final_report.status().message()));
-    } else {
-      s.last = *final_report;
-    }
+  absl::StatusOr<WorkerReport> last = ring_->End(slot, graceful);
+  if (!last.ok()) {
+    Fail(absl::StrCat("ending ", ring_->name(slot), ": ",
+                      last.status().message()));
   } else {
-    s.worker->Kill(SIGKILL);
-    const std::string end = s.worker->Wait(kReplyTimeout);
-    if (end != "signal 9") {
-      Fail(absl::StrCat(Name(slot), " ended with ", end, ", not SIGKILL"));
-    }
+    last_[slot] = *last;
   }
-  retired_.Add(s.last);
-  s.worker.reset();
+  retired_.Add(last_[slot]);
+  last_[slot] = WorkerReport();
   ++result_.restarts;
-  if (absl::Status st = StartWorker(slot); !st.ok()) {
-    Fail(absl::StrCat("restarting ", Name(slot), ": ", st.message()));
-    return;
-  }
-  const int half = options_.ports_per_worker / 2;
-  for (int k = 1; k <= half; ++k) {
-    if (absl::Status st = OpenPort(slot, Successor(slot, k)); !st.ok()) {
-      Fail(std::string(st.message()));
-    }
-    const int predecessor = (slot - k + options_.workers) % options_.workers;
-    if (absl::Status st = OpenPort(predecessor, slot); !st.ok()) {
-      Fail(std::string(st.message()));
-    }
+  if (absl::Status s = ring_->Respawn(slot); !s.ok()) {
+    Fail(absl::StrCat("restarting ", ring_->name(slot), ": ", s.message()));
   }
 }
 
 WorkerReport Soak::Totals() const {
   WorkerReport t = retired_;
-  for (const Slot& s : slots_) t.Add(s.last);
+  for (const WorkerReport& r : last_) t.Add(r);
   return t;
-}
-
-void Soak::CheckRegistry(int* processes, int* ports) {
-  v1::ListProcessesResponse listed;
-  grpc::Status status = stub_->ListProcesses(Context().get(), {}, &listed);
-  if (!status.ok()) {
-    Fail(absl::StrCat("ListProcesses: ", Describe(status)));
-    return;
-  }
-  *processes = listed.processes_size();
-  std::set<uint64_t> live;
-  for (const Slot& s : slots_) live.insert(s.process_id);
-  std::set<uint64_t> seen;
-  for (const v1::ProcessInfo& p : listed.processes()) {
-    seen.insert(p.id());
-    if (!live.contains(p.id())) {
-      Fail(absl::StrCat("the registry lists process ", p.id(), " '", p.name(),
-                        "' (pid ", p.pid(), "), which the soak ended"));
-    } else if (p.state() != v1::PROCESS_STATE_ATTACHED) {
-      Fail(absl::StrCat("process ", p.name(), " is not attached"));
-    }
-  }
-  for (uint64_t id : live) {
-    if (!seen.contains(id)) {
-      Fail(absl::StrCat("the registry lost live process ", id));
-    }
-  }
-  v1::ListPortsResponse port_list;
-  status = stub_->ListPorts(Context().get(), {}, &port_list);
-  if (!status.ok()) {
-    Fail(absl::StrCat("ListPorts: ", Describe(status)));
-    return;
-  }
-  *ports = port_list.ports_size();
-  std::multiset<std::pair<uint64_t, uint64_t>> expected;
-  for (int i = 0; i < options_.workers; ++i) {
-    for (int k = 1; k <= options_.ports_per_worker / 2; ++k) {
-      expected.insert(
-          {slots_[i].process_id, slots_[Successor(i, k)].process_id});
-    }
-  }
-  std::multiset<std::pair<uint64_t, uint64_t>> actual;
-  for (const v1::PortInfo& p : port_list.ports()) {
-    actual.insert({p.a().process_id(), p.b().process_id()});
-  }
-  if (actual != expected) {
-    std::vector<std::string> extra, missing;
-    for (const auto& [a, b] : actual) {
-      if (!expected.contains({a, b})) extra.push_back(absl::StrCat(a, "->", b));
-    }
-    for (const auto& [a, b] : expected) {
-      if (!actual.contains({a, b})) {
-        missing.push_back(absl::StrCat(a, "->", b));
-      }
-    }
-    Fail(absl::StrCat("the registry's ports differ from the live ones: ",
-                      actual.size(), " listed, ", expected.size(),
-                      " expected; extra [", absl::StrJoin(extra, " "),
-                      "] missing [", absl::StrJoin(missing, " "), "]"));
-  }
 }
 
 void Soak::Sample(absl::Time start) {
   SoakSample sample;
   const absl::Time now = absl::Now();
   sample.elapsed = now - start;
-  for (int i = 0; i < options_.workers; ++i) {
-    Slot& s = slots_[i];
-    absl::StatusOr<WorkerReport> r = s.worker->Report(kReplyTimeout);
+  for (int i = 0; i < ring_->size(); ++i) {
+    if (!ring_->alive(i)) continue;  // a failed restart, already reported
+    absl::StatusOr<WorkerReport> r = ring_->worker(i).Report(kReplyTimeout);
     if (!r.ok()) {
-      Fail(absl::StrCat(Name(i), " (pid ", s.worker->pid(),
+      Fail(absl::StrCat(ring_->name(i), " (pid ", ring_->worker(i).pid(),
                         ") did not report: ", r.status().message()));
       continue;
     }
-    s.last = *r;
+    last_[i] = *r;
     sample.worker_fds_total += r->open_fds;
     sample.worker_fds_max = std::max(sample.worker_fds_max, r->open_fds);
     sample.worker_mappings_total += r->segment_mappings;
@@ -293,7 +144,11 @@ void Soak::Sample(absl::Time start) {
     Fail(absl::StrCat("GetStats: ", Describe(s)));
   }
   sample.daemon_fds = CountOpenFds(daemon_->pid());
-  CheckRegistry(&sample.registry_processes, &sample.registry_ports);
+  if (absl::Status s = ring_->CheckRegistry(&sample.registry_processes,
+                                            &sample.registry_ports);
+      !s.ok()) {
+    Fail(std::string(s.message()));
+  }
   Log(FormatSample(sample));
   result_.samples.push_back(sample);
 }
@@ -353,23 +208,25 @@ void Soak::CheckGrowth() {
 }
 
 void Soak::Shutdown() {
-  for (int i = 0; i < options_.workers; ++i) {
-    Slot& s = slots_[i];
-    if (s.worker == nullptr) continue;
-    absl::StatusOr<WorkerReport> r = s.worker->Finish(kReplyTimeout);
-    if (!r.ok()) {
-      Fail(absl::StrCat(Name(i), " did not finish: ", r.status().message()));
-      continue;
-    }
-    s.last = *r;
-    if (r->segment_mappings != 0 || r->ports_open != 0) {
-      Fail(absl::StrCat(Name(i), " still held ", r->segment_mappings,
-                        " segment mappings and ", r->ports_open,
-                        " ports after closing every port"));
+  absl::StatusOr<std::vector<WorkerReport>> final_reports =
+      ring_->FinishAll(kReplyTimeout);
+  if (!final_reports.ok()) {
+    Fail(absl::StrCat("finishing the workers: ",
+                      final_reports.status().message()));
+  } else {
+    for (int i = 0; i < ring_->size(); ++i) {
+      const WorkerReport& r = (*final_reports)[i];
+      if (r.pid == 0) continue;  // was dead
+      last_[i] = r;
+      if (r.segment_mappings != 0 || r.ports_open != 0) {
+        Fail(absl::StrCat(ring_->name(i), " still held ", r.segment_mappings,
+                          " segment mappings and ", r.ports_open,
+                          " ports after closing every port"));
+      }
     }
   }
   result_.totals = Totals();
-  for (Slot& s : slots_) s.worker.reset();
+  ring_.reset();
   // The daemon drops each registration when its link closes; then it must
   // be back where it started: no process, no port, its idle fds.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -402,12 +259,6 @@ void Soak::Shutdown() {
 }
 
 absl::StatusOr<SoakResult> Soak::Run() {
-  if (options_.ports_per_worker % 2 != 0 ||
-      options_.ports_per_worker >= options_.workers) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ports_per_worker ", options_.ports_per_worker,
-        " must be even and below workers (", options_.workers, ")"));
-  }
   absl::StatusOr<std::unique_ptr<DaemonProcess>> daemon = DaemonProcess::Start(
       {.config_text = "limits { registrations_per_second: 100000 "
                       "registration_burst: 100000 }"});
@@ -427,14 +278,16 @@ absl::StatusOr<SoakResult> Soak::Run() {
                    " ports, ", options_.stream.messages_per_second,
                    " msg/s per port end, for ",
                    absl::FormatDuration(options_.duration)));
-  for (int i = 0; i < options_.workers; ++i) {
-    if (absl::Status s = StartWorker(i); !s.ok()) return s;
-  }
-  for (int i = 0; i < options_.workers; ++i) {
-    for (int k = 1; k <= options_.ports_per_worker / 2; ++k) {
-      if (absl::Status s = OpenPort(i, Successor(i, k)); !s.ok()) return s;
-    }
-  }
+  WorkerRingOptions ring;
+  ring.workers = options_.workers;
+  ring.ports_per_worker = options_.ports_per_worker;
+  ring.geometry = SoakGeometry();
+  ring.stream = options_.stream;
+  ring.name_prefix = "soak";
+  absl::StatusOr<std::unique_ptr<WorkerRing>> started =
+      WorkerRing::Start(stub_.get(), ring);
+  if (!started.ok()) return started.status();
+  ring_ = *std::move(started);
   const absl::Time start = absl::Now();
   previous_sample_ = start;
   absl::Time next_sample = start + options_.report_interval;
