@@ -26,7 +26,7 @@ constexpr absl::Duration kReceiveTimeout = absl::Seconds(60);
 // between polls; overridable for experiments (SHMPORT_BENCH_PURE_SPINS).
 const uint64_t kPureSpins = [] {
   const char* env = std::getenv("SHMPORT_BENCH_PURE_SPINS");
-  return env != nullptr ? std::strtoull(env, nullptr, 10) : uint64_t{256};
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : uint64_t{4096};
 }();
 
 class ShmportEndpoint : public Endpoint {
@@ -77,6 +77,7 @@ class ShmportEndpoint : public Endpoint {
         return absl::OkStatus();
       }
       // Still busy polling (never sleeps), but after kPureSpins empty polls
+      // (tens of µs: longer than any reply that is not held up)
       // it lets another runnable task on this CPU go first: when both ends
       // share one CPU (the other one busy, as on a shared 2-core machine),
       // a pure spin holds it for a whole scheduler tick (4 ms) before the
