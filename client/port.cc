@@ -87,5 +87,8 @@ PortStats Port::stats() const { return core_->stats(); }
 std::shared_ptr<const PortCounters> Port::counters() const {
   return core_->counters();
 }
+std::shared_ptr<const PortStatsSource> Port::stats_source() const {
+  return core_;
+}
 
 }  // namespace shmport

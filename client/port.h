@@ -178,6 +178,10 @@ class Port {
   PortStats stats() const;
   // The live counters, for reporting without owning the Port.
   std::shared_ptr<const PortCounters> counters() const;
+  // stats() on demand, for reporting without owning the Port (it may
+  // outlive the Port while Buffers or Messages of it are alive; its
+  // snapshots then say closed).
+  std::shared_ptr<const PortStatsSource> stats_source() const;
 
  private:
   explicit Port(std::shared_ptr<internal::PortCore> core);

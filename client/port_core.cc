@@ -1318,6 +1318,7 @@ PortStats PortCore::stats() const {
   s.cancelled_dropped = c.cancelled_dropped.load(std::memory_order_relaxed);
   s.sent_via_ring = c.sent_via_ring.load(std::memory_order_relaxed);
   s.ring_fallbacks = c.ring_fallbacks.load(std::memory_order_relaxed);
+  s.closed = c.closed.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(out_mu_);
   for (const OutSegment& out : out_) {
     if (!out.segment) continue;

@@ -46,7 +46,8 @@ namespace shmport::internal {
 // Locks, in acquisition order: send_mu_ -> out_mu_ -> in_mu_. No lock is
 // held across a blocking system call except send_mu_ (which only senders
 // contend for).
-class PortCore : public std::enable_shared_from_this<PortCore> {
+class PortCore : public std::enable_shared_from_this<PortCore>,
+                 public PortStatsSource {
  public:
   static absl::StatusOr<std::shared_ptr<PortCore>> Open(
       UniqueFd socket, const PeerIdentity& peer, const PortOptions& options);
@@ -76,6 +77,7 @@ class PortCore : public std::enable_shared_from_this<PortCore> {
   const SegmentGeometry& peer_geometry() const { return peer_geometry_; }
   const PortOptions& options() const { return options_; }
   PortStats stats() const;
+  PortStats Snapshot() const override { return stats(); }
   std::shared_ptr<const PortCounters> counters() const { return counters_; }
 
   // --- Called by Buffer, Message and Tracking. ---

@@ -24,6 +24,16 @@ struct PortStats {
   uint64_t cancelled_dropped = 0;  // incoming messages dropped as cancelled
   uint64_t sent_via_ring = 0;      // ordered messages that skipped the socket
   uint64_t ring_fallbacks = 0;     // times the ring was full or an fd had to go
+  bool closed = false;
+};
+
+// Produces a PortStats snapshot on demand, from any thread. A Session keeps
+// a weak reference to each of its ports' sources and reports them to the
+// daemon without owning the ports.
+class PortStatsSource {
+ public:
+  virtual ~PortStatsSource() = default;
+  virtual PortStats Snapshot() const = 0;
 };
 
 // The live counters behind PortStats. Shared (shared_ptr) so that a Session

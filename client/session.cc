@@ -37,18 +37,23 @@ bool IsDigits(absl::string_view s) {
   return true;
 }
 
-v1::PortEndStats ToProto(const PortCounters& c) {
+v1::PortEndStats ToProto(const PortStats& c) {
   v1::PortEndStats s;
-  s.set_messages_sent(c.messages_sent.load(std::memory_order_relaxed));
-  s.set_bytes_sent(c.bytes_sent.load(std::memory_order_relaxed));
-  s.set_messages_received(c.messages_received.load(std::memory_order_relaxed));
-  s.set_bytes_received(c.bytes_received.load(std::memory_order_relaxed));
-  s.set_segments_out(c.segments_out.load(std::memory_order_relaxed));
-  s.set_segments_in(c.segments_in.load(std::memory_order_relaxed));
-  s.set_oosm_waits(c.oosm_waits.load(std::memory_order_relaxed));
-  s.set_protocol_errors(c.protocol_errors.load(std::memory_order_relaxed));
-  s.set_cancels_won(c.cancels_won.load(std::memory_order_relaxed));
-  s.set_cancels_lost(c.cancels_lost.load(std::memory_order_relaxed));
+  s.set_messages_sent(c.messages_sent);
+  s.set_bytes_sent(c.bytes_sent);
+  s.set_messages_received(c.messages_received);
+  s.set_bytes_received(c.bytes_received);
+  s.set_segments_out(c.segments_out);
+  s.set_segments_in(c.segments_in);
+  s.set_chunks_in_use(c.chunks_in_use);
+  s.set_oosm_waits(c.oosm_waits);
+  s.set_protocol_errors(c.protocol_errors);
+  s.set_cancels_won(c.cancels_won);
+  s.set_cancels_lost(c.cancels_lost);
+  s.set_cancelled_dropped(c.cancelled_dropped);
+  s.set_sent_via_ring(c.sent_via_ring);
+  s.set_ring_fallbacks(c.ring_fallbacks);
+  s.set_tracking_in_flight(c.tracking_in_flight);
   s.set_updated_at_unix_ms(absl::ToUnixMillis(absl::Now()));
   return s;
 }
@@ -300,14 +305,16 @@ void Session::PushStats() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = live_.begin(); it != live_.end();) {
-      std::shared_ptr<const PortCounters> counters = it->second.lock();
-      if (counters == nullptr) {
+      std::shared_ptr<const PortStatsSource> source = it->second.lock();
+      const PortStats stats =
+          source != nullptr ? source->Snapshot() : PortStats();
+      if (source == nullptr || stats.closed) {
         it = live_.erase(it);  // the Port is gone; its last report stands
         continue;
       }
       v1::PortStatsEntry* entry = frame.mutable_stats_report()->add_ports();
       entry->set_port_id(it->first);
-      *entry->mutable_stats() = ToProto(*counters);
+      *entry->mutable_stats() = ToProto(stats);
       ++it;
     }
   }
@@ -331,7 +338,7 @@ absl::StatusOr<std::unique_ptr<Port>> Session::Adopt(PendingPort pending) {
       Port::Open(std::move(pending.fd), pending.peer, pending.options);
   if (!port.ok()) return port.status();
   std::lock_guard<std::mutex> lock(mu_);
-  live_[port_id] = (*port)->counters();
+  live_[port_id] = (*port)->stats_source();
   return port;
 }
 

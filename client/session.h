@@ -210,7 +210,7 @@ class Session {
   absl::flat_hash_map<uint64_t, PendingPort> opened_;
   std::deque<PendingPort> incoming_;
   // Live ports' counters, for StatsReport; weak so the Port owns them.
-  std::map<uint64_t, std::weak_ptr<const PortCounters>> live_;
+  std::map<uint64_t, std::weak_ptr<const PortStatsSource>> live_;
 };
 
 }  // namespace shmport

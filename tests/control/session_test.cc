@@ -84,7 +84,9 @@ TEST(SessionTest, TwoClientProcessesExchangeDataAndListPortsShowsCounters) {
   v1::PortInfo port =
       AwaitPortStats(*stub, port_id, [&](const v1::PortInfo& p) {
         return p.a().stats().messages_received() == kMessages &&
-               p.b().stats().messages_sent() == kMessages;
+               p.b().stats().messages_sent() == kMessages &&
+               p.a().stats().chunks_in_use() == 0 &&
+               p.b().stats().chunks_in_use() == 0;
       });
   EXPECT_EQ(port.a().name(), "sender-1");  // the opener is end a
   EXPECT_EQ(port.b().name(), "echo-1");
@@ -97,6 +99,8 @@ TEST(SessionTest, TwoClientProcessesExchangeDataAndListPortsShowsCounters) {
   EXPECT_GE(port.a().stats().segments_out(), 1u);  // it went through shm
   EXPECT_GE(port.b().stats().segments_in(), 1u);
   EXPECT_EQ(port.a().stats().protocol_errors(), 0u);
+  // Descriptors travelled through the ring, not one syscall per message.
+  EXPECT_GT(port.a().stats().sent_via_ring(), 0u);
   EXPECT_GT(port.a().stats().updated_at_unix_ms(), 0);
 
   // GetStats shows the same port.
