@@ -189,7 +189,9 @@ absl::StatusOr<std::unique_ptr<RingReader>> RingReader::Open(UniqueFd fd,
                         static_cast<int64_t>(st.st_size), size));
   }
   const uint32_t capacity = static_cast<uint32_t>(size - kRingHeaderSize);
-  if (absl::Status s = ValidateRingCapacity(capacity); !s.ok()) return s;
+  if (absl::Status s = ValidateRingCapacity(capacity); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("ring: ", s.message()));
+  }
   void* base = sys::Mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) return ErrnoToStatus(errno, "ring: mmap");
   if (::mprotect(base, kRingHeaderSize, PROT_READ | PROT_WRITE) != 0) {
@@ -239,9 +241,8 @@ absl::StatusOr<std::optional<RingReader::Entry>> RingReader::Pop(
     const uint64_t offset = head_ & (capacity_ - 1);
     const uint64_t published = tail - head_;
     const uint64_t to_end = capacity_ - offset;
-    if (published < kEntryHeaderBytes) {
-      return absl::InvalidArgumentError("ring: partial entry header");
-    }
+    // The tail is 8-aligned (checked above), so a whole entry header has
+    // been published.
     EntryHeader eh;
     std::memcpy(&eh, data_ + offset, sizeof(eh));
     const uint64_t span = kEntryHeaderBytes + AlignUp(eh.length);
