@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -155,14 +156,15 @@ absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {
     return absl::UnavailableError(
         absl::StrCat("ListProcesses: ", Describe(status)));
   }
-  if (processes != nullptr) *processes = listed.processes_size();
   std::set<uint64_t> live;
   for (const Slot& s : slots_) {
     if (s.worker != nullptr) live.insert(s.process_id);
   }
   std::vector<std::string> problems;
   std::set<uint64_t> seen;
+  const std::string prefix = options_.name_prefix + "-";
   for (const v1::ProcessInfo& p : listed.processes()) {
+    if (!absl::StartsWith(p.name(), prefix)) continue;  // not the ring's
     seen.insert(p.id());
     if (!live.contains(p.id())) {
       problems.push_back(absl::StrCat("lists process ", p.id(), " '", p.name(),
@@ -171,6 +173,7 @@ absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {
       problems.push_back(absl::StrCat("process ", p.name(), " not attached"));
     }
   }
+  if (processes != nullptr) *processes = static_cast<int>(seen.size());
   for (uint64_t id : live) {
     if (!seen.contains(id)) {
       problems.push_back(absl::StrCat("lost live process ", id));
@@ -182,7 +185,6 @@ absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {
     return absl::UnavailableError(
         absl::StrCat("ListPorts: ", Describe(status)));
   }
-  if (ports != nullptr) *ports = port_list.ports_size();
   std::multiset<std::pair<uint64_t, uint64_t>> expected;
   for (int i = 0; i < size(); ++i) {
     for (int k = 1; k <= options_.ports_per_worker / 2; ++k) {
@@ -192,9 +194,15 @@ absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {
       }
     }
   }
+  // Every port with a ring worker (live or not) at either end.
+  std::set<uint64_t> ours = seen;
+  ours.insert(live.begin(), live.end());
   std::multiset<std::pair<uint64_t, uint64_t>> actual;
   for (const v1::PortInfo& p : port_list.ports()) {
-    actual.insert({p.a().process_id(), p.b().process_id()});
+    if (ours.contains(p.a().process_id()) ||
+        ours.contains(p.b().process_id())) {
+      actual.insert({p.a().process_id(), p.b().process_id()});
+    }
   }
   for (const auto& [a, b] : actual) {
     if (!expected.contains({a, b})) {
@@ -206,6 +214,7 @@ absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {
       problems.push_back(absl::StrCat("lacks port ", a, "->", b));
     }
   }
+  if (ports != nullptr) *ports = static_cast<int>(actual.size());
   if (actual.size() != expected.size()) {
     problems.push_back(absl::StrCat(actual.size(), " ports listed, ",
                                     expected.size(), " live"));

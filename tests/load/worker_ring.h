@@ -61,7 +61,9 @@ class WorkerRing {
 
   // OK when ListProcesses shows exactly the live workers, attached, and
   // ListPorts exactly the ring's ports between live workers; else what
-  // differs. Optionally returns the listed counts.
+  // differs. Other processes (names without the ring's prefix) and ports
+  // between them are not the ring's business. Optionally returns the
+  // counts of the ring's processes and ports that the registry lists.
   absl::Status CheckRegistry(int* processes = nullptr,
                              int* ports = nullptr) const;
   // CheckRegistry until it passes, for at most `timeout`.
