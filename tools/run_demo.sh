@@ -91,11 +91,16 @@ trap cleanup EXIT
 stop_requested=0
 trap 'stop_requested=1' INT TERM
 
+# Each child runs in a session of its own (setsid), so that Ctrl-C reaches
+# only this script, which then stops them in order: workers first (they
+# wait until the router has freed their memory), then the router, then the
+# daemon. In the terminal's process group they would all get SIGINT at once.
+
 # --- The daemon ------------------------------------------------------------------
 # shmportd writes "ready" to --ready_fd once it serves; a FIFO carries it
 # here (EOF instead if it dies first, e.g. because the address is taken).
 mkfifo "$WORK/ready" || fail "mkfifo failed"
-"$BIN/server/shmportd" --ready_fd=3 3>"$WORK/ready" >"$WORK/shmportd.log" 2>&1 &
+setsid "$BIN/server/shmportd" --ready_fd=3 3>"$WORK/ready" >"$WORK/shmportd.log" 2>&1 &
 daemon=$!
 ready=""
 read -r -t 60 ready <"$WORK/ready"
@@ -109,14 +114,20 @@ ADDRESS=$("$CTL" status --json | sed -n 's/.*"listen_address":"\([^"]*\)".*/\1/p
 [[ -n "$ADDRESS" ]] || fail "shmportd started but does not answer shmportctl status"
 export SHMPORT_ADDRESS=$ADDRESS
 
+# Name the CLI the short way when the bazel-bin symlink leads to it.
 ctl_hint="$CTL"
+if [[ -e bazel-bin && "$(readlink -f bazel-bin)" == "$(readlink -f "$BIN")" ]]; then
+  ctl_hint="bazel-bin/cli/shmportctl"
+fi
 [[ "$ctl_hint" == "$PWD/"* ]] && ctl_hint=${ctl_hint#"$PWD/"}
 # Another terminal finds the daemon by itself only at the default address.
 [[ -n "$user_address" ]] && ctl_hint="SHMPORT_ADDRESS=$ADDRESS $ctl_hint"
 say "shmportd is serving at $ADDRESS (log: $WORK/shmportd.log)"
 
 if ((DEMO == 0)); then
-  say "  try:  $ctl_hint status   |  $ctl_hint ps   |  $ctl_hint watch"
+  say "  try, in another terminal:"
+  say "    $ctl_hint status"
+  say "    $ctl_hint watch"
   say "Ctrl-C to stop."
   start=$SECONDS
   while ((!stop_requested)) && kill -0 "$daemon" 2>/dev/null; do
@@ -132,15 +143,18 @@ if ((DEMO == 0)); then
 fi
 
 # --- The demo: a router, then the workers -------------------------------------
-"$BIN/examples/router" --summary_file="$WORK/router.summary" &
+setsid "$BIN/examples/router" --summary_file="$WORK/router.summary" &
 router=$!
 for ((i = 1; i <= WORKERS; i++)); do
-  "$BIN/examples/worker" --name="worker-$i" --payload="$PAYLOAD" \
+  setsid "$BIN/examples/worker" --name="worker-$i" --payload="$PAYLOAD" \
     --summary_file="$WORK/worker-$i.summary" >"$WORK/worker-$i.log" 2>&1 &
   workers+=($!)
 done
 say "router and $WORKERS workers streaming $PAYLOAD-byte messages through shared memory."
-say "  in another terminal:  $ctl_hint ps   |  $ctl_hint ports   |  $ctl_hint top"
+say "  see it from another terminal:"
+say "    $ctl_hint ps"
+say "    $ctl_hint ports"
+say "    $ctl_hint top"
 if ((DURATION > 0)); then
   say "stopping after ${DURATION}s (or Ctrl-C)."
 else
