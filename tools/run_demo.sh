@@ -17,7 +17,7 @@
 #
 # Exit code: 0 when everything stopped cleanly and nothing leaked.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 DEMO=${DEMO:-1}
 DURATION=${DURATION:-0}
@@ -75,6 +75,7 @@ stop_process() {
   wait "$pid" 2>/dev/null
 }
 
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
   # Whatever still runs (after an error) goes, in order.
   for w in "${workers[@]}"; do kill -KILL "$w" 2>/dev/null; done
