@@ -192,8 +192,9 @@ std::string PingPongTable(const std::vector<CellSummary>& cells) {
       &out,
       "\nRound trip: the sender writes a payload, the receiver reads it and "
       "writes a reply of the same size, the sender reads that (one way ≈ "
-      "half). Blocking receives, except shmport-spin, which polls "
-      "Port::TryReceive() in a loop on both ends. Ratios: shmport's p50 ÷ "
+      "half). Blocking receives, except shmport-spin, whose Receive "
+      "busy-polls the shared ring first (PortOptions::receive_spin, up to "
+      "1 ms) on both ends. Ratios: shmport's p50 ÷ "
       "the other's (below 1: shmport is faster).\n");
   return out;
 }

@@ -1,7 +1,6 @@
 #include "bench/shmport_transport.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,17 +21,16 @@ namespace {
 // runner's deadline would kill both anyway, this just says so first.
 constexpr absl::Duration kReceiveTimeout = absl::Seconds(60);
 
-// Empty polls of the spin receive before it starts yielding the CPU
-// between polls; overridable for experiments (SHMPORT_BENCH_PURE_SPINS).
-const uint64_t kPureSpins = [] {
-  const char* env = std::getenv("SHMPORT_BENCH_PURE_SPINS");
-  return env != nullptr ? std::strtoull(env, nullptr, 10) : uint64_t{4096};
-}();
+// shmport-spin: how long Receive busy-polls the ring before it sleeps
+// (PortOptions::receive_spin, the product's latency option). Long enough to
+// cover any round trip of the benchmark on idle CPUs; bounded so that a
+// spinner sharing a CPU with its peer gives way within a millisecond.
+constexpr absl::Duration kReceiveSpin = absl::Milliseconds(1);
 
 class ShmportEndpoint : public Endpoint {
  public:
-  ShmportEndpoint(std::unique_ptr<Port> port, size_t payload_bytes, bool spin)
-      : port_(std::move(port)), payload_bytes_(payload_bytes), spin_(spin) {}
+  ShmportEndpoint(std::unique_ptr<Port> port, size_t payload_bytes)
+      : port_(std::move(port)), payload_bytes_(payload_bytes) {}
 
   absl::StatusOr<absl::Span<uint8_t>> PrepareSend() override {
     absl::StatusOr<Buffer> buffer = port_->Allocate(payload_bytes_);
@@ -46,8 +44,11 @@ class ShmportEndpoint : public Endpoint {
   }
 
   absl::StatusOr<absl::Span<const uint8_t>> Receive() override {
-    absl::Status status = spin_ ? Spin() : Block();
-    if (!status.ok()) return status;
+    // Blocking or spinning is the Port's option (receive_spin); the call is
+    // the same.
+    absl::StatusOr<Message> message = port_->Receive(kReceiveTimeout);
+    if (!message.ok()) return message.status();
+    message_ = std::move(*message);
     if (message_.fragment_count() != 1) {
       return absl::DataLossError(
           absl::StrCat("message of ", message_.size(), " bytes arrived in ",
@@ -60,39 +61,8 @@ class ShmportEndpoint : public Endpoint {
   void Release() override { message_ = Message(); }
 
  private:
-  absl::Status Block() {
-    absl::StatusOr<Message> message = port_->Receive(kReceiveTimeout);
-    if (!message.ok()) return message.status();
-    message_ = std::move(*message);
-    return absl::OkStatus();
-  }
-
-  absl::Status Spin() {
-    const absl::Time deadline = absl::Now() + kReceiveTimeout;
-    for (uint64_t i = 1;; ++i) {
-      absl::StatusOr<std::optional<Message>> message = port_->TryReceive();
-      if (!message.ok()) return message.status();
-      if (message->has_value()) {
-        message_ = std::move(**message);
-        return absl::OkStatus();
-      }
-      // Still busy polling (never sleeps), but after kPureSpins empty polls
-      // (tens of µs: longer than any reply that is not held up)
-      // it lets another runnable task on this CPU go first: when both ends
-      // share one CPU (the other one busy, as on a shared 2-core machine),
-      // a pure spin holds it for a whole scheduler tick (4 ms) before the
-      // peer can answer.
-      if (i > kPureSpins) sched_yield();
-      if (i % 4096 == 0 && absl::Now() > deadline) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "no message within ", absl::FormatDuration(kReceiveTimeout)));
-      }
-    }
-  }
-
   std::unique_ptr<Port> port_;
   size_t payload_bytes_;
-  bool spin_;
   Buffer buffer_;    // filled between PrepareSend and Send
   Message message_;  // held between Receive and Release
 };
@@ -112,11 +82,12 @@ class ShmportConnection : public Connection {
     PeerIdentity peer;
     peer.pid = peer_pid;
     peer.uid = getuid();
+    PortOptions options;
+    if (spin_) options.receive_spin = kReceiveSpin;
     absl::StatusOr<std::unique_ptr<Port>> port =
-        Port::Open(std::move(ends_[mine]), peer, PortOptions());
+        Port::Open(std::move(ends_[mine]), peer, options);
     if (!port.ok()) return port.status();
-    return std::make_unique<ShmportEndpoint>(std::move(*port), payload_bytes_,
-                                             spin_);
+    return std::make_unique<ShmportEndpoint>(std::move(*port), payload_bytes_);
   }
 
  private:

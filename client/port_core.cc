@@ -1005,6 +1005,30 @@ bool PortCore::PollSocket(const Deadline& deadline) {
   return true;
 }
 
+absl::StatusOr<std::optional<ReceivedMessage>> PortCore::ReceiveBlocking(
+    const Deadline& deadline) {
+  // SO_RCVTIMEO bounds the sleep. It changes only when the time left drops
+  // below a second, so a long wait costs no extra system call per message.
+  absl::Duration want = absl::ZeroDuration();  // zero: no timeout
+  if (!deadline.infinite()) {
+    const absl::Duration left = deadline.at() - absl::Now();
+    if (left <= absl::ZeroDuration()) return std::optional<ReceivedMessage>();
+    want = left >= absl::Seconds(1) ? absl::Seconds(1)
+                                    : absl::Ceil(left, absl::Milliseconds(1));
+  }
+  if (want != receive_timeout_) {
+    const timeval tv = absl::ToTimeval(want);
+    if (::setsockopt(channel_.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) !=
+        0) {
+      return ErrnoToStatus(errno, "setsockopt(SO_RCVTIMEO)");
+    }
+    receive_timeout_ = want;
+  }
+  return channel_.Receive(
+      absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes),
+      /*dont_wait=*/false);
+}
+
 bool PortCore::Process(absl::Span<const uint8_t> bytes,
                        std::vector<UniqueFd>& fds) {
   auto decoded = wire::Decode(bytes, static_cast<int>(fds.size()));
@@ -1078,16 +1102,27 @@ PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
       // Raise the sleep flag, then look once more (no lost wake-up).
       if (!ring_in_->PrepareToSleep()) return DrainRing(64);
     }
-    const bool ready = PollSocket(deadline);
-    if (ring_mode_in_) ring_in_->Awake();
-    if (!ready) {
-      return ring_mode_in_ && !ring_in_->Empty() ? DrainRing(64)
-                                                 : PumpResult::kTimeout;
-    }
   }
-  auto got = channel_.Receive(
-      absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes),
-      /*dont_wait=*/true);
+  absl::StatusOr<std::optional<ReceivedMessage>> got;
+  if (!dont_wait && spin) {
+    // A Receive caller sleeps in recvmsg itself: one system call per wake-up
+    // instead of poll + recvmsg. Nothing but the socket needs to wake it
+    // (Close() shuts the socket down; memory waiters sleep on in_cv_).
+    got = ReceiveBlocking(deadline);
+    if (ring_mode_in_) ring_in_->Awake();
+  } else {
+    if (!dont_wait) {
+      const bool ready = PollSocket(deadline);
+      if (ring_mode_in_) ring_in_->Awake();
+      if (!ready) {
+        return ring_mode_in_ && !ring_in_->Empty() ? DrainRing(64)
+                                                   : PumpResult::kTimeout;
+      }
+    }
+    got = channel_.Receive(
+        absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes),
+        /*dont_wait=*/true);
+  }
   if (!got.ok()) {
     if (closed()) return PumpResult::kClosed;
     if (got.status().code() == absl::StatusCode::kUnavailable) {
@@ -1101,7 +1136,7 @@ PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
   }
   if (!got->has_value()) {
     if (ring_mode_in_ && !ring_in_->Empty()) return DrainRing(64);
-    return dont_wait ? PumpResult::kTimeout : PumpResult::kProgress;
+    return dont_wait || spin ? PumpResult::kTimeout : PumpResult::kProgress;
   }
   ReceivedMessage& m = **got;
   const absl::Span<const uint8_t> bytes(receive_buffer_.get(), m.size);

@@ -141,6 +141,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Waits for the socket (and the wake eventfd) to become readable.
   // Returns false on timeout.
   bool PollSocket(const Deadline& deadline);
+  // A blocking recvmsg bounded by `deadline` (SO_RCVTIMEO); nullopt on
+  // timeout.
+  absl::StatusOr<std::optional<ReceivedMessage>> ReceiveBlocking(
+      const Deadline& deadline);
   absl::Status Dispatch(const wire::Decoded& m, std::vector<UniqueFd>& fds);
   absl::Status OnNewRing(const wire::Decoded& m, UniqueFd fd);
   absl::Status OnData(const wire::Decoded& m);
@@ -205,6 +209,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   std::unique_ptr<uint8_t[]> receive_buffer_;
   std::unique_ptr<RingReader> ring_in_;
   bool ring_mode_in_ = false;
+  absl::Duration receive_timeout_;  // the socket's SO_RCVTIMEO (zero: none)
   struct Stashed {
     std::vector<uint8_t> bytes;
     std::vector<UniqueFd> fds;
