@@ -23,6 +23,10 @@ Port::Port(std::shared_ptr<internal::PortCore> core) : core_(std::move(core)) {}
 Port::~Port() {
   core_->Close(absl::UnavailableError("the port was closed by this end"),
                /*send_bye=*/true);
+  // Messages nobody received hold the core alive (each keeps a reference
+  // to return its chunks); drop them, or the core, its socket and its
+  // mappings would keep each other alive forever.
+  core_->DropInbox();
 }
 
 absl::StatusOr<Buffer> Port::Allocate(size_t size) {

@@ -286,6 +286,14 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   counters_->segments_out.store(0);
 }
 
+void PortCore::DropInbox() {
+  std::deque<Message> unread;  // destroyed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    unread.swap(inbox_);
+  }
+}
+
 void PortCore::ProtocolError(const absl::Status& error) {
   counters_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
   Log(LogLevel::kWarning, "port_protocol_error",

@@ -69,6 +69,9 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   absl::StatusOr<Message> Receive(const Deadline& deadline);
   absl::StatusOr<std::optional<Message>> TryReceive();
   void Close(absl::Status reason, bool send_bye);
+  // Destroys the messages still queued (outside the lock: each returns its
+  // chunks). Called when the Port goes away.
+  void DropInbox();
 
   int fd() const { return channel_.fd(); }
   bool closed() const { return closed_.load(std::memory_order_acquire); }

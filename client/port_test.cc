@@ -319,6 +319,23 @@ TEST(PortTest, MessagesAndBuffersOutliveTheirPort) {
   EXPECT_EQ(census.LeakedMappings(), 0);
 }
 
+TEST(PortTest, APortDroppedWithUnreadSharedMemoryMessagesLeaksNothing) {
+  testing::ProcessCensus census;
+  {
+    auto ports = OpenLocalPorts();
+    ASSERT_TRUE(ports.ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(ports->a->SendCopy(i, std::vector<uint8_t>(40000, 1)).ok());
+    }
+    // Pull them into b's inbox without handing them out.
+    ASSERT_TRUE(ports->b->TryReceive().ok());
+    ports->b.reset();  // three Messages, each referencing b's core, unread
+    ports->a.reset();
+  }
+  EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();
+  EXPECT_EQ(census.LeakedMappings(), 0);
+}
+
 TEST(PortTest, BufferOfAnotherPortIsRefused) {
   auto one = OpenLocalPorts();
   auto two = OpenLocalPorts();

@@ -237,11 +237,16 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
       registry_.AddPort(a.info.id(), b.info.id(), *geometry, NowMs());
   const uint64_t port_id = port->info.id();
 
+  // The opener's end waits in its OpenPort call only if the process asked
+  // itself; a port an operator opened (admin token) is one both ends take
+  // with AcceptPort.
+  const bool asked_by_a =
+      !r.session_token().empty() && SecretsEqual(r.session_token(), a.token);
   v1::BrokerFrame to_a;
   to_a.mutable_port_opened()->set_port_id(port_id);
   *to_a.mutable_port_opened()->mutable_peer() = IdentityOf(b);
   *to_a.mutable_port_opened()->mutable_geometry() = *geometry;
-  to_a.mutable_port_opened()->set_initiator(true);
+  to_a.mutable_port_opened()->set_initiator(asked_by_a);
   v1::BrokerFrame to_b = to_a;
   *to_b.mutable_port_opened()->mutable_peer() = IdentityOf(a);
   to_b.mutable_port_opened()->set_initiator(false);

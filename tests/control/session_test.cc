@@ -146,6 +146,35 @@ TEST(SessionTest, OpenPortByNameAndAcceptPortGiveReadyPorts) {
   EXPECT_EQ(m->ToString(), text);
 }
 
+TEST(SessionTest, APortAnOperatorOpensIsAcceptedAtBothEnds) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto a = Session::Connect(Options(**daemon, "op-a"));
+  auto b = Session::Connect(Options(**daemon, "op-b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto token = (*daemon)->AdminToken();
+  ASSERT_TRUE(token.ok()) << token.status();
+  v1::OpenPortRequest request;
+  request.mutable_from()->set_name("op-a");
+  request.mutable_to()->set_name("op-b");
+  v1::OpenPortResponse response;
+  grpc::ClientContext context;
+  context.AddMetadata("x-shmport-admin-token", *token);
+  ASSERT_TRUE(
+      (*daemon)->NewStub()->OpenPort(&context, request, &response).ok());
+  // Neither process asked: both take the port with AcceptPort.
+  auto pa = (*a)->AcceptPort(absl::Seconds(10));
+  auto pb = (*b)->AcceptPort(absl::Seconds(10));
+  ASSERT_TRUE(pa.ok()) << pa.status();
+  ASSERT_TRUE(pb.ok()) << pb.status();
+  EXPECT_EQ((*pa)->port_id(), response.port_id());
+  EXPECT_EQ((*pb)->peer().name, "op-a");
+  ASSERT_TRUE((*pa)->SendCopy(1, std::vector<uint8_t>(5000, 3)).ok());
+  auto m = (*pb)->Receive(absl::Seconds(10));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->ToString(), std::string(5000, 3));
+}
+
 TEST(SessionTest, OpenPortByIdWorks) {
   auto daemon = DaemonProcess::Start();
   ASSERT_TRUE(daemon.ok()) << daemon.status();
