@@ -324,12 +324,19 @@ TEST(PortTest, APortDroppedWithUnreadSharedMemoryMessagesLeaksNothing) {
   {
     auto ports = OpenLocalPorts();
     ASSERT_TRUE(ports.ok());
-    for (int i = 0; i < 3; ++i) {
+    // The first message announces the segment (over the socket).
+    ASSERT_TRUE(ports->a->SendCopy(0, std::vector<uint8_t>(40000, 1)).ok());
+    ASSERT_TRUE(ports->b->Receive(kLong).ok());
+    // These go through the ring; one Receive drains them all into the
+    // inbox and hands out the first.
+    for (int i = 1; i <= 3; ++i) {
       ASSERT_TRUE(ports->a->SendCopy(i, std::vector<uint8_t>(40000, 1)).ok());
     }
-    // Pull them into b's inbox without handing them out.
-    ASSERT_TRUE(ports->b->TryReceive().ok());
-    ports->b.reset();  // three Messages, each referencing b's core, unread
+    auto first = ports->b->Receive(kLong);
+    ASSERT_TRUE(first.ok());
+    ASSERT_EQ(ports->a->stats().chunks_in_use, 9u);  // 3 x 3 chunks
+    ports->b.reset();  // two Messages, each referencing b's core, unread
+    EXPECT_EQ(ports->a->stats().chunks_in_use, 3u);  // theirs came back
     ports->a.reset();
   }
   EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();
