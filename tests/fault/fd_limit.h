@@ -25,6 +25,8 @@ class FdLimit {
       : original_(other.original_),
         current_(other.current_),
         fillers_(std::move(other.fillers_)),
+        fd_dir_(std::move(other.fd_dir_)),
+        maps_(std::move(other.maps_)),
         active_(std::exchange(other.active_, false)) {}
   FdLimit& operator=(FdLimit&&) = delete;
   ~FdLimit();
@@ -34,11 +36,20 @@ class FdLimit {
   // Descriptors this object holds to fill holes (they count as open).
   int fillers() const { return static_cast<int>(fillers_.size()); }
 
+  // What tests/util's CountOpenFds() and CountSegmentMappings() would say,
+  // without needing a new fd to say it (those open /proc files, which
+  // fails at the limit): read through fds opened before the limit, which
+  // are themselves not counted.
+  int OpenFds() const;
+  int SegmentMappings() const;
+
  private:
   FdLimit() = default;
   rlimit original_{};
   rlim_t current_ = 0;
   std::vector<UniqueFd> fillers_;
+  UniqueFd fd_dir_;  // /proc/self/fd
+  UniqueFd maps_;    // /proc/self/maps
   bool active_ = false;
 };
 

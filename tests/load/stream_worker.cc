@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "client/broker_link.h"
 #include "client/port.h"
+#include "tests/fault/fd_limit.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"
 
@@ -35,9 +36,10 @@ constexpr uint32_t kReplyMagic = 0x57524b52;    // "WRKR"
 constexpr uint32_t kPayloadMagic = 0x53484d50;  // "SHMP"
 
 // Commands, one byte each, then their fields in host byte order.
-constexpr char kAttach = 'A';  // u32 request, u64 id, str address, str token
-constexpr char kReport = 'R';  // u32 request
-constexpr char kFinish = 'F';  // u32 request
+constexpr char kAttach = 'A';   // u32 request, u64 id, str address, str token
+constexpr char kReport = 'R';   // u32 request
+constexpr char kFinish = 'F';   // u32 request
+constexpr char kFdLimit = 'L';  // u32 request, i32 spare (< 0: lift the limit)
 
 // Every reply has this shape, so a late answer to a request the parent
 // gave up on is recognised by its request id and skipped.
@@ -385,6 +387,7 @@ void PortRunner::Run() {
 // The child's whole life. Returns its exit code.
 int ChildMain(int commands, int replies, const StreamOptions& options) {
   Counters counters;
+  std::optional<FdLimit> fd_limit;
   BrokerLink link;
   std::list<std::unique_ptr<PortRunner>> runners;
   auto reap = [&] {
@@ -415,7 +418,11 @@ int ChildMain(int commands, int replies, const StreamOptions& options) {
       while (true) {
         absl::StatusOr<std::optional<BrokerNotice>> notice = link.Receive();
         if (!notice.ok()) {
-          if (absl::IsInvalidArgument(notice.status())) continue;
+          if (absl::IsInvalidArgument(notice.status())) {
+            // E.g. a PortOpened whose fd this process had no room for.
+            counters.Update([](WorkerReport& r) { ++r.frames_dropped; });
+            continue;
+          }
           counters.Update([](WorkerReport& r) { ++r.daemon_lost; });
           link = BrokerLink();  // the data plane carries on without it
           break;
@@ -454,6 +461,16 @@ int ChildMain(int commands, int replies, const StreamOptions& options) {
       const std::string message(attached.status().message());
       std::strncpy(reply.message, message.c_str(), sizeof(reply.message) - 1);
       if (attached.ok()) link = *std::move(attached);
+    } else if (command == kFdLimit) {
+      int32_t spare = 0;
+      if (!ReadAll(commands, &spare, sizeof(spare))) return 6;
+      fd_limit.reset();
+      if (spare >= 0) {
+        absl::StatusOr<FdLimit> limit = FdLimit::Exhaust(spare);
+        reply.code = static_cast<int32_t>(limit.status().code());
+        if (limit.ok()) fd_limit.emplace(*std::move(limit));
+      }
+      reply.report = counters.Snapshot();
     } else if (command == kReport) {
       reply.report = counters.Snapshot();
     } else if (command == kFinish) {
@@ -520,6 +537,7 @@ void WorkerReport::Add(const WorkerReport& o) {
   send_stalls += o.send_stalls;
   send_errors += o.send_errors;
   daemon_lost += o.daemon_lost;
+  frames_dropped += o.frames_dropped;
   for (int i = 0; i < kLatencyBuckets; ++i) latency[i] += o.latency[i];
 }
 
@@ -543,6 +561,7 @@ void WorkerReport::Subtract(const WorkerReport& o) {
   send_stalls -= o.send_stalls;
   send_errors -= o.send_errors;
   daemon_lost -= o.daemon_lost;
+  frames_dropped -= o.frames_dropped;
   for (int i = 0; i < kLatencyBuckets; ++i) latency[i] -= o.latency[i];
 }
 
@@ -695,6 +714,25 @@ absl::Status StreamWorker::Attach(const std::string& broker_address,
   if (reply->code == 0) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(reply->code),
                       reply->message);
+}
+
+absl::StatusOr<WorkerReport> StreamWorker::LimitFds(int spare,
+                                                    absl::Duration timeout) {
+  const uint32_t request = ++next_request_;
+  std::string command(1, kFdLimit);
+  AppendValue(&command, request);
+  AppendValue(&command, static_cast<int32_t>(spare));
+  if (absl::Status s = SendCommand(command); !s.ok()) return s;
+  absl::StatusOr<Reply> reply =
+      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
+        return ReadReply(d, n, t);
+      });
+  if (!reply.ok()) return reply.status();
+  if (reply->code != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(reply->code),
+                        "the worker could not limit its fds");
+  }
+  return reply->report;
 }
 
 absl::StatusOr<WorkerReport> StreamWorker::Report(absl::Duration timeout) {

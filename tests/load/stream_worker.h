@@ -80,8 +80,10 @@ struct WorkerReport {
   uint64_t allocate_stalls = 0;
   uint64_t send_stalls = 0;
   uint64_t send_errors = 0;
-  // The broker link ended (daemon gone) / was attached again.
+  // The broker link ended (daemon gone).
   uint64_t daemon_lost = 0;
+  // Broker frames refused (a PortOpened whose fd did not fit, ...).
+  uint64_t frames_dropped = 0;
   // What the worker holds right now.
   int32_t open_fds = 0;
   int32_t segment_mappings = 0;
@@ -127,6 +129,12 @@ class StreamWorker {
   // The worker's cumulative counters, now. DEADLINE_EXCEEDED when it does
   // not answer in time (e.g. stopped), UNAVAILABLE when it is gone.
   absl::StatusOr<WorkerReport> Report(absl::Duration timeout);
+
+  // Runs the worker out of file descriptors: from now on it can open at
+  // most `spare` more (RLIMIT_NOFILE, see tests/fault/fd_limit.h); a
+  // negative `spare` lifts the limit again. Returns its counters, taken
+  // after the change.
+  absl::StatusOr<WorkerReport> LimitFds(int spare, absl::Duration timeout);
 
   // Closes every port (each peer gets a BYE), waits for the port threads,
   // returns the final counters and waits for the exit ("exit 0").
