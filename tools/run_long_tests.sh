@@ -93,10 +93,15 @@ run_soak() {
     summary+=("soak: FAILED to build")
     return
   fi
-  # Bounded: the run itself, plus start-up and shutdown, plus slack.
-  local limit=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 300 }')
+  # The bazel-bin symlink follows whichever build ran last (the machine is
+  # shared); ask for the plain build's tree instead.
+  local bin limit
+  bin=$(${BAZEL:-bazel} info bazel-bin 2>/dev/null)
+  # Bounded: the run itself, plus start-up and shutdown, plus slack. GNU
+  # timeout signals the whole process group: the daemon and workers too.
+  limit=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 300 }')
   # shellcheck disable=SC2086
-  timeout --signal=KILL "$limit" nice -n 5 bazel-bin/tests/load/soak \
+  timeout --signal=KILL "$limit" nice -n 5 "$bin/tests/load/soak" \
     --minutes="$minutes" ${SOAK_ARGS:-} 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   local line
