@@ -45,8 +45,9 @@ TEST(FdExhaustionTest, SenderWithoutFdsGetsResourceExhaustedThenRecovers) {
   {
     // Segments of 4 chunks; the sender fills segment 0 and then needs a
     // new segment, i.e. a new memfd, while it has no fd to spare.
+    Signal done;
     auto peer = ForkPeer(
-        [](Port& port) -> int {
+        [&done](Port& port) -> int {
           CHILD_CHECK(port.SendCopy(1, std::vector<uint8_t>(10, 1)).ok(),
                       "first message");
           // Segment 0, all of it, held unsent (its memfd stays open).
@@ -79,6 +80,9 @@ TEST(FdExhaustionTest, SenderWithoutFdsGetsResourceExhaustedThenRecovers) {
           CHILD_CHECK(sent.ok(), sent.ToString());
           CHILD_CHECK(limit->OpenFds() == fds + limit->fillers(),
                       "the new segment's fd stayed open");
+          // Stay until the parent has it all (see port_lifecycle_test.cc:
+          // a peer gone before this end's Open ends makes the Open fail).
+          CHILD_CHECK(done.Wait(kBound).has_value(), "no done signal");
           return 0;
         },
         SmallPortOptions(4, 4), SmallPortOptions(4, 4));
@@ -90,6 +94,7 @@ TEST(FdExhaustionTest, SenderWithoutFdsGetsResourceExhaustedThenRecovers) {
     ASSERT_TRUE(second.ok()) << second.status();
     EXPECT_EQ(second->stream(), 2u);
     EXPECT_TRUE(CheckPattern(*second, 2));
+    done.Notify();
     EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
   }
   EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();

@@ -66,8 +66,9 @@ class AddressSpaceLimit {
 TEST(MemoryLimitTest, SenderOverItsLimitGetsResourceExhaustedThenRecovers) {
   ProcessCensus census;
   {
+    Signal done;
     auto peer = ForkPeer(
-        [](Port& port) -> int {
+        [&done](Port& port) -> int {
           CHILD_CHECK(port.SendCopy(1, std::vector<uint8_t>(10, 1)).ok(),
                       "first message");
           // Segment 0, all of it, held: the next buffer needs segment 1.
@@ -92,6 +93,8 @@ TEST(MemoryLimitTest, SenderOverItsLimitGetsResourceExhaustedThenRecovers) {
           CHILD_CHECK(b.ok(), b.status().ToString());
           FillPattern(b->data(), b->size(), 2);
           CHILD_CHECK(port.Send(2, *std::move(b)).ok(), "send after the limit");
+          // Stay until the parent has it all (port_lifecycle_test.cc).
+          CHILD_CHECK(done.Wait(kBound).has_value(), "no done signal");
           return 0;
         },
         LargeSegments(), LargeSegments());
@@ -102,6 +105,7 @@ TEST(MemoryLimitTest, SenderOverItsLimitGetsResourceExhaustedThenRecovers) {
     ASSERT_TRUE(second.ok()) << second.status();
     EXPECT_EQ(second->stream(), 2u);
     EXPECT_TRUE(CheckPattern(*second, 2));
+    done.Notify();
     EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
   }
   EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();

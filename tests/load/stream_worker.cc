@@ -355,13 +355,6 @@ void PortRunner::Run() {
       }
     }
   }
-  // Take what is still queued: a Port dropped with shared-memory messages
-  // in its inbox is never freed (see tests/fault/port_drop_test.cc).
-  while (true) {
-    absl::StatusOr<std::optional<Message>> m = port->TryReceive();
-    if (!m.ok() || !m->has_value()) break;
-    Check(**m);
-  }
   bool stopped;
   {
     std::lock_guard<std::mutex> lock(mu_);
