@@ -1,0 +1,328 @@
+// Security (issue 7): a process of another uid (nobody, 65534) against a
+// daemon run by root. It cannot reach a default daemon at all, cannot
+// register unless the policy admits its uid or gid, cannot claim a name
+// its uid's rules forbid, cannot attach (or act for) another process's
+// registration, and cannot open ports the policy forbids.
+//
+// Switching uid needs root, which CI has; elsewhere these tests skip.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/control/daemon_process.h"
+#include "tests/control/raw_client.h"
+#include "tests/security/foreign_process.h"
+
+namespace shmport::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr absl::Duration kBound = absl::Seconds(20);
+
+bool Eventually(const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + kBound;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// A policy that admits this (root) process and the other uid.
+std::string AdmitBoth() {
+  return absl::StrCat("allowed_uids: [", ::getuid(), ", ", kForeignUid, "]");
+}
+
+class ForeignUidTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!CanSwitchUid()) {
+      GTEST_SKIP() << "needs root (outside a user namespace) to run a "
+                   << "process as uid " << kForeignUid
+                   << " (nobody); CI runs the tests as root";
+    }
+    // A parent the other uid may traverse; the daemon creates run/ itself,
+    // with the mode its config asks for.
+    char tmpl[] = "/tmp/shmport-sXXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    parent_ = tmpl;
+    ASSERT_EQ(::chmod(parent_.c_str(), 0755), 0);
+    dir_ = parent_ + "/run";
+  }
+
+  void TearDown() override {
+    foreign_.reset();
+    daemon_.reset();
+    if (!parent_.empty()) std::filesystem::remove_all(parent_);
+  }
+
+  // Starts shmportd with `config`. With `reachable_by_group`, the config
+  // names socket_group "nogroup" and the test, like an operator, gives the
+  // sockets to that group (the daemon does not: see
+  // DISABLED_SocketGroupMembersCanConnectToTheSockets).
+  void StartDaemon(std::string config, bool reachable_by_group = true) {
+    if (reachable_by_group) config += "\nsocket_group: \"nogroup\"";
+    const std::string config_path = parent_ + "/shmportd.textproto";
+    std::ofstream(config_path) << config;
+    auto daemon = DaemonProcess::Start(
+        {.extra_args = {"--config=" + config_path}, .directory = dir_});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = *std::move(daemon);
+    stub_ = daemon_->NewStub();
+    if (reachable_by_group) {
+      for (const char* socket : {"/control.sock", "/broker.sock"}) {
+        ASSERT_EQ(::chown((dir_ + socket).c_str(), -1, kForeignGid), 0);
+      }
+    }
+  }
+
+  void SpawnForeign() {
+    auto foreign = ForeignProcess::Spawn({"--address=" + daemon_->address()});
+    ASSERT_TRUE(foreign.ok()) << foreign.status();
+    foreign_ = *std::move(foreign);
+    ASSERT_EQ(Ask("whoami"),
+              absl::StrCat("ok ", kForeignUid, " ", kForeignGid));
+  }
+
+  std::string Ask(const std::string& command) {
+    auto answer = foreign_->Command(command);
+    EXPECT_TRUE(answer.ok()) << answer.status();
+    return answer.ok() ? *answer : answer.status().ToString();
+  }
+
+  std::vector<v1::ProcessInfo> Processes() {
+    v1::ListProcessesResponse listed;
+    EXPECT_TRUE(stub_->ListProcesses(Context().get(), {}, &listed).ok());
+    return {listed.processes().begin(), listed.processes().end()};
+  }
+
+  std::unique_ptr<Session> Connect(const std::string& name) {
+    SessionOptions o;
+    o.name = name;
+    o.address = daemon_->address();
+    auto session = Session::Connect(o);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *std::move(session) : nullptr;
+  }
+
+  std::string parent_;
+  std::string dir_;
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::unique_ptr<v1::ControlPlane::Stub> stub_;
+  std::unique_ptr<ForeignProcess> foreign_;
+};
+
+TEST_F(ForeignUidTest, DefaultDaemonIsOutOfReachForAnotherUid) {
+  StartDaemon("", /*reachable_by_group=*/false);
+  SpawnForeign();
+  // The 0700 directory stops it before any policy is asked.
+  EXPECT_THAT(Ask("connect_socket " + dir_ + "/control.sock"),
+              StartsWith("error EACCES"));
+  EXPECT_THAT(Ask("connect_socket " + dir_ + "/broker.sock"),
+              StartsWith("error EACCES"));
+  EXPECT_THAT(Ask("read " + dir_ + "/admin.token"), StartsWith("error EACCES"));
+  EXPECT_THAT(Ask("connect guest-1"), StartsWith("error UNAVAILABLE"));
+  EXPECT_TRUE(Processes().empty());
+}
+
+TEST_F(ForeignUidTest, AnotherUidIsRefusedWhenThePolicyDoesNotAdmitIt) {
+  StartDaemon("attach_timeout_ms: 500");
+  SpawnForeign();
+  const std::string answer = Ask("connect guest-1");
+  EXPECT_THAT(answer, StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(answer, HasSubstr(absl::StrCat("uid ", kForeignUid)));
+  // The admin token stays private even to those who can reach the socket.
+  EXPECT_THAT(Ask("read " + dir_ + "/admin.token"), StartsWith("error EACCES"));
+  // Nothing of it stays registered, and the refusal is counted.
+  EXPECT_TRUE(Eventually([&] { return Processes().empty(); }));
+  v1::GetStatsResponse stats;
+  ASSERT_TRUE(stub_->GetStats(Context().get(), {}, &stats).ok());
+  EXPECT_GE(stats.daemon().attach_refused(), 1u);
+}
+
+TEST_F(ForeignUidTest, AnotherUidAdmittedByUidRegistersUnderItsKernelUid) {
+  StartDaemon(absl::StrCat("policy { allowed_uids: ", kForeignUid, " }"));
+  SpawnForeign();
+  EXPECT_THAT(Ask("connect guest-1"), StartsWith("ok "));
+  const auto processes = Processes();
+  ASSERT_EQ(processes.size(), 1u);
+  EXPECT_EQ(processes[0].name(), "guest-1");
+  EXPECT_EQ(processes[0].uid(), kForeignUid);
+  EXPECT_EQ(processes[0].gid(), kForeignGid);
+  EXPECT_EQ(processes[0].pid(), foreign_->pid());
+  EXPECT_EQ(processes[0].state(), v1::PROCESS_STATE_ATTACHED);
+}
+
+TEST_F(ForeignUidTest, AnotherUidAdmittedByGidRegisters) {
+  StartDaemon(absl::StrCat("policy { allowed_gids: ", kForeignGid, " }"));
+  SpawnForeign();
+  EXPECT_THAT(Ask("connect guest-1"), StartsWith("ok "));
+  ASSERT_EQ(Processes().size(), 1u);
+}
+
+std::string GuestNamesOnly() {
+  return absl::StrCat("policy { ", AdmitBoth(),
+                      " name_rules { uid: ", kForeignUid,
+                      " name_patterns: \"guest-*\" } }");
+}
+
+TEST_F(ForeignUidTest, NameRulesConfineAnotherUidToItsNames) {
+  StartDaemon(GuestNamesOnly() + "\nattach_timeout_ms: 500");
+  SpawnForeign();
+  const std::string refused = Ask("connect router");
+  EXPECT_THAT(refused, StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(refused, HasSubstr("'router'"));
+  EXPECT_THAT(refused, HasSubstr("guest-*"));
+  EXPECT_THAT(Ask("connect guest-2"), StartsWith("ok "));
+  // Root has no rules: it may take "router" once the refused registration
+  // is gone (at its attach timeout today; see the disabled test below).
+  EXPECT_TRUE(Eventually([&] {
+    v1::RegisterRequest request;
+    request.set_name("router");
+    request.set_pid(::getpid());
+    v1::RegisterResponse response;
+    return stub_->Register(Context().get(), request, &response).ok();
+  }));
+}
+
+// PRODUCT BUG (disabled until fixed in server/switchboard.cc): an attach
+// the policy refuses leaves its registration, and so the name, reserved
+// until the attach timeout (5 s by default). The refused process cannot
+// use it, but the rightful owner gets ALREADY_EXISTS meanwhile: a uid
+// confined to "guest-*" can keep "router" from registering by trying
+// every few seconds. Fix: end the registration when OnAttach refuses it
+// for policy (uid/gid, name rule) or pid mismatch... but not for a wrong
+// token, which must not let a stranger cancel someone's registration.
+// (Register itself cannot check the name rules: the gRPC call carries no
+// kernel credentials. A process that never attaches can still hold a name
+// for attach_timeout_ms; that is by design and bounded.)
+TEST_F(ForeignUidTest, DISABLED_RefusedAttachReleasesTheNameAtOnce) {
+  StartDaemon(GuestNamesOnly());  // attach timeout: the default 5 s
+  SpawnForeign();
+  ASSERT_THAT(Ask("connect router"), StartsWith("error PERMISSION_DENIED"));
+  v1::RegisterRequest request;
+  request.set_name("router");
+  request.set_pid(::getpid());
+  v1::RegisterResponse response;
+  const grpc::Status status =
+      stub_->Register(Context().get(), request, &response);
+  EXPECT_TRUE(status.ok()) << Describe(status);
+}
+
+TEST_F(ForeignUidTest, AnotherUidCannotAttachSomeoneElsesRegistration) {
+  StartDaemon(absl::StrCat("policy { ", AdmitBoth(), " }"));
+  SpawnForeign();
+  // A registration of this (root) process, not attached yet; its id and
+  // token leak to the other uid.
+  auto victim = RegisterOnly(*stub_, "victim");
+  ASSERT_TRUE(victim.ok()) << victim.status();
+  const std::string stolen = Ask(absl::StrCat(
+      "attach ", victim->broker_address, " ", victim->id, " ", victim->token));
+  EXPECT_THAT(stolen, StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(stolen,
+              HasSubstr(absl::StrCat("comes from pid ", foreign_->pid())));
+  // The victim is undisturbed: it attaches itself.
+  auto link = BrokerLink::Attach(victim->broker_address, victim->id,
+                                 victim->token, kBound);
+  EXPECT_TRUE(link.ok()) << link.status();
+
+  // Its own registration needs its own token.
+  const std::vector<std::string> mine =
+      absl::StrSplit(Ask("raw_register guest-1"), ' ');
+  ASSERT_EQ(mine.size(), 3u);
+  ASSERT_EQ(mine[0], "ok");
+  const std::string wrong = Ask(absl::StrCat("attach ", victim->broker_address,
+                                             " ", mine[1], " ", victim->token));
+  EXPECT_THAT(wrong, StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(wrong, HasSubstr("session_token does not match"));
+  EXPECT_EQ(Ask(absl::StrCat("attach ", victim->broker_address, " ", mine[1],
+                             " ", mine[2])),
+            "ok");
+}
+
+TEST_F(ForeignUidTest, AnotherUidCannotOpenPortsThePolicyForbids) {
+  StartDaemon(
+      absl::StrCat("policy { ", AdmitBoth(),
+                   " port_rules { from: \"guest-*\" to: \"public-*\" }",
+                   " port_rules { from: \"public-*\" to: \"guest-*\" } }"));
+  auto public_api = Connect("public-api");
+  auto secret_db = Connect("secret-db");
+  ASSERT_TRUE(public_api != nullptr && secret_db != nullptr);
+  SpawnForeign();
+  ASSERT_THAT(Ask("connect guest-1"), StartsWith("ok "));
+
+  const std::string denied = Ask("open secret-db");
+  EXPECT_THAT(denied, StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(denied, HasSubstr("from 'guest-1' to 'secret-db'"));
+  // Claiming to be another process with its own token does not help.
+  ASSERT_THAT(Ask("raw_register guest-2"), StartsWith("ok "));
+  EXPECT_THAT(
+      Ask(absl::StrCat("open_from ", public_api->process_id(), " secret-db")),
+      StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(
+      Ask(absl::StrCat("open_from ", secret_db->process_id(), " public-api")),
+      StartsWith("error PERMISSION_DENIED"));
+  v1::ListPortsResponse ports;
+  ASSERT_TRUE(stub_->ListPorts(Context().get(), {}, &ports).ok());
+  EXPECT_EQ(ports.ports_size(), 0);
+
+  // What the policy allows works across uids, both ways, and the kernel
+  // vouches for the other end's uid.
+  ASSERT_THAT(Ask("open public-api"), StartsWith("ok "));
+  auto port = public_api->AcceptPort(kBound);
+  ASSERT_TRUE(port.ok()) << port.status();
+  EXPECT_EQ((*port)->peer().uid, kForeignUid);
+  EXPECT_EQ((*port)->peer().name, "guest-1");
+  EXPECT_EQ(Ask("send hello from nobody"), "ok");
+  auto m = (*port)->Receive(kBound);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->ToString(), "hello from nobody");
+  const std::string reply = "hello from root";
+  ASSERT_TRUE(
+      (*port)
+          ->SendCopy(1, absl::MakeConstSpan(
+                            reinterpret_cast<const uint8_t*>(reply.data()),
+                            reply.size()))
+          .ok());
+  EXPECT_EQ(Ask("receive"), "ok hello from root");
+  ASSERT_TRUE(stub_->ListPorts(Context().get(), {}, &ports).ok());
+  EXPECT_EQ(ports.ports_size(), 1);
+}
+
+// PRODUCT BUG (disabled until fixed in server/daemon.cc): with
+// socket_group set, the daemon makes the directory 0750 and gives it to
+// the group, and chmods the sockets to 0660, but never chowns the sockets:
+// they stay root:root, so a member of the group can enter the directory
+// and still cannot connect (connect(2) needs write permission on the
+// socket file: EACCES). docs/control-plane.md promises "0660 with a
+// group". Fix: chown(path, -1, gid) for control.sock and broker.sock next
+// to the chmod in Daemon::Start (and fail start-up if it fails).
+TEST_F(ForeignUidTest, DISABLED_SocketGroupMembersCanConnectToTheSockets) {
+  StartDaemon(absl::StrCat("policy { allowed_gids: ", kForeignGid,
+                           " }\nsocket_group: \"nogroup\""),
+              /*reachable_by_group=*/false);
+  for (const char* socket : {"/control.sock", "/broker.sock"}) {
+    struct stat st;
+    ASSERT_EQ(::stat((dir_ + socket).c_str(), &st), 0);
+    EXPECT_EQ(st.st_gid, kForeignGid) << socket;
+    EXPECT_EQ(st.st_mode & 0777, 0660u) << socket;
+  }
+  SpawnForeign();
+  EXPECT_EQ(Ask("connect_socket " + dir_ + "/control.sock"), "ok");
+  EXPECT_THAT(Ask("connect guest-1"), StartsWith("ok "));
+}
+
+}  // namespace
+}  // namespace shmport::testing
