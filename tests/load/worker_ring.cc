@@ -37,6 +37,12 @@ absl::StatusOr<std::unique_ptr<WorkerRing>> WorkerRing::Start(
       }
     }
   }
+  for (int i = 0; i < ring->size(); ++i) {
+    if (absl::Status s = ring->AwaitPortsOpen(i, options.ports_per_worker);
+        !s.ok()) {
+      return s;
+    }
+  }
   return ring;
 }
 
@@ -136,17 +142,37 @@ absl::Status WorkerRing::Respawn(int i) {
     return absl::FailedPreconditionError(absl::StrCat(name(i), " is alive"));
   }
   if (absl::Status s = StartWorker(i); !s.ok()) return s;
+  int opened = 0;
   for (int k = 1; k <= options_.ports_per_worker / 2; ++k) {
     const int next = Successor(i, k);
     if (alive(next)) {
       if (absl::Status s = OpenPort(i, next); !s.ok()) return s;
+      ++opened;
     }
     const int previous = (i - k + size()) % size();
     if (alive(previous)) {
       if (absl::Status s = OpenPort(previous, i); !s.ok()) return s;
+      ++opened;
     }
   }
-  return absl::OkStatus();
+  return AwaitPortsOpen(i, opened);
+}
+
+absl::Status WorkerRing::AwaitPortsOpen(int i, int ports) {
+  // The handshakes run in the workers' port threads, after OpenPort
+  // returned; a fault injected before they finish would fail them.
+  const absl::Time deadline = absl::Now() + kReplyTimeout;
+  while (true) {
+    absl::StatusOr<WorkerReport> r = slots_[i].worker->Report(kReplyTimeout);
+    if (!r.ok()) return r.status();
+    if (r->ports_open >= static_cast<uint64_t>(ports)) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          name(i), " has ", r->ports_open, " of its ", ports, " ports open (",
+          r->port_open_failures, " handshakes failed)"));
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
 }
 
 absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {

@@ -34,7 +34,8 @@ struct WorkerRingOptions {
 class WorkerRing {
  public:
   // Forks, registers and attaches every worker through `stub` (which must
-  // outlive the ring), then opens the ring's ports.
+  // outlive the ring), then opens the ring's ports and waits for their
+  // handshakes.
   static absl::StatusOr<std::unique_ptr<WorkerRing>> Start(
       v1::ControlPlane::Stub* stub, const WorkerRingOptions& options);
 
@@ -56,7 +57,8 @@ class WorkerRing {
   // is then dead until Respawn.
   absl::StatusOr<WorkerReport> End(int i, bool graceful);
   // A fresh worker for a dead slot, under the same name (waiting, bounded,
-  // for the daemon to release it), with its ports to every live neighbour.
+  // for the daemon to release it), with its ports to every live neighbour,
+  // returning once their handshakes are done.
   absl::Status Respawn(int i);
 
   // OK when ListProcesses shows exactly the live workers, attached, and
@@ -83,6 +85,8 @@ class WorkerRing {
       : stub_(stub), options_(options), slots_(options.workers) {}
   absl::Status StartWorker(int i);
   absl::Status OpenPort(int from, int to);
+  // Waits until worker i has `ports` ports open (handshakes done).
+  absl::Status AwaitPortsOpen(int i, int ports);
   int Successor(int i, int k) const { return (i + k) % size(); }
 
   v1::ControlPlane::Stub* const stub_;
