@@ -186,9 +186,11 @@ TEST(DaemonMemoryTest, DaemonHoldsNoSharedMemoryWhilePortsCarryData) {
     EXPECT_TRUE(m->in_shared_memory());
     ports.push_back(*std::move(port));
   }
-  // (Eventually: a gRPC call in flight may hold an fd for a moment.)
-  EXPECT_TRUE(Eventually([&] { return ListOpenFds(pid) == attached; }))
-      << "the daemon kept fds of ports it opened: before\n  "
+  // (Eventually, and at most as many: a gRPC call in flight may hold an
+  // fd for a moment, before or after.)
+  EXPECT_TRUE(Eventually([&] {
+    return ListOpenFds(pid).size() <= attached.size();
+  })) << "the daemon kept fds of ports it opened: before\n  "
       << absl::StrJoin(attached, "\n  ") << "\nnow\n  "
       << absl::StrJoin(ListOpenFds(pid), "\n  ");
   // The workers stream over their shared memory meanwhile.
