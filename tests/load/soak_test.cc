@@ -36,7 +36,7 @@ TEST(SoakTest, TwentyWorkersStreamThroughRestartsWithoutLossOrLeak) {
   // Every killed worker's ports closed on its peers' side as a plain EOF.
   EXPECT_GT(result->totals.closed_by_peer, 0u);
   EXPECT_EQ(result->totals.closed_by_protocol, 0u);
-  EXPECT_EQ(result->daemon_fds_after, result->daemon_fds_idle);
+  EXPECT_LE(result->daemon_fds_after, result->daemon_fds_idle);
 }
 
 }  // namespace

@@ -207,7 +207,7 @@ TEST(DaemonMemoryTest, DaemonHoldsNoSharedMemoryWhilePortsCarryData) {
   a->reset();
   b->reset();
   ASSERT_TRUE((*ring)->FinishAll(kBound).ok());
-  EXPECT_TRUE(Eventually([&] { return CountOpenFds(pid) == idle_fds; }))
+  EXPECT_TRUE(Eventually([&] { return CountOpenFds(pid) <= idle_fds; }))
       << CountOpenFds(pid) << " fds, " << idle_fds << " when idle";
 }
 
