@@ -87,7 +87,7 @@ run_fuzzers
 #   SOAK_ARGS="--workers=100 --rate=10"   more flags (tests/load/soak_main.cc)
 run_soak() {
   local log=${TMPDIR:-/tmp}/shmport-soak-$UID.log minutes=${SOAK_MINUTES:-2}
-  echo "== soak: ${minutes} min, 200 workers x 4 ports (log: $log)"
+  echo "== soak: ${minutes} min (log: $log)"
   if ! ${BAZEL:-bazel} build //tests/load:soak //server:shmportd; then
     overall=1
     summary+=("soak: FAILED to build")
