@@ -13,6 +13,7 @@
 #include <functional>
 #include <random>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/session.h"
@@ -131,6 +132,7 @@ TEST(DaemonFaultTest, KilledDaemonLeavesPortsCarryingDataAndARestartServes) {
   char tmpl[] = "/tmp/shmport-fXXXXXX";  // a restart needs the same address
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
+  absl::Cleanup remove_dir = [&] { std::filesystem::remove_all(dir); };
   auto daemon = DaemonProcess::Start({.directory = dir});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   auto stub = (*daemon)->NewStub();
@@ -188,7 +190,6 @@ TEST(DaemonFaultTest, KilledDaemonLeavesPortsCarryingDataAndARestartServes) {
   ExpectCarries(**pa, **pb, 4);  // the port of the dead daemon still works
   FinishIntact(**ring);
   again->reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(DaemonFaultTest, StoppedDaemonTimesOutControlCallsAndCatchesUpAfter) {
