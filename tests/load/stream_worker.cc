@@ -130,15 +130,18 @@ class Counters {
     std::lock_guard<std::mutex> lock(mu_);
     update(totals_);
   }
-  WorkerReport Snapshot() {
+  // The counters, plus what the process holds now. At an fd limit the
+  // census goes through `limit` (opening /proc would need a new fd).
+  WorkerReport Snapshot(const std::optional<FdLimit>& limit) {
     WorkerReport r;
     {
       std::lock_guard<std::mutex> lock(mu_);
       r = totals_;
     }
     r.pid = ::getpid();
-    r.open_fds = CountOpenFds();
-    r.segment_mappings = CountSegmentMappings();
+    r.open_fds = limit.has_value() ? limit->OpenFds() : CountOpenFds();
+    r.segment_mappings =
+        limit.has_value() ? limit->SegmentMappings() : CountSegmentMappings();
     return r;
   }
 
@@ -464,12 +467,12 @@ int ChildMain(int commands, int replies, const StreamOptions& options) {
         reply.code = static_cast<int32_t>(limit.status().code());
         if (limit.ok()) fd_limit.emplace(*std::move(limit));
       }
-      reply.report = counters.Snapshot();
+      reply.report = counters.Snapshot(fd_limit);
     } else if (command == kReport) {
-      reply.report = counters.Snapshot();
+      reply.report = counters.Snapshot(fd_limit);
     } else if (command == kFinish) {
       stop_all();
-      reply.report = counters.Snapshot();
+      reply.report = counters.Snapshot(fd_limit);
       return WriteAll(replies, &reply, sizeof(reply)) ? 0 : 4;
     } else {
       return 7;
