@@ -1,7 +1,5 @@
 #include "tests/load/soak.h"
 
-#include <signal.h>
-
 #include <algorithm>
 #include <memory>
 #include <random>
@@ -9,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
