@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -364,11 +365,20 @@ absl::StatusOr<std::unique_ptr<Port>> Session::OpenPort(
   request.mutable_geometry()->set_max_segments(options.max_segments);
   request.mutable_geometry()->set_inline_threshold(options.inline_threshold);
   v1::OpenPortResponse response;
-  auto context = NewContext();
-  if (absl::Status s = FromGrpc(
-          stub->OpenPort(context.get(), request, &response), "OpenPort");
-      !s.ok()) {
-    return s;
+  // A peer that is still starting is worth waiting for, if asked to.
+  const absl::Time give_up = absl::Now() + options.wait_for_peer;
+  absl::Duration backoff = absl::Milliseconds(5);
+  for (;;) {
+    auto context = NewContext();
+    absl::Status s =
+        FromGrpc(stub->OpenPort(context.get(), request, &response), "OpenPort");
+    if (s.ok()) break;
+    const bool peer_starting =
+        s.code() == absl::StatusCode::kNotFound ||
+        s.code() == absl::StatusCode::kFailedPrecondition;
+    if (!peer_starting || absl::Now() + backoff > give_up) return s;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(100));
   }
   // The daemon wrote our end's notice before answering; the link thread
   // may still be taking it in.

@@ -70,6 +70,10 @@ struct OpenPortOptions {
   uint32_t chunk_count = 0;
   uint32_t max_segments = 0;
   uint32_t inline_threshold = 0;
+  // How long to keep trying while the peer is still starting: not
+  // registered yet (NOT_FOUND) or registered but not attached yet
+  // (FAILED_PRECONDITION). Zero: one attempt, those errors returned at once.
+  absl::Duration wait_for_peer = absl::ZeroDuration();
 };
 
 // A WatchEvents stream. Thread-safety: Next from one thread at a time;
@@ -131,7 +135,8 @@ class Session {
   // identities checked by the kernel. Errors: the daemon's (NOT_FOUND,
   // INVALID_ARGUMENT for yourself, FAILED_PRECONDITION for a peer not yet
   // attached, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAVAILABLE), and the
-  // Port's handshake errors.
+  // Port's handshake errors. With options.wait_for_peer, NOT_FOUND and
+  // FAILED_PRECONDITION are retried (backing off to 100 ms) until it ends.
   absl::StatusOr<std::unique_ptr<Port>> OpenPort(
       absl::string_view name_or_id, const OpenPortOptions& options = {});
 

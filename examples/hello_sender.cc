@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/session.h"
 
 int main() {
@@ -15,13 +15,9 @@ int main() {
                  session.status().ToString().c_str());
     return 1;
   }
-  // The receiver may still be starting: retry for a while.
-  auto port = (*session)->OpenPort("hello-receiver");
-  for (int i = 0;
-       i < 100 && port.status().code() == absl::StatusCode::kNotFound; ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-    port = (*session)->OpenPort("hello-receiver");
-  }
+  // The receiver may still be starting: wait for it up to 10 s.
+  auto port = (*session)->OpenPort("hello-receiver",
+                                   {.wait_for_peer = absl::Seconds(10)});
   if (!port.ok()) {
     std::fprintf(stderr, "hello_sender: %s\n",
                  port.status().ToString().c_str());

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -214,6 +215,52 @@ TEST(SessionTest, SessionErrorsCarryTheDaemonsCodeAndMessage) {
   EXPECT_EQ(port.status().code(), absl::StatusCode::kInvalidArgument);
   auto accepted = (*a)->AcceptPort(absl::Milliseconds(50));
   EXPECT_EQ(accepted.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(SessionTest, OpenPortWaitsForAPeerThatIsStillStarting) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto stub = (*daemon)->NewStub();
+  auto a = Session::Connect(Options(**daemon, "waiter"));
+  ASSERT_TRUE(a.ok()) << a.status();
+
+  // Registered, not attached: without wait_for_peer the answer is at once.
+  auto starting = RegisterOnly(*stub, "starting-peer");
+  ASSERT_TRUE(starting.ok()) << starting.status();
+  auto port = (*a)->OpenPort("starting-peer");
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kFailedPrecondition);
+  // With it, the same answer only once the wait is over (less the last
+  // backoff step of at most 100 ms).
+  const absl::Time start = absl::Now();
+  port = (*a)->OpenPort("starting-peer",
+                        {.wait_for_peer = absl::Milliseconds(300)});
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+
+  // A peer that registers after the opener asked: the open succeeds.
+  absl::StatusOr<std::unique_ptr<Port>> late;
+  std::thread opener([&] {
+    late = (*a)->OpenPort("late-echo", {.wait_for_peer = absl::Seconds(30)});
+  });
+  auto echo =
+      ClientProcess::Spawn({"--address=" + (*daemon)->address(),
+                            "--name=late-echo", "--mode=echo", "--messages=1"});
+  opener.join();
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ((*late)->peer().name, "late-echo");
+  const std::string text = "are you there";
+  ASSERT_TRUE(
+      (*late)
+          ->SendCopy(1, absl::MakeConstSpan(
+                            reinterpret_cast<const uint8_t*>(text.data()),
+                            text.size()))
+          .ok());
+  auto reply = (*late)->Receive(absl::Seconds(30));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->ToString(), text);
+  auto code = echo->Finish(absl::Seconds(30));
+  EXPECT_TRUE(code.ok() && *code == 0) << code.status();
 }
 
 TEST(SessionTest, ConnectWithoutDaemonIsUnavailable) {
