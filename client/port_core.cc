@@ -227,12 +227,20 @@ absl::Status PortCore::StartRing() {
   const auto bytes = e.bytes();
   const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
   const int fd = (*ring)->fd();
-  if (absl::Status s =
-          SendLocked(absl::MakeConstSpan(&part, 1), absl::MakeConstSpan(&fd, 1),
-                     Deadline(options_.hello_timeout));
-      !s.ok()) {
-    return s;
+  absl::Status s = channel_.Send(absl::MakeConstSpan(&part, 1),
+                                 absl::MakeConstSpan(&fd, 1), false,
+                                 /*dont_wait=*/true);
+  if (absl::IsUnavailable(s)) {
+    // The peer sent its HELLO (and maybe messages) and is gone already.
+    // Nobody will read a ring; what it sent is still ours to receive, so
+    // the port opens without one and closes once that is read.
+    return absl::OkStatus();
   }
+  if (IsWouldBlock(s)) {
+    s = SendLocked(absl::MakeConstSpan(&part, 1), absl::MakeConstSpan(&fd, 1),
+                   Deadline(options_.hello_timeout));
+  }
+  if (!s.ok()) return s;
   (*ring)->CloseFd();
   ring_out_ = *std::move(ring);
   ring_mode_out_ = true;

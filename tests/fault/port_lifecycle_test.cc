@@ -73,8 +73,7 @@ TEST(PortDropTest,
 
 // The peer opens, sends one message and exits, all before this end opens
 // (as AcceptPort after the Session's early HELLO). The message must arrive.
-TEST(PeerExitBeforeOpenTest,
-     DISABLED_MessageOfAPeerThatExitedBeforeOpenArrives) {
+TEST(PeerExitBeforeOpenTest, MessageOfAPeerThatExitedBeforeOpenArrives) {
   ProcessCensus census;
   {
     SocketPair sp = MakeSocketPair();
