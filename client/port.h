@@ -156,7 +156,12 @@ class Port {
   // why). Messages already received are handed out before UNAVAILABLE.
   absl::StatusOr<Message> Receive(absl::Duration timeout);
   // Never blocks; nullopt when nothing is ready. Also processes control
-  // messages (SHM_ACK, NEW_SEGMENT, ...) waiting on the socket.
+  // messages (SHM_ACK, NEW_SEGMENT, ...) waiting on the socket. A nullopt
+  // arms fd(): the next message makes it readable (with the shared ring,
+  // the sender then adds a wake-up datagram). An event loop calls
+  // TryReceive until nullopt, then waits on fd(); fd() may occasionally be
+  // readable with nothing to hand out (a wake-up for a message already
+  // taken), so a nullopt after readiness is normal.
   absl::StatusOr<std::optional<Message>> TryReceive();
 
   // The socket, for epoll/poll loops: readable when a message, an SHM_ACK

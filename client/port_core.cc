@@ -1152,6 +1152,12 @@ PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
   }
   if (!got->has_value()) {
     if (ring_mode_in_ && !ring_in_->Empty()) return DrainRing(64);
+    // Nothing anywhere and the caller will not wait here: it waits on fd()
+    // (an event loop). Raise the sleep flag so that the next entry comes
+    // with a RING_WAKE that makes fd() readable; look once more after.
+    if (dont_wait && ring_mode_in_ && !ring_in_->PrepareToSleep()) {
+      return DrainRing(64);
+    }
     return dont_wait || spin ? PumpResult::kTimeout : PumpResult::kProgress;
   }
   ReceivedMessage& m = **got;

@@ -3,19 +3,10 @@
 // peer's close is waiting"): after draining a port with TryReceive it
 // sleeps in poll() on the ports' fds, and must wake when a message comes.
 //
-// PRODUCT BUG (disabled until fixed in client/port_core.cc): with the
-// shared-memory ring (ring_capacity > 0, the default) a message sent while
-// the receiver is not inside a blocking Receive goes into the ring without
-// a wake-up: the sender writes RING_WAKE on the socket only when the
-// reader raised the ring's sleep flag, and only PumpOnce (a blocking
-// Receive) raises it. TryReceive leaves it down, so fd() never turns
-// readable and an event loop sleeps on a waiting message until something
-// else wakes it (found while designing the soak's workers, which therefore
-// use a blocking Receive per port). Without a ring (ring_capacity = 0 on
-// either end) every message crosses the socket and the loop works. Fix:
-// have TryReceive, when it finds nothing, raise the sleep flag (as
-// PrepareToSleep does, re-checking the ring), so the next publish sends a
-// RING_WAKE; or document that fd() needs ring_capacity = 0.
+// With the shared-memory ring (the default) a message goes into the ring,
+// not the socket; fd() turns readable only because the TryReceive that
+// found nothing raised the ring's sleep flag, so the sender adds a
+// RING_WAKE. Without a ring every message crosses the socket.
 #include <poll.h>
 
 #include "client/port.h"
@@ -58,7 +49,7 @@ TEST(EventLoopTest, PollWakesForEachMessageWithoutARing) {
   ExpectPollWakesForEachMessage(no_ring);
 }
 
-TEST(EventLoopTest, DISABLED_PollWakesForEachMessageWithTheDefaultRing) {
+TEST(EventLoopTest, PollWakesForEachMessageWithTheDefaultRing) {
   ExpectPollWakesForEachMessage(PortOptions());
 }
 
