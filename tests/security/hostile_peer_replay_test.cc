@@ -60,22 +60,8 @@ std::vector<std::string> CorpusDirectories() {
   const std::string runfiles =
       srcdir != nullptr ? absl::StrCat(srcdir, "/shmport/") : "";
   std::vector<std::string> dirs;
-  // In the runfiles, once //tests/fuzz exports its corpus to this test...
-  const std::string in_runfiles =
-      runfiles + "tests/fuzz/corpus/wire_decode_fuzzer";
-  std::error_code error;
-  if (std::filesystem::is_directory(in_runfiles, error)) {
-    dirs.push_back(in_runfiles);
-  } else {
-    // ...until then, in the source tree, found through this test's own
-    // source file (a runfile that links back to it).
-    const std::filesystem::path self = std::filesystem::canonical(
-        runfiles + "tests/security/hostile_peer_replay_test.cc", error);
-    if (!error) {
-      dirs.push_back(self.parent_path().parent_path() /
-                     "fuzz/corpus/wire_decode_fuzzer");
-    }
-  }
+  // //tests/fuzz:wire_decode_corpus, in the runfiles.
+  dirs.push_back(runfiles + "tests/fuzz/corpus/wire_decode_fuzzer");
   if (const char* more = ::getenv("SHMPORT_WIRE_CORPUS")) {
     for (absl::string_view d : absl::StrSplit(more, ':', absl::SkipEmpty())) {
       dirs.emplace_back(d);
