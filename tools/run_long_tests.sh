@@ -7,7 +7,9 @@
 #      regressions plus the corpus earlier runs grew in
 #      tests/fuzz/corpus-work/<target>/ (gitignored), where its log and any
 #      crashing input (artifacts/<target>/) land too.
-#   2. Soak (tests/load/): not written yet; see the marked section below.
+#   2. Soak (tests/load/soak): 200 workers x 4 ports streaming mixed sizes
+#      with random restarts for SOAK_MINUTES (default 2); fails on any
+#      corrupt or lost byte or a count that keeps growing.
 #
 # Ends with one summary line per check and exits non-zero if any failed.
 #
@@ -80,9 +82,8 @@ run_fuzzers() {
 run_fuzzers
 
 # ---- 2. Soak test -------------------------------------------------------------
-# >>> SOAK TEST GOES HERE (tests/load/, issue 7; not owned by the fuzzing work).
-# Run it bounded in time, add one line to `summary` ("soak: ok (...numbers)"
-# or "soak: FAILED ..."), and set overall=1 when it fails, like fuzz_one.
+# Bounded in time; adds one line to `summary` ("soak: ok (...numbers)" or
+# "soak: FAILED ...") and sets overall=1 when it fails, like fuzz_one.
 #   SOAK_MINUTES=2      how long the 200 workers stream (default 2)
 #   SOAK_ARGS="--workers=100 --rate=10"   more flags (tests/load/soak_main.cc)
 run_soak() {
@@ -114,7 +115,6 @@ run_soak() {
   fi
 }
 run_soak
-# <<< SOAK TEST
 
 echo
 for line in "${summary[@]}"; do echo "$line"; done
