@@ -69,9 +69,8 @@ class ForeignUidTest : public ::testing::Test {
   }
 
   // Starts shmportd with `config`. With `reachable_by_group`, the config
-  // names socket_group "nogroup" and the test, like an operator, gives the
-  // sockets to that group (the daemon does not: see
-  // DISABLED_SocketGroupMembersCanConnectToTheSockets).
+  // names socket_group "nogroup" (the other uid's group), so the daemon
+  // gives the directory and the sockets to that group.
   void StartDaemon(std::string config, bool reachable_by_group = true) {
     if (reachable_by_group) config += "\nsocket_group: \"nogroup\"";
     const std::string config_path = parent_ + "/shmportd.textproto";
@@ -81,11 +80,6 @@ class ForeignUidTest : public ::testing::Test {
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     stub_ = daemon_->NewStub();
-    if (reachable_by_group) {
-      for (const char* socket : {"/control.sock", "/broker.sock"}) {
-        ASSERT_EQ(::chown((dir_ + socket).c_str(), -1, kForeignGid), 0);
-      }
-    }
   }
 
   void SpawnForeign() {
@@ -301,15 +295,11 @@ TEST_F(ForeignUidTest, AnotherUidCannotOpenPortsThePolicyForbids) {
   EXPECT_EQ(ports.ports_size(), 1);
 }
 
-// PRODUCT BUG (disabled until fixed in server/daemon.cc): with
-// socket_group set, the daemon makes the directory 0750 and gives it to
-// the group, and chmods the sockets to 0660, but never chowns the sockets:
-// they stay root:root, so a member of the group can enter the directory
-// and still cannot connect (connect(2) needs write permission on the
-// socket file: EACCES). docs/control-plane.md promises "0660 with a
-// group". Fix: chown(path, -1, gid) for control.sock and broker.sock next
-// to the chmod in Daemon::Start (and fail start-up if it fails).
-TEST_F(ForeignUidTest, DISABLED_SocketGroupMembersCanConnectToTheSockets) {
+// With socket_group set, the daemon makes the directory 0750 and the
+// sockets 0660, and gives all three to the group: connect(2) needs write
+// permission on the socket file itself, so a member of the group can
+// connect, and so register, without an operator chowning anything.
+TEST_F(ForeignUidTest, SocketGroupMembersCanConnectToTheSockets) {
   StartDaemon(absl::StrCat("policy { allowed_gids: ", kForeignGid,
                            " }\nsocket_group: \"nogroup\""),
               /*reachable_by_group=*/false);
