@@ -457,7 +457,18 @@ absl::Status Switchboard::OnAttach(uint64_t process_id, absl::string_view token,
                      Describe(*p), " registered pid ", p->info.pid())));
   }
   if (absl::Status s = policy_.MayAttach(peer, p->info.name()); !s.ok()) {
-    return refuse(s);
+    // The registering process itself (right token, right pid) is refused:
+    // it can never attach, so its name is released now rather than at the
+    // attach timeout. A refusal above (wrong token, wrong pid) may come from
+    // a stranger and leaves the registration to its rightful process.
+    // The result goes out before the release, which drops the link.
+    refuse(s);
+    v1::BrokerFrame result;
+    result.mutable_attach_result()->set_code(static_cast<int>(s.code()));
+    result.mutable_attach_result()->set_message(std::string(s.message()));
+    (void)broker_->Send(process_id, result);
+    EndRegistration(process_id, absl::StrCat("attach refused: ", s.message()));
+    return s;
   }
   // The OK result goes out under the lock, ahead of any PortOpened.
   v1::BrokerFrame result;

@@ -180,29 +180,25 @@ TEST_F(ForeignUidTest, NameRulesConfineAnotherUidToItsNames) {
   EXPECT_THAT(refused, HasSubstr("'router'"));
   EXPECT_THAT(refused, HasSubstr("guest-*"));
   EXPECT_THAT(Ask("connect guest-2"), StartsWith("ok "));
-  // Root has no rules: it may take "router" once the refused registration
-  // is gone (at its attach timeout today; see the disabled test below).
-  EXPECT_TRUE(Eventually([&] {
-    v1::RegisterRequest request;
-    request.set_name("router");
-    request.set_pid(::getpid());
-    v1::RegisterResponse response;
-    return stub_->Register(Context().get(), request, &response).ok();
-  }));
+  // Root has no rules: it may take "router" (the refused registration is
+  // gone: see RefusedAttachReleasesTheNameAtOnce).
+  v1::RegisterRequest request;
+  request.set_name("router");
+  request.set_pid(::getpid());
+  v1::RegisterResponse response;
+  const grpc::Status status =
+      stub_->Register(Context().get(), request, &response);
+  EXPECT_TRUE(status.ok()) << Describe(status);
 }
 
-// PRODUCT BUG (disabled until fixed in server/switchboard.cc): an attach
-// the policy refuses leaves its registration, and so the name, reserved
-// until the attach timeout (5 s by default). The refused process cannot
-// use it, but the rightful owner gets ALREADY_EXISTS meanwhile: a uid
-// confined to "guest-*" can keep "router" from registering by trying
-// every few seconds. Fix: end the registration when OnAttach refuses it
-// for policy (uid/gid, name rule) or pid mismatch... but not for a wrong
-// token, which must not let a stranger cancel someone's registration.
-// (Register itself cannot check the name rules: the gRPC call carries no
-// kernel credentials. A process that never attaches can still hold a name
-// for attach_timeout_ms; that is by design and bounded.)
-TEST_F(ForeignUidTest, DISABLED_RefusedAttachReleasesTheNameAtOnce) {
+// An attach the policy refuses to the registering process itself (right
+// token, from the registered pid; here a name its uid's rules forbid)
+// ends that registration at once: the name is free for its rightful owner
+// right away, not at the attach timeout (5 s by default), so a confined
+// uid cannot squat "router" by trying every few seconds. A refusal for a
+// wrong token or a wrong pid may come from a stranger and leaves the
+// registration alone (AnotherUidCannotAttachSomeoneElsesRegistration).
+TEST_F(ForeignUidTest, RefusedAttachReleasesTheNameAtOnce) {
   StartDaemon(GuestNamesOnly());  // attach timeout: the default 5 s
   SpawnForeign();
   ASSERT_THAT(Ask("connect router"), StartsWith("error PERMISSION_DENIED"));
