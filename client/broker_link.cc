@@ -113,7 +113,8 @@ absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
 absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   std::vector<uint8_t> buffer(kMaxFrame + 1);
   absl::StatusOr<std::optional<ReceivedMessage>> got =
-      channel_.Receive(absl::MakeSpan(buffer), /*dont_wait=*/true);
+      channel_.ReceiveKeepingDatagram(absl::MakeSpan(buffer),
+                                      /*dont_wait=*/true);
   if (!got.ok()) return got.status();
   if (!got->has_value()) return std::nullopt;
   ReceivedMessage& m = **got;
@@ -128,6 +129,14 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   BrokerNotice notice;
   if (!notice.frame.ParseFromArray(buffer.data(), static_cast<int>(m.size))) {
     return absl::InvalidArgumentError("malformed broker frame");
+  }
+  if (!m.fds_dropped.ok()) {
+    if (notice.frame.has_port_opened()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PortOpened for port ", notice.frame.port_opened().port_id(),
+          " dropped: ", m.fds_dropped.message()));
+    }
+    // Another frame carried an fd it should not have; it did not need it.
   }
   const size_t want_fds = notice.frame.has_port_opened() ? 1 : 0;
   if (m.fds.size() != want_fds) {

@@ -54,9 +54,12 @@ class BrokerLink {
   bool valid() const { return channel_.valid(); }
 
   // The next frame without blocking: nullopt when none is waiting.
-  // UNAVAILABLE when the daemon closed the link; INVALID_ARGUMENT for a
-  // frame that does not parse, is too large, or carries an fd it should not
-  // (PortOpened must carry exactly one; the fds of a bad frame are closed).
+  // UNAVAILABLE when the daemon closed the link. INVALID_ARGUMENT for a
+  // frame this process cannot use, which is dropped while the link stays
+  // up: one that does not parse, is too large, or carries an fd it should
+  // not (PortOpened must carry exactly one; the fds of a bad frame are
+  // closed), or a PortOpened whose fd the kernel dropped because this
+  // process is out of fds (RLIMIT_NOFILE; the message says so).
   absl::StatusOr<std::optional<BrokerNotice>> Receive();
 
   // Sends a frame without blocking. UNAVAILABLE when the daemon is gone

@@ -210,18 +210,12 @@ TEST(FdExhaustionTest, ReceiverWithoutFdsForANewSegmentClosesThePortCleanly) {
   });
 }
 
-// PRODUCT BUG (disabled until fixed in common/unix_channel.cc and
-// client/port_core.cc): the receiver's own fd exhaustion is reported as the
-// PEER's protocol error, with a wrong cause: "protocol error from the
-// peer: receive: control data truncated (more than 8 fds attached); closed
-// the 0 that arrived", and protocol_errors goes up. The kernel sets
-// MSG_CTRUNC both for too many fds and for fds this process had no room
-// for; UnixChannel::Receive should tell them apart (e.g. fewer fds than
-// the SCM_RIGHTS header announced while at RLIMIT_NOFILE, or probe with
-// fcntl(F_DUPFD)) and return RESOURCE_EXHAUSTED naming RLIMIT_NOFILE, and
-// PortCore should close with that reason instead of blaming the peer.
+// The kernel sets MSG_CTRUNC both for more fds than the receiver makes
+// room for and for an fd this process had no slot for. Here it is the
+// receiver's own RLIMIT_NOFILE: the port closes with a reason that says
+// so, and the peer is not blamed (no protocol error counted).
 TEST(FdExhaustionTest,
-     DISABLED_ReceiverWithoutFdsSaysItRanOutOfFdsNotThatThePeerMisbehaved) {
+     ReceiverWithoutFdsSaysItRanOutOfFdsNotThatThePeerMisbehaved) {
   SendIntoAnFdlessReceiver([](Port& port, Signal& go) -> int {
     std::string reason;
     if (int rc = ReceiveWithoutFdsForANewSegment(port, go, &reason)) {
