@@ -132,9 +132,16 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   }
   if (!m.fds_dropped.ok()) {
     if (notice.frame.has_port_opened()) {
+      // Otherwise the daemon would keep the port, and the opener would
+      // learn only that the socket closed.
+      const uint64_t port_id = notice.frame.port_opened().port_id();
+      const absl::Status told = ReportNotTaken(port_id, m.fds_dropped);
       return absl::InvalidArgumentError(absl::StrCat(
-          "PortOpened for port ", notice.frame.port_opened().port_id(),
-          " dropped: ", m.fds_dropped.message()));
+          "PortOpened for port ", port_id,
+          " dropped: ", m.fds_dropped.message(),
+          told.ok()
+              ? "; the daemon was told"
+              : absl::StrCat("; telling the daemon failed: ", told.message())));
     }
     // Another frame carried an fd it should not have; it did not need it.
   }
@@ -146,6 +153,15 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   }
   if (want_fds == 1) notice.fd = std::move(m.fds[0]);
   return notice;
+}
+
+absl::Status BrokerLink::ReportNotTaken(uint64_t port_id,
+                                        const absl::Status& why) {
+  v1::BrokerFrame frame;
+  frame.mutable_port_not_taken()->set_port_id(port_id);
+  frame.mutable_port_not_taken()->set_code(static_cast<int>(why.code()));
+  frame.mutable_port_not_taken()->set_reason(std::string(why.message()));
+  return Send(frame);
 }
 
 absl::Status BrokerLink::Send(const v1::BrokerFrame& frame) {

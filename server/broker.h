@@ -48,9 +48,12 @@ class BrokerListener {
   virtual void OnProcessExited(uint64_t process_id) = 0;
   // The process's attach timer fired before it attached.
   virtual void OnAttachExpired(uint64_t process_id) = 0;
-  // The process pushed its port statistics.
+  // The process pushed its port statistics (and the ports it closed).
   virtual void OnStatsReport(uint64_t process_id,
                              const v1::StatsReport& report) = 0;
+  // The process could not take a port it was handed.
+  virtual void OnPortNotTaken(uint64_t process_id,
+                              const v1::PortNotTaken& not_taken) = 0;
 };
 
 // Model: a process registers over gRPC, then connects here and sends
