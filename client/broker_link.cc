@@ -113,7 +113,8 @@ absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
 absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   std::vector<uint8_t> buffer(kMaxFrame + 1);
   absl::StatusOr<std::optional<ReceivedMessage>> got =
-      channel_.Receive(absl::MakeSpan(buffer), /*dont_wait=*/true);
+      channel_.ReceiveKeepingDatagram(absl::MakeSpan(buffer),
+                                      /*dont_wait=*/true);
   if (!got.ok()) return got.status();
   if (!got->has_value()) return std::nullopt;
   ReceivedMessage& m = **got;
@@ -129,6 +130,21 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   if (!notice.frame.ParseFromArray(buffer.data(), static_cast<int>(m.size))) {
     return absl::InvalidArgumentError("malformed broker frame");
   }
+  if (!m.fds_dropped.ok()) {
+    if (notice.frame.has_port_opened()) {
+      // Otherwise the daemon would keep the port, and the opener would
+      // learn only that the socket closed.
+      const uint64_t port_id = notice.frame.port_opened().port_id();
+      const absl::Status told = ReportNotTaken(port_id, m.fds_dropped);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PortOpened for port ", port_id,
+          " dropped: ", m.fds_dropped.message(),
+          told.ok()
+              ? "; the daemon was told"
+              : absl::StrCat("; telling the daemon failed: ", told.message())));
+    }
+    // Another frame carried an fd it should not have; it did not need it.
+  }
   const size_t want_fds = notice.frame.has_port_opened() ? 1 : 0;
   if (m.fds.size() != want_fds) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -137,6 +153,15 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   }
   if (want_fds == 1) notice.fd = std::move(m.fds[0]);
   return notice;
+}
+
+absl::Status BrokerLink::ReportNotTaken(uint64_t port_id,
+                                        const absl::Status& why) {
+  v1::BrokerFrame frame;
+  frame.mutable_port_not_taken()->set_port_id(port_id);
+  frame.mutable_port_not_taken()->set_code(static_cast<int>(why.code()));
+  frame.mutable_port_not_taken()->set_reason(std::string(why.message()));
+  return Send(frame);
 }
 
 absl::Status BrokerLink::Send(const v1::BrokerFrame& frame) {

@@ -54,10 +54,19 @@ class BrokerLink {
   bool valid() const { return channel_.valid(); }
 
   // The next frame without blocking: nullopt when none is waiting.
-  // UNAVAILABLE when the daemon closed the link; INVALID_ARGUMENT for a
-  // frame that does not parse, is too large, or carries an fd it should not
-  // (PortOpened must carry exactly one; the fds of a bad frame are closed).
+  // UNAVAILABLE when the daemon closed the link. INVALID_ARGUMENT for a
+  // frame this process cannot use, which is dropped while the link stays
+  // up: one that does not parse, is too large, or carries an fd it should
+  // not (PortOpened must carry exactly one; the fds of a bad frame are
+  // closed). A PortOpened whose fd the kernel dropped because this process
+  // is out of fds (RLIMIT_NOFILE) is also dropped: Receive tells the
+  // daemon (PortNotTaken), which closes the port and tells the opener.
   absl::StatusOr<std::optional<BrokerNotice>> Receive();
+
+  // Tells the daemon that this process cannot take port `port_id`, and
+  // why (PortNotTaken): the daemon closes the port and tells the other end.
+  // Errors as for Send.
+  absl::Status ReportNotTaken(uint64_t port_id, const absl::Status& why);
 
   // Sends a frame without blocking. UNAVAILABLE when the daemon is gone
   // or the link is full (the daemon is not reading: the frame is dropped).

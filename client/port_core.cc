@@ -1145,6 +1145,10 @@ PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
       // Whatever the peer put in the ring before it went away still counts.
       if (ring_mode_in_ && !ring_in_->Empty()) return DrainRing(1 << 30);
       Close(absl::UnavailableError("the peer closed the connection"), false);
+    } else if (absl::IsResourceExhausted(got.status())) {
+      // This process ran out (of fds: the kernel dropped one the peer
+      // sent); the peer did nothing wrong.
+      Close(absl::UnavailableError(got.status().message()), false);
     } else {
       ProtocolError(got.status());
     }

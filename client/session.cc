@@ -258,7 +258,19 @@ void Session::OnNotice(BrokerNotice notice) {
         !s.ok()) {
       Log(LogLevel::kWarning, "port_hello_failed",
           {{"port", pending.port_id}, {"error", s.message()}});
-      return;  // the fd closes; the peer sees EOF
+      // The fd closes; the peer sees EOF. The daemon must forget the port
+      // too: OpenPort settles this process's own ports with it; a port
+      // others opened is reported here.
+      if (opened.initiator()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        failed_opens_[pending.port_id] = {std::move(s), false};
+        changed_.notify_all();
+      } else if (absl::Status told = link_.ReportNotTaken(pending.port_id, s);
+                 !told.ok()) {
+        Log(LogLevel::kWarning, "port_not_taken_unreported",
+            {{"port", pending.port_id}, {"error", told.message()}});
+      }
+      return;
     }
     pending.options.hello_already_sent = true;
     std::lock_guard<std::mutex> lock(mu_);
@@ -276,6 +288,18 @@ void Session::OnNotice(BrokerNotice notice) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       const bool was_pending = opened_.erase(port_id) > 0;
+      if (was_pending || opening_.contains(port_id) ||
+          failed_opens_.contains(port_id)) {
+        // OpenPort is waiting for this port: this is why it failed.
+        const int code = frame.port_closed().code();
+        failed_opens_[port_id] = {
+            absl::Status(code > 0 && code <= 16
+                             ? static_cast<absl::StatusCode>(code)
+                             : absl::StatusCode::kUnavailable,
+                         frame.port_closed().reason()),
+            true};
+        changed_.notify_all();
+      }
       for (auto it = incoming_.begin(); it != incoming_.end(); ++it) {
         if (it->port_id == port_id) {
           incoming_.erase(it);
@@ -310,7 +334,10 @@ void Session::PushStats() {
       const PortStats stats =
           source != nullptr ? source->Snapshot() : PortStats();
       if (source == nullptr || stats.closed) {
-        it = live_.erase(it);  // the Port is gone; its last report stands
+        // The Port is gone; its last report stands. Once both ends said
+        // so, the daemon forgets the port.
+        frame.mutable_stats_report()->add_closed_port_ids(it->first);
+        it = live_.erase(it);
         continue;
       }
       v1::PortStatsEntry* entry = frame.mutable_stats_report()->add_ports();
@@ -382,27 +409,95 @@ absl::StatusOr<std::unique_ptr<Port>> Session::OpenPort(
   }
   // The daemon wrote our end's notice before answering; the link thread
   // may still be taking it in.
+  const uint64_t port_id = response.port_id();
   PendingPort pending;
   {
     std::unique_lock<std::mutex> lock(mu_);
     const absl::Time deadline = absl::Now() + options_.rpc_timeout;
-    while (!opened_.contains(response.port_id())) {
+    while (!opened_.contains(port_id) && !failed_opens_.contains(port_id)) {
       if (!health_.ok()) return health_;
       if (changed_.wait_until(lock, absl::ToChronoTime(deadline)) ==
               std::cv_status::timeout &&
-          !opened_.contains(response.port_id())) {
+          !opened_.contains(port_id) && !failed_opens_.contains(port_id)) {
         return absl::DeadlineExceededError(absl::StrCat(
-            "port ", response.port_id(),
+            "port ", port_id,
             " was opened but its notice did not arrive on the broker link "
             "within ",
             absl::FormatDuration(options_.rpc_timeout)));
       }
     }
-    auto it = opened_.find(response.port_id());
+    opening_.insert(port_id);
+    if (auto failed = failed_opens_.find(port_id);
+        failed != failed_opens_.end()) {
+      const FailedOpen why = failed->second;
+      lock.unlock();
+      return SettleFailedOpen(port_id, why.why);
+    }
+    auto it = opened_.find(port_id);
     pending = std::move(it->second);
     opened_.erase(it);
   }
-  return Adopt(std::move(pending));
+  absl::StatusOr<std::unique_ptr<Port>> port = Adopt(std::move(pending));
+  if (!port.ok()) return SettleFailedOpen(port_id, port.status());
+  std::lock_guard<std::mutex> lock(mu_);
+  opening_.erase(port_id);
+  failed_opens_.erase(port_id);
+  return port;
+}
+
+absl::Status Session::SettleFailedOpen(uint64_t port_id, absl::Status local) {
+  // The daemon's word on this port: its PortClosed, taken in by the link
+  // thread.
+  auto daemon_word = [&]() -> const FailedOpen* {
+    auto it = failed_opens_.find(port_id);
+    return it != failed_opens_.end() && it->second.from_daemon ? &it->second
+                                                               : nullptr;
+  };
+  auto wait_for_word = [&](std::unique_lock<std::mutex>& lock,
+                           absl::Duration bound) {
+    const absl::Time deadline = absl::Now() + bound;
+    while (daemon_word() == nullptr && health_.ok() &&
+           changed_.wait_until(lock, absl::ToChronoTime(deadline)) !=
+               std::cv_status::timeout) {
+    }
+  };
+  std::unique_lock<std::mutex> lock(mu_);
+  // The peer's end closed: the peer usually knows why (it could not take
+  // the port) and tells the daemon, which closes the port and tells us.
+  // Give that word a moment.
+  if (absl::IsUnavailable(local)) {
+    wait_for_word(lock, std::min(options_.rpc_timeout, absl::Seconds(1)));
+  }
+  if (daemon_word() == nullptr && health_.ok()) {
+    lock.unlock();
+    const absl::Status closed = ClosePortAtDaemon(port_id);
+    lock.lock();
+    // NOT_FOUND: the daemon had closed it already, so its PortClosed is
+    // on our link ahead of this answer.
+    if (absl::IsNotFound(closed)) wait_for_word(lock, options_.rpc_timeout);
+  }
+  const FailedOpen* word = daemon_word();
+  const absl::Status why = word != nullptr ? word->why : local;
+  opening_.erase(port_id);
+  failed_opens_.erase(port_id);
+  return absl::Status(
+      why.code(), absl::StrCat("OpenPort: port ", port_id,
+                               " failed before it was ready: ", why.message()));
+}
+
+absl::Status Session::ClosePortAtDaemon(uint64_t port_id) {
+  v1::ClosePortRequest request;
+  std::shared_ptr<v1::ControlPlane::Stub> stub;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    request.set_port_id(port_id);
+    request.set_session_token(token_);
+    stub = stub_;
+  }
+  v1::ClosePortResponse response;
+  auto context = NewContext();
+  return FromGrpc(stub->ClosePort(context.get(), request, &response),
+                  "ClosePort");
 }
 
 absl::StatusOr<std::unique_ptr<Port>> Session::AcceptPort(
@@ -427,7 +522,18 @@ absl::StatusOr<std::unique_ptr<Port>> Session::AcceptPort(
     pending = std::move(incoming_.front());
     incoming_.pop_front();
   }
-  return Adopt(std::move(pending));
+  const uint64_t port_id = pending.port_id;
+  absl::StatusOr<std::unique_ptr<Port>> port = Adopt(std::move(pending));
+  if (!port.ok()) {
+    // Nobody holds the port now: the daemon should forget it (and tell
+    // the opener). Best effort: a port it closed already is NOT_FOUND.
+    const absl::Status closed = ClosePortAtDaemon(port_id);
+    Log(LogLevel::kWarning, "port_accept_failed",
+        {{"port", port_id},
+         {"error", port.status().message()},
+         {"close", closed.ok() ? "ok" : closed.message()}});
+  }
+  return port;
 }
 
 absl::StatusOr<std::unique_ptr<EventWatch>> Session::Watch(

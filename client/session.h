@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -137,12 +138,17 @@ class Session {
   // attached, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAVAILABLE), and the
   // Port's handshake errors. With options.wait_for_peer, NOT_FOUND and
   // FAILED_PRECONDITION are retried (backing off to 100 ms) until it ends.
+  // A port that the daemon opened but that failed before it was ready
+  // (the peer could not take it, the handshake failed) leaves the daemon's
+  // registry, and the error is the daemon's reason when it has one (e.g.
+  // RESOURCE_EXHAUSTED: the peer is out of file descriptors).
   absl::StatusOr<std::unique_ptr<Port>> OpenPort(
       absl::string_view name_or_id, const OpenPortOptions& options = {});
 
   // The next port another process opened to this one, ready to use; waits
   // up to `timeout`. DEADLINE_EXCEEDED when none came; UNAVAILABLE when the
-  // daemon is gone and nothing is queued.
+  // daemon is gone and nothing is queued; the Port's handshake errors (the
+  // port is then closed at the daemon too).
   absl::StatusOr<std::unique_ptr<Port>> AcceptPort(absl::Duration timeout);
 
   // Streams the daemon's events (include_existing: the current processes
@@ -193,6 +199,13 @@ class Session {
   void OnNotice(BrokerNotice notice);
   void PushStats();
   absl::StatusOr<std::unique_ptr<Port>> Adopt(PendingPort pending);
+  // OpenPort's port `port_id` failed locally with `local` before it was
+  // ready. Makes sure the daemon forgets the port, and returns the best
+  // reason: the daemon's (e.g. the peer could not take the port) when one
+  // arrives, else `local`.
+  absl::Status SettleFailedOpen(uint64_t port_id, absl::Status local);
+  // ClosePort(port_id) with this session's token; the gRPC status.
+  absl::Status ClosePortAtDaemon(uint64_t port_id);
   std::unique_ptr<grpc::ClientContext> NewContext() const;
   absl::Status CheckUsable() const /* requires mu_ */;
 
@@ -214,6 +227,17 @@ class Session {
   // OpenPort to claim) and those others opened (in order, for AcceptPort).
   absl::flat_hash_map<uint64_t, PendingPort> opened_;
   std::deque<PendingPort> incoming_;
+  // Ports this process opened that failed before OpenPort had them ready:
+  // their notice could not be taken (link thread), or the daemon closed
+  // them (its PortClosed, `from_daemon`). OpenPort takes the entry.
+  struct FailedOpen {
+    absl::Status why;
+    bool from_daemon = false;
+  };
+  absl::flat_hash_map<uint64_t, FailedOpen> failed_opens_;
+  // Ports OpenPort is handshaking on or settling: a PortClosed for one of
+  // them goes into failed_opens_.
+  absl::flat_hash_set<uint64_t> opening_;
   // Live ports' counters, for StatsReport; weak so the Port owns them.
   std::map<uint64_t, std::weak_ptr<const PortStatsSource>> live_;
 };

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -16,6 +17,33 @@ namespace {
 constexpr size_t kControlSpace =
     CMSG_SPACE(sizeof(int) * UnixChannel::kMaxFds) +
     CMSG_SPACE(sizeof(struct ucred));
+
+// Why the kernel set MSG_CTRUNC after `arrived` fds were installed. It does
+// so when the control buffer held fewer fds than were sent, and also when
+// it could not install one in this process (no free slot under
+// RLIMIT_NOFILE; the fd is dropped and the rest with it). Fewer than
+// kMaxFds arrived, so the buffer had room: if `socket_fd` cannot be
+// duplicated for EMFILE either, this process is at its limit.
+absl::Status TruncatedControlError(int socket_fd, size_t arrived) {
+  if (arrived < static_cast<size_t>(UnixChannel::kMaxFds)) {
+    const int probe = ::fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+    if (probe >= 0) {
+      ::close(probe);
+    } else if (errno == EMFILE) {
+      rlimit limit{};
+      ::getrlimit(RLIMIT_NOFILE, &limit);
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "receive: this process is out of file descriptors (RLIMIT_NOFILE "
+          "%d): a descriptor the peer sent was dropped; closed the %u that "
+          "arrived",
+          static_cast<int64_t>(limit.rlim_cur), arrived));
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "receive: control data truncated (more than %d fds attached); "
+      "closed the %u that arrived",
+      UnixChannel::kMaxFds, arrived));
+}
 
 }  // namespace
 
@@ -114,6 +142,17 @@ absl::Status UnixChannel::Send(absl::Span<const iovec> parts,
 
 absl::StatusOr<std::optional<ReceivedMessage>> UnixChannel::Receive(
     absl::Span<uint8_t> buffer, bool dont_wait) {
+  return ReceiveImpl(buffer, dont_wait, /*keep_datagram=*/false);
+}
+
+absl::StatusOr<std::optional<ReceivedMessage>>
+UnixChannel::ReceiveKeepingDatagram(absl::Span<uint8_t> buffer,
+                                    bool dont_wait) {
+  return ReceiveImpl(buffer, dont_wait, /*keep_datagram=*/true);
+}
+
+absl::StatusOr<std::optional<ReceivedMessage>> UnixChannel::ReceiveImpl(
+    absl::Span<uint8_t> buffer, bool dont_wait, bool keep_datagram) {
   alignas(struct cmsghdr) char control[kControlSpace];
   iovec part{buffer.data(), buffer.size()};
   msghdr msg{};
@@ -159,16 +198,15 @@ absl::StatusOr<std::optional<ReceivedMessage>> UnixChannel::Receive(
       out.credentials = Credentials{cred.pid, cred.uid, cred.gid};
     }
   }
-  if (msg.msg_flags & MSG_CTRUNC) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "receive: control data truncated (more than %d fds attached); "
-        "closed the %u that arrived",
-        kMaxFds, out.fds.size()));
-  }
   if (msg.msg_flags & MSG_TRUNC) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "receive: datagram larger than the %u-byte buffer was truncated",
         buffer.size()));
+  }
+  if (msg.msg_flags & MSG_CTRUNC) {
+    absl::Status error = TruncatedControlError(fd_.get(), out.fds.size());
+    if (!keep_datagram || !absl::IsResourceExhausted(error)) return error;
+    out.fds_dropped = std::move(error);
   }
   if (n == 0 && out.fds.empty() && !out.credentials.has_value()) {
     // SEQPACKET reports an orderly close as a zero-length read. (Our

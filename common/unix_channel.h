@@ -30,12 +30,16 @@ struct ReceivedMessage {
   size_t size = 0;            // bytes placed in the caller's buffer
   std::vector<UniqueFd> fds;  // SCM_RIGHTS, close-on-exec, owned
   std::optional<Credentials> credentials;  // when SO_PASSCRED is on
+  // ReceiveKeepingDatagram only: why fds the sender attached did not
+  // arrive (RESOURCE_EXHAUSTED); OK when they all did.
+  absl::Status fds_dropped;
 };
 
 // Sends and receives one datagram at a time. EINTR is retried; EAGAIN is
 // reported as WouldBlockError (send) or nullopt (receive). A datagram or fd
-// list that did not fit (MSG_TRUNC / MSG_CTRUNC) is an error, and every fd
-// that did arrive is closed. Descriptors arrive with close-on-exec set.
+// list that did not fit (MSG_TRUNC / MSG_CTRUNC), or an fd the kernel could
+// not install, is an error, and every fd that did arrive is closed. Descriptors
+// arrive with close-on-exec set.
 //
 // Thread-safety: Send and Receive may run concurrently with each other (the
 // kernel orders datagrams); the setters must not race with either.
@@ -74,11 +78,23 @@ class UnixChannel {
   // Receives one datagram into `buffer`. Returns nullopt when nothing is
   // ready and `dont_wait` is set (or the socket is non-blocking);
   // UNAVAILABLE when the peer closed its end; INVALID_ARGUMENT for a
-  // truncated datagram or fd list.
+  // truncated datagram or fd list (the sender's doing); RESOURCE_EXHAUSTED
+  // when this process had no fd slot (RLIMIT_NOFILE) for an fd that was
+  // sent, so the kernel dropped it (this process's doing).
   absl::StatusOr<std::optional<ReceivedMessage>> Receive(
       absl::Span<uint8_t> buffer, bool dont_wait = false);
 
+  // As Receive, except that fds dropped for want of a slot in this process
+  // do not discard the datagram: it is returned, with the fds that did
+  // arrive and `fds_dropped` saying why the others did not. For a caller
+  // that must tell the sender which message it could not take.
+  absl::StatusOr<std::optional<ReceivedMessage>> ReceiveKeepingDatagram(
+      absl::Span<uint8_t> buffer, bool dont_wait = false);
+
  private:
+  absl::StatusOr<std::optional<ReceivedMessage>> ReceiveImpl(
+      absl::Span<uint8_t> buffer, bool dont_wait, bool keep_datagram);
+
   UniqueFd fd_;
 };
 

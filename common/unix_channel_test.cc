@@ -1,10 +1,14 @@
 #include "common/unix_channel.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "common/errors.h"
 #include "gmock/gmock.h"
@@ -189,6 +193,56 @@ TEST(UnixChannelTest, TooManyFdsIsControlTruncationAndAllAreClosed) {
                 HasSubstr("control data truncated"));
   }
   EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();
+}
+
+// A receiver with no free fd slot (RLIMIT_NOFILE) also gets MSG_CTRUNC:
+// the kernel drops the fd. That is the receiver's shortage, not the
+// sender's excess, and Receive says so; with a slot free again, the next
+// fd arrives.
+TEST(UnixChannelTest, FdDroppedForWantOfASlotIsResourceExhausted) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  auto& [parent_end, child_end] = *pair;
+  for (int i = 0; i < 2; ++i) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    const uint8_t byte = static_cast<uint8_t>(i);
+    const int fds[] = {p[0]};
+    ASSERT_TRUE(parent_end.Send(absl::MakeConstSpan(&byte, 1), fds).ok());
+    ::close(p[0]);
+    ::close(p[1]);
+  }
+  auto child = testing::ChildProcess::Fork([&]() -> int {
+    parent_end.Close();
+    // At most 64 fds, and every free slot below 64 taken.
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 2;
+    limit.rlim_cur = 64;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return 3;
+    std::vector<UniqueFd> fillers;
+    while (true) {
+      UniqueFd fd(::fcntl(child_end.fd(), F_DUPFD_CLOEXEC, 0));
+      if (!fd) break;
+      fillers.push_back(std::move(fd));
+    }
+    if (errno != EMFILE || fillers.empty()) return 4;
+    uint8_t buf[16];
+    auto dropped = child_end.Receive(absl::MakeSpan(buf));
+    std::fprintf(stderr, "status: %s\n", dropped.status().ToString().c_str());
+    if (!absl::IsResourceExhausted(dropped.status())) return 5;
+    const std::string text(dropped.status().message());
+    if (text.find("out of file descriptors (RLIMIT_NOFILE 64)") ==
+        std::string::npos) {
+      return 6;
+    }
+    fillers.pop_back();
+    auto next = child_end.Receive(absl::MakeSpan(buf));
+    if (!next.ok() || !next->has_value()) return 7;
+    if ((*next)->fds.size() != 1 || buf[0] != 1) return 8;
+    return 0;
+  });
+  child_end.Close();
+  EXPECT_EQ(child.Wait(), "exit 0");
 }
 
 TEST(UnixChannelTest, RefusesToSendMoreFdsThanTheLimit) {

@@ -64,14 +64,23 @@ std::string FrameBytes(const v1::BrokerFrame& frame) {
 }  // namespace
 
 struct Broker::Report {
-  enum class Type { kAttach, kRefused, kLinkClosed, kExited, kExpired, kStats };
+  enum class Type {
+    kAttach,
+    kRefused,
+    kLinkClosed,
+    kExited,
+    kExpired,
+    kStats,
+    kPortNotTaken
+  };
   Type type;
   uint64_t process_id = 0;
-  uint64_t handle = 0;    // kAttach: the link's handle
-  std::string token;      // kAttach
-  Credentials peer;       // kAttach
-  std::string reason;     // kRefused, kLinkClosed
-  v1::StatsReport stats;  // kStats
+  uint64_t handle = 0;         // kAttach: the link's handle
+  std::string token;           // kAttach
+  Credentials peer;            // kAttach
+  std::string reason;          // kRefused, kLinkClosed
+  v1::StatsReport stats;       // kStats
+  v1::PortNotTaken not_taken;  // kPortNotTaken
 };
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
@@ -423,6 +432,11 @@ void Broker::OnLinkReadable(uint64_t handle, std::vector<Report>* reports) {
                           "",
                           std::move(*frame.mutable_stats_report())});
       continue;
+    } else if (frame.has_port_not_taken()) {
+      Report report{Report::Type::kPortNotTaken, id};
+      report.not_taken = std::move(*frame.mutable_port_not_taken());
+      reports->push_back(std::move(report));
+      continue;
     } else if (frame.has_goodbye()) {
       closed_reason = absl::StrCat("goodbye: ", frame.goodbye().reason());
     } else {
@@ -464,6 +478,9 @@ void Broker::Dispatch(Report& report) {
       break;
     case Report::Type::kStats:
       listener_->OnStatsReport(report.process_id, report.stats);
+      break;
+    case Report::Type::kPortNotTaken:
+      listener_->OnPortNotTaken(report.process_id, report.not_taken);
       break;
   }
 }

@@ -32,7 +32,10 @@ class BrokerListener {
   // (with a pidfd for peer.pid), so the listener can send on it. Return OK
   // to keep it: the listener must itself send the OK AttachResult first
   // (under its lock, so that no notice can overtake it). Return an error to
-  // refuse: the broker sends that AttachResult and closes the connection.
+  // refuse: the broker sends that AttachResult and closes the connection,
+  // and the registration's attach timer keeps running. A listener that
+  // ends the registration instead (Release) sends the AttachResult itself
+  // before releasing, since the release closes the connection.
   virtual absl::Status OnAttach(uint64_t process_id, absl::string_view token,
                                 const Credentials& peer) = 0;
   // A connection was refused before OnAttach (already attached, no pidfd,
@@ -45,9 +48,12 @@ class BrokerListener {
   virtual void OnProcessExited(uint64_t process_id) = 0;
   // The process's attach timer fired before it attached.
   virtual void OnAttachExpired(uint64_t process_id) = 0;
-  // The process pushed its port statistics.
+  // The process pushed its port statistics (and the ports it closed).
   virtual void OnStatsReport(uint64_t process_id,
                              const v1::StatsReport& report) = 0;
+  // The process could not take a port it was handed.
+  virtual void OnPortNotTaken(uint64_t process_id,
+                              const v1::PortNotTaken& not_taken) = 0;
 };
 
 // Model: a process registers over gRPC, then connects here and sends

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,27 +26,31 @@
 namespace shmport::server {
 namespace {
 
+constexpr gid_t kNoGroup = static_cast<gid_t>(-1);
+
+// The gid of `socket_group`, or kNoGroup when it is empty.
+absl::StatusOr<gid_t> SocketGroupId(const std::string& socket_group) {
+  if (socket_group.empty()) return kNoGroup;
+  struct group* g = ::getgrnam(socket_group.c_str());
+  if (g == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "socket_group '", socket_group, "' is not a group on this host"));
+  }
+  return g->gr_gid;
+}
+
 // Creates the runtime directory if missing. An existing directory is left
 // as it is (it may be a shared one such as /tmp), except that it must be a
 // directory.
 absl::Status PrepareDirectory(const std::string& dir,
-                              const std::string& socket_group) {
-  gid_t gid = static_cast<gid_t>(-1);
-  if (!socket_group.empty()) {
-    struct group* g = ::getgrnam(socket_group.c_str());
-    if (g == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "socket_group '", socket_group, "' is not a group on this host"));
-    }
-    gid = g->gr_gid;
-  }
+                              const std::string& socket_group, gid_t gid) {
   const mode_t mode = socket_group.empty() ? 0700 : 0750;
   if (::mkdir(dir.c_str(), mode) == 0) {
     // mkdir applies the umask; set exactly what we mean.
     if (::chmod(dir.c_str(), mode) != 0) {
       return ErrnoToStatus(errno, absl::StrCat("chmod ", dir));
     }
-    if (gid != static_cast<gid_t>(-1) &&
+    if (gid != kNoGroup &&
         ::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0) {
       return ErrnoToStatus(
           errno, absl::StrCat("chown ", dir, " to group ", socket_group));
@@ -131,6 +136,29 @@ absl::Status WriteAdminToken(const std::string& path,
   return absl::OkStatus();
 }
 
+// Sockets are 0600, or 0660 and owned by `gid` with a socket_group:
+// connect(2) needs write permission on the socket file, so the group must
+// own it, not only the directory.
+absl::Status RestrictSockets(std::initializer_list<std::string> paths,
+                             const std::string& socket_group, gid_t gid) {
+  const mode_t mode = gid == kNoGroup ? 0600 : 0660;
+  for (const std::string& path : paths) {
+    if (path.empty() || path[0] == '@') continue;  // abstract: no file
+    if (gid != kNoGroup &&
+        ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+      return ErrnoToStatus(
+          errno, absl::StrCat("chown socket ", path, " to group '",
+                              socket_group, "' (gid ", gid,
+                              "); the daemon's user must be root or a "
+                              "member of that group"));
+    }
+    if (::chmod(path.c_str(), mode) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("chmod socket ", path));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
@@ -149,7 +177,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   d->paths_ = std::move(*paths);
   const RuntimePaths& p = d->paths_;
 
-  if (absl::Status s = PrepareDirectory(p.directory, d->config_.socket_group());
+  const std::string& socket_group = d->config_.socket_group();
+  absl::StatusOr<gid_t> gid = SocketGroupId(socket_group);
+  if (!gid.ok()) return gid.status();
+  if (absl::Status s = PrepareDirectory(p.directory, socket_group, *gid);
       !s.ok()) {
     return s;
   }
@@ -202,9 +233,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
         "cannot listen on ", address,
         " (in use by another process, or the directory is not writable)"));
   }
-  const mode_t socket_mode = d->config_.socket_group().empty() ? 0600 : 0660;
-  for (const std::string& path : {p.control_socket_path, p.broker_address}) {
-    if (!path.empty() && path[0] != '@') ::chmod(path.c_str(), socket_mode);
+  if (absl::Status s = RestrictSockets(
+          {p.control_socket_path, p.broker_address}, socket_group, *gid);
+      !s.ok()) {
+    return s;
   }
   if (absl::Status s = d->broker_->Start(); !s.ok()) return s;
   Log(LogLevel::kInfo, "daemon_started",

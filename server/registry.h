@@ -31,6 +31,9 @@ struct PortRecord {
   // info.a is the end that opened the port; stats are the ends' last
   // reports.
   v1::PortInfo info;
+  // The ends that reported their Port closed; both: the port is gone.
+  bool a_closed = false;
+  bool b_closed = false;
 };
 
 // Ids are never reused: both counters only grow, so a stale id in a client

@@ -457,7 +457,18 @@ absl::Status Switchboard::OnAttach(uint64_t process_id, absl::string_view token,
                      Describe(*p), " registered pid ", p->info.pid())));
   }
   if (absl::Status s = policy_.MayAttach(peer, p->info.name()); !s.ok()) {
-    return refuse(s);
+    // The registering process itself (right token, right pid) is refused:
+    // it can never attach, so its name is released now rather than at the
+    // attach timeout. A refusal above (wrong token, wrong pid) may come from
+    // a stranger and leaves the registration to its rightful process.
+    // The result goes out before the release, which drops the link.
+    refuse(s);
+    v1::BrokerFrame result;
+    result.mutable_attach_result()->set_code(static_cast<int>(s.code()));
+    result.mutable_attach_result()->set_message(std::string(s.message()));
+    (void)broker_->Send(process_id, result);
+    EndRegistration(process_id, absl::StrCat("attach refused: ", s.message()));
+    return s;
   }
   // The OK result goes out under the lock, ahead of any PortOpened.
   v1::BrokerFrame result;
@@ -521,6 +532,49 @@ void Switchboard::OnStatsReport(uint64_t process_id,
     *end->mutable_stats() = entry.stats();
     end->mutable_stats()->set_updated_at_unix_ms(now);
   }
+  for (uint64_t port_id : report.closed_port_ids()) {
+    PortRecord* port = registry_.FindPort(port_id);
+    if (port == nullptr) continue;
+    if (port->info.a().process_id() == process_id) {
+      port->a_closed = true;
+    } else if (port->info.b().process_id() == process_id) {
+      port->b_closed = true;
+    } else {
+      continue;
+    }
+    if (!port->a_closed || !port->b_closed) continue;
+    // Both ends are done with it and know it: no PortClosed to send.
+    PortRecord closed = std::move(*registry_.RemovePort(port_id));
+    Log(LogLevel::kInfo, "port_closed",
+        {{"port", port_id},
+         {"a", closed.info.a().process_id()},
+         {"b", closed.info.b().process_id()},
+         {"reason", "closed at both ends"}});
+    Publish(v1::Event::PORT_CLOSED, nullptr, &closed.info,
+            "closed at both ends");
+  }
+}
+
+void Switchboard::OnPortNotTaken(uint64_t process_id,
+                                 const v1::PortNotTaken& not_taken) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PortRecord* port = registry_.FindPort(not_taken.port_id());
+  const ProcessRecord* p = registry_.FindProcess(process_id);
+  if (port == nullptr || p == nullptr ||
+      (port->info.a().process_id() != process_id &&
+       port->info.b().process_id() != process_id)) {
+    return;  // closed meanwhile, or not this process's port to give up
+  }
+  const int code = not_taken.code();
+  const absl::StatusCode status_code = code > 0 && code <= 16
+                                           ? static_cast<absl::StatusCode>(code)
+                                           : absl::StatusCode::kUnavailable;
+  // The reason is the client's word: bounded before it goes to the peer.
+  const std::string reason =
+      absl::StrCat("the peer ", Describe(*p), " could not take the port: ",
+                   absl::string_view(not_taken.reason()).substr(0, 512));
+  PortRecord closed = std::move(*registry_.RemovePort(not_taken.port_id()));
+  NotifyPortClosed(closed, reason, process_id, status_code);
 }
 
 void Switchboard::EndRegistration(uint64_t process_id,
@@ -552,10 +606,12 @@ void Switchboard::EndRegistration(uint64_t process_id,
 }
 
 void Switchboard::NotifyPortClosed(const PortRecord& port,
-                                   absl::string_view reason, uint64_t skip) {
+                                   absl::string_view reason, uint64_t skip,
+                                   absl::StatusCode code) {
   v1::BrokerFrame frame;
   frame.mutable_port_closed()->set_port_id(port.info.id());
   frame.mutable_port_closed()->set_reason(std::string(reason));
+  frame.mutable_port_closed()->set_code(static_cast<int>(code));
   for (uint64_t end :
        {port.info.a().process_id(), port.info.b().process_id()}) {
     if (end == skip) continue;

@@ -37,8 +37,11 @@ struct Caller {
 // each process with a PortOpened notice, closes both, and records the port.
 // A registration ends by Unregister, link EOF, process exit (pidfd) or
 // attach timeout: its ports are closed (PortClosed to each surviving peer,
-// PORT_CLOSED events), then PROCESS_EXITED. Every change and its events
-// happen under one lock, so watchers see them in the order they happened.
+// PORT_CLOSED events), then PROCESS_EXITED. A port also leaves the
+// registry when an end could not take it (PortNotTaken: the other end gets
+// PortClosed with the reason) or once both ends reported it closed. Every
+// change and its events happen under one lock, so watchers see them in the
+// order they happened.
 //
 // Thread-safety: all methods are thread-safe. Lock order: Switchboard,
 // then EventBus, then Broker; the broker calls the BrokerListener methods
@@ -88,6 +91,8 @@ class Switchboard : public BrokerListener {
   void OnAttachExpired(uint64_t process_id) override;
   void OnStatsReport(uint64_t process_id,
                      const v1::StatsReport& report) override;
+  void OnPortNotTaken(uint64_t process_id,
+                      const v1::PortNotTaken& not_taken) override;
 
  private:
   // Resolves a ProcessRef; `field` names it in messages.
@@ -102,10 +107,12 @@ class Switchboard : public BrokerListener {
   // releases its broker resources. `reason` goes into events and logs.
   void EndRegistration(uint64_t process_id, absl::string_view reason)
       /* requires mu_ */;
-  // Forgets a port, tells its ends (those not in `skip`) with PortClosed,
-  // and emits PORT_CLOSED.
+  // Forgets a port, tells its ends (those not in `skip`) with
+  // PortClosed{reason, code}, and emits PORT_CLOSED.
   void NotifyPortClosed(const PortRecord& port, absl::string_view reason,
-                        uint64_t skip) /* requires mu_ */;
+                        uint64_t skip,
+                        absl::StatusCode code = absl::StatusCode::kOk)
+      /* requires mu_ */;
   void Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
                const v1::PortInfo* port, absl::string_view reason)
       /* requires mu_ */;

@@ -176,6 +176,42 @@ TEST(SessionTest, APortAnOperatorOpensIsAcceptedAtBothEnds) {
   EXPECT_EQ(m->ToString(), std::string(5000, 3));
 }
 
+// Each Session reports the ports it closed with its stats push; once both
+// ends have, the daemon forgets the port (PORT_CLOSED "closed at both
+// ends"). The processes stay registered.
+TEST(SessionTest, APortClosedAtBothEndsLeavesTheRegistry) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto stub = (*daemon)->NewStub();
+  auto a = Session::Connect(Options(**daemon, "closing-a"));
+  auto b = Session::Connect(Options(**daemon, "closing-b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto pa = (*a)->OpenPort("closing-b");
+  ASSERT_TRUE(pa.ok()) << pa.status();
+  auto pb = (*b)->AcceptPort(absl::Seconds(10));
+  ASSERT_TRUE(pb.ok()) << pb.status();
+  v1::ListPortsResponse ports;
+  ASSERT_TRUE(stub->ListPorts(Context().get(), {}, &ports).ok());
+  ASSERT_EQ(ports.ports_size(), 1);
+
+  (*pa)->Close();
+  pb->reset();  // destroying a Port closes it too
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    ports.Clear();
+    ASSERT_TRUE(stub->ListPorts(Context().get(), {}, &ports).ok());
+    if (ports.ports_size() == 0) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  } while (absl::Now() < deadline);
+  EXPECT_EQ(ports.ports_size(), 0) << ports.DebugString();
+  v1::ListProcessesResponse processes;
+  ASSERT_TRUE(stub->ListProcesses(Context().get(), {}, &processes).ok());
+  EXPECT_EQ(processes.processes_size(), 2);
+  for (const v1::ProcessInfo& p : processes.processes()) {
+    EXPECT_EQ(p.port_count(), 0u) << p.name();
+  }
+}
+
 TEST(SessionTest, OpenPortByIdWorks) {
   auto daemon = DaemonProcess::Start();
   ASSERT_TRUE(daemon.ok()) << daemon.status();

@@ -210,18 +210,12 @@ TEST(FdExhaustionTest, ReceiverWithoutFdsForANewSegmentClosesThePortCleanly) {
   });
 }
 
-// PRODUCT BUG (disabled until fixed in common/unix_channel.cc and
-// client/port_core.cc): the receiver's own fd exhaustion is reported as the
-// PEER's protocol error, with a wrong cause: "protocol error from the
-// peer: receive: control data truncated (more than 8 fds attached); closed
-// the 0 that arrived", and protocol_errors goes up. The kernel sets
-// MSG_CTRUNC both for too many fds and for fds this process had no room
-// for; UnixChannel::Receive should tell them apart (e.g. fewer fds than
-// the SCM_RIGHTS header announced while at RLIMIT_NOFILE, or probe with
-// fcntl(F_DUPFD)) and return RESOURCE_EXHAUSTED naming RLIMIT_NOFILE, and
-// PortCore should close with that reason instead of blaming the peer.
+// The kernel sets MSG_CTRUNC both for more fds than the receiver makes
+// room for and for an fd this process had no slot for. Here it is the
+// receiver's own RLIMIT_NOFILE: the port closes with a reason that says
+// so, and the peer is not blamed (no protocol error counted).
 TEST(FdExhaustionTest,
-     DISABLED_ReceiverWithoutFdsSaysItRanOutOfFdsNotThatThePeerMisbehaved) {
+     ReceiverWithoutFdsSaysItRanOutOfFdsNotThatThePeerMisbehaved) {
   SendIntoAnFdlessReceiver([](Port& port, Signal& go) -> int {
     std::string reason;
     if (int rc = ReceiveWithoutFdsForANewSegment(port, go, &reason)) {
@@ -256,7 +250,7 @@ class PortToAnFdlessProcessTest : public ::testing::Test {
     auto ring = WorkerRing::Start(stub_.get(), options);
     ASSERT_TRUE(ring.ok()) << ring.status();
     ring_ = *std::move(ring);
-    // Short bounds for the open that fails (today it may take the whole
+    // Short bounds for the open that fails (it must not need the whole
     // rpc_timeout), generous ones for the open that must succeed.
     SessionOptions o;
     o.name = "opener";
@@ -309,12 +303,11 @@ class PortToAnFdlessProcessTest : public ::testing::Test {
 };
 
 TEST_F(PortToAnFdlessProcessTest, OpenerFailsInBoundAndTheNextPortWorks) {
-  // Today: UNAVAILABLE ("the peer closed before sending HELLO") or, when
-  // the opener's own HELLO already found the socket closed,
-  // DEADLINE_EXCEEDED after rpc_timeout; see the disabled test below.
+  // RESOURCE_EXHAUSTED: the worker told the daemon why it could not take
+  // the port (FailedPortLeavesTheRegistryAndTheOpenerLearnsWhy pins the
+  // message).
   const absl::Status failed = OpenWhileFdless();
-  EXPECT_TRUE(absl::IsUnavailable(failed) || absl::IsDeadlineExceeded(failed))
-      << failed;
+  EXPECT_TRUE(absl::IsResourceExhausted(failed)) << failed;
   // The worker is still registered and attached.
   v1::ListProcessesResponse listed;
   ASSERT_TRUE(stub_->ListProcesses(Context().get(), {}, &listed).ok());
@@ -327,26 +320,19 @@ TEST_F(PortToAnFdlessProcessTest, OpenerFailsInBoundAndTheNextPortWorks) {
   EXPECT_GE(m->size(), 24u);
 }
 
-// PRODUCT BUG (disabled until fixed in client/session.cc or the broker
-// protocol): the failed port stays in the daemon's registry for as long as
-// both processes live. Neither end holds it (the kernel dropped the
-// worker's socket; Session::OpenPort dropped the opener's when the
-// handshake failed), but nobody tells the daemon: ListPorts keeps listing
-// it and it counts against max_ports_per_process. The opener's error also
-// does not say why: "the peer closed before sending HELLO", or, when the
-// opener's link thread found the socket already closed as it sent its
-// HELLO (Session::OnNotice then drops the port silently: "return; // the
-// fd closes"), a DEADLINE_EXCEEDED after rpc_timeout claiming "its notice
-// did not arrive on the broker link", which is false. Fix:
-// Session::OpenPort (and AcceptPort) should ClosePort a port whose
-// handshake failed; the client library could also report a PortOpened it
-// could not take (MSG_CTRUNC) on the broker link, so that the daemon closes
-// the port and answers the opener with RESOURCE_EXHAUSTED.
+// The worker's BrokerLink tells the daemon that it could not take the
+// port (PortNotTaken: out of file descriptors). The daemon closes the port,
+// so the registry is exact again, and tells the opener why with its
+// PortClosed: the opener's OpenPort fails with that reason
+// (RESOURCE_EXHAUSTED, naming the peer and its fd shortage) instead of "the
+// peer closed before sending HELLO" or a DEADLINE_EXCEEDED after
+// rpc_timeout.
 TEST_F(PortToAnFdlessProcessTest,
-       DISABLED_FailedPortLeavesTheRegistryAndTheOpenerLearnsWhy) {
+       FailedPortLeavesTheRegistryAndTheOpenerLearnsWhy) {
   const absl::Status failed = OpenWhileFdless();
-  EXPECT_TRUE(absl::StrContains(Text(failed), "file descriptors") ||
-              absl::IsResourceExhausted(failed))
+  EXPECT_TRUE(absl::IsResourceExhausted(failed)) << failed;
+  EXPECT_TRUE(absl::StrContains(Text(failed), "'fdless-0'")) << failed;
+  EXPECT_TRUE(absl::StrContains(Text(failed), "out of file descriptors"))
       << failed;
   absl::Status registry = ring_->AwaitRegistry(kBound);
   EXPECT_TRUE(registry.ok()) << registry;

@@ -69,9 +69,8 @@ class ForeignUidTest : public ::testing::Test {
   }
 
   // Starts shmportd with `config`. With `reachable_by_group`, the config
-  // names socket_group "nogroup" and the test, like an operator, gives the
-  // sockets to that group (the daemon does not: see
-  // DISABLED_SocketGroupMembersCanConnectToTheSockets).
+  // names socket_group "nogroup" (the other uid's group), so the daemon
+  // gives the directory and the sockets to that group.
   void StartDaemon(std::string config, bool reachable_by_group = true) {
     if (reachable_by_group) config += "\nsocket_group: \"nogroup\"";
     const std::string config_path = parent_ + "/shmportd.textproto";
@@ -81,11 +80,6 @@ class ForeignUidTest : public ::testing::Test {
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     stub_ = daemon_->NewStub();
-    if (reachable_by_group) {
-      for (const char* socket : {"/control.sock", "/broker.sock"}) {
-        ASSERT_EQ(::chown((dir_ + socket).c_str(), -1, kForeignGid), 0);
-      }
-    }
   }
 
   void SpawnForeign() {
@@ -186,29 +180,25 @@ TEST_F(ForeignUidTest, NameRulesConfineAnotherUidToItsNames) {
   EXPECT_THAT(refused, HasSubstr("'router'"));
   EXPECT_THAT(refused, HasSubstr("guest-*"));
   EXPECT_THAT(Ask("connect guest-2"), StartsWith("ok "));
-  // Root has no rules: it may take "router" once the refused registration
-  // is gone (at its attach timeout today; see the disabled test below).
-  EXPECT_TRUE(Eventually([&] {
-    v1::RegisterRequest request;
-    request.set_name("router");
-    request.set_pid(::getpid());
-    v1::RegisterResponse response;
-    return stub_->Register(Context().get(), request, &response).ok();
-  }));
+  // Root has no rules: it may take "router" (the refused registration is
+  // gone: see RefusedAttachReleasesTheNameAtOnce).
+  v1::RegisterRequest request;
+  request.set_name("router");
+  request.set_pid(::getpid());
+  v1::RegisterResponse response;
+  const grpc::Status status =
+      stub_->Register(Context().get(), request, &response);
+  EXPECT_TRUE(status.ok()) << Describe(status);
 }
 
-// PRODUCT BUG (disabled until fixed in server/switchboard.cc): an attach
-// the policy refuses leaves its registration, and so the name, reserved
-// until the attach timeout (5 s by default). The refused process cannot
-// use it, but the rightful owner gets ALREADY_EXISTS meanwhile: a uid
-// confined to "guest-*" can keep "router" from registering by trying
-// every few seconds. Fix: end the registration when OnAttach refuses it
-// for policy (uid/gid, name rule) or pid mismatch... but not for a wrong
-// token, which must not let a stranger cancel someone's registration.
-// (Register itself cannot check the name rules: the gRPC call carries no
-// kernel credentials. A process that never attaches can still hold a name
-// for attach_timeout_ms; that is by design and bounded.)
-TEST_F(ForeignUidTest, DISABLED_RefusedAttachReleasesTheNameAtOnce) {
+// An attach the policy refuses to the registering process itself (right
+// token, from the registered pid; here a name its uid's rules forbid)
+// ends that registration at once: the name is free for its rightful owner
+// right away, not at the attach timeout (5 s by default), so a confined
+// uid cannot squat "router" by trying every few seconds. A refusal for a
+// wrong token or a wrong pid may come from a stranger and leaves the
+// registration alone (AnotherUidCannotAttachSomeoneElsesRegistration).
+TEST_F(ForeignUidTest, RefusedAttachReleasesTheNameAtOnce) {
   StartDaemon(GuestNamesOnly());  // attach timeout: the default 5 s
   SpawnForeign();
   ASSERT_THAT(Ask("connect router"), StartsWith("error PERMISSION_DENIED"));
@@ -301,15 +291,11 @@ TEST_F(ForeignUidTest, AnotherUidCannotOpenPortsThePolicyForbids) {
   EXPECT_EQ(ports.ports_size(), 1);
 }
 
-// PRODUCT BUG (disabled until fixed in server/daemon.cc): with
-// socket_group set, the daemon makes the directory 0750 and gives it to
-// the group, and chmods the sockets to 0660, but never chowns the sockets:
-// they stay root:root, so a member of the group can enter the directory
-// and still cannot connect (connect(2) needs write permission on the
-// socket file: EACCES). docs/control-plane.md promises "0660 with a
-// group". Fix: chown(path, -1, gid) for control.sock and broker.sock next
-// to the chmod in Daemon::Start (and fail start-up if it fails).
-TEST_F(ForeignUidTest, DISABLED_SocketGroupMembersCanConnectToTheSockets) {
+// With socket_group set, the daemon makes the directory 0750 and the
+// sockets 0660, and gives all three to the group: connect(2) needs write
+// permission on the socket file itself, so a member of the group can
+// connect, and so register, without an operator chowning anything.
+TEST_F(ForeignUidTest, SocketGroupMembersCanConnectToTheSockets) {
   StartDaemon(absl::StrCat("policy { allowed_gids: ", kForeignGid,
                            " }\nsocket_group: \"nogroup\""),
               /*reachable_by_group=*/false);
