@@ -1053,9 +1053,19 @@ bool PortCore::Process(absl::Span<const uint8_t> bytes,
     return false;
   }
   if (absl::Status s = Dispatch(*decoded, fds); !s.ok()) {
-    ProtocolError(absl::Status(
-        s.code(), absl::StrCat(wire::MessageTypeName(decoded->type()), ": ",
-                               s.message())));
+    const std::string what =
+        absl::StrCat(wire::MessageTypeName(decoded->type()), ": ", s.message());
+    if (absl::IsResourceExhausted(s)) {
+      // This process ran out (memory or fds to map what the peer sent,
+      // within the limits it agreed to): not the peer's fault.
+      Log(LogLevel::kWarning, "port_out_of_resources",
+          {{"port", options_.port_id}, {"reason", what}});
+      Close(absl::UnavailableError(
+                absl::StrCat("this process could not take the peer's ", what)),
+            /*send_bye=*/false);
+    } else {
+      ProtocolError(absl::Status(s.code(), what));
+    }
     return false;
   }
   return true;
