@@ -57,7 +57,9 @@ Crafted Craft(const std::function<void(layout::SegmentInfo&)>& mutate,
   mutate(info);
   EXPECT_EQ(::pwrite(c.fd.get(), &info, sizeof(info), 0),
             static_cast<ssize_t>(sizeof(info)));
-  if (seals != 0) EXPECT_EQ(::fcntl(c.fd.get(), F_ADD_SEALS, seals), 0);
+  if (seals != 0) {
+    EXPECT_EQ(::fcntl(c.fd.get(), F_ADD_SEALS, seals), 0);
+  }
   c.expect = {5, kSmall.file_size(), 0xfeed, kSmall};
   return c;
 }

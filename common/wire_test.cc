@@ -49,7 +49,9 @@ TEST(WireTest, InlineDataRoundTripsWithAndWithoutTracking) {
     EXPECT_EQ(d->header.flags & kFlagLast, kFlagLast);
     EXPECT_EQ(std::vector<uint8_t>(d->body.begin(), d->body.end()), payload);
     EXPECT_EQ(d->tracking.has_value(), tracked);
-    if (tracked) EXPECT_EQ(*d->tracking, (TrackingRef{3, 17, 5}));
+    if (tracked) {
+      EXPECT_EQ(*d->tracking, (TrackingRef{3, 17, 5}));
+    }
   }
 }
 
