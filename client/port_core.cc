@@ -1098,6 +1098,36 @@ PortCore::PumpResult PortCore::DrainRing(int max) {
   return n > 0 ? PumpResult::kProgress : PumpResult::kTimeout;
 }
 
+bool PortCore::SpinOnRing(const Deadline& deadline) {
+  constexpr uint32_t kMissesBeforeGivingUp = 8;
+  constexpr uint32_t kRetryEvery = 64;
+  absl::Duration window = options_.receive_spin;
+  const bool adaptive = window <= absl::ZeroDuration();
+  if (adaptive) {
+    window = options_.adaptive_spin;
+    if (window <= absl::ZeroDuration()) return false;
+    if (spin_misses_ >= kMissesBeforeGivingUp &&
+        ++waits_without_spin_ % kRetryEvery != 0) {
+      return false;
+    }
+  }
+  counters_->receive_spins.fetch_add(1, std::memory_order_relaxed);
+  const absl::Time until = std::min(deadline.at(), absl::Now() + window);
+  for (uint32_t i = 1;; ++i) {
+    if (!ring_in_->Empty()) {
+      counters_->receive_spin_hits.fetch_add(1, std::memory_order_relaxed);
+      spin_misses_ = 0;
+      return true;
+    }
+    if (i % 32 == 0 && absl::Now() >= until) break;
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  if (adaptive && spin_misses_ < kMissesBeforeGivingUp) ++spin_misses_;
+  return false;
+}
+
 PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
                                         bool dont_wait, bool spin) {
   if (closed()) return PumpResult::kClosed;
@@ -1114,17 +1144,7 @@ PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
   }
   if (!dont_wait) {
     if (ring_mode_in_) {
-      if (spin && options_.receive_spin > absl::ZeroDuration()) {
-        const absl::Time until =
-            std::min(deadline.at(), absl::Now() + options_.receive_spin);
-        for (uint32_t i = 1;; ++i) {
-          if (!ring_in_->Empty()) return DrainRing(64);
-          if (i % 256 == 0 && absl::Now() >= until) break;
-#if defined(__x86_64__)
-          __builtin_ia32_pause();
-#endif
-        }
-      }
+      if (spin && SpinOnRing(deadline)) return DrainRing(64);
       // Raise the sleep flag, then look once more (no lost wake-up).
       if (!ring_in_->PrepareToSleep()) return DrainRing(64);
     }
@@ -1389,6 +1409,8 @@ PortStats PortCore::stats() const {
   s.cancelled_dropped = c.cancelled_dropped.load(std::memory_order_relaxed);
   s.sent_via_ring = c.sent_via_ring.load(std::memory_order_relaxed);
   s.ring_fallbacks = c.ring_fallbacks.load(std::memory_order_relaxed);
+  s.receive_spins = c.receive_spins.load(std::memory_order_relaxed);
+  s.receive_spin_hits = c.receive_spin_hits.load(std::memory_order_relaxed);
   s.closed = c.closed.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(out_mu_);
   for (const OutSegment& out : out_) {

@@ -137,6 +137,9 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // socket messages, then the socket (sleeping on it unless `dont_wait`;
   // busy-polling the ring first for options.receive_spin if `spin`).
   PumpResult PumpOnce(const Deadline& deadline, bool dont_wait, bool spin);
+  // Busy-polls the ring before a sleep; true when an entry came. Applies
+  // receive_spin, else the adaptive spin.
+  bool SpinOnRing(const Deadline& deadline);
   // Processes up to `max` ring entries; kTimeout when there were none.
   PumpResult DrainRing(int max);
   // Decodes and dispatches one message; false after a protocol error.
@@ -213,6 +216,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   std::unique_ptr<RingReader> ring_in_;
   bool ring_mode_in_ = false;
   absl::Duration receive_timeout_;  // the socket's SO_RCVTIMEO (zero: none)
+  // Adaptive spin (PortOptions::adaptive_spin): misses in a row, and
+  // waits since spinning was given up (for the periodic retry).
+  uint32_t spin_misses_ = 0;
+  uint32_t waits_without_spin_ = 0;
   struct Stashed {
     std::vector<uint8_t> bytes;
     std::vector<UniqueFd> fds;

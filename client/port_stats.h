@@ -24,6 +24,8 @@ struct PortStats {
   uint64_t cancelled_dropped = 0;  // incoming messages dropped as cancelled
   uint64_t sent_via_ring = 0;      // ordered messages that skipped the socket
   uint64_t ring_fallbacks = 0;     // times the ring was full or an fd had to go
+  uint64_t receive_spins = 0;      // waits that busy-polled the ring first
+  uint64_t receive_spin_hits = 0;  // of those, the ones a message ended
   bool closed = false;
 };
 
@@ -53,6 +55,8 @@ struct PortCounters {
   std::atomic<uint64_t> cancelled_dropped{0};
   std::atomic<uint64_t> sent_via_ring{0};
   std::atomic<uint64_t> ring_fallbacks{0};
+  std::atomic<uint64_t> receive_spins{0};
+  std::atomic<uint64_t> receive_spin_hits{0};
   std::atomic<bool> closed{false};
 };
 

@@ -449,6 +449,78 @@ TEST(PortTest, BadOptionsAreRefusedBeforeAnythingIsSent) {
   EXPECT_THAT(Text(port.status()), HasSubstr("chunk_size 1000"));
 }
 
+// Sends message `stream` from `from` once `to` is busy-polling its ring
+// (its receive_spins counter moved past `spins`), so that it arrives
+// during the spin.
+std::thread SendWhileSpinning(Port& from, const Port& to, uint64_t spins,
+                              uint32_t stream) {
+  return std::thread([&from, &to, spins, stream] {
+    const absl::Time give_up = absl::Now() + kLong;
+    while (to.stats().receive_spins == spins && absl::Now() < give_up) {
+      std::this_thread::yield();
+    }
+    EXPECT_TRUE(from.SendCopy(stream, std::vector<uint8_t>(64, 1)).ok());
+  });
+}
+
+TEST(PortTest, AdaptiveSpinStopsAfterEightMissesAndRetriesEvery64thWait) {
+  PortOptions spinning;
+  spinning.adaptive_spin = absl::Seconds(30);  // ends only with a message
+                                               // or the Receive deadline
+  auto ports = OpenLocalPorts(PortOptions(), spinning);
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  Port& a = *ports->a;
+  Port& b = *ports->b;
+  ASSERT_TRUE(a.SendCopy(1, std::vector<uint8_t>(64, 1)).ok());
+  ASSERT_TRUE(b.Receive(kLong).ok());  // b reads a's ring from now on
+
+  // A message that comes while b spins is a hit.
+  PortStats start = b.stats();
+  std::thread sender = SendWhileSpinning(a, b, start.receive_spins, 2);
+  auto m = b.Receive(kLong);
+  sender.join();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->stream(), 2u);
+  EXPECT_EQ(b.stats().receive_spins, start.receive_spins + 1);
+  EXPECT_EQ(b.stats().receive_spin_hits, start.receive_spin_hits + 1);
+
+  // Eight waits in a row that spin in vain...
+  start = b.stats();
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(b.Receive(absl::Milliseconds(1)).status().code(),
+              absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_EQ(b.stats().receive_spins, start.receive_spins + 8);
+  // ...and the next 63 sleep at once; the 64th tries again.
+  for (int i = 0; i < 63; ++i) {
+    EXPECT_EQ(b.Receive(absl::Milliseconds(1)).status().code(),
+              absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_EQ(b.stats().receive_spins, start.receive_spins + 8);
+  sender = SendWhileSpinning(a, b, b.stats().receive_spins, 3);
+  m = b.Receive(kLong);
+  sender.join();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(b.stats().receive_spins, start.receive_spins + 9);
+  EXPECT_EQ(b.stats().receive_spin_hits, start.receive_spin_hits + 1);
+  // That hit made spinning pay again: the next wait spins.
+  EXPECT_EQ(b.Receive(absl::Milliseconds(1)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(b.stats().receive_spins, start.receive_spins + 10);
+}
+
+TEST(PortTest, NoSpinWhenBothSpinOptionsAreZero) {
+  PortOptions still;
+  still.adaptive_spin = absl::ZeroDuration();
+  auto ports = OpenLocalPorts(PortOptions(), still);
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  ASSERT_TRUE(ports->a->SendCopy(1, std::vector<uint8_t>(64, 1)).ok());
+  ASSERT_TRUE(ports->b->Receive(kLong).ok());
+  EXPECT_EQ(ports->b->Receive(absl::Milliseconds(1)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(ports->b->stats().receive_spins, 0u);
+}
+
 TEST(PortConcurrencyTest, OneThreadSendsWhileAnotherReceivesBothWays) {
   auto ports = OpenLocalPorts(SmallPortOptions(16, 2), SmallPortOptions(16, 2));
   ASSERT_TRUE(ports.ok());
