@@ -192,9 +192,11 @@ std::string PingPongTable(const std::vector<CellSummary>& cells) {
       &out,
       "\nRound trip: the sender writes a payload, the receiver reads it and "
       "writes a reply of the same size, the sender reads that (one way ≈ "
-      "half). Blocking receives, except shmport-spin, whose Receive "
-      "busy-polls the shared ring first (PortOptions::receive_spin, up to "
-      "1 ms) on both ends. Ratios: shmport's p50 ÷ "
+      "half). Blocking receives. shmport runs with the default options: "
+      "Receive busy-polls the shared ring for up to 5 µs while that pays "
+      "off (PortOptions::adaptive_spin), then sleeps. shmport-spin "
+      "busy-polls up to 1 ms every time (PortOptions::receive_spin) on both "
+      "ends. Ratios: shmport's p50 ÷ "
       "the other's (below 1: shmport is faster).\n");
   return out;
 }
