@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -652,6 +653,26 @@ absl::Status PortCore::PublishRing(const Deadline& deadline) {
   return SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
 }
 
+bool PortCore::AppendToRing(absl::Span<const iovec> parts,
+                            const Deadline& deadline) {
+  if (ring_out_->TryAppend(ring_layout::kKindMessage, parts)) return true;
+  // Full. A reader that keeps up frees room within microseconds, and the
+  // socket is the slower road for both ends (a system call per message
+  // each side): wait a little before taking it.
+  const absl::Time until =
+      std::min(deadline.at(), absl::Now() + kRingFullPatience);
+  for (uint32_t i = 1;; ++i) {
+    if (ring_out_->TryAppend(ring_layout::kKindMessage, parts)) return true;
+    if (i % 32 == 0) {
+      if (absl::Now() >= until || closed()) return false;
+      std::this_thread::yield();  // the reader may share this CPU
+    }
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
 absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
                                    absl::Span<const int> fds,
                                    const Deadline& deadline) {
@@ -669,8 +690,7 @@ absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
         }
         ring_mode_out_ = true;
       }
-      if (ring_mode_out_ &&
-          ring_out_->TryAppend(ring_layout::kKindMessage, parts)) {
+      if (ring_mode_out_ && AppendToRing(parts, deadline)) {
         counters_->sent_via_ring.fetch_add(1, std::memory_order_relaxed);
         return PublishRing(deadline);
       }

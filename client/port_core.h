@@ -140,6 +140,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Busy-polls the ring before a sleep; true when an entry came. Applies
   // receive_spin, else the adaptive spin.
   bool SpinOnRing(const Deadline& deadline);
+  // Appends an ordered message to this end's ring, waiting up to
+  // kRingFullPatience for room while it is full. False: still full.
+  bool AppendToRing(absl::Span<const iovec> parts, const Deadline& deadline);
+  static constexpr absl::Duration kRingFullPatience = absl::Microseconds(50);
   // Processes up to `max` ring entries; kTimeout when there were none.
   PumpResult DrainRing(int max);
   // Decodes and dispatches one message; false after a protocol error.
