@@ -97,8 +97,7 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
     return Bad(absl::StrFormat("%s: unknown flags 0x%02x", name, h.flags));
   }
   const int want_fds =
-      type == MessageType::kNewSegment || type == MessageType::kNewRing ? 1
-                                                                        : 0;
+      type == MessageType::kNewSegment || type == MessageType::kNewRing ? 1 : 0;
   if (num_fds != want_fds) {
     return Bad(absl::StrFormat("%s carries %d fds, expected %d", name, num_fds,
                                want_fds));
