@@ -137,6 +137,17 @@ absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
                       absl::StrCat("must be at least ", smallest,
                                    " (one minimal segment each way)"));
   }
+  // Nor could a port of the default geometry: one segment of one default
+  // chunk each way must fit.
+  const uint64_t one_default_chunk =
+      2 * (layout::kHeaderSize + uint64_t{g.chunk_size()});
+  if (l.max_bytes_per_port() < one_default_chunk) {
+    return OutOfRange(
+        origin, "limits.max_bytes_per_port", l.max_bytes_per_port(),
+        absl::StrCat("must be at least ", one_default_chunk,
+                     " (one segment of one default_geometry.chunk_size chunk "
+                     "each way)"));
+  }
   if (l.max_ports_per_process() > l.max_ports()) {
     return OutOfRange(
         origin, "limits.max_ports_per_process", l.max_ports_per_process(),

@@ -51,6 +51,24 @@ TEST(ConfigTest, OutOfRangeValuesNameTheField) {
               HasSubstr("default_geometry.max_segments = 9"));
 }
 
+TEST(ConfigTest, ByteCapTooSmallForOneDefaultChunkIsRefused) {
+  // 64 KiB chunks need 2 x (8 KiB header + 64 KiB) = 147456 bytes; with
+  // less, every port of the default geometry would fail to open.
+  auto c = ParseDaemonConfig(
+      "limits { max_bytes_per_port: 100000 default_geometry { chunk_size: "
+      "65536 chunk_count: 1 } }",
+      "t");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("limits.max_bytes_per_port = 100000"));
+  EXPECT_THAT(c.status().message(), HasSubstr("147456"));
+  c = ParseDaemonConfig(
+      "limits { max_bytes_per_port: 147456 default_geometry { chunk_size: "
+      "65536 chunk_count: 1 } }",
+      "t");
+  EXPECT_TRUE(c.ok()) << c.status();
+}
+
 TEST(ConfigTest, NameRuleWithoutPatternsIsRefused) {
   auto c = ParseDaemonConfig("policy { name_rules { uid: 5 } }", "t");
   EXPECT_THAT(c.status().message(), HasSubstr("no name_patterns"));
