@@ -102,6 +102,15 @@ class ForeignUidTest : public ::testing::Test {
     return {listed.processes().begin(), listed.processes().end()};
   }
 
+  // A raw Register of `name` by this (root) process, not attached.
+  grpc::Status RegisterThisProcess(const std::string& name) {
+    v1::RegisterRequest request;
+    request.set_name(name);
+    request.set_pid(::getpid());
+    v1::RegisterResponse response;
+    return stub_->Register(Context().get(), request, &response);
+  }
+
   std::unique_ptr<Session> Connect(const std::string& name) {
     SessionOptions o;
     o.name = name;
@@ -182,12 +191,7 @@ TEST_F(ForeignUidTest, NameRulesConfineAnotherUidToItsNames) {
   EXPECT_THAT(Ask("connect guest-2"), StartsWith("ok "));
   // Root has no rules: it may take "router" (the refused registration is
   // gone: see RefusedAttachReleasesTheNameAtOnce).
-  v1::RegisterRequest request;
-  request.set_name("router");
-  request.set_pid(::getpid());
-  v1::RegisterResponse response;
-  const grpc::Status status =
-      stub_->Register(Context().get(), request, &response);
+  const grpc::Status status = RegisterThisProcess("router");
   EXPECT_TRUE(status.ok()) << Describe(status);
 }
 
@@ -202,12 +206,7 @@ TEST_F(ForeignUidTest, RefusedAttachReleasesTheNameAtOnce) {
   StartDaemon(GuestNamesOnly());  // attach timeout: the default 5 s
   SpawnForeign();
   ASSERT_THAT(Ask("connect router"), StartsWith("error PERMISSION_DENIED"));
-  v1::RegisterRequest request;
-  request.set_name("router");
-  request.set_pid(::getpid());
-  v1::RegisterResponse response;
-  const grpc::Status status =
-      stub_->Register(Context().get(), request, &response);
+  const grpc::Status status = RegisterThisProcess("router");
   EXPECT_TRUE(status.ok()) << Describe(status);
 }
 
