@@ -193,7 +193,7 @@ std::string PingPongTable(const std::vector<CellSummary>& cells) {
       "\nRound trip: the sender writes a payload, the receiver reads it and "
       "writes a reply of the same size, the sender reads that (one way ≈ "
       "half). Blocking receives. shmport runs with the default options: "
-      "Receive busy-polls the shared ring for up to 5 µs while that pays "
+      "Receive busy-polls the shared ring for up to 50 µs while that pays "
       "off (PortOptions::adaptive_spin), then sleeps. shmport-spin "
       "busy-polls up to 1 ms every time (PortOptions::receive_spin) on both "
       "ends. Ratios: shmport's p50 ÷ "

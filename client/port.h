@@ -69,11 +69,12 @@ struct PortOptions {
   // Used while receive_spin is zero: Receive busy-polls the ring this long
   // before sleeping, as long as that pays off (the peer's next message
   // came within it). After 8 misses in a row it stops spinning and tries
-  // again only every 64th wait, so a busy machine, where the spinner would
-  // keep the peer off the CPU, gets plain sleeps. Saves the wake-up (a
-  // system call each side, tens of µs on an idle VM) for request/reply
-  // and streaming peers. Zero: never spin.
-  absl::Duration adaptive_spin = absl::Microseconds(5);
+  // again only every 64th wait, so an idle port or a slow stream gets plain
+  // sleeps. It saves the wake-up (a system call each side, tens of µs on
+  // an idle VM): a request/reply pair settles at sub-µs round trips. The
+  // cost: while messages come less than this far apart, the receiver
+  // spins between them instead of sleeping. Zero: never spin.
+  absl::Duration adaptive_spin = absl::Microseconds(50);
 
   // The daemon's id for this port, echoed in HELLO (0 outside a session).
   uint64_t port_id = 0;
