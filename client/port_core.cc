@@ -76,6 +76,23 @@ absl::Status ValidateOptions(const PortOptions& o) {
   return absl::OkStatus();
 }
 
+// Polls `ready` until it holds (true) or `until` has passed (false),
+// pausing the CPU between polls; every 32 polls it reads the clock and,
+// with `yield`, gives the CPU to whoever else wants it.
+template <typename Ready>
+bool SpinUntil(absl::Time until, bool yield, Ready ready) {
+  for (uint32_t i = 1;; ++i) {
+    if (ready()) return true;
+    if (i % 32 == 0) {
+      if (absl::Now() >= until) return false;
+      if (yield) std::this_thread::yield();
+    }
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -655,22 +672,16 @@ absl::Status PortCore::PublishRing(const Deadline& deadline) {
 
 bool PortCore::AppendToRing(absl::Span<const iovec> parts,
                             const Deadline& deadline) {
-  if (ring_out_->TryAppend(ring_layout::kKindMessage, parts)) return true;
+  auto append = [&] {
+    return ring_out_->TryAppend(ring_layout::kKindMessage, parts);
+  };
+  if (append()) return true;
   // Full. A reader that keeps up frees room within microseconds, and the
   // socket is the slower road for both ends (a system call per message
-  // each side): wait a little before taking it.
-  const absl::Time until =
-      std::min(deadline.at(), absl::Now() + kRingFullPatience);
-  for (uint32_t i = 1;; ++i) {
-    if (ring_out_->TryAppend(ring_layout::kKindMessage, parts)) return true;
-    if (i % 32 == 0) {
-      if (absl::Now() >= until || closed()) return false;
-      std::this_thread::yield();  // the reader may share this CPU
-    }
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
-  }
+  // each side): wait a little before taking it. Yield while waiting: the
+  // reader may share this CPU.
+  return SpinUntil(std::min(deadline.at(), absl::Now() + kRingFullPatience),
+                   /*yield=*/true, append);
 }
 
 absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
@@ -1132,17 +1143,11 @@ bool PortCore::SpinOnRing(const Deadline& deadline) {
     }
   }
   counters_->receive_spins.fetch_add(1, std::memory_order_relaxed);
-  const absl::Time until = std::min(deadline.at(), absl::Now() + window);
-  for (uint32_t i = 1;; ++i) {
-    if (!ring_in_->Empty()) {
-      counters_->receive_spin_hits.fetch_add(1, std::memory_order_relaxed);
-      spin_misses_ = 0;
-      return true;
-    }
-    if (i % 32 == 0 && absl::Now() >= until) break;
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
+  if (SpinUntil(std::min(deadline.at(), absl::Now() + window),
+                /*yield=*/false, [&] { return !ring_in_->Empty(); })) {
+    counters_->receive_spin_hits.fetch_add(1, std::memory_order_relaxed);
+    spin_misses_ = 0;
+    return true;
   }
   if (adaptive && spin_misses_ < kMissesBeforeGivingUp) ++spin_misses_;
   return false;
