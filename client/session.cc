@@ -291,11 +291,9 @@ void Session::OnNotice(BrokerNotice notice) {
       if (was_pending || opening_.contains(port_id) ||
           failed_opens_.contains(port_id)) {
         // OpenPort is waiting for this port: this is why it failed.
-        const int code = frame.port_closed().code();
         failed_opens_[port_id] = {
-            absl::Status(code > 0 && code <= 16
-                             ? static_cast<absl::StatusCode>(code)
-                             : absl::StatusCode::kUnavailable,
+            absl::Status(StatusCodeFromWire(frame.port_closed().code(),
+                                            absl::StatusCode::kUnavailable),
                          frame.port_closed().reason()),
             true};
         changed_.notify_all();

@@ -71,4 +71,9 @@ bool IsWouldBlock(const absl::Status& status) {
          status.GetPayload(kWouldBlockPayload).has_value();
 }
 
+absl::StatusCode StatusCodeFromWire(int code, absl::StatusCode fallback) {
+  return code >= 1 && code <= 16 ? static_cast<absl::StatusCode>(code)
+                                 : fallback;
+}
+
 }  // namespace shmport

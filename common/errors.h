@@ -18,6 +18,11 @@ absl::Status ErrnoToStatus(int error, absl::string_view what);
 absl::Status WouldBlockError(absl::string_view what);
 bool IsWouldBlock(const absl::Status& status);
 
+// An error code that came from another process (a google.rpc.Code in a
+// frame): the matching absl code for 1..16, else `fallback` (0 is not an
+// error, and anything else is not a code this build knows).
+absl::StatusCode StatusCodeFromWire(int code, absl::StatusCode fallback);
+
 }  // namespace shmport
 
 #endif  // SHMPORT_COMMON_ERRORS_H_
