@@ -110,6 +110,13 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
                                             std::move(wake_fd), listener));
 }
 
+v1::BrokerFrame AttachResultFrame(const absl::Status& status) {
+  v1::BrokerFrame frame;
+  frame.mutable_attach_result()->set_code(static_cast<int>(status.code()));
+  frame.mutable_attach_result()->set_message(std::string(status.message()));
+  return frame;
+}
+
 Broker::Broker(std::string address, UniqueFd listen_fd, UniqueFd epoll_fd,
                UniqueFd wake_fd, BrokerListener* listener)
     : address_(std::move(address)),
@@ -340,10 +347,8 @@ void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
 
   auto refuse = [&](uint64_t id, absl::StatusCode code, std::string why) {
     if (received.ok()) {
-      v1::BrokerFrame result;
-      result.mutable_attach_result()->set_code(static_cast<int>(code));
-      result.mutable_attach_result()->set_message(why);
-      const std::string bytes = FrameBytes(result);
+      const std::string bytes =
+          FrameBytes(AttachResultFrame(absl::Status(code, why)));
       [[maybe_unused]] ssize_t n =
           ::send(entries_.at(handle).fd.get(), bytes.data(), bytes.size(),
                  MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -498,10 +503,7 @@ void Broker::CompleteAttach(Report& report) {
     p->second.timer = 0;
     return;
   }
-  v1::BrokerFrame result;
-  result.mutable_attach_result()->set_code(static_cast<int>(status.code()));
-  result.mutable_attach_result()->set_message(std::string(status.message()));
-  (void)SendLocked(report.process_id, result, -1);
+  (void)SendLocked(report.process_id, AttachResultFrame(status), -1);
   // Drop only this connection: the registration's timer keeps running, so
   // the rightful process may still attach.
   RemoveEntry(p->second.link);

@@ -22,6 +22,9 @@
 
 namespace shmport::server {
 
+// The AttachResult frame that answers an Attach with `status` (code 0: OK).
+v1::BrokerFrame AttachResultFrame(const absl::Status& status);
+
 // What the broker reports. Called on the broker thread, one call at a time,
 // with no broker lock held, so the listener may call back into the Broker.
 class BrokerListener {

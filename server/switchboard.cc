@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 #include "common/unix_channel.h"
@@ -463,17 +464,13 @@ absl::Status Switchboard::OnAttach(uint64_t process_id, absl::string_view token,
     // a stranger and leaves the registration to its rightful process.
     // The result goes out before the release, which drops the link.
     refuse(s);
-    v1::BrokerFrame result;
-    result.mutable_attach_result()->set_code(static_cast<int>(s.code()));
-    result.mutable_attach_result()->set_message(std::string(s.message()));
-    (void)broker_->Send(process_id, result);
+    (void)broker_->Send(process_id, AttachResultFrame(s));
     EndRegistration(process_id, absl::StrCat("attach refused: ", s.message()));
     return s;
   }
   // The OK result goes out under the lock, ahead of any PortOpened.
-  v1::BrokerFrame result;
-  result.mutable_attach_result()->set_code(0);
-  if (absl::Status s = broker_->Send(process_id, result); !s.ok()) {
+  if (absl::Status s = broker_->Send(process_id, AttachResultFrame({}));
+      !s.ok()) {
     return refuse(s);
   }
   p->info.set_state(v1::PROCESS_STATE_ATTACHED);
@@ -565,14 +562,13 @@ void Switchboard::OnPortNotTaken(uint64_t process_id,
        port->info.b().process_id() != process_id)) {
     return;  // closed meanwhile, or not this process's port to give up
   }
-  const int code = not_taken.code();
-  const absl::StatusCode status_code = code > 0 && code <= 16
-                                           ? static_cast<absl::StatusCode>(code)
-                                           : absl::StatusCode::kUnavailable;
-  // The reason is the client's word: bounded before it goes to the peer.
+  const absl::StatusCode status_code =
+      StatusCodeFromWire(not_taken.code(), absl::StatusCode::kUnavailable);
+  // The reason is the client's word, passed on to another process:
+  // bounded and made printable first.
   const std::string reason =
       absl::StrCat("the peer ", Describe(*p), " could not take the port: ",
-                   absl::string_view(not_taken.reason()).substr(0, 512));
+                   Quote(not_taken.reason(), kMaxForwardedReason));
   PortRecord closed = std::move(*registry_.RemovePort(not_taken.port_id()));
   NotifyPortClosed(closed, reason, process_id, status_code);
 }

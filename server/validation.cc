@@ -20,14 +20,13 @@ bool IsPrintable(absl::string_view s) {
 
 }  // namespace
 
-std::string Quote(absl::string_view text) {
-  constexpr size_t kMax = 80;
+std::string Quote(absl::string_view text, size_t max) {
   std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kMax; ++i) {
+  for (size_t i = 0; i < text.size() && i < max; ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     out.push_back(absl::ascii_isprint(c) && c != '"' ? text[i] : '?');
   }
-  if (text.size() > kMax) absl::StrAppend(&out, "...");
+  if (text.size() > max) absl::StrAppend(&out, "...");
   out.push_back('"');
   return out;
 }

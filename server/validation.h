@@ -29,9 +29,13 @@ absl::Status ValidateLabels(
 // The client library's version: 0..64 printable ASCII characters.
 absl::Status ValidateVersion(absl::string_view version);
 
-// `text` shortened to at most 80 characters and with control characters
-// replaced, for quoting untrusted input in messages and logs.
-std::string Quote(absl::string_view text);
+// `text` in double quotes, shortened to at most `max` characters ("..."
+// marks the cut) and with non-printable characters and quotes replaced by
+// '?', for quoting untrusted input in messages and logs.
+inline constexpr size_t kMaxQuoted = 80;
+std::string Quote(absl::string_view text, size_t max = kMaxQuoted);
+// The longest reason from one client that the daemon passes to another.
+inline constexpr size_t kMaxForwardedReason = 512;
 
 }  // namespace shmport::server
 

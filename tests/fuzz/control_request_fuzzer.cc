@@ -127,6 +127,10 @@ void CheckQuote(absl::string_view text) {
   SHMPORT_FUZZ_CHECK(q.size() <= 2 + 80 + 3) << q.size();
   SHMPORT_FUZZ_CHECK(AllPrintable(q));
   SHMPORT_FUZZ_CHECK(q.substr(1, q.size() - 2).find('"') == std::string::npos);
+  const std::string forwarded =
+      server::Quote(text, server::kMaxForwardedReason);
+  SHMPORT_FUZZ_CHECK(forwarded.size() <= 2 + server::kMaxForwardedReason + 3);
+  SHMPORT_FUZZ_CHECK(AllPrintable(forwarded));
 }
 
 }  // namespace
