@@ -20,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "bench/forked_process.h"
 #include "bench/payload.h"
-#include "common/unique_fd.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::bench {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "bench/transport.h"
-#include "common/unique_fd.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::bench {
 

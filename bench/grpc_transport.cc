@@ -17,9 +17,9 @@
 #include "absl/time/time.h"
 #include "bench/grpc_bench.grpc.pb.h"
 #include "bench/grpc_bench.pb.h"
-#include "common/unique_fd.h"
 #include "grpc/grpc.h"
 #include "grpcpp/grpcpp.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::bench {
 namespace {

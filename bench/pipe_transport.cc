@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/fd_endpoint.h"
-#include "common/unique_fd.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::bench {
 namespace {

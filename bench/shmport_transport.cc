@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "client/port.h"
-#include "common/unique_fd.h"
+#include "shmport/port.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::bench {
 namespace {

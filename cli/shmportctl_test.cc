@@ -23,12 +23,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "client/session.h"
-#include "common/unique_fd.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "shmport/session.h"
+#include "shmport/unique_fd.h"
 #include "tests/control/daemon_process.h"
 
 extern char** environ;

@@ -1,4 +1,4 @@
-#include "client/buffer.h"
+#include "shmport/buffer.h"
 
 #include <utility>
 

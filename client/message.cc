@@ -1,4 +1,4 @@
-#include "client/message.h"
+#include "shmport/message.h"
 
 #include <cstring>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "client/port.h"
+#include "shmport/port.h"
 
 #include <utility>
 

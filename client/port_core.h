@@ -16,17 +16,17 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "client/buffer.h"
 #include "client/deadline.h"
-#include "client/message.h"
-#include "client/port.h"
-#include "client/port_stats.h"
-#include "client/tracking.h"
 #include "common/ring.h"
 #include "common/segment.h"
-#include "common/unique_fd.h"
 #include "common/unix_channel.h"
 #include "common/wire.h"
+#include "shmport/buffer.h"
+#include "shmport/message.h"
+#include "shmport/port.h"
+#include "shmport/port_stats.h"
+#include "shmport/tracking.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::internal {
 

@@ -1,6 +1,6 @@
 // Port behaviour with both ends in one process. The multi-process,
 // fault and stress acceptance tests live in tests/ports/.
-#include "client/port.h"
+#include "shmport/port.h"
 
 #include <poll.h>
 #include <unistd.h>

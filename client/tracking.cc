@@ -1,4 +1,4 @@
-#include "client/tracking.h"
+#include "shmport/tracking.h"
 
 #include "absl/status/status.h"
 #include "client/port_core.h"

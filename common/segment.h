@@ -12,22 +12,10 @@
 #include "absl/status/statusor.h"
 #include "common/chunk_map.h"
 #include "common/segment_layout.h"
-#include "common/unique_fd.h"
+#include "shmport/segment_geometry.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport {
-
-// How a segment's data area is cut into chunks.
-struct SegmentGeometry {
-  uint32_t chunk_size = 16 * 1024;
-  uint32_t chunk_count = 1024;
-
-  uint64_t data_size() const {
-    return static_cast<uint64_t>(chunk_size) * chunk_count;
-  }
-  uint64_t file_size() const { return layout::kHeaderSize + data_size(); }
-  friend bool operator==(const SegmentGeometry&,
-                         const SegmentGeometry&) = default;
-};
 
 // OK when `g` is within the limits of segment_layout.h: chunk_size a power of
 // two in [kMinChunkSize, kMaxChunkSize], chunk_count in [1, kMaxChunks], data

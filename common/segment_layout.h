@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "shmport/segment_geometry.h"
+
 namespace shmport::layout {
 
 // "SHMPORT" plus a format byte, read as a little-endian u64.
@@ -102,6 +104,7 @@ static_assert(offsetof(SegmentHeader, tracking_free_map) == 704);
 static_assert(offsetof(SegmentHeader, tracking) == 832);
 static_assert(sizeof(SegmentHeader) == 4928);
 static_assert(kHeaderSize == 8192);
+static_assert(kHeaderSize == kSegmentHeaderBytes);  // the public constant
 // Chunk 0 starts exactly at kHeaderSize: the header never overlaps it.
 static_assert(sizeof(SegmentHeader) <= kHeaderSize);
 static_assert(kHeaderSize % kPageSize == 0);

@@ -1,4 +1,4 @@
-#include "common/unique_fd.h"
+#include "shmport/unique_fd.h"
 
 #include <unistd.h>
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "client/session.h"
+#include "shmport/session.h"
 
 int main() {
   // Finds shmportd like shmportctl does: $SHMPORT_ADDRESS, else the default

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "client/session.h"
+#include "shmport/session.h"
 
 int main() {
   auto session = shmport::Session::Connect({.name = "hello-sender"});

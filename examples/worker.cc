@@ -17,10 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "client/session.h"
 #include "examples/payload_pattern.h"
 #include "examples/resource_census.h"
 #include "examples/shutdown_signals.h"
+#include "shmport/session.h"
 
 ABSL_FLAG(std::string, name, "worker-1", "the name to register");
 ABSL_FLAG(std::string, router, "router", "the process to stream to");

@@ -16,8 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/unique_fd.h"
 #include "common/unix_channel.h"
+#include "shmport/unique_fd.h"
 #include "shmport/v1/broker.pb.h"
 
 namespace shmport::server {

@@ -16,12 +16,12 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
-#include "common/unique_fd.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/secret.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::server {
 namespace {

@@ -10,11 +10,11 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
-#include "common/unique_fd.h"
 #include "common/unix_channel.h"
 #include "server/process_usage.h"
 #include "server/secret.h"
 #include "server/validation.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::server {
 namespace {

@@ -18,7 +18,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "client/session.h"
+#include "shmport/session.h"
 
 ABSL_FLAG(std::string, address, "", "daemon address");
 ABSL_FLAG(std::string, name, "", "name to register");

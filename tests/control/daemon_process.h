@@ -18,7 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/unique_fd.h"
+#include "shmport/unique_fd.h"
 #include "shmport/v1/control.grpc.pb.h"
 
 namespace shmport::testing {

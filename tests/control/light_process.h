@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/unique_fd.h"
+#include "shmport/unique_fd.h"
 #include "tests/util/child_process.h"
 
 namespace shmport::testing {

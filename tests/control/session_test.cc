@@ -2,7 +2,7 @@
 // open a port by name, exchange data over shared memory, and ListPorts
 // shows their counters; Session behaviour around accept, errors, daemon
 // loss and Reconnect.
-#include "client/session.h"
+#include "shmport/session.h"
 
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/session_core.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/control/client_process.h"
@@ -329,7 +330,7 @@ TEST(SessionTest, WatchThroughSessionSeesAPortOpen) {
   auto a = Session::Connect(Options(**daemon, "watch-a"));
   auto b = Session::Connect(Options(**daemon, "watch-b"));
   ASSERT_TRUE(a.ok() && b.ok());
-  auto watch = (*a)->Watch(/*include_existing=*/true);
+  auto watch = (*a)->core().Watch(/*include_existing=*/true);
   ASSERT_TRUE(watch.ok()) << watch.status();
   // The snapshot (two processes) proves the stream is live before we act.
   for (int i = 0; i < 2; ++i) {

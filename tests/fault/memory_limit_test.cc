@@ -12,8 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "client/port.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/fault/child_check.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"

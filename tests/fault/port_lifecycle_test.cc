@@ -23,8 +23,8 @@
 // report UNAVAILABLE from Receive.
 #include <unistd.h>
 
-#include "client/port.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/fault/child_check.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"

@@ -12,8 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
-#include "common/unique_fd.h"
 #include "common/wire.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::fuzz {
 namespace {

@@ -22,7 +22,7 @@
 #include "absl/types/span.h"
 #include "common/segment.h"
 #include "common/segment_layout.h"
-#include "common/unique_fd.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::fuzz {
 

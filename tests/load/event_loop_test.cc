@@ -9,8 +9,8 @@
 // RING_WAKE. Without a ring every message crosses the socket.
 #include <poll.h>
 
-#include "client/port.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 
 namespace shmport::testing {

@@ -25,7 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/broker_link.h"
-#include "client/port.h"
+#include "shmport/port.h"
 #include "tests/fault/fd_limit.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"

@@ -5,9 +5,9 @@
 // The whole cycle runs 1,000 times against a real second process.
 #include <deque>
 
-#include "client/port.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 
 namespace shmport {

@@ -13,9 +13,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/message.h"
-#include "client/port.h"
-#include "common/unique_fd.h"
+#include "shmport/message.h"
+#include "shmport/port.h"
+#include "shmport/unique_fd.h"
 #include "tests/util/child_process.h"
 
 namespace shmport::testing {

@@ -1,9 +1,9 @@
 // Acceptance (issue 3, item 2): a 64 MiB payload crosses when the pool
 // allows it; one buffer larger than a segment's data area is refused with a
 // clear error, and SendCopy splits such a payload into ordered fragments.
-#include "client/port.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 
 namespace shmport {

@@ -7,12 +7,12 @@
 
 #include <functional>
 
-#include "client/port.h"
 #include "common/segment.h"
 #include "common/unix_channel.h"
 #include "common/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"
 

@@ -6,9 +6,9 @@
 #include <atomic>
 #include <thread>
 
-#include "client/port.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"
 

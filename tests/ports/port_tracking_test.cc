@@ -9,8 +9,8 @@
 #include <random>
 #include <thread>
 
-#include "client/port.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 
 namespace shmport {

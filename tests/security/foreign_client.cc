@@ -32,8 +32,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "client/broker_link.h"
-#include "client/session.h"
 #include "grpcpp/create_channel.h"
+#include "shmport/session.h"
 #include "shmport/v1/control.grpc.pb.h"
 
 ABSL_FLAG(std::string, address, "", "the daemon's gRPC address");

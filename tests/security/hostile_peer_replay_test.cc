@@ -30,11 +30,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "client/port.h"
 #include "common/segment.h"
 #include "common/unix_channel.h"
 #include "common/wire.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"
 

@@ -1,6 +1,6 @@
 // Buffer: memory a sender fills before handing it to Port::Send.
-#ifndef SHMPORT_CLIENT_BUFFER_H_
-#define SHMPORT_CLIENT_BUFFER_H_
+#ifndef SHMPORT_BUFFER_H_
+#define SHMPORT_BUFFER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -65,4 +65,4 @@ class Buffer {
 
 }  // namespace shmport
 
-#endif  // SHMPORT_CLIENT_BUFFER_H_
+#endif  // SHMPORT_BUFFER_H_

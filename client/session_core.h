@@ -1,11 +1,12 @@
-// Session: a process's registration with shmportd, and the way it gets
-// ports (DESIGN.md §4.3).
-//
-//   auto session = shmport::Session::Connect({.name = "worker-1"});
-//   auto port = (*session)->OpenPort("router");        // a ready Port
-//   auto accepted = (*session)->AcceptPort(absl::Seconds(1));
-#ifndef SHMPORT_CLIENT_SESSION_H_
-#define SHMPORT_CLIENT_SESSION_H_
+// SessionCore: what stands behind a shmport::Session (include/shmport/
+// session.h): the gRPC control-plane client, the broker link and its
+// thread, and the table of ports the daemon handed over. Internal to
+// libshmport; its header pulls in gRPC and the generated protos, which the
+// public headers never do. Code inside the library and its tests reach it
+// with Session::core() for what the public API does not offer (the gRPC
+// stub, event streams, the policy's limits).
+#ifndef SHMPORT_CLIENT_SESSION_CORE_H_
+#define SHMPORT_CLIENT_SESSION_CORE_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -24,58 +25,17 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/broker_link.h"
-#include "client/port.h"
-#include "client/port_stats.h"
-#include "common/unique_fd.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/sync_stream.h"
+#include "shmport/port.h"
+#include "shmport/port_stats.h"
+#include "shmport/session.h"
+#include "shmport/unique_fd.h"
 #include "shmport/v1/control.grpc.pb.h"
 
 namespace shmport {
 
-// libshmport's version, sent with Register.
-inline constexpr char kClientVersion[] = "libshmport/0.1.0";
-
-struct SessionOptions {
-  // 1..64 characters from [A-Za-z0-9._-], starting with a letter or digit;
-  // unique among the daemon's live processes.
-  std::string name;
-  // Shown by ListProcesses (at most 32; keys 1..63, values 0..255 chars).
-  std::map<std::string, std::string> labels;
-  // The daemon's gRPC address; empty: DefaultControlAddress() (see
-  // common/paths/runtime_paths.h).
-  std::string address;
-  // Bound on each control-plane call (Register, OpenPort, ...).
-  absl::Duration rpc_timeout = absl::Seconds(5);
-  // Bound on attaching the broker link after Register.
-  absl::Duration attach_timeout = absl::Seconds(5);
-  // How often the counters of live ports are pushed to the daemon.
-  // Zero or InfiniteDuration: never.
-  absl::Duration stats_interval = absl::Seconds(1);
-  // Options for every port of this session (timeouts, limits on what the
-  // peer may declare). The geometry fields are replaced by what the daemon
-  // grants for each port.
-  PortOptions port_options;
-  // Called on the session's link thread when the daemon closes a port that
-  // was already handed out (ClosePort, or the daemon gave up on it). The
-  // Port itself keeps working until either end closes it; close it here if
-  // the daemon's word should be final. Must not block.
-  std::function<void(uint64_t port_id, absl::string_view reason)>
-      on_port_closed;
-};
-
-// What OpenPort asks the daemon for. Zero: the daemon's policy default.
-// The daemon clamps each field to its limits; the Port reports what it got.
-struct OpenPortOptions {
-  uint32_t chunk_size = 0;
-  uint32_t chunk_count = 0;
-  uint32_t max_segments = 0;
-  uint32_t inline_threshold = 0;
-  // How long to keep trying while the peer is still starting: not
-  // registered yet (NOT_FOUND) or registered but not attached yet
-  // (FAILED_PRECONDITION). Zero: one attempt, those errors returned at once.
-  absl::Duration wait_for_peer = absl::ZeroDuration();
-};
+namespace internal {
 
 // A WatchEvents stream. Thread-safety: Next from one thread at a time;
 // Cancel from any thread, at any time.
@@ -95,7 +55,7 @@ class EventWatch {
   void Cancel();
 
  private:
-  friend class Session;
+  friend class SessionCore;
   EventWatch() = default;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReader<v1::Event>> reader_;
@@ -116,20 +76,20 @@ class EventWatch {
 // Thread-safety: every method may be called from any thread, concurrently.
 // Ports returned are independent objects with their own rules (port.h) and
 // may outlive the Session.
-class Session {
+class SessionCore {
  public:
   // Registers `options.name` and attaches the broker link. Errors:
   // UNAVAILABLE (no daemon at the address), and the daemon's refusals with
   // their messages: INVALID_ARGUMENT (bad name or labels), ALREADY_EXISTS
   // (name taken), PERMISSION_DENIED (policy), RESOURCE_EXHAUSTED (limits).
-  static absl::StatusOr<std::unique_ptr<Session>> Connect(
+  static absl::StatusOr<std::unique_ptr<SessionCore>> Connect(
       const SessionOptions& options);
 
   // Closes the broker link (which ends the registration) and stops the
   // link thread. Ports stay open.
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  ~SessionCore();
+  SessionCore(const SessionCore&) = delete;
+  SessionCore& operator=(const SessionCore&) = delete;
 
   // Opens a port to the process named `name_or_id` (a string of digits
   // only is taken as a process id) and returns it ready: HELLO exchanged,
@@ -188,7 +148,7 @@ class Session {
     PortOptions options;  // as sent in this end's HELLO
   };
 
-  explicit Session(SessionOptions options, std::string address);
+  explicit SessionCore(SessionOptions options, std::string address);
 
   // Register + attach + start the link thread. Requires that no link
   // thread runs.
@@ -242,6 +202,7 @@ class Session {
   std::map<uint64_t, std::weak_ptr<const PortStatsSource>> live_;
 };
 
+}  // namespace internal
 }  // namespace shmport
 
-#endif  // SHMPORT_CLIENT_SESSION_H_
+#endif  // SHMPORT_CLIENT_SESSION_CORE_H_

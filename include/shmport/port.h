@@ -1,6 +1,6 @@
 // Port: one end of a shared-memory connection between two processes.
-#ifndef SHMPORT_CLIENT_PORT_H_
-#define SHMPORT_CLIENT_PORT_H_
+#ifndef SHMPORT_PORT_H_
+#define SHMPORT_PORT_H_
 
 #include <sys/types.h>
 
@@ -14,12 +14,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "client/buffer.h"
-#include "client/message.h"
-#include "client/port_stats.h"
-#include "client/tracking.h"
-#include "common/segment.h"
-#include "common/unique_fd.h"
+#include "shmport/buffer.h"
+#include "shmport/message.h"
+#include "shmport/port_stats.h"
+#include "shmport/segment_geometry.h"
+#include "shmport/tracking.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport {
 
@@ -204,4 +204,4 @@ class Port {
 
 }  // namespace shmport
 
-#endif  // SHMPORT_CLIENT_PORT_H_
+#endif  // SHMPORT_PORT_H_

@@ -1,6 +1,6 @@
 // Message: what Port::Receive hands out.
-#ifndef SHMPORT_CLIENT_MESSAGE_H_
-#define SHMPORT_CLIENT_MESSAGE_H_
+#ifndef SHMPORT_MESSAGE_H_
+#define SHMPORT_MESSAGE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -90,4 +90,4 @@ class Message {
 
 }  // namespace shmport
 
-#endif  // SHMPORT_CLIENT_MESSAGE_H_
+#endif  // SHMPORT_MESSAGE_H_

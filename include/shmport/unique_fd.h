@@ -1,6 +1,6 @@
 // UniqueFd: sole owner of a file descriptor.
-#ifndef SHMPORT_COMMON_UNIQUE_FD_H_
-#define SHMPORT_COMMON_UNIQUE_FD_H_
+#ifndef SHMPORT_UNIQUE_FD_H_
+#define SHMPORT_UNIQUE_FD_H_
 
 #include <utility>
 
@@ -38,4 +38,4 @@ class UniqueFd {
 
 }  // namespace shmport
 
-#endif  // SHMPORT_COMMON_UNIQUE_FD_H_
+#endif  // SHMPORT_UNIQUE_FD_H_

@@ -1,6 +1,6 @@
 // Counters of one port end, updated lock-free on the data path.
-#ifndef SHMPORT_CLIENT_PORT_STATS_H_
-#define SHMPORT_CLIENT_PORT_STATS_H_
+#ifndef SHMPORT_PORT_STATS_H_
+#define SHMPORT_PORT_STATS_H_
 
 #include <atomic>
 #include <cstdint>
@@ -62,4 +62,4 @@ struct PortCounters {
 
 }  // namespace shmport
 
-#endif  // SHMPORT_CLIENT_PORT_STATS_H_
+#endif  // SHMPORT_PORT_STATS_H_

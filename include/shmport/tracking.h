@@ -1,6 +1,6 @@
 // Tracking: the sender's handle on a cancellable (tracked) message.
-#ifndef SHMPORT_CLIENT_TRACKING_H_
-#define SHMPORT_CLIENT_TRACKING_H_
+#ifndef SHMPORT_TRACKING_H_
+#define SHMPORT_TRACKING_H_
 
 #include <cstdint>
 #include <memory>
@@ -51,4 +51,4 @@ class Tracking {
 
 }  // namespace shmport
 
-#endif  // SHMPORT_CLIENT_TRACKING_H_
+#endif  // SHMPORT_TRACKING_H_
