@@ -19,6 +19,7 @@
 #include "cli/human_units.h"
 #include "cli/json.h"
 #include "cli/json_schema.h"
+#include "cli/terminal.h"
 #include "cli/top_sampler.h"
 #include "cli/traffic.h"
 #include "cli/views.h"
@@ -244,6 +245,12 @@ absl::Status RunWatch(Invocation& inv) {
   std::unique_ptr<grpc::ClientReader<v1::Event>> reader =
       inv.connection.stub().WatchEvents(context.get(), request);
   const absl::TimeZone zone = absl::LocalTimeZone();
+  if (!inv.json) {
+    // Say what this is at once: events may be minutes apart.
+    Print(inv.io, absl::StrCat("events of shmportd at ",
+                               inv.connection.address(),
+                               " (Ctrl-C stops)\nwaiting for events…\n"));
+  }
   uint64_t seen = 0;
   v1::Event event;
   bool limit_reached = false;
@@ -272,6 +279,45 @@ absl::Status RunWatch(Invocation& inv) {
 
 // --- top ------------------------------------------------------------------
 
+// Waits out one interval of `top`: true when it should end (Ctrl-C, or q
+// on its terminal).
+bool TopWaitEnds(Invocation& inv, KeyReader& keys, absl::Duration interval) {
+  if (!keys.active()) return inv.stop.WaitFor(interval);
+  // Short slices, so that both a key and Ctrl-C end the wait promptly.
+  const absl::Time end = absl::Now() + interval;
+  for (absl::Duration left = interval; left > absl::ZeroDuration();
+       left = end - absl::Now()) {
+    if (std::optional<char> key =
+            keys.Next(std::min(left, absl::Milliseconds(50)));
+        key == 'q' || key == 'Q') {
+      return true;
+    }
+    if (inv.stop.stopped()) return true;
+  }
+  return inv.stop.stopped();
+}
+
+// One frame of `top`, or the reason the daemon did not give one.
+absl::Status SampleTop(Invocation& inv, v1::GetStatusResponse* status,
+                       v1::ListPortsResponse* ports) {
+  if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::GetStatus,
+                            v1::GetStatusRequest(), status);
+      !s.ok()) {
+    return s;
+  }
+  return Call(inv, &v1::ControlPlane::Stub::ListPorts, v1::ListPortsRequest(),
+              ports);
+}
+
+void PrintTopFrame(Invocation& inv, uint64_t frame, const std::string& view) {
+  // On a terminal, redraw in place (home, clear); else one frame after
+  // another, separated by a blank line.
+  Print(inv.io, absl::StrCat(inv.io.out_is_terminal ? "\x1b[H\x1b[2J"
+                             : frame > 1            ? "\n"
+                                                    : "",
+                             view));
+}
+
 absl::Status RunTop(Invocation& inv) {
   const absl::Duration interval =
       inv.args.GetDuration("interval", absl::Seconds(1));
@@ -280,44 +326,50 @@ absl::Status RunTop(Invocation& inv) {
   // Ctrl-C only marks the stop; the loop below notices it between frames.
   inv.stop.SetStopAction([] {});
   const absl::TimeZone zone = absl::LocalTimeZone();
+  const size_t width =
+      inv.io.out_is_terminal ? TerminalColumns(fileno(inv.io.out)) : 0;
+  KeyReader keys(STDIN_FILENO);
   TopSampler sampler;
+  bool primed = false;
   for (uint64_t frame = 0;; ++frame) {
     v1::GetStatusResponse status;
     v1::ListPortsResponse ports;
-    if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::GetStatus,
-                              v1::GetStatusRequest(), &status);
-        !s.ok()) {
-      return s;
-    }
-    if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::ListPorts,
-                              v1::ListPortsRequest(), &ports);
-        !s.ok()) {
-      return s;
-    }
+    const absl::Status sampled = SampleTop(inv, &status, &ports);
     const absl::Time now = absl::Now();
-    const std::vector<PortRate> rates = sampler.Update(ports, now);
-    // Frame 0 only primes the sampler: rates need two reports.
-    if (frame > 0) {
-      if (inv.json) {
+    if (!sampled.ok() && !absl::IsUnavailable(sampled) &&
+        !absl::IsDeadlineExceeded(sampled)) {
+      return sampled;
+    }
+    if (!sampled.ok()) {
+      // The daemon is gone (or restarting): say so and keep trying; a new
+      // daemon numbers its ports afresh.
+      sampler.Reset();
+      primed = false;
+      if (!inv.json) {
+        PrintTopFrame(inv, frame,
+                      TopWaitingView(inv.connection.address(),
+                                     sampled.message(), now, zone, width));
+      }
+    } else {
+      const std::vector<PortRate> rates = sampler.Update(ports, now);
+      // The first frame only primes the sampler: rates need two reports.
+      if (primed && inv.json) {
         Json list = Json::Array();
-        for (size_t i = 0; i < rates.size() && i < limit; ++i) {
-          list.Append(PortRateJson(rates[i]));
+        for (const PortRate& r : BusiestInIdOrder(rates, limit)) {
+          list.Append(PortRateJson(r));
         }
         PrintJson(inv, Json::Object()
                            .Set("time_unix_ms", absl::ToUnixMillis(now))
                            .Set("processes", status.processes())
                            .Set("ports", std::move(list)));
-      } else {
-        // On a terminal, redraw in place (home, clear); else one frame
-        // after another, separated by a blank line.
-        Print(inv.io, absl::StrCat(inv.io.out_is_terminal ? "\x1b[H\x1b[2J"
-                                   : frame > 1            ? "\n"
-                                                          : "",
-                                   TopView(status, rates, limit, now, zone)));
+      } else if (primed) {
+        PrintTopFrame(inv, frame,
+                      TopView(status, rates, limit, now, zone, width));
       }
-      if (iterations != 0 && frame >= iterations) return absl::OkStatus();
+      primed = true;
     }
-    if (inv.stop.WaitFor(interval)) return absl::OkStatus();
+    if (iterations != 0 && frame >= iterations) return absl::OkStatus();
+    if (TopWaitEnds(inv, keys, interval)) return absl::OkStatus();
   }
 }
 

@@ -542,6 +542,8 @@ TEST_F(ShmportctlTest, WatchJsonPrintsOneEventObjectPerLine) {
 
 TEST_F(ShmportctlTest, WatchShowsNewEventsAndStopsCleanlyOnSigint) {
   std::unique_ptr<Cli> watch = Cli::Start({Address(), "watch"});
+  // A header says what the empty screen is.
+  EXPECT_TRUE(watch->AwaitOutput("waiting for events", absl::Seconds(30)));
   // The stream is open once the daemon counts the watcher.
   auto stub = daemon_->NewStub();
   const absl::Time deadline = absl::Now() + absl::Seconds(30);

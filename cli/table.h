@@ -2,10 +2,20 @@
 #ifndef SHMPORT_CLI_TABLE_H_
 #define SHMPORT_CLI_TABLE_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 namespace shmport::cli {
+
+// Width in terminal columns: UTF-8 continuation bytes take none (the tables
+// use "→" and "×").
+size_t DisplayWidth(absl::string_view s);
+// `s` if it fits in `width` columns, else its first width - 1 columns and
+// "…".
+std::string FitToWidth(absl::string_view s, size_t width);
 
 // Columns separated by two spaces, each as wide as its widest cell, a header
 // row in capitals, no borders: easy to read and to grep/awk. Numeric columns
@@ -28,13 +38,22 @@ class Table {
   void AddRow(std::vector<std::string> cells);
   size_t row_count() const { return rows_.size(); }
 
+  // Keeps rendered lines within `max_width` columns (0: no limit) by
+  // narrowing column `elastic_column` (down to its header's width) and
+  // cutting its cells with "…".
+  void FitTo(size_t max_width, size_t elastic_column);
+
   // The table, header first, each line ending in '\n'. A table without rows
   // renders its header only.
   std::string Render() const;
 
  private:
+  std::vector<size_t> ColumnWidths() const;
+
   std::vector<Column> columns_;
   std::vector<std::vector<std::string>> rows_;
+  size_t max_width_ = 0;
+  size_t elastic_column_ = 0;
 };
 
 // Two-column "key  value" lines, keys padded to the widest: for records such

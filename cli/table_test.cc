@@ -49,5 +49,30 @@ TEST(RenderKeyValuesTest, AlignsValuesAfterTheLongestKey) {
             "pid      7\n");
 }
 
+TEST(TableTest, FitToNarrowsTheElasticColumnAndCutsItsCells) {
+  Table table({{"id", Align::kRight}, {"ends"}, {"rate", Align::kRight}});
+  table.AddRow({"1", "worker-1 → router", "3.1 GB/s"});
+  table.AddRow({"2", "w → r", "0 B/s"});
+  table.FitTo(/*max_width=*/24, /*elastic_column=*/1);
+  EXPECT_EQ(table.Render(),
+            "ID  ENDS            RATE\n"
+            " 1  worker-1 …  3.1 GB/s\n"
+            " 2  w → r          0 B/s\n");
+}
+
+TEST(TableTest, FitToKeepsTheHeaderOfTheElasticColumnWhole) {
+  Table table({{"a"}, {"name"}});
+  table.AddRow({"xxxxxxxxxx", "yyyyyyyy"});
+  table.FitTo(/*max_width=*/3, /*elastic_column=*/1);
+  EXPECT_EQ(table.Render(), "A           NAME\nxxxxxxxxxx  yyy…\n");
+}
+
+TEST(FitToWidthTest, CutsByColumnsNotBytes) {
+  EXPECT_EQ(FitToWidth("a → b", 5), "a → b");
+  EXPECT_EQ(FitToWidth("a → bc", 5), "a → …");
+  EXPECT_EQ(DisplayWidth(FitToWidth("→→→→→→", 4)), 4u);
+  EXPECT_EQ(FitToWidth("abc", 0), "");
+}
+
 }  // namespace
 }  // namespace shmport::cli

@@ -22,15 +22,24 @@ DirectionRate TopSampler::Advance(EndState& state,
     state.rate.messages_per_second =
         static_cast<double>(stats.messages_sent() - state.messages_sent) /
         seconds;
+    state.oosm_per_second =
+        stats.oosm_waits() >= state.oosm_waits
+            ? static_cast<double>(stats.oosm_waits() - state.oosm_waits) /
+                  seconds
+            : 0;
     state.measured = true;
   }
   if (updated_at != state.updated_at_ms) {
     state.messages_sent = stats.messages_sent();
     state.bytes_sent = stats.bytes_sent();
+    state.oosm_waits = stats.oosm_waits();
     state.updated_at_ms = updated_at;
   }
   *measured = state.measured;
-  if (now - absl::FromUnixMillis(updated_at) > stale_after_) return {};
+  if (now - absl::FromUnixMillis(updated_at) > stale_after_) {
+    state.oosm_per_second = 0;
+    return {};
+  }
   return state.rate;
 }
 
@@ -52,23 +61,42 @@ std::vector<PortRate> TopSampler::Update(const v1::ListPortsResponse& ports,
     seen[{port.id(), 0}] = a;
     seen[{port.id(), 1}] = b;
     r.measured = measured_a || measured_b;
+    r.oosm_per_second = a.oosm_per_second + b.oosm_per_second;
     for (const v1::PortEnd* end : {&port.a(), &port.b()}) {
       r.chunks_in_use += end->stats().chunks_in_use();
+      r.chunks_total += static_cast<uint64_t>(end->stats().segments_out()) *
+                        port.geometry().chunk_count();
       r.oosm_waits += end->stats().oosm_waits();
       r.protocol_errors += end->stats().protocol_errors();
     }
     rates.push_back(std::move(r));
   }
   ends_ = std::move(seen);
-  std::sort(
-      rates.begin(), rates.end(), [](const PortRate& x, const PortRate& y) {
-        const double xm =
-            x.a_to_b.messages_per_second + x.b_to_a.messages_per_second;
-        const double ym =
-            y.a_to_b.messages_per_second + y.b_to_a.messages_per_second;
-        return std::make_tuple(-x.total_bytes_per_second(), -xm, x.port_id) <
-               std::make_tuple(-y.total_bytes_per_second(), -ym, y.port_id);
-      });
+  std::sort(rates.begin(), rates.end(),
+            [](const PortRate& x, const PortRate& y) {
+              return x.port_id < y.port_id;
+            });
+  return rates;
+}
+
+std::vector<PortRate> BusiestInIdOrder(std::vector<PortRate> rates,
+                                       size_t limit) {
+  auto busier = [](const PortRate& x, const PortRate& y) {
+    const double xm =
+        x.a_to_b.messages_per_second + x.b_to_a.messages_per_second;
+    const double ym =
+        y.a_to_b.messages_per_second + y.b_to_a.messages_per_second;
+    return std::make_tuple(-x.total_bytes_per_second(), -xm, x.port_id) <
+           std::make_tuple(-y.total_bytes_per_second(), -ym, y.port_id);
+  };
+  if (rates.size() > limit) {
+    std::nth_element(rates.begin(), rates.begin() + limit, rates.end(), busier);
+    rates.resize(limit);
+  }
+  std::sort(rates.begin(), rates.end(),
+            [](const PortRate& x, const PortRate& y) {
+              return x.port_id < y.port_id;
+            });
   return rates;
 }
 

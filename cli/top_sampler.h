@@ -27,7 +27,9 @@ struct PortRate {
   DirectionRate a_to_b;
   DirectionRate b_to_a;
   uint64_t chunks_in_use = 0;  // both ends' outgoing segments
+  uint64_t chunks_total = 0;   // the chunks of the segments both ends map
   uint64_t oosm_waits = 0;     // both ends, since the port opened
+  double oosm_per_second = 0;  // both ends, over the last interval
   uint64_t protocol_errors = 0;
   // False until an end has reported twice: the rates are then zero, not
   // measured.
@@ -51,19 +53,24 @@ class TopSampler {
   explicit TopSampler(absl::Duration stale_after = absl::Seconds(5))
       : stale_after_(stale_after) {}
 
-  // Takes the snapshot `ports` made at `now`; returns every port in it,
-  // busiest first (bytes per second, then messages per second, then id).
-  // Ports that left the snapshot are forgotten.
+  // Takes the snapshot `ports` made at `now`; returns every port in it, in
+  // the order of their ids (so that a redrawn screen keeps its rows in
+  // place). Ports that left the snapshot are forgotten.
   std::vector<PortRate> Update(const v1::ListPortsResponse& ports,
                                absl::Time now);
+
+  // Forgets every port: after a daemon restart, ids start again.
+  void Reset() { ends_.clear(); }
 
  private:
   // The last report seen from one end, and the rate it gave.
   struct EndState {
     uint64_t messages_sent = 0;
     uint64_t bytes_sent = 0;
+    uint64_t oosm_waits = 0;
     int64_t updated_at_ms = 0;
     DirectionRate rate;
+    double oosm_per_second = 0;
     bool measured = false;
   };
   DirectionRate Advance(EndState& state, const v1::PortEndStats& stats,
@@ -73,6 +80,11 @@ class TopSampler {
   // (port id, 0 for end a / 1 for end b) -> state.
   std::map<std::pair<uint64_t, int>, EndState> ends_;
 };
+
+// The `limit` busiest of `rates` (bytes per second, then messages per
+// second, then the lower id), returned in id order.
+std::vector<PortRate> BusiestInIdOrder(std::vector<PortRate> rates,
+                                       size_t limit);
 
 }  // namespace shmport::cli
 

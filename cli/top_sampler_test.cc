@@ -80,7 +80,7 @@ TEST(TopSamplerTest, CountersGoingBackwardsDoNotGiveNegativeRates) {
   EXPECT_GE(rates[0].a_to_b.bytes_per_second, 0);
 }
 
-TEST(TopSamplerTest, SortsBusiestFirstAndForgetsClosedPorts) {
+TEST(TopSamplerTest, KeepsPortsInIdOrderAndForgetsClosedPorts) {
   TopSampler sampler;
   v1::ListPortsResponse s1, s2, s3;
   AddPort(s1, 1, 0, 0, kT0);
@@ -90,8 +90,9 @@ TEST(TopSamplerTest, SortsBusiestFirstAndForgetsClosedPorts) {
   sampler.Update(s1, kT0);
   std::vector<PortRate> rates = sampler.Update(s2, kT0 + absl::Seconds(1));
   ASSERT_EQ(rates.size(), 2u);
-  EXPECT_EQ(rates[0].port_id, 2u);
-  EXPECT_EQ(rates[1].port_id, 1u);
+  // Port 2 is busier, but the rows keep their places.
+  EXPECT_EQ(rates[0].port_id, 1u);
+  EXPECT_EQ(rates[1].port_id, 2u);
 
   // Port 1 closes, then a new port reuses nothing of its state.
   AddPort(s3, 2, 900, 1, kT0 + absl::Seconds(1));
@@ -110,6 +111,40 @@ TEST(TopSamplerTest, EndThatNeverReportedIsNotMeasured) {
   std::vector<PortRate> rates = sampler.Update(s, kT0);
   rates = sampler.Update(s, kT0 + absl::Seconds(1));
   EXPECT_FALSE(rates[0].measured);
+}
+
+TEST(TopSamplerTest, BusiestInIdOrderPicksByRateAndShowsById) {
+  std::vector<PortRate> rates(4);
+  for (size_t i = 0; i < rates.size(); ++i) rates[i].port_id = i + 1;
+  rates[0].a_to_b.bytes_per_second = 10;
+  rates[2].a_to_b.bytes_per_second = 30;
+  rates[3].b_to_a.bytes_per_second = 20;
+  std::vector<PortRate> shown = BusiestInIdOrder(rates, 2);
+  ASSERT_EQ(shown.size(), 2u);
+  EXPECT_EQ(shown[0].port_id, 3u);
+  EXPECT_EQ(shown[1].port_id, 4u);
+  EXPECT_EQ(BusiestInIdOrder(rates, 10).size(), 4u);
+}
+
+TEST(TopSamplerTest, OosmIsARateAndChunksHaveATotal) {
+  TopSampler sampler;
+  v1::ListPortsResponse s1, s2;
+  v1::PortInfo* p1 = AddPort(s1, 1, 0, 0, kT0);
+  p1->mutable_geometry()->set_chunk_count(1024);
+  p1->mutable_a()->mutable_stats()->set_segments_out(2);
+  p1->mutable_a()->mutable_stats()->set_oosm_waits(100);
+  v1::PortInfo* p2 = AddPort(s2, 1, 0, 0, kT0 + absl::Seconds(2));
+  p2->mutable_geometry()->set_chunk_count(1024);
+  p2->mutable_a()->mutable_stats()->set_segments_out(2);
+  p2->mutable_b()->mutable_stats()->set_segments_out(1);
+  p2->mutable_a()->mutable_stats()->set_oosm_waits(110);
+  sampler.Update(s1, kT0);
+  std::vector<PortRate> rates = sampler.Update(s2, kT0 + absl::Seconds(2));
+  ASSERT_EQ(rates.size(), 1u);
+  EXPECT_DOUBLE_EQ(rates[0].oosm_per_second, 5.0);  // 10 waits in 2 s
+  EXPECT_EQ(rates[0].oosm_waits, 110u);
+  EXPECT_EQ(rates[0].chunks_in_use, 4u);
+  EXPECT_EQ(rates[0].chunks_total, 3u * 1024);
 }
 
 }  // namespace

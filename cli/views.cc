@@ -23,6 +23,16 @@ std::string Ends(absl::string_view a, absl::string_view b) {
   return absl::StrCat(a, " → ", b);
 }
 
+// "1 port", "2 ports".
+std::string Counted(uint64_t n, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+// `s` cut to `width` columns; 0: as it is.
+std::string Fit(absl::string_view s, size_t width) {
+  return width == 0 ? std::string(s) : FitToWidth(s, width);
+}
+
 // A counter of one end, or "-" when that end never reported.
 std::string Reported(const v1::PortEnd& end, uint64_t value, bool bytes) {
   if (end.stats().updated_at_unix_ms() == 0) return "-";
@@ -215,39 +225,57 @@ std::string EventLine(const v1::Event& e, absl::TimeZone zone) {
 
 std::string TopView(const v1::GetStatusResponse& status,
                     const std::vector<PortRate>& rates, size_t limit,
-                    absl::Time now, absl::TimeZone zone) {
+                    absl::Time now, absl::TimeZone zone, size_t width) {
   double total = 0;
   for (const PortRate& r : rates) total += r.total_bytes_per_second();
-  std::string out = absl::StrCat(
-      "shmportd ", status.version(), " at ", status.listen_address(), " — ",
-      status.processes(), " processes, ", status.ports(), " ports, ",
-      FormatRate(total), " — ", absl::FormatTime("%H:%M:%S", now, zone),
-      "\n\n");
+  const std::string headline = absl::StrCat(
+      "shmportd ", status.version(), " — ",
+      Counted(status.processes(), "process", "processes"), ", ",
+      Counted(status.ports(), "port", "ports"), ", ", FormatRate(total), " — ",
+      absl::FormatTime("%H:%M:%S", now, zone));
+  std::string out = absl::StrCat(Fit(headline, width), "\n",
+                                 Fit(status.listen_address(), width), "\n\n");
   Table table({{"port", Align::kRight},
                {"a → b"},
-               {"a→b", Align::kRight},
+               {"a→b/s", Align::kRight},
                {"msg/s", Align::kRight},
-               {"b→a", Align::kRight},
+               {"b→a/s", Align::kRight},
                {"msg/s", Align::kRight},
                {"chunks", Align::kRight},
-               {"oosm", Align::kRight},
-               {"errors", Align::kRight}});
-  for (size_t i = 0; i < rates.size() && i < limit; ++i) {
-    const PortRate& r = rates[i];
+               {"oosm/s", Align::kRight},
+               {"err", Align::kRight}});
+  table.FitTo(width, /*elastic_column=*/1);
+  for (const PortRate& r : BusiestInIdOrder(rates, limit)) {
     auto rate = [&](double v) { return r.measured ? FormatRate(v) : "…"; };
     auto count = [&](double v) { return r.measured ? FormatCount(v) : "…"; };
     table.AddRow(
         {absl::StrCat(r.port_id), Ends(r.a_name, r.b_name),
          rate(r.a_to_b.bytes_per_second), count(r.a_to_b.messages_per_second),
          rate(r.b_to_a.bytes_per_second), count(r.b_to_a.messages_per_second),
-         absl::StrCat(r.chunks_in_use), absl::StrCat(r.oosm_waits),
-         absl::StrCat(r.protocol_errors)});
+         absl::StrCat(r.chunks_in_use, "/", r.chunks_total),
+         count(r.oosm_per_second), absl::StrCat(r.protocol_errors)});
   }
   out += table.Render();
   if (rates.size() > limit) {
-    absl::StrAppend(&out, "(", rates.size() - limit, " more ports)\n");
+    absl::StrAppend(
+        &out,
+        Fit(absl::StrCat(
+                "(", Counted(rates.size() - limit, "more port", "more ports"),
+                ")"),
+            width),
+        "\n");
   }
   return out;
+}
+
+std::string TopWaitingView(absl::string_view address, absl::string_view why,
+                           absl::Time now, absl::TimeZone zone, size_t width) {
+  return absl::StrCat(Fit(absl::StrCat("shmportd does not answer — ",
+                                       absl::FormatTime("%H:%M:%S", now, zone)),
+                          width),
+                      "\n", Fit(address, width), "\n\n", Fit(why, width), "\n",
+                      Fit("retrying every interval; q or Ctrl-C quits", width),
+                      "\n");
 }
 
 }  // namespace shmport::cli

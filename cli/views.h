@@ -39,10 +39,18 @@ std::string StatsView(const v1::GetStatsResponse& stats);
 //   "17:40:01.123  #12  port_opened  port 7: router → worker-1 (...)"
 std::string EventLine(const v1::Event& event, absl::TimeZone zone);
 
-// `top`: a header line, then the `limit` busiest ports with their rates.
+// `top`: a header line, then the `limit` busiest ports with their rates,
+// in id order. Every line fits in `width` columns (0: no limit): long names
+// are cut with "…".
 std::string TopView(const v1::GetStatusResponse& status,
                     const std::vector<PortRate>& rates, size_t limit,
-                    absl::Time now, absl::TimeZone zone);
+                    absl::Time now, absl::TimeZone zone, size_t width = 0);
+
+// What `top` shows while the daemon does not answer: why, and that it
+// keeps trying.
+std::string TopWaitingView(absl::string_view address, absl::string_view why,
+                           absl::Time now, absl::TimeZone zone,
+                           size_t width = 0);
 
 }  // namespace shmport::cli
 

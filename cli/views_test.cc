@@ -1,5 +1,7 @@
 #include "cli/views.h"
 
+#include "absl/strings/str_split.h"
+#include "cli/table.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -8,6 +10,7 @@ namespace {
 
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
@@ -167,7 +170,40 @@ TEST(TopViewTest, ShowsRatesOfTheBusiestPortsUpToTheLimit) {
       TopView(s, {busy, idle}, /*limit=*/1, kNow, absl::UTCTimeZone());
   EXPECT_THAT(view, HasSubstr("3 processes, 2 ports, 3.1 GB/s — 08:00:00"));
   EXPECT_THAT(view, HasSubstr("router → worker-1  3.1 GB/s   1.2M"));
-  EXPECT_THAT(view, HasSubstr("(1 more ports)"));
+  EXPECT_THAT(view, HasSubstr("(1 more port)"));
+  EXPECT_THAT(view, Not(HasSubstr("\n    8 ")));
+}
+
+TEST(TopViewTest, FitsTheWidthAndCountsInTheSingular) {
+  v1::GetStatusResponse s;
+  s.set_version("0.1.0");
+  s.set_listen_address(
+      "unix:/a/very/long/runtime/directory/path/that/goes/"
+      "on/and/on/shmport/control.sock");
+  s.set_processes(1);
+  s.set_ports(1);
+  PortRate r;
+  r.port_id = 12;
+  r.a_name = "a-worker-with-a-long-name";
+  r.b_name = "the-router-with-an-even-longer-name";
+  r.a_to_b = {123.4e6, 123.4e3};
+  r.b_to_a = {12.3e3, 1.2e3};
+  r.chunks_in_use = 8192;
+  r.chunks_total = 16384;
+  r.measured = true;
+  const std::string view = TopView(s, {r}, 20, kNow, absl::UTCTimeZone(), 80);
+  EXPECT_THAT(view, HasSubstr("1 process, 1 port,"));
+  EXPECT_THAT(view, HasSubstr("8192/16384"));
+  for (absl::string_view line : absl::StrSplit(view, '\n')) {
+    EXPECT_LE(DisplayWidth(line), 80u) << line;
+  }
+}
+
+TEST(TopViewTest, WaitingViewSaysTheDaemonDoesNotAnswer) {
+  const std::string view = TopWaitingView("unix:/x", "is shmportd running?",
+                                          kNow, absl::UTCTimeZone(), 80);
+  EXPECT_THAT(view, HasSubstr("shmportd does not answer"));
+  EXPECT_THAT(view, HasSubstr("is shmportd running?"));
 }
 
 TEST(TopViewTest, UnmeasuredPortsShowAnEllipsis) {

@@ -12,6 +12,7 @@ PACKAGES=(
   clang libclang-rt-14-dev  # libFuzzer targets
   clang-format             # make fmt
   procps                   # ps/pgrep in the demo and tests
+  tmux                     # shmportctl top on a real terminal (cli:top_terminal_test)
 )
 
 missing=()
