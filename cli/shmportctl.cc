@@ -236,6 +236,19 @@ absl::Status RunStats(Invocation& inv) {
 
 absl::Status RunWatch(Invocation& inv) {
   const uint64_t limit = inv.args.GetCount("count", 0);
+  if (!inv.json) {
+    // Say what this is at once (events may be minutes apart), once the
+    // daemon has answered: with none there, the error alone is printed.
+    v1::GetStatusResponse status;
+    if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::GetStatus,
+                              v1::GetStatusRequest(), &status);
+        !s.ok()) {
+      return s;
+    }
+    Print(inv.io, absl::StrCat("events of shmportd ", status.version(), " at ",
+                               inv.connection.address(),
+                               " (Ctrl-C stops)\nwaiting for events…\n"));
+  }
   std::unique_ptr<grpc::ClientContext> context =
       inv.connection.NewStreamContext();
   grpc::ClientContext* raw = context.get();
@@ -245,12 +258,6 @@ absl::Status RunWatch(Invocation& inv) {
   std::unique_ptr<grpc::ClientReader<v1::Event>> reader =
       inv.connection.stub().WatchEvents(context.get(), request);
   const absl::TimeZone zone = absl::LocalTimeZone();
-  if (!inv.json) {
-    // Say what this is at once: events may be minutes apart.
-    Print(inv.io, absl::StrCat("events of shmportd at ",
-                               inv.connection.address(),
-                               " (Ctrl-C stops)\nwaiting for events…\n"));
-  }
   uint64_t seen = 0;
   v1::Event event;
   bool limit_reached = false;
@@ -331,15 +338,19 @@ absl::Status RunTop(Invocation& inv) {
   KeyReader keys(STDIN_FILENO);
   TopSampler sampler;
   bool primed = false;
+  bool answered = false;
   for (uint64_t frame = 0;; ++frame) {
     v1::GetStatusResponse status;
     v1::ListPortsResponse ports;
     const absl::Status sampled = SampleTop(inv, &status, &ports);
     const absl::Time now = absl::Now();
-    if (!sampled.ok() && !absl::IsUnavailable(sampled) &&
-        !absl::IsDeadlineExceeded(sampled)) {
+    // Waiting out a restart needs a daemon that answered once: with none
+    // at the address at all, say so and exit.
+    if (!sampled.ok() && (!answered || (!absl::IsUnavailable(sampled) &&
+                                        !absl::IsDeadlineExceeded(sampled)))) {
       return sampled;
     }
+    answered = true;
     if (!sampled.ok()) {
       // The daemon is gone (or restarting): say so and keep trying; a new
       // daemon numbers its ports afresh.
@@ -355,7 +366,7 @@ absl::Status RunTop(Invocation& inv) {
       // The first frame only primes the sampler: rates need two reports.
       if (primed && inv.json) {
         Json list = Json::Array();
-        for (const PortRate& r : BusiestInIdOrder(rates, limit)) {
+        for (const PortRate& r : Busiest(rates, limit)) {
           list.Append(PortRateJson(r));
         }
         PrintJson(inv, Json::Object()

@@ -79,8 +79,7 @@ std::vector<PortRate> TopSampler::Update(const v1::ListPortsResponse& ports,
   return rates;
 }
 
-std::vector<PortRate> BusiestInIdOrder(std::vector<PortRate> rates,
-                                       size_t limit) {
+std::vector<PortRate> Busiest(std::vector<PortRate> rates, size_t limit) {
   auto busier = [](const PortRate& x, const PortRate& y) {
     const double xm =
         x.a_to_b.messages_per_second + x.b_to_a.messages_per_second;
@@ -89,14 +88,8 @@ std::vector<PortRate> BusiestInIdOrder(std::vector<PortRate> rates,
     return std::make_tuple(-x.total_bytes_per_second(), -xm, x.port_id) <
            std::make_tuple(-y.total_bytes_per_second(), -ym, y.port_id);
   };
-  if (rates.size() > limit) {
-    std::nth_element(rates.begin(), rates.begin() + limit, rates.end(), busier);
-    rates.resize(limit);
-  }
-  std::sort(rates.begin(), rates.end(),
-            [](const PortRate& x, const PortRate& y) {
-              return x.port_id < y.port_id;
-            });
+  std::sort(rates.begin(), rates.end(), busier);
+  if (rates.size() > limit) rates.resize(limit);
   return rates;
 }
 

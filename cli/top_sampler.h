@@ -81,10 +81,9 @@ class TopSampler {
   std::map<std::pair<uint64_t, int>, EndState> ends_;
 };
 
-// The `limit` busiest of `rates` (bytes per second, then messages per
-// second, then the lower id), returned in id order.
-std::vector<PortRate> BusiestInIdOrder(std::vector<PortRate> rates,
-                                       size_t limit);
+// The `limit` busiest of `rates`, busiest first: bytes per second, then
+// messages per second, then the lower id.
+std::vector<PortRate> Busiest(std::vector<PortRate> rates, size_t limit);
 
 }  // namespace shmport::cli
 

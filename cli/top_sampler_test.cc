@@ -113,17 +113,17 @@ TEST(TopSamplerTest, EndThatNeverReportedIsNotMeasured) {
   EXPECT_FALSE(rates[0].measured);
 }
 
-TEST(TopSamplerTest, BusiestInIdOrderPicksByRateAndShowsById) {
+TEST(TopSamplerTest, BusiestPicksTheHighestRatesFirst) {
   std::vector<PortRate> rates(4);
   for (size_t i = 0; i < rates.size(); ++i) rates[i].port_id = i + 1;
   rates[0].a_to_b.bytes_per_second = 10;
   rates[2].a_to_b.bytes_per_second = 30;
   rates[3].b_to_a.bytes_per_second = 20;
-  std::vector<PortRate> shown = BusiestInIdOrder(rates, 2);
+  std::vector<PortRate> shown = Busiest(rates, 2);
   ASSERT_EQ(shown.size(), 2u);
   EXPECT_EQ(shown[0].port_id, 3u);
   EXPECT_EQ(shown[1].port_id, 4u);
-  EXPECT_EQ(BusiestInIdOrder(rates, 10).size(), 4u);
+  EXPECT_EQ(Busiest(rates, 10).size(), 4u);
 }
 
 TEST(TopSamplerTest, OosmIsARateAndChunksHaveATotal) {

@@ -245,7 +245,13 @@ std::string TopView(const v1::GetStatusResponse& status,
                {"oosm/s", Align::kRight},
                {"err", Align::kRight}});
   table.FitTo(width, /*elastic_column=*/1);
-  for (const PortRate& r : BusiestInIdOrder(rates, limit)) {
+  // The busiest, in id order: a redrawn screen keeps its rows in place.
+  std::vector<PortRate> shown = Busiest(rates, limit);
+  std::sort(shown.begin(), shown.end(),
+            [](const PortRate& x, const PortRate& y) {
+              return x.port_id < y.port_id;
+            });
+  for (const PortRate& r : shown) {
     auto rate = [&](double v) { return r.measured ? FormatRate(v) : "…"; };
     auto count = [&](double v) { return r.measured ? FormatCount(v) : "…"; };
     table.AddRow(

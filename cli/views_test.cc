@@ -199,6 +199,20 @@ TEST(TopViewTest, FitsTheWidthAndCountsInTheSingular) {
   }
 }
 
+TEST(TopViewTest, ShowsTheChosenPortsInIdOrder) {
+  PortRate busy, calm;
+  busy.port_id = 7;
+  busy.a_name = "busy";
+  busy.a_to_b = {3e9, 1e6};
+  calm.port_id = 3;
+  calm.a_name = "calm";
+  calm.a_to_b = {1e3, 1};
+  const std::string view = TopView(v1::GetStatusResponse(), {busy, calm}, 2,
+                                   kNow, absl::UTCTimeZone());
+  ASSERT_NE(view.find("calm →"), std::string::npos) << view;
+  EXPECT_LT(view.find("calm →"), view.find("busy →")) << view;
+}
+
 TEST(TopViewTest, WaitingViewSaysTheDaemonDoesNotAnswer) {
   const std::string view = TopWaitingView("unix:/x", "is shmportd running?",
                                           kNow, absl::UTCTimeZone(), 80);
