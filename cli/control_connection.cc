@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/paths/reachability.h"
 #include "common/paths/runtime_paths.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -23,13 +24,6 @@ namespace {
 // The daemon's metadata key for operator calls (see control.proto).
 constexpr char kAdminTokenHeader[] = "x-shmport-admin-token";
 
-// Messages the daemon itself writes with UNAVAILABLE; anything else with
-// that code comes from gRPC failing to reach it.
-bool FromDaemon(absl::string_view message) {
-  return absl::StartsWith(message, "the daemon") ||
-         absl::StartsWith(message, "could not hand the port");
-}
-
 }  // namespace
 
 absl::StatusOr<ControlConnection> ControlConnection::Create(
@@ -37,6 +31,7 @@ absl::StatusOr<ControlConnection> ControlConnection::Create(
   ControlConnection c;
   c.address_ =
       options.address.empty() ? DefaultControlAddress() : options.address;
+  if (absl::Status s = ValidateControlAddress(c.address_); !s.ok()) return s;
   c.timeout_ = options.timeout;
   c.wait_for_ready_ = options.wait_for_ready;
   if (absl::StartsWith(c.address_, "unix-abstract:") &&
@@ -152,21 +147,9 @@ absl::Status ControlConnection::Explain(const grpc::Status& status) const {
   if (status.ok()) return absl::OkStatus();
   const std::string& message = status.error_message();
   switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE: {
-      if (FromDaemon(message)) break;
-      // gRPC's message ends with the system's reason ("... control.sock:
-      // No such file or directory"); that part is what a person needs.
-      absl::string_view reason = message;
-      if (const size_t colon = reason.rfind(": ");
-          colon != absl::string_view::npos) {
-        reason.remove_prefix(colon + 2);
-      }
-      return absl::UnavailableError(absl::StrCat(
-          "cannot reach shmportd: is shmportd running? tried ", address_, " (",
-          reason,
-          "). Start it with `make run` or `bazel run //server:shmportd`, or "
-          "pass --address / set SHMPORT_ADDRESS"));
-    }
+    case grpc::StatusCode::UNAVAILABLE:
+      if (IsDaemonMessage(message)) break;
+      return ExplainUnreachable(address_, message);
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       if (wait_for_ready_) {
         return absl::DeadlineExceededError(

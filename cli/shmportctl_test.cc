@@ -821,6 +821,29 @@ TEST_F(ShmportctlTest, NoDaemonExitsOneAndNamesTheAddressTried) {
   }
 }
 
+TEST_F(ShmportctlTest, TheLibraryExplainsAnUnreachableDaemonAsTheCliDoes) {
+  const std::string nowhere =
+      absl::StrCat("unix:/tmp/shmportctl-none-", ::getpid(), "/control.sock");
+  const std::string bare_path =
+      absl::StrCat("/tmp/shmportctl-bare-", ::getpid(), ".sock");
+  for (const std::string& address : {nowhere, bare_path}) {
+    SessionOptions options;
+    options.name = "lost";
+    options.address = address;
+    absl::StatusOr<std::unique_ptr<Session>> session =
+        Session::Connect(options);
+    ASSERT_FALSE(session.ok());
+    Cli::Result r = Cli::Run({"status", "--address", address});
+    EXPECT_NE(r.exit_code, 0) << r;
+    EXPECT_THAT(r.err, HasSubstr(std::string(session.status().message()))) << r;
+  }
+  // Each mistake has its own words.
+  EXPECT_THAT(Cli::Run({"status", "--address", bare_path}).err,
+              HasSubstr("write unix:" + bare_path));
+  EXPECT_THAT(Cli::Run({"status", "--address", nowhere}).err,
+              HasSubstr("is shmportd running? tried " + nowhere));
+}
+
 TEST_F(ShmportctlTest, DefaultAddressIsDiscoveredLikeTheDaemonDoes) {
   // $SHMPORT_ADDRESS first ...
   Cli::Result r =

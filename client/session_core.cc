@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/paths/reachability.h"
 #include "common/paths/runtime_paths.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -97,6 +98,7 @@ absl::StatusOr<std::unique_ptr<SessionCore>> SessionCore::Connect(
     const SessionOptions& options) {
   std::string address =
       options.address.empty() ? DefaultControlAddress() : options.address;
+  if (absl::Status s = ValidateControlAddress(address); !s.ok()) return s;
   std::unique_ptr<SessionCore> session(
       new SessionCore(options, std::move(address)));
   if (absl::Status s = session->Establish(); !s.ok()) return s;
@@ -131,9 +133,14 @@ absl::Status SessionCore::Establish() {
   request.set_version(kClientVersion);
   v1::RegisterResponse response;
   auto context = NewContext();
+  const grpc::Status registered =
+      stub->Register(context.get(), request, &response);
+  if (registered.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      !IsDaemonMessage(registered.error_message())) {
+    return ExplainUnreachable(address_, registered.error_message());
+  }
   if (absl::Status s =
-          FromGrpc(stub->Register(context.get(), request, &response),
-                   absl::StrCat("Register at ", address_));
+          FromGrpc(registered, absl::StrCat("Register at ", address_));
       !s.ok()) {
     return s;
   }
