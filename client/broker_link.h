@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/unique_fd.h"
 #include "common/unix_channel.h"
 #include "shmport/v1/broker.pb.h"
@@ -22,6 +24,19 @@ struct BrokerNotice {
   v1::BrokerFrame frame;
   UniqueFd fd;
 };
+
+// The client's reading of one datagram from the daemon: at most kMaxFrame
+// bytes that parse as a BrokerFrame, carrying exactly the fds its kind
+// needs (PortOpened one, others none). INVALID_ARGUMENT otherwise (the fds
+// are then closed); an empty datagram is the daemon's close (UNAVAILABLE).
+// Pure, for BrokerLink::Receive and the broker_frame_fuzzer.
+absl::StatusOr<BrokerNotice> ParseBrokerNotice(
+    absl::Span<const uint8_t> datagram, std::vector<UniqueFd> fds);
+
+// What an AttachResult frame says: OK, or the daemon's code and message.
+// INTERNAL for a frame that is not an AttachResult or a code outside
+// google.rpc.Code.
+absl::Status AttachResultStatus(const v1::BrokerFrame& frame);
 
 // The link is what keeps a registration alive: closing it (or exiting)
 // ends the registration, and the daemon closing it means the daemon is
