@@ -393,7 +393,9 @@ void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
           : received.status();
   if (!attach.ok()) {
     // EOF, a bad datagram or not an Attach: nothing to report but this.
-    if (received.ok()) RefuseConnection(entry.fd.get(), attach.status());
+    if (received.ok()) {
+      RefuseConnection(entry.fd.get(), attach.status(), /*log=*/false);
+    }
     RemoveEntry(handle);
     reports->push_back({Report::Type::kRefused,
                         0,
@@ -545,7 +547,7 @@ void Broker::CompleteAttach(const Report& report) {
   std::lock_guard<std::mutex> lock(mu_);
   auto e = entries_.find(report.handle);
   if (e == entries_.end() || e->second.kind != Kind::kPending) return;
-  RefuseConnection(e->second.fd.get(), status);
+  RefuseConnection(e->second.fd.get(), status, /*log=*/false);
   RemoveEntry(report.handle);
 }
 

@@ -176,8 +176,9 @@ class Broker {
   // Settles an Attach: asks the listener, and closes the connection with
   // the refusal unless the listener installed it.
   void CompleteAttach(const Report& report);
-  // Best effort, for a connection about to be closed.
-  void RefuseConnection(int fd, const absl::Status& why);
+  // Sends the refusal (best effort) on a connection about to be closed;
+  // with `log`, logs it too (throttled). The listener logs its own.
+  void RefuseConnection(int fd, const absl::Status& why, bool log = true);
 
   uint64_t AddEntry(Kind kind, UniqueFd fd, uint64_t process_id);
   void RemoveEntry(uint64_t handle);

@@ -1,0 +1,175 @@
+// Security (issue 11, holes 3 and 9): a process of another uid that may
+// connect to broker.sock cannot lock rightful processes out, neither by
+// holding connections that never send Attach (a deadline, and caps per uid
+// and in all, bound them) nor by flooding Attach frames with wrong tokens
+// for every process id (the token is checked before anything is
+// installed, so a bogus Attach cannot occupy a registration's link).
+//
+// Switching uid needs root, which CI has; elsewhere these tests skip.
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/broker_link.h"
+#include "client/session.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/security/foreign_uid_test.h"
+#include "tests/security/hostile_sockets.h"
+
+namespace shmport::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr absl::Duration kPendingTimeout = absl::Seconds(5);
+
+std::string ConnectionLimits(int per_uid, int in_all) {
+  return absl::StrCat("\nconnections { broker_pending_timeout_ms: ",
+                      absl::ToInt64Milliseconds(kPendingTimeout),
+                      " max_pending_broker_connections_per_uid: ", per_uid,
+                      " max_pending_broker_connections: ", in_all, " }");
+}
+
+std::string AdmitBothPolicy() {
+  return absl::StrCat("policy { ", AdmitBoth(), " }");
+}
+
+// Runs a HostileSockets command in this (root) process.
+std::string Hostile(HostileSockets& sockets, const std::string& line) {
+  std::istringstream in(line);
+  std::string command;
+  in >> command;
+  return sockets.Run(command, in).value_or("unknown command");
+}
+
+using BrokerNeighbourTest = ForeignUidTest;
+
+TEST_F(BrokerNeighbourTest, IdleConnectionsOfAnotherUidNeitherLockOutNorLast) {
+  StartDaemon(AdmitBothPolicy() + ConnectionLimits(16, 64));
+  SpawnForeign();
+  const std::string broker = daemon_->broker_address();
+  const absl::Time held_at = absl::Now();
+  ASSERT_EQ(Ask("hold broker " + broker + " 40"), "ok 40 0");
+  // The 24 beyond the uid's cap are refused at once, with the reason.
+  EXPECT_EQ(Ask("closed 24 10000"), "ok 24 RESOURCE_EXHAUSTED=24");
+
+  // Meanwhile this uid registers, attaches and opens a port as usual.
+  const absl::Time start = absl::Now();
+  std::unique_ptr<Session> a = Connect("rightful-a");
+  std::unique_ptr<Session> b = Connect("rightful-b");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto port = a->OpenPort("rightful-b");
+  ASSERT_TRUE(port.ok()) << port.status();
+  const absl::Time done = absl::Now();
+  EXPECT_LT(done - start, absl::Seconds(2));
+  // ... while the attacker's 16 were all still held: none had expired.
+  ASSERT_LT(done - held_at, kPendingTimeout);
+  EXPECT_EQ(Ask("closed 0 0"), "ok 24 RESOURCE_EXHAUSTED=24");
+
+  // Then the 16 idle ones are closed at their deadline, and told why.
+  EXPECT_EQ(Ask("closed 40 20000"),
+            "ok 40 DEADLINE_EXCEEDED=16 RESOURCE_EXHAUSTED=24");
+  EXPECT_GE(absl::Now() - held_at, kPendingTimeout);
+}
+
+TEST_F(BrokerNeighbourTest, AUidAtItsPendingCapIsToldWhichLimit) {
+  StartDaemon(AdmitBothPolicy() + ConnectionLimits(4, 64));
+  HostileSockets mine;
+  const std::string broker = daemon_->broker_address();
+  ASSERT_EQ(Hostile(mine, "hold broker " + broker + " 4"), "ok 4 0");
+  auto registered = RegisterOnly(*stub_, "fifth");
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  // This uid's own idle connections are what stand in its way, and the
+  // refusal says so.
+  auto link = BrokerLink::Attach(broker, registered->id, registered->token,
+                                 absl::Seconds(10));
+  ASSERT_FALSE(link.ok());
+  EXPECT_EQ(link.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(link.status().message(),
+              HasSubstr("max_pending_broker_connections_per_uid = 4"));
+  // Once they are gone the same registration attaches.
+  EXPECT_EQ(Hostile(mine, "release"), "ok");
+  link = BrokerLink::Attach(broker, registered->id, registered->token,
+                            absl::Seconds(10));
+  EXPECT_TRUE(link.ok()) << link.status();
+}
+
+TEST_F(BrokerNeighbourTest, TheGlobalPendingCapBoundsEveryUidTogether) {
+  StartDaemon(AdmitBothPolicy() + ConnectionLimits(8, 12));
+  SpawnForeign();
+  const std::string broker = daemon_->broker_address();
+  ASSERT_EQ(Ask("hold broker " + broker + " 8"), "ok 8 0");
+  ASSERT_EQ(Ask("closed 0 0"), "ok 0");
+  HostileSockets mine;
+  ASSERT_EQ(Hostile(mine, "hold broker " + broker + " 8"), "ok 8 0");
+  EXPECT_EQ(Hostile(mine, "closed 4 10000"), "ok 4 RESOURCE_EXHAUSTED=4");
+  auto registered = RegisterOnly(*stub_, "late");
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  auto link = BrokerLink::Attach(broker, registered->id, registered->token,
+                                 absl::Seconds(10));
+  ASSERT_FALSE(link.ok());
+  EXPECT_THAT(link.status().message(),
+              HasSubstr("max_pending_broker_connections = 12"));
+}
+
+// "ok <attempts> CODE=n ..." -> CODE's n (0 when absent).
+int CodeCount(const std::string& answer, const std::string& code) {
+  for (absl::string_view field : absl::StrSplit(answer, ' ')) {
+    int n = 0;
+    if (absl::ConsumePrefix(&field, code + "=") &&
+        absl::SimpleAtoi(field, &n)) {
+      return n;
+    }
+  }
+  return 0;
+}
+
+TEST_F(BrokerNeighbourTest, BogusAttachFloodFailsNoRealAttach) {
+  StartDaemon(AdmitBothPolicy());
+  SpawnForeign();
+  constexpr int kSessions = 60;
+  constexpr absl::Duration kFlood = absl::Seconds(8);
+  // Every id the sessions will get, and more, in turn, with wrong tokens.
+  std::string flood_answer;
+  const absl::Time flood_sent = absl::Now();
+  std::thread flood([&] {
+    absl::StatusOr<std::string> answer = foreign_->Command(
+        absl::StrCat("flood_attach ", daemon_->broker_address(), " ",
+                     kSessions + 4, " ", absl::ToInt64Milliseconds(kFlood)));
+    flood_answer = answer.ok() ? *answer : answer.status().ToString();
+  });
+  // Start once the flood is reaching the daemon.
+  ASSERT_TRUE(Eventually([&] {
+    v1::GetStatsResponse stats;
+    return stub_->GetStats(Context().get(), {}, &stats).ok() &&
+           stats.daemon().attach_refused() > 0;
+  }));
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (int i = 0; i < kSessions; ++i) {
+    SessionOptions o;
+    o.name = absl::StrCat("worker-", i);
+    o.address = daemon_->address();
+    auto session = Session::Connect(o);
+    EXPECT_TRUE(session.ok()) << o.name << ": " << session.status();
+    if (session.ok()) sessions.push_back(*std::move(session));
+  }
+  const absl::Time connected = absl::Now();
+  flood.join();
+  EXPECT_EQ(sessions.size(), kSessions);
+  // The flood outlasted every connect, and hit real registrations.
+  EXPECT_LT(connected, flood_sent + kFlood);
+  EXPECT_THAT(flood_answer, StartsWith("ok "));
+  EXPECT_GT(CodeCount(flood_answer, "PERMISSION_DENIED"), 0) << flood_answer;
+  // Nothing but refusals for the attacker.
+  EXPECT_EQ(CodeCount(flood_answer, "OK"), 0) << flood_answer;
+}
+
+}  // namespace
+}  // namespace shmport::testing
