@@ -369,11 +369,11 @@ void Broker::ExpirePending(absl::Time now) {
   }
 }
 
-void Broker::RefuseConnection(int fd, const absl::Status& why) {
+void Broker::RefuseConnection(int fd, const absl::Status& why, bool log) {
   const std::string bytes = FrameBytes(AttachResultFrame(why));
   [[maybe_unused]] ssize_t n =
       ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (uint64_t suppressed = 0; refusal_log_.Allow(&suppressed)) {
+  if (uint64_t suppressed = 0; log && refusal_log_.Allow(&suppressed)) {
     Log(LogLevel::kWarning, "broker_connection_refused",
         {{"error", why.message()}, {"suppressed", suppressed}});
   }
