@@ -6,6 +6,7 @@
 // installed, so a bogus Attach cannot occupy a registration's link).
 //
 // Switching uid needs root, which CI has; elsewhere these tests skip.
+#include <cstdio>
 #include <sstream>
 #include <thread>
 
@@ -165,6 +166,7 @@ TEST_F(BrokerNeighbourTest, BogusAttachFloodFailsNoRealAttach) {
   EXPECT_EQ(sessions.size(), kSessions);
   // The flood outlasted every connect, and hit real registrations.
   EXPECT_LT(connected, flood_sent + kFlood);
+  std::fprintf(stderr, "flood: %s\n", flood_answer.c_str());
   EXPECT_THAT(flood_answer, StartsWith("ok "));
   EXPECT_GT(CodeCount(flood_answer, "PERMISSION_DENIED"), 0) << flood_answer;
   // Nothing but refusals for the attacker.
