@@ -108,6 +108,25 @@ absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
                                               uint64_t process_id,
                                               absl::string_view token,
                                               absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration pause = absl::Milliseconds(5);
+  while (true) {
+    absl::StatusOr<BrokerLink> link =
+        AttachOnce(broker_address, process_id, token, deadline);
+    // RESOURCE_EXHAUSTED: too many connections of this uid (or in all) have
+    // not sent Attach yet; they go within the daemon's pending timeout.
+    if (!absl::IsResourceExhausted(link.status()) ||
+        absl::Now() + pause >= deadline) {
+      return link;
+    }
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(200));
+  }
+}
+
+absl::StatusOr<BrokerLink> BrokerLink::AttachOnce(
+    absl::string_view broker_address, uint64_t process_id,
+    absl::string_view token, absl::Time deadline) {
   absl::StatusOr<UnixChannel> channel = Connect(broker_address);
   if (!channel.ok()) return channel.status();
   v1::BrokerFrame attach;
@@ -125,7 +144,6 @@ absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
     }
     return sent;
   }
-  const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     pollfd p{link.fd(), POLLIN, 0};
     const absl::Duration left = deadline - absl::Now();
@@ -135,9 +153,8 @@ absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return ErrnoToStatus(errno, "poll on the broker link");
     if (r == 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("no AttachResult from the daemon within ",
-                       absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no AttachResult from the daemon by ", absl::FormatTime(deadline)));
     }
     absl::StatusOr<std::optional<BrokerNotice>> notice = link.Receive();
     if (!notice.ok()) return notice.status();

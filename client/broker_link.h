@@ -51,10 +51,13 @@ class BrokerLink {
 
   // Connects to `broker_address` (a path, or "@name" for the abstract
   // namespace), presents Attach{process_id, token} and waits up to
-  // `timeout` for the AttachResult. Errors: UNAVAILABLE (cannot connect, or
-  // the daemon closed the link), DEADLINE_EXCEEDED (no answer), or the code
-  // and message the daemon refused the attach with (PERMISSION_DENIED for a
-  // wrong token or pid, NOT_FOUND for an expired registration, ...).
+  // `timeout` for the AttachResult. A RESOURCE_EXHAUSTED answer (too many
+  // connections waiting for their Attach) is retried, with a growing pause,
+  // until `timeout`. Errors: UNAVAILABLE (cannot connect, or the daemon
+  // closed the link), DEADLINE_EXCEEDED (no answer), or the code and
+  // message the daemon refused the attach with (PERMISSION_DENIED for a
+  // wrong token or pid, NOT_FOUND for an expired registration,
+  // RESOURCE_EXHAUSTED naming the connection cap, ...).
   static absl::StatusOr<BrokerLink> Attach(absl::string_view broker_address,
                                            uint64_t process_id,
                                            absl::string_view token,
@@ -92,6 +95,11 @@ class BrokerLink {
 
  private:
   explicit BrokerLink(UnixChannel channel) : channel_(std::move(channel)) {}
+  // One connection's attempt, answered by `deadline`.
+  static absl::StatusOr<BrokerLink> AttachOnce(absl::string_view broker_address,
+                                               uint64_t process_id,
+                                               absl::string_view token,
+                                               absl::Time deadline);
   UnixChannel channel_;
 };
 

@@ -27,6 +27,9 @@ namespace {
 // Frames read from one link per wake-up, so one chatty client cannot starve
 // the others.
 constexpr int kMaxFramesPerWake = 64;
+// Connections accepted per wake-up, so a connect flood cannot starve the
+// links (the listening socket stays readable and is served again).
+constexpr int kMaxAcceptsPerWake = 64;
 
 absl::StatusOr<UniqueFd> PidfdOpen(pid_t pid) {
   const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -134,6 +137,7 @@ void Broker::Stop(absl::string_view reason) {
   }
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
+  acceptor_.Close();  // new connections are refused from here on
   // Close every link now, so clients see EOF as the daemon exits.
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->first == wake_handle_) {
@@ -282,7 +286,7 @@ void Broker::Loop() {
       for (int i = 0; i < n; ++i) {
         const uint64_t handle = events[i].data.u64;
         if (handle == listen_handle_) {
-          OnListenReadable();
+          OnListenReadable(&reports);
           continue;
         }
         auto it = entries_.find(handle);
@@ -295,6 +299,8 @@ void Broker::Loop() {
           case Kind::kPending:
             OnPendingReadable(handle, &reports);
             break;
+          case Kind::kAttaching:
+            break;  // settled by Dispatch before the next epoll_wait
           case Kind::kLink:
             OnLinkReadable(handle, &reports);
             break;
@@ -319,41 +325,56 @@ void Broker::Loop() {
   }
 }
 
-void Broker::OnListenReadable() {
-  while (std::optional<AcceptedConnection> conn = acceptor_.Accept()) {
-    AddPending(std::move(*conn));
+void Broker::OnListenReadable(std::vector<Report>* reports) {
+  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
+    std::optional<AcceptedConnection> conn = acceptor_.Accept();
+    if (!conn) return;
+    const uint64_t handle = AddPending(std::move(*conn));
+    if (handle == 0) continue;
+    // Clients send Attach right after connecting, so it is usually here
+    // already: read it now, and only connections with nothing to say count
+    // against the caps (a burst of a thousand attaching processes of one
+    // uid is not refused).
+    OnPendingReadable(handle, reports);
+    auto e = entries_.find(handle);
+    if (e == entries_.end() || e->second.kind != Kind::kPending) continue;
+    if (absl::Status refusal = CheckPendingCaps(e->second.peer.uid);
+        !refusal.ok()) {
+      RefuseConnection(e->second.fd.get(), refusal);
+      RemoveEntry(handle);
+    }
   }
 }
 
-void Broker::AddPending(AcceptedConnection connection) {
-  const uid_t uid = connection.peer.uid;
-  absl::Status refusal;
-  if (pending_deadlines_.size() >= limits_.max_pending) {
-    refusal = absl::ResourceExhaustedError(
-        absl::StrCat("the broker has ", pending_deadlines_.size(),
-                     " connections that have not sent Attach "
-                     "(connections.max_pending_broker_connections = ",
-                     limits_.max_pending, "); try again"));
-  } else if (auto it = pending_per_uid_.find(uid);
-             it != pending_per_uid_.end() &&
-             it->second >= limits_.max_pending_per_uid) {
-    refusal = absl::ResourceExhaustedError(
-        absl::StrCat("uid ", uid, " has ", it->second,
-                     " broker connections that have not sent Attach "
-                     "(connections.max_pending_broker_connections_per_uid = ",
-                     limits_.max_pending_per_uid, ")"));
-  }
-  if (!refusal.ok()) {
-    RefuseConnection(connection.fd.get(), refusal);
-    return;  // closes the connection
-  }
+uint64_t Broker::AddPending(AcceptedConnection connection) {
   const uint64_t handle = AddEntry(Kind::kPending, std::move(connection.fd), 0);
-  if (handle == 0) return;
+  if (handle == 0) return 0;
   Entry& entry = entries_.at(handle);
   entry.peer = connection.peer;
   entry.deadline = absl::Now() + limits_.pending_timeout;
   pending_deadlines_.emplace(entry.deadline, handle);
-  ++pending_per_uid_[uid];
+  ++pending_per_uid_[entry.peer.uid];
+  return handle;
+}
+
+absl::Status Broker::CheckPendingCaps(uid_t uid) const {
+  if (pending_deadlines_.size() > limits_.max_pending) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the broker has ", limits_.max_pending,
+                     " connections that have not sent Attach "
+                     "(connections.max_pending_broker_connections = ",
+                     limits_.max_pending, "); try again"));
+  }
+  auto it = pending_per_uid_.find(uid);
+  if (it != pending_per_uid_.end() &&
+      it->second > limits_.max_pending_per_uid) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("uid ", uid, " has ", limits_.max_pending_per_uid,
+                     " broker connections that have not sent Attach "
+                     "(connections.max_pending_broker_connections_per_uid = ",
+                     limits_.max_pending_per_uid, ")"));
+  }
+  return absl::OkStatus();
 }
 
 void Broker::ExpirePending(absl::Time now) {
@@ -406,6 +427,10 @@ void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
                         {}});
     return;
   }
+  // No longer idle: the caps and the deadline are for connections that
+  // have said nothing. The listener settles it in this same loop turn.
+  ForgetPending(handle, entry);
+  entry.kind = Kind::kAttaching;
   reports->push_back({Report::Type::kAttach,
                       attach->process_id(),
                       handle,
@@ -418,7 +443,7 @@ void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
 absl::Status Broker::InstallLink(const AttachRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);
   auto e = entries_.find(request.connection);
-  if (e == entries_.end() || e->second.kind != Kind::kPending) {
+  if (e == entries_.end() || e->second.kind != Kind::kAttaching) {
     return absl::UnavailableError("the broker connection closed meanwhile");
   }
   ProcessFds& fds = processes_[request.process_id];
@@ -436,7 +461,6 @@ absl::Status Broker::InstallLink(const AttachRequest& request) {
         "cannot watch pid ", request.peer.pid, ": ",
         pidfd.ok() ? "epoll_ctl failed" : pidfd.status().message()));
   }
-  ForgetPending(request.connection, e->second);
   e->second.kind = Kind::kLink;
   e->second.process_id = request.process_id;
   fds.link = request.connection;
@@ -447,6 +471,7 @@ absl::Status Broker::InstallLink(const AttachRequest& request) {
     RemoveEntry(fds.link);
     RemoveEntry(fds.pidfd);
     fds.link = fds.pidfd = 0;
+    if (fds.timer == 0) processes_.erase(request.process_id);
     return s;
   }
   RemoveEntry(fds.timer);
@@ -546,7 +571,7 @@ void Broker::CompleteAttach(const Report& report) {
   if (status.ok()) return;
   std::lock_guard<std::mutex> lock(mu_);
   auto e = entries_.find(report.handle);
-  if (e == entries_.end() || e->second.kind != Kind::kPending) return;
+  if (e == entries_.end() || e->second.kind != Kind::kAttaching) return;
   RefuseConnection(e->second.fd.get(), status, /*log=*/false);
   RemoveEntry(report.handle);
 }

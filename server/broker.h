@@ -141,11 +141,14 @@ class Broker {
   size_t fd_count() const;
 
  private:
-  enum class Kind { kWake, kPending, kLink, kPidfd, kTimer };
+  // kPending: connected, said nothing yet. kAttaching: sent Attach, which
+  // the listener settles (InstallLink makes it kLink) before the loop
+  // waits again.
+  enum class Kind { kWake, kPending, kAttaching, kLink, kPidfd, kTimer };
   struct Entry {
     Kind kind;
     UniqueFd fd;
-    uint64_t process_id = 0;  // 0 for kWake and kPending
+    uint64_t process_id = 0;  // 0 for kWake, kPending and kAttaching
     Credentials peer;         // kPending: who connected
     absl::Time deadline;      // kPending: when it is closed without Attach
   };
@@ -167,8 +170,11 @@ class Broker {
   // end of an accept pause. Called with mu_ held.
   int WaitTimeoutMs() const;
   // Each returns what to report; called with mu_ held.
-  void OnListenReadable();
-  void AddPending(AcceptedConnection connection);
+  void OnListenReadable(std::vector<Report>* reports);
+  uint64_t AddPending(AcceptedConnection connection);
+  // RESOURCE_EXHAUSTED naming the cap when a pending connection of `uid`
+  // (already counted) is one too many.
+  absl::Status CheckPendingCaps(uid_t uid) const;
   void ExpirePending(absl::Time now);
   void OnPendingReadable(uint64_t handle, std::vector<Report>* reports);
   void OnLinkReadable(uint64_t handle, std::vector<Report>* reports);

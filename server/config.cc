@@ -41,12 +41,13 @@ void FillConnectionDefaults(const config::v1::Limits& l,
   if (c->broker_pending_timeout_ms() == 0) {
     c->set_broker_pending_timeout_ms(kDefaultBrokerPendingTimeoutMs);
   }
-  if (c->max_pending_broker_connections_per_uid() == 0) {
-    c->set_max_pending_broker_connections_per_uid(
-        kDefaultMaxPendingBrokerConnectionsPerUid);
-  }
   if (c->max_pending_broker_connections() == 0) {
     c->set_max_pending_broker_connections(kDefaultMaxPendingBrokerConnections);
+  }
+  if (c->max_pending_broker_connections_per_uid() == 0) {
+    c->set_max_pending_broker_connections_per_uid(
+        std::min(c->max_pending_broker_connections(),
+                 kDefaultMaxPendingBrokerConnectionsPerUid));
   }
   if (c->max_control_connections() == 0) {
     c->set_max_control_connections(kDefaultMaxControlConnections);

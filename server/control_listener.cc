@@ -20,6 +20,7 @@ namespace {
 
 constexpr uint64_t kListenHandle = 0;
 constexpr uint64_t kWakeHandle = 1;
+constexpr int kMaxAcceptsPerWake = 64;
 
 int TimeoutMs(absl::Time until) {
   if (until == absl::InfiniteFuture()) return -1;
@@ -106,7 +107,10 @@ void ControlListener::Loop() {
 }
 
 void ControlListener::OnListenReadable() {
-  while (std::optional<AcceptedConnection> conn = acceptor_.Accept()) {
+  // A bounded batch per wake-up, so ended connections are forgotten too.
+  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
+    std::optional<AcceptedConnection> conn = acceptor_.Accept();
+    if (!conn) return;
     if (absl::Status refusal = Admit(conn->peer.uid); !refusal.ok()) {
       if (uint64_t suppressed = 0; refusal_log_.Allow(&suppressed)) {
         Log(LogLevel::kWarning, "control_connection_refused",
