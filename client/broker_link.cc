@@ -62,20 +62,88 @@ absl::Status SendFrame(UnixChannel& channel, const v1::BrokerFrame& frame,
 
 }  // namespace
 
+absl::StatusOr<BrokerNotice> ParseBrokerNotice(
+    absl::Span<const uint8_t> datagram, std::vector<UniqueFd> fds) {
+  if (datagram.empty()) {
+    // SOCK_SEQPACKET reports the peer's close as a zero-length read.
+    return absl::UnavailableError("the daemon closed the broker link");
+  }
+  if (datagram.size() > BrokerLink::kMaxFrame) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "broker frame larger than ", BrokerLink::kMaxFrame, " bytes"));
+  }
+  BrokerNotice notice;
+  if (!notice.frame.ParseFromArray(datagram.data(),
+                                   static_cast<int>(datagram.size()))) {
+    return absl::InvalidArgumentError("malformed broker frame");
+  }
+  const size_t want_fds = notice.frame.has_port_opened() ? 1 : 0;
+  if (fds.size() != want_fds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "broker frame kind ", static_cast<int>(notice.frame.kind_case()),
+        " carried ", fds.size(), " fds, expected ", want_fds));
+  }
+  if (want_fds == 1) notice.fd = std::move(fds[0]);
+  return notice;
+}
+
+absl::Status AttachResultStatus(const v1::BrokerFrame& frame) {
+  if (!frame.has_attach_result()) {
+    return absl::InternalError(absl::StrCat(
+        "the daemon answered Attach with frame kind ",
+        static_cast<int>(frame.kind_case()), ", expected AttachResult"));
+  }
+  const int code = frame.attach_result().code();
+  if (code == 0) return absl::OkStatus();
+  if (code < 0 || code > 16) {
+    return absl::InternalError(
+        absl::StrCat("the daemon refused the attach with unknown code ", code,
+                     ": ", frame.attach_result().message()));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(code),
+                      frame.attach_result().message());
+}
+
 absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
                                               uint64_t process_id,
                                               absl::string_view token,
                                               absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration pause = absl::Milliseconds(5);
+  while (true) {
+    absl::StatusOr<BrokerLink> link =
+        AttachOnce(broker_address, process_id, token, deadline);
+    // RESOURCE_EXHAUSTED: too many connections of this uid (or in all) have
+    // not sent Attach yet; they go within the daemon's pending timeout.
+    if (!absl::IsResourceExhausted(link.status()) ||
+        absl::Now() + pause >= deadline) {
+      return link;
+    }
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(200));
+  }
+}
+
+absl::StatusOr<BrokerLink> BrokerLink::AttachOnce(
+    absl::string_view broker_address, uint64_t process_id,
+    absl::string_view token, absl::Time deadline) {
   absl::StatusOr<UnixChannel> channel = Connect(broker_address);
   if (!channel.ok()) return channel.status();
   v1::BrokerFrame attach;
   attach.mutable_attach()->set_process_id(process_id);
   attach.mutable_attach()->set_session_token(std::string(token));
-  if (absl::Status s = SendFrame(*channel, attach, false); !s.ok()) return s;
+  const absl::Status sent = SendFrame(*channel, attach, false);
   if (absl::Status s = channel->SetNonBlocking(true); !s.ok()) return s;
-
   BrokerLink link(std::move(*channel));
-  const absl::Time deadline = absl::Now() + timeout;
+  if (!sent.ok()) {
+    // A daemon that refused the connection at once (too many waiting
+    // connections) left its reason in the socket before closing it.
+    absl::StatusOr<std::optional<BrokerNotice>> refusal = link.Receive();
+    if (refusal.ok() && refusal->has_value()) {
+      return AttachResultStatus((*refusal)->frame);
+    }
+    return sent;
+  }
   while (true) {
     pollfd p{link.fd(), POLLIN, 0};
     const absl::Duration left = deadline - absl::Now();
@@ -85,28 +153,16 @@ absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return ErrnoToStatus(errno, "poll on the broker link");
     if (r == 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("no AttachResult from the daemon within ",
-                       absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no AttachResult from the daemon by ", absl::FormatTime(deadline)));
     }
     absl::StatusOr<std::optional<BrokerNotice>> notice = link.Receive();
     if (!notice.ok()) return notice.status();
     if (!notice->has_value()) continue;
-    const v1::BrokerFrame& frame = (*notice)->frame;
-    if (!frame.has_attach_result()) {
-      return absl::InternalError(absl::StrCat(
-          "the daemon answered Attach with frame kind ",
-          static_cast<int>(frame.kind_case()), ", expected AttachResult"));
+    if (absl::Status s = AttachResultStatus((*notice)->frame); !s.ok()) {
+      return s;
     }
-    const int code = frame.attach_result().code();
-    if (code == 0) return link;
-    if (code < 0 || code > 16) {
-      return absl::InternalError(
-          absl::StrCat("the daemon refused the attach with unknown code ", code,
-                       ": ", frame.attach_result().message()));
-    }
-    return absl::Status(static_cast<absl::StatusCode>(code),
-                        frame.attach_result().message());
+    return link;
   }
 }
 
@@ -118,23 +174,13 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
   if (!got.ok()) return got.status();
   if (!got->has_value()) return std::nullopt;
   ReceivedMessage& m = **got;
-  if (m.size == 0) {
-    // SOCK_SEQPACKET reports the peer's close as a zero-length read.
-    return absl::UnavailableError("the daemon closed the broker link");
-  }
-  if (m.size > kMaxFrame) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("broker frame larger than ", kMaxFrame, " bytes"));
-  }
-  BrokerNotice notice;
-  if (!notice.frame.ParseFromArray(buffer.data(), static_cast<int>(m.size))) {
-    return absl::InvalidArgumentError("malformed broker frame");
-  }
-  if (!m.fds_dropped.ok()) {
-    if (notice.frame.has_port_opened()) {
+  if (!m.fds_dropped.ok() && m.size > 0 && m.size <= kMaxFrame) {
+    v1::BrokerFrame frame;
+    if (frame.ParseFromArray(buffer.data(), static_cast<int>(m.size)) &&
+        frame.has_port_opened()) {
       // Otherwise the daemon would keep the port, and the opener would
       // learn only that the socket closed.
-      const uint64_t port_id = notice.frame.port_opened().port_id();
+      const uint64_t port_id = frame.port_opened().port_id();
       const absl::Status told = ReportNotTaken(port_id, m.fds_dropped);
       return absl::InvalidArgumentError(absl::StrCat(
           "PortOpened for port ", port_id,
@@ -145,14 +191,8 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
     }
     // Another frame carried an fd it should not have; it did not need it.
   }
-  const size_t want_fds = notice.frame.has_port_opened() ? 1 : 0;
-  if (m.fds.size() != want_fds) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "broker frame kind ", static_cast<int>(notice.frame.kind_case()),
-        " carried ", m.fds.size(), " fds, expected ", want_fds));
-  }
-  if (want_fds == 1) notice.fd = std::move(m.fds[0]);
-  return notice;
+  return ParseBrokerNotice(absl::MakeConstSpan(buffer.data(), m.size),
+                           std::move(m.fds));
 }
 
 absl::Status BrokerLink::ReportNotTaken(uint64_t port_id,

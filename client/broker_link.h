@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/unix_channel.h"
 #include "shmport/unique_fd.h"
 #include "shmport/v1/broker.pb.h"
@@ -22,6 +24,19 @@ struct BrokerNotice {
   v1::BrokerFrame frame;
   UniqueFd fd;
 };
+
+// The client's reading of one datagram from the daemon: at most kMaxFrame
+// bytes that parse as a BrokerFrame, carrying exactly the fds its kind
+// needs (PortOpened one, others none). INVALID_ARGUMENT otherwise (the fds
+// are then closed); an empty datagram is the daemon's close (UNAVAILABLE).
+// Pure, for BrokerLink::Receive and the broker_frame_fuzzer.
+absl::StatusOr<BrokerNotice> ParseBrokerNotice(
+    absl::Span<const uint8_t> datagram, std::vector<UniqueFd> fds);
+
+// What an AttachResult frame says: OK, or the daemon's code and message.
+// INTERNAL for a frame that is not an AttachResult or a code outside
+// google.rpc.Code.
+absl::Status AttachResultStatus(const v1::BrokerFrame& frame);
 
 // The link is what keeps a registration alive: closing it (or exiting)
 // ends the registration, and the daemon closing it means the daemon is
@@ -36,10 +51,13 @@ class BrokerLink {
 
   // Connects to `broker_address` (a path, or "@name" for the abstract
   // namespace), presents Attach{process_id, token} and waits up to
-  // `timeout` for the AttachResult. Errors: UNAVAILABLE (cannot connect, or
-  // the daemon closed the link), DEADLINE_EXCEEDED (no answer), or the code
-  // and message the daemon refused the attach with (PERMISSION_DENIED for a
-  // wrong token or pid, NOT_FOUND for an expired registration, ...).
+  // `timeout` for the AttachResult. A RESOURCE_EXHAUSTED answer (too many
+  // connections waiting for their Attach) is retried, with a growing pause,
+  // until `timeout`. Errors: UNAVAILABLE (cannot connect, or the daemon
+  // closed the link), DEADLINE_EXCEEDED (no answer), or the code and
+  // message the daemon refused the attach with (PERMISSION_DENIED for a
+  // wrong token or pid, NOT_FOUND for an expired registration,
+  // RESOURCE_EXHAUSTED naming the connection cap, ...).
   static absl::StatusOr<BrokerLink> Attach(absl::string_view broker_address,
                                            uint64_t process_id,
                                            absl::string_view token,
@@ -77,6 +95,11 @@ class BrokerLink {
 
  private:
   explicit BrokerLink(UnixChannel channel) : channel_(std::move(channel)) {}
+  // One connection's attempt, answered by `deadline`.
+  static absl::StatusOr<BrokerLink> AttachOnce(absl::string_view broker_address,
+                                               uint64_t process_id,
+                                               absl::string_view token,
+                                               absl::Time deadline);
   UnixChannel channel_;
 };
 

@@ -10,49 +10,32 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/broker_frames.h"
 
 namespace shmport::server {
 namespace {
 
-// A frame is at most 64 KiB (broker.proto); one more byte detects larger.
-constexpr size_t kMaxFrame = 64 * 1024;
-// Connections that have not sent Attach yet. Beyond this, new connections
-// are closed at once: a local client cannot exhaust the daemon's fds.
-constexpr size_t kMaxPending = 1024;
 // Frames read from one link per wake-up, so one chatty client cannot starve
 // the others.
 constexpr int kMaxFramesPerWake = 64;
+// Connections accepted per wake-up, so a connect flood cannot starve the
+// links (the listening socket stays readable and is served again).
+constexpr int kMaxAcceptsPerWake = 64;
 
 absl::StatusOr<UniqueFd> PidfdOpen(pid_t pid) {
   const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0)
     return ErrnoToStatus(errno, absl::StrCat("pidfd_open(", pid, ")"));
   return UniqueFd(fd);
-}
-
-absl::StatusOr<sockaddr_un> MakeAddress(absl::string_view address,
-                                        socklen_t* length) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (address.empty() || address.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("broker address \"", address, "\" must be 1..",
-                     sizeof(addr.sun_path) - 1, " bytes"));
-  }
-  std::memcpy(addr.sun_path, address.data(), address.size());
-  // "@name" is the abstract namespace: a leading NUL, no terminator.
-  if (address[0] == '@') addr.sun_path[0] = '\0';
-  *length =
-      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() +
-                             (address[0] == '@' ? 0 : 1));
-  return addr;
 }
 
 std::string FrameBytes(const v1::BrokerFrame& frame) {
@@ -84,30 +67,24 @@ struct Broker::Report {
 };
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
-    absl::string_view address, BrokerListener* listener) {
-  socklen_t length = 0;
-  absl::StatusOr<sockaddr_un> addr = MakeAddress(address, &length);
-  if (!addr.ok()) return addr.status();
-  UniqueFd fd(
-      ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoToStatus(errno, "socket(AF_UNIX, SOCK_SEQPACKET)");
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), length) !=
-      0) {
-    return ErrnoToStatus(errno,
-                         absl::StrCat("bind broker socket \"", address, "\""));
-  }
-  // A burst of clients attaching at once (the 1,000-process load) must not
-  // see ECONNREFUSED; the kernel caps this at somaxconn.
-  if (::listen(fd.get(), 4096) != 0) {
-    return ErrnoToStatus(errno, absl::StrCat("listen on \"", address, "\""));
-  }
+    absl::string_view address, BrokerListener* listener,
+    const BrokerLimits& limits) {
+  absl::StatusOr<Acceptor> acceptor =
+      Acceptor::Listen(address, SOCK_SEQPACKET, "broker socket");
+  if (!acceptor.ok()) return acceptor.status();
   UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd) return ErrnoToStatus(errno, "epoll_create1");
   UniqueFd wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_fd) return ErrnoToStatus(errno, "eventfd");
-  return std::unique_ptr<Broker>(new Broker(std::string(address), std::move(fd),
-                                            std::move(epoll_fd),
-                                            std::move(wake_fd), listener));
+  std::unique_ptr<Broker> broker(
+      new Broker(std::string(address), std::move(*acceptor),
+                 std::move(epoll_fd), std::move(wake_fd), listener, limits));
+  if (absl::Status s = broker->acceptor_.Watch(broker->epoll_fd_.get(),
+                                               broker->listen_handle_);
+      !s.ok()) {
+    return s;
+  }
+  return broker;
 }
 
 v1::BrokerFrame AttachResultFrame(const absl::Status& status) {
@@ -117,13 +94,16 @@ v1::BrokerFrame AttachResultFrame(const absl::Status& status) {
   return frame;
 }
 
-Broker::Broker(std::string address, UniqueFd listen_fd, UniqueFd epoll_fd,
-               UniqueFd wake_fd, BrokerListener* listener)
+Broker::Broker(std::string address, Acceptor acceptor, UniqueFd epoll_fd,
+               UniqueFd wake_fd, BrokerListener* listener,
+               const BrokerLimits& limits)
     : address_(std::move(address)),
       listener_(listener),
-      epoll_fd_(std::move(epoll_fd)) {
+      limits_(limits),
+      epoll_fd_(std::move(epoll_fd)),
+      acceptor_(std::move(acceptor)) {
   std::lock_guard<std::mutex> lock(mu_);
-  listen_handle_ = AddEntry(Kind::kListen, std::move(listen_fd), 0);
+  listen_handle_ = next_handle_++;
   wake_handle_ = AddEntry(Kind::kWake, std::move(wake_fd), 0);
 }
 
@@ -157,6 +137,7 @@ void Broker::Stop(absl::string_view reason) {
   }
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
+  acceptor_.Close();  // new connections are refused from here on
   // Close every link now, so clients see EOF as the daemon exits.
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->first == wake_handle_) {
@@ -178,18 +159,25 @@ uint64_t Broker::AddEntry(Kind kind, UniqueFd fd, uint64_t process_id) {
         {{"errno", errno}, {"process", process_id}});
     return 0;  // fd closes as it goes out of scope
   }
-  if (kind == Kind::kPending) ++pending_count_;
-  entries_.emplace(handle, Entry{kind, std::move(fd), process_id});
+  entries_.emplace(handle, Entry{kind, std::move(fd), process_id, {}, {}});
   return handle;
 }
 
 void Broker::RemoveEntry(uint64_t handle) {
   auto it = entries_.find(handle);
   if (it == entries_.end()) return;
-  if (it->second.kind == Kind::kPending) --pending_count_;
+  if (it->second.kind == Kind::kPending) ForgetPending(handle, it->second);
   // Closing the fd also takes it out of the epoll set (we hold the only
   // reference to each file description).
   entries_.erase(it);
+}
+
+void Broker::ForgetPending(uint64_t handle, const Entry& entry) {
+  pending_deadlines_.erase({entry.deadline, handle});
+  auto uid = pending_per_uid_.find(entry.peer.uid);
+  if (uid != pending_per_uid_.end() && --uid->second == 0) {
+    pending_per_uid_.erase(uid);
+  }
 }
 
 absl::Status Broker::StartAttachTimer(uint64_t process_id,
@@ -262,14 +250,31 @@ void Broker::ReleaseLocked(uint64_t process_id, absl::string_view reason) {
 
 size_t Broker::fd_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return entries_.size();
+  return entries_.size() + 1;  // and the listening socket
+}
+
+int Broker::WaitTimeoutMs() const {
+  absl::Time next = acceptor_.paused_until();
+  if (!pending_deadlines_.empty()) {
+    next = std::min(next, pending_deadlines_.begin()->first);
+  }
+  if (next == absl::InfiniteFuture()) return -1;
+  const absl::Duration left = next - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
 }
 
 void Broker::Loop() {
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   while (true) {
-    const int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, -1);
+    int timeout_ms;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      timeout_ms = WaitTimeoutMs();
+    }
+    const int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       Log(LogLevel::kError, "broker_epoll_failed", {{"errno", errno}});
@@ -280,6 +285,10 @@ void Broker::Loop() {
       std::lock_guard<std::mutex> lock(mu_);
       for (int i = 0; i < n; ++i) {
         const uint64_t handle = events[i].data.u64;
+        if (handle == listen_handle_) {
+          OnListenReadable(&reports);
+          continue;
+        }
         auto it = entries_.find(handle);
         if (it == entries_.end()) continue;  // closed by an earlier event
         Entry& entry = it->second;
@@ -287,12 +296,11 @@ void Broker::Loop() {
         switch (entry.kind) {
           case Kind::kWake:
             return;
-          case Kind::kListen:
-            OnListenReadable(&reports);
-            break;
           case Kind::kPending:
             OnPendingReadable(handle, &reports);
             break;
+          case Kind::kAttaching:
+            break;  // settled by Dispatch before the next epoll_wait
           case Kind::kLink:
             OnLinkReadable(handle, &reports);
             break;
@@ -309,116 +317,180 @@ void Broker::Loop() {
             break;
         }
       }
+      const absl::Time now = absl::Now();
+      ExpirePending(now);
+      acceptor_.ResumeIfDue(now);
     }
     for (Report& report : reports) Dispatch(report);
   }
 }
 
 void Broker::OnListenReadable(std::vector<Report>* reports) {
-  const int listen_fd = entries_.at(listen_handle_).fd.get();
-  while (true) {
-    UniqueFd conn(
-        ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN) {
-        Log(LogLevel::kWarning, "broker_accept_failed", {{"errno", errno}});
-      }
-      return;
+  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
+    std::optional<AcceptedConnection> conn = acceptor_.Accept();
+    if (!conn) return;
+    const uint64_t handle = AddPending(std::move(*conn));
+    if (handle == 0) continue;
+    // Clients send Attach right after connecting, so it is usually here
+    // already: read it now, and only connections with nothing to say count
+    // against the caps (a burst of a thousand attaching processes of one
+    // uid is not refused).
+    OnPendingReadable(handle, reports);
+    auto e = entries_.find(handle);
+    if (e == entries_.end() || e->second.kind != Kind::kPending) continue;
+    if (absl::Status refusal = CheckPendingCaps(e->second.peer.uid);
+        !refusal.ok()) {
+      RefuseConnection(e->second.fd.get(), refusal);
+      RemoveEntry(handle);
     }
-    if (pending_count_ >= kMaxPending) {
-      Log(LogLevel::kWarning, "broker_connection_refused",
-          {{"reason", "too many connections without Attach"},
-           {"limit", kMaxPending}});
-      continue;  // closes conn
-    }
-    AddEntry(Kind::kPending, std::move(conn), 0);
+  }
+}
+
+uint64_t Broker::AddPending(AcceptedConnection connection) {
+  const uint64_t handle = AddEntry(Kind::kPending, std::move(connection.fd), 0);
+  if (handle == 0) return 0;
+  Entry& entry = entries_.at(handle);
+  entry.peer = connection.peer;
+  entry.deadline = absl::Now() + limits_.pending_timeout;
+  pending_deadlines_.emplace(entry.deadline, handle);
+  ++pending_per_uid_[entry.peer.uid];
+  return handle;
+}
+
+absl::Status Broker::CheckPendingCaps(uid_t uid) const {
+  if (pending_deadlines_.size() > limits_.max_pending) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the broker has ", limits_.max_pending,
+                     " connections that have not sent Attach "
+                     "(connections.max_pending_broker_connections = ",
+                     limits_.max_pending, "); try again"));
+  }
+  auto it = pending_per_uid_.find(uid);
+  if (it != pending_per_uid_.end() &&
+      it->second > limits_.max_pending_per_uid) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("uid ", uid, " has ", limits_.max_pending_per_uid,
+                     " broker connections that have not sent Attach "
+                     "(connections.max_pending_broker_connections_per_uid = ",
+                     limits_.max_pending_per_uid, ")"));
+  }
+  return absl::OkStatus();
+}
+
+void Broker::ExpirePending(absl::Time now) {
+  while (!pending_deadlines_.empty() &&
+         pending_deadlines_.begin()->first <= now) {
+    const uint64_t handle = pending_deadlines_.begin()->second;
+    RefuseConnection(
+        entries_.at(handle).fd.get(),
+        absl::DeadlineExceededError(absl::StrCat(
+            "no Attach within ", absl::FormatDuration(limits_.pending_timeout),
+            " of connecting (connections.broker_pending_timeout_ms)")));
+    RemoveEntry(handle);
+  }
+}
+
+void Broker::RefuseConnection(int fd, const absl::Status& why, bool log) {
+  const std::string bytes = FrameBytes(AttachResultFrame(why));
+  [[maybe_unused]] ssize_t n =
+      ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (uint64_t suppressed = 0; log && refusal_log_.Allow(&suppressed)) {
+    Log(LogLevel::kWarning, "broker_connection_refused",
+        {{"error", why.message()}, {"suppressed", suppressed}});
   }
 }
 
 void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
   Entry& entry = entries_.at(handle);
   UnixChannel channel(std::move(entry.fd));
-  std::vector<uint8_t> buffer(kMaxFrame + 1);
+  std::vector<uint8_t> buffer(kMaxBrokerFrame + 1);
   auto received = channel.Receive(absl::MakeSpan(buffer), /*dont_wait=*/true);
-  absl::StatusOr<Credentials> peer = channel.PeerCredentials();
   entry.fd = channel.TakeFd();
   if (received.ok() && !received->has_value()) return;  // spurious wake-up
 
-  auto refuse = [&](uint64_t id, absl::StatusCode code, std::string why) {
+  absl::StatusOr<v1::Attach> attach =
+      received.ok()
+          ? ParseAttach(absl::MakeConstSpan(buffer.data(), (*received)->size))
+          : received.status();
+  if (!attach.ok()) {
+    // EOF, a bad datagram or not an Attach: nothing to report but this.
     if (received.ok()) {
-      const std::string bytes =
-          FrameBytes(AttachResultFrame(absl::Status(code, why)));
-      [[maybe_unused]] ssize_t n =
-          ::send(entries_.at(handle).fd.get(), bytes.data(), bytes.size(),
-                 MSG_DONTWAIT | MSG_NOSIGNAL);
+      RefuseConnection(entry.fd.get(), attach.status(), /*log=*/false);
     }
     RemoveEntry(handle);
-    reports->push_back(
-        {Report::Type::kRefused, id, 0, "", {}, std::move(why), {}});
-  };
-
-  if (!received.ok()) {
-    // EOF or a bad datagram before Attach: nothing to report but a refusal.
-    refuse(0, absl::StatusCode::kInvalidArgument,
-           std::string(received.status().message()));
+    reports->push_back({Report::Type::kRefused,
+                        0,
+                        0,
+                        "",
+                        {},
+                        std::string(attach.status().message()),
+                        {}});
     return;
   }
-  v1::BrokerFrame frame;
-  if ((*received)->size > kMaxFrame ||
-      !frame.ParseFromArray(buffer.data(), (*received)->size) ||
-      !frame.has_attach()) {
-    refuse(0, absl::StatusCode::kInvalidArgument,
-           "the first frame on a broker link must be Attach");
-    return;
-  }
-  if (!peer.ok()) {
-    refuse(frame.attach().process_id(), absl::StatusCode::kInternal,
-           std::string(peer.status().message()));
-    return;
-  }
-  const uint64_t id = frame.attach().process_id();
-  ProcessFds& fds = processes_[id];
-  if (fds.link != 0) {
-    refuse(id, absl::StatusCode::kFailedPrecondition,
-           absl::StrCat("process ", id, " is already attached"));
-    return;
-  }
-  absl::StatusOr<UniqueFd> pidfd = PidfdOpen(peer->pid);
-  if (!pidfd.ok()) {
-    if (fds.timer == 0) processes_.erase(id);
-    refuse(id, absl::StatusCode::kUnavailable,
-           absl::StrCat("cannot watch pid ", peer->pid, ": ",
-                        pidfd.status().message()));
-    return;
-  }
-  // Install the connection as the process's link before asking the
-  // listener, so that it can send the AttachResult in order.
-  entry.kind = Kind::kLink;
-  entry.process_id = id;
-  --pending_count_;
-  fds.link = handle;
-  fds.pidfd = AddEntry(Kind::kPidfd, std::move(*pidfd), id);
+  // No longer idle: the caps and the deadline are for connections that
+  // have said nothing. The listener settles it in this same loop turn.
+  ForgetPending(handle, entry);
+  entry.kind = Kind::kAttaching;
   reports->push_back({Report::Type::kAttach,
-                      id,
+                      attach->process_id(),
                       handle,
-                      frame.attach().session_token(),
-                      *peer,
+                      std::move(*attach->mutable_session_token()),
+                      entry.peer,
                       "",
                       {}});
+}
+
+absl::Status Broker::InstallLink(const AttachRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto e = entries_.find(request.connection);
+  if (e == entries_.end() || e->second.kind != Kind::kAttaching) {
+    return absl::UnavailableError("the broker connection closed meanwhile");
+  }
+  ProcessFds& fds = processes_[request.process_id];
+  if (fds.link != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "process ", request.process_id, " already has a broker link"));
+  }
+  absl::StatusOr<UniqueFd> pidfd = PidfdOpen(request.peer.pid);
+  const uint64_t pidfd_handle =
+      pidfd.ok() ? AddEntry(Kind::kPidfd, std::move(*pidfd), request.process_id)
+                 : 0;
+  if (pidfd_handle == 0) {
+    if (fds.timer == 0) processes_.erase(request.process_id);
+    return absl::UnavailableError(absl::StrCat(
+        "cannot watch pid ", request.peer.pid, ": ",
+        pidfd.ok() ? "epoll_ctl failed" : pidfd.status().message()));
+  }
+  e->second.kind = Kind::kLink;
+  e->second.process_id = request.process_id;
+  fds.link = request.connection;
+  fds.pidfd = pidfd_handle;
+  if (absl::Status s =
+          SendLocked(request.process_id, AttachResultFrame({}), -1);
+      !s.ok()) {
+    RemoveEntry(fds.link);
+    RemoveEntry(fds.pidfd);
+    fds.link = fds.pidfd = 0;
+    if (fds.timer == 0) processes_.erase(request.process_id);
+    return s;
+  }
+  RemoveEntry(fds.timer);
+  fds.timer = 0;
+  return absl::OkStatus();
 }
 
 void Broker::OnLinkReadable(uint64_t handle, std::vector<Report>* reports) {
   Entry& entry = entries_.at(handle);
   const uint64_t id = entry.process_id;
-  std::vector<uint8_t> buffer(kMaxFrame + 1);
+  std::vector<uint8_t> buffer(kMaxBrokerFrame + 1);
   for (int i = 0; i < kMaxFramesPerWake; ++i) {
     UnixChannel channel(std::move(entry.fd));
     auto received = channel.Receive(absl::MakeSpan(buffer), true);
     entry.fd = channel.TakeFd();
+    if (received.ok() && !received->has_value()) return;
     std::string closed_reason;
     v1::BrokerFrame frame;
-    if (received.ok() && !received->has_value()) return;
+    absl::Status parsed;
     if (!received.ok()) {
       closed_reason = received.status().code() == absl::StatusCode::kUnavailable
                           ? "broker link closed"
@@ -426,8 +498,11 @@ void Broker::OnLinkReadable(uint64_t handle, std::vector<Report>* reports) {
                                          received.status().message());
     } else if ((*received)->size == 0) {
       closed_reason = "broker link closed";  // EOF on SOCK_SEQPACKET
-    } else if (!frame.ParseFromArray(buffer.data(), (*received)->size)) {
-      closed_reason = "protocol error: malformed broker frame";
+    } else if (parsed = ParseLinkFrame(
+                   absl::MakeConstSpan(buffer.data(), (*received)->size),
+                   &frame);
+               !parsed.ok()) {
+      closed_reason = std::string(parsed.message());
     } else if (frame.has_stats_report()) {
       reports->push_back({Report::Type::kStats,
                           id,
@@ -490,26 +565,15 @@ void Broker::Dispatch(Report& report) {
   }
 }
 
-void Broker::CompleteAttach(Report& report) {
-  const absl::Status status =
-      listener_->OnAttach(report.process_id, report.token, report.peer);
+void Broker::CompleteAttach(const Report& report) {
+  const absl::Status status = listener_->OnAttach(
+      {report.process_id, report.token, report.peer, report.handle});
+  if (status.ok()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  auto p = processes_.find(report.process_id);
-  if (p == processes_.end() || p->second.link != report.handle) {
-    return;  // released meanwhile
-  }
-  if (status.ok()) {
-    RemoveEntry(p->second.timer);
-    p->second.timer = 0;
-    return;
-  }
-  (void)SendLocked(report.process_id, AttachResultFrame(status), -1);
-  // Drop only this connection: the registration's timer keeps running, so
-  // the rightful process may still attach.
-  RemoveEntry(p->second.link);
-  RemoveEntry(p->second.pidfd);
-  p->second.link = p->second.pidfd = 0;
-  if (p->second.timer == 0) processes_.erase(p);
+  auto e = entries_.find(report.handle);
+  if (e == entries_.end() || e->second.kind != Kind::kAttaching) return;
+  RefuseConnection(e->second.fd.get(), status, /*log=*/false);
+  RemoveEntry(report.handle);
 }
 
 }  // namespace shmport::server

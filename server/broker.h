@@ -1,6 +1,6 @@
 // Broker: the daemon's SOCK_SEQPACKET socket and the one event-loop thread
-// that owns every broker link, every per-process pidfd and every
-// attach-expiry timer.
+// that owns every broker link, every per-process pidfd, every attach-expiry
+// timer and every connection that has not attached yet.
 #ifndef SHMPORT_SERVER_BROKER_H_
 #define SHMPORT_SERVER_BROKER_H_
 
@@ -8,8 +8,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -17,6 +20,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/unix_channel.h"
+#include "server/acceptor.h"
+#include "server/log_throttle.h"
 #include "shmport/unique_fd.h"
 #include "shmport/v1/broker.pb.h"
 
@@ -25,24 +30,40 @@ namespace shmport::server {
 // The AttachResult frame that answers an Attach with `status` (code 0: OK).
 v1::BrokerFrame AttachResultFrame(const absl::Status& status);
 
+// Bounds on connections that have not attached yet: whoever may connect to
+// broker.sock can open them, so they must not lock anyone else out.
+struct BrokerLimits {
+  // A connection must send Attach within this, or it is closed.
+  absl::Duration pending_timeout = absl::Seconds(3);
+  // Connections without Attach, per connecting uid (SO_PEERCRED) and in
+  // all. Beyond either, a new connection is refused (RESOURCE_EXHAUSTED).
+  size_t max_pending_per_uid = 64;
+  size_t max_pending = 1024;
+};
+
+// An Attach that a connection presented. Nothing is installed for it yet.
+struct AttachRequest {
+  uint64_t process_id = 0;
+  std::string token;
+  Credentials peer;         // the connection's SO_PEERCRED
+  uint64_t connection = 0;  // the broker's handle, for InstallLink
+};
+
 // What the broker reports. Called on the broker thread, one call at a time,
 // with no broker lock held, so the listener may call back into the Broker.
 class BrokerListener {
  public:
   virtual ~BrokerListener() = default;
-  // A connection presented Attach{process_id, token}; `peer` is its
-  // SO_PEERCRED. The connection is already installed as process_id's link
-  // (with a pidfd for peer.pid), so the listener can send on it. Return OK
-  // to keep it: the listener must itself send the OK AttachResult first
-  // (under its lock, so that no notice can overtake it). Return an error to
-  // refuse: the broker sends that AttachResult and closes the connection,
-  // and the registration's attach timer keeps running. A listener that
-  // ends the registration instead (Release) sends the AttachResult itself
-  // before releasing, since the release closes the connection.
-  virtual absl::Status OnAttach(uint64_t process_id, absl::string_view token,
-                                const Credentials& peer) = 0;
-  // A connection was refused before OnAttach (already attached, no pidfd,
-  // malformed Attach). For the attach_refused counter.
+  // A connection presented Attach. Nothing is installed or reserved for
+  // it, so a stranger's Attach cannot disturb the registration: the
+  // listener checks the token and credentials first. To accept, it calls
+  // Broker::InstallLink(request) (under its own lock, so that no notice
+  // can overtake the OK AttachResult that sends) and returns OK. To refuse,
+  // it returns the error: the broker sends that AttachResult and closes the
+  // connection; the registration and its attach timer are untouched.
+  virtual absl::Status OnAttach(const AttachRequest& request) = 0;
+  // A connection was refused before OnAttach (its first frame was not a
+  // well-formed Attach). For the attach_refused counter.
   virtual void OnAttachRefused(uint64_t process_id,
                                absl::string_view reason) = 0;
   // The process's link hit EOF, an error or a Goodbye (`reason` says which).
@@ -60,7 +81,9 @@ class BrokerListener {
 };
 
 // Model: a process registers over gRPC, then connects here and sends
-// Attach. Until it does, a timerfd bounds the wait. Once attached, its
+// Attach. Until it does, a timerfd bounds the registration's wait, and the
+// connection itself must send Attach within BrokerLimits::pending_timeout
+// (per-uid and global caps bound how many may wait). Once attached, its
 // connection (the link) carries notices down and stats up, and a pidfd
 // watches the process itself; EOF on the link or a readable pidfd ends the
 // registration (reported to the listener, which calls Release). Nothing
@@ -78,7 +101,8 @@ class Broker {
   // abstract namespace). Errors: the socket() / bind() / listen() failure,
   // naming the address.
   static absl::StatusOr<std::unique_ptr<Broker>> Listen(
-      absl::string_view address, BrokerListener* listener);
+      absl::string_view address, BrokerListener* listener,
+      const BrokerLimits& limits = {});
 
   // Stops the loop (if running) and closes every fd.
   ~Broker();
@@ -95,6 +119,13 @@ class Broker {
   // unless the process attaches (or is released) first.
   absl::Status StartAttachTimer(uint64_t process_id, absl::Duration timeout);
 
+  // Makes request.connection process request.process_id's link, watches
+  // request.peer.pid (a pidfd), stops the attach timer and sends the OK
+  // AttachResult. For BrokerListener::OnAttach. Errors: FAILED_PRECONDITION
+  // (the process already has a link), UNAVAILABLE (the connection is gone,
+  // the pid cannot be watched, or the result cannot be sent).
+  absl::Status InstallLink(const AttachRequest& request);
+
   // Sends `frame` (with `fd` attached when >= 0; the caller keeps its fd)
   // on process_id's link without blocking. UNAVAILABLE when the process has
   // no link, or its link is full or broken.
@@ -110,11 +141,16 @@ class Broker {
   size_t fd_count() const;
 
  private:
-  enum class Kind { kListen, kWake, kPending, kLink, kPidfd, kTimer };
+  // kPending: connected, said nothing yet. kAttaching: sent Attach, which
+  // the listener settles (InstallLink makes it kLink) before the loop
+  // waits again.
+  enum class Kind { kWake, kPending, kAttaching, kLink, kPidfd, kTimer };
   struct Entry {
     Kind kind;
     UniqueFd fd;
-    uint64_t process_id = 0;  // 0 for kListen, kWake and kPending
+    uint64_t process_id = 0;  // 0 for kWake, kPending and kAttaching
+    Credentials peer;         // kPending: who connected
+    absl::Time deadline;      // kPending: when it is closed without Attach
   };
   // The handles of one process's entries (0: none).
   struct ProcessFds {
@@ -125,26 +161,42 @@ class Broker {
   // What the loop learned under the lock, reported after releasing it.
   struct Report;
 
-  Broker(std::string address, UniqueFd listen_fd, UniqueFd epoll_fd,
-         UniqueFd wake_fd, BrokerListener* listener);
+  Broker(std::string address, Acceptor acceptor, UniqueFd epoll_fd,
+         UniqueFd wake_fd, BrokerListener* listener,
+         const BrokerLimits& limits);
 
   void Loop();
+  // How long epoll_wait may sleep: until the next pending deadline or the
+  // end of an accept pause. Called with mu_ held.
+  int WaitTimeoutMs() const;
   // Each returns what to report; called with mu_ held.
   void OnListenReadable(std::vector<Report>* reports);
+  uint64_t AddPending(AcceptedConnection connection);
+  // RESOURCE_EXHAUSTED naming the cap when a pending connection of `uid`
+  // (already counted) is one too many.
+  absl::Status CheckPendingCaps(uid_t uid) const;
+  void ExpirePending(absl::Time now);
   void OnPendingReadable(uint64_t handle, std::vector<Report>* reports);
   void OnLinkReadable(uint64_t handle, std::vector<Report>* reports);
   void Dispatch(Report& report);
-  // Settles an Attach: calls the listener, then keeps or drops the link.
-  void CompleteAttach(Report& report);
+  // Settles an Attach: asks the listener, and closes the connection with
+  // the refusal unless the listener installed it.
+  void CompleteAttach(const Report& report);
+  // Sends the refusal (best effort) on a connection about to be closed;
+  // with `log`, logs it too (throttled). The listener logs its own.
+  void RefuseConnection(int fd, const absl::Status& why, bool log = true);
 
   uint64_t AddEntry(Kind kind, UniqueFd fd, uint64_t process_id);
   void RemoveEntry(uint64_t handle);
+  // Drops a pending entry's bookkeeping (its deadline and uid count).
+  void ForgetPending(uint64_t handle, const Entry& entry);
   void ReleaseLocked(uint64_t process_id, absl::string_view reason);
   absl::Status SendLocked(uint64_t process_id, const v1::BrokerFrame& frame,
                           int fd);
 
   const std::string address_;
   BrokerListener* const listener_;
+  const BrokerLimits limits_;
   const UniqueFd epoll_fd_;
   std::thread thread_;
 
@@ -154,9 +206,13 @@ class Broker {
   std::map<uint64_t, Entry> entries_;
   absl::flat_hash_map<uint64_t, ProcessFds> processes_;
   uint64_t next_handle_ = 1;
+  Acceptor acceptor_;  // broker.sock, watched under listen_handle_
   uint64_t listen_handle_ = 0;
   uint64_t wake_handle_ = 0;
-  size_t pending_count_ = 0;
+  // Pending connections by deadline (the earliest first), and per uid.
+  std::set<std::pair<absl::Time, uint64_t>> pending_deadlines_;
+  absl::flat_hash_map<uid_t, size_t> pending_per_uid_;
+  LogThrottle refusal_log_;  // pending connections refused or expired
   bool stopped_ = false;
 };
 

@@ -36,6 +36,29 @@ void Default(T* field_value, T fallback) {
   if (*field_value == 0) *field_value = fallback;
 }
 
+void FillConnectionDefaults(const config::v1::Limits& l,
+                            config::v1::ConnectionLimits* c) {
+  if (c->broker_pending_timeout_ms() == 0) {
+    c->set_broker_pending_timeout_ms(kDefaultBrokerPendingTimeoutMs);
+  }
+  if (c->max_pending_broker_connections() == 0) {
+    c->set_max_pending_broker_connections(kDefaultMaxPendingBrokerConnections);
+  }
+  if (c->max_pending_broker_connections_per_uid() == 0) {
+    c->set_max_pending_broker_connections_per_uid(
+        std::min(c->max_pending_broker_connections(),
+                 kDefaultMaxPendingBrokerConnectionsPerUid));
+  }
+  if (c->max_control_connections() == 0) {
+    c->set_max_control_connections(kDefaultMaxControlConnections);
+  }
+  if (c->max_control_connections_per_uid() == 0) {
+    c->set_max_control_connections_per_uid(
+        std::min(c->max_control_connections(),
+                 l.max_processes() + kControlConnectionsHeadroom));
+  }
+}
+
 void FillDefaults(DaemonConfig* config) {
   if (config->attach_timeout_ms() == 0) {
     config->set_attach_timeout_ms(kDefaultAttachTimeoutMs);
@@ -64,6 +87,7 @@ void FillDefaults(DaemonConfig* config) {
   if (l->max_chunk_size() == 0) l->set_max_chunk_size(layout::kMaxChunkSize);
   if (l->max_chunk_count() == 0) l->set_max_chunk_count(layout::kMaxChunks);
   auto* g = l->mutable_default_geometry();
+  FillConnectionDefaults(*l, config->mutable_connections());
   if (g->chunk_size() == 0) g->set_chunk_size(kDefaultChunkSize);
   if (g->chunk_count() == 0) g->set_chunk_count(kDefaultChunkCount);
   if (g->max_segments() == 0) {
@@ -79,6 +103,28 @@ absl::Status OutOfRange(absl::string_view origin, absl::string_view field,
                         uint64_t value, absl::string_view allowed) {
   return absl::InvalidArgumentError(absl::StrCat(
       origin, ": ", field, " = ", value, " is invalid: ", allowed));
+}
+
+absl::Status ValidateConnections(const config::v1::ConnectionLimits& c,
+                                 absl::string_view origin) {
+  if (c.max_pending_broker_connections_per_uid() >
+      c.max_pending_broker_connections()) {
+    return OutOfRange(origin,
+                      "connections.max_pending_broker_connections_per_uid",
+                      c.max_pending_broker_connections_per_uid(),
+                      absl::StrCat("exceeds "
+                                   "connections.max_pending_broker_connections"
+                                   " = ",
+                                   c.max_pending_broker_connections()));
+  }
+  if (c.max_control_connections_per_uid() > c.max_control_connections()) {
+    return OutOfRange(
+        origin, "connections.max_control_connections_per_uid",
+        c.max_control_connections_per_uid(),
+        absl::StrCat("exceeds connections.max_control_connections = ",
+                     c.max_control_connections()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
@@ -152,6 +198,9 @@ absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
     return OutOfRange(
         origin, "limits.max_ports_per_process", l.max_ports_per_process(),
         absl::StrCat("exceeds limits.max_ports = ", l.max_ports()));
+  }
+  if (absl::Status s = ValidateConnections(c.connections(), origin); !s.ok()) {
+    return s;
   }
   for (int i = 0; i < c.policy().name_rules_size(); ++i) {
     if (c.policy().name_rules(i).name_patterns_size() == 0) {

@@ -20,6 +20,12 @@ inline constexpr uint32_t kDefaultMaxSegmentsPerPort = 8;
 inline constexpr uint64_t kDefaultMaxBytesPerPort = 1ull << 30;
 inline constexpr uint32_t kDefaultRegistrationsPerSecond = 1000;
 inline constexpr uint32_t kDefaultRegistrationBurst = 1000;
+inline constexpr uint32_t kDefaultBrokerPendingTimeoutMs = 3000;
+inline constexpr uint32_t kDefaultMaxPendingBrokerConnectionsPerUid = 64;
+inline constexpr uint32_t kDefaultMaxPendingBrokerConnections = 1024;
+inline constexpr uint32_t kDefaultMaxControlConnections = 8192;
+// Control connections a uid may hold beyond one per possible process.
+inline constexpr uint32_t kControlConnectionsHeadroom = 256;
 inline constexpr uint32_t kDefaultChunkSize = 16 * 1024;
 inline constexpr uint32_t kDefaultChunkCount = 1024;
 inline constexpr uint32_t kDefaultInlineThreshold = 1024;

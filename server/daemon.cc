@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
@@ -159,6 +160,20 @@ absl::Status RestrictSockets(std::initializer_list<std::string> paths,
   return absl::OkStatus();
 }
 
+BrokerLimits BrokerLimitsFrom(const config::v1::ConnectionLimits& c) {
+  return {.pending_timeout = absl::Milliseconds(c.broker_pending_timeout_ms()),
+          .max_pending_per_uid = c.max_pending_broker_connections_per_uid(),
+          .max_pending = c.max_pending_broker_connections()};
+}
+
+// The control socket as Acceptor::Listen takes it: its path, or "@name".
+std::string ControlSocketAddress(const RuntimePaths& p) {
+  if (!p.control_socket_path.empty()) return p.control_socket_path;
+  absl::string_view name = p.control_address;
+  absl::ConsumePrefix(&name, "unix-abstract:");
+  return absl::StrCat("@", name);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
@@ -204,7 +219,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
   d->switchboard_ = std::make_unique<Switchboard>(d->config_, ::getuid());
   absl::StatusOr<std::unique_ptr<Broker>> broker =
-      Broker::Listen(p.broker_address, d->switchboard_.get());
+      Broker::Listen(p.broker_address, d->switchboard_.get(),
+                     BrokerLimitsFrom(d->config_.connections()));
   if (!broker.ok()) return broker.status();
   d->broker_ = std::move(*broker);
   d->switchboard_->SetBroker(d->broker_.get());
@@ -224,14 +240,27 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                       .watcher_queue_limit = d->config_.watcher_queue_limit()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The daemon accepts control connections itself, to cap them (gRPC 1.51
+  // cannot); the server gets each admitted connection's fd.
+  absl::StatusOr<std::unique_ptr<ControlListener>> control =
+      ControlListener::Listen(
+          ControlSocketAddress(p),
+          {.max_connections =
+               d->config_.connections().max_control_connections(),
+           .max_per_uid =
+               d->config_.connections().max_control_connections_per_uid()});
+  if (!control.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address, ": ", control.status().message(),
+        " (in use by another process, or the directory is not "
+        "writable)"));
+  }
+  d->control_listener_ = std::move(*control);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials());
   builder.RegisterService(d->service_.get());
   d->server_ = builder.BuildAndStart();
   if (d->server_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", address,
-        " (in use by another process, or the directory is not writable)"));
+    return absl::InternalError("the gRPC server did not start");
   }
   if (absl::Status s = RestrictSockets(
           {p.control_socket_path, p.broker_address}, socket_group, *gid);
@@ -239,6 +268,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     return s;
   }
   if (absl::Status s = d->broker_->Start(); !s.ok()) return s;
+  if (absl::Status s = d->control_listener_->Start(d->server_.get()); !s.ok()) {
+    return s;
+  }
   Log(LogLevel::kInfo, "daemon_started",
       {{"address", address},
        {"broker", p.broker_address},
@@ -266,6 +298,8 @@ void Daemon::Shutdown(absl::Duration grace) {
     if (!service_->WaitIdle(deadline)) {
       Log(LogLevel::kWarning, "shutdown_calls_cut", {});
     }
+    // No new connections from here on.
+    if (control_listener_ != nullptr) control_listener_->Stop();
     // A finished call's status may still sit in the transport's write
     // queue: leave it a moment to reach the client before cutting.
     server_->Shutdown(absl::ToChronoTime(

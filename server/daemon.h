@@ -12,6 +12,7 @@
 #include "grpcpp/server.h"
 #include "server/broker.h"
 #include "server/config.h"
+#include "server/control_listener.h"
 #include "server/control_service.h"
 #include "server/switchboard.h"
 
@@ -62,6 +63,8 @@ class Daemon {
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<ControlService> service_;
   std::unique_ptr<grpc::Server> server_;
+  // Hands connections to server_: stopped (and destroyed) before it.
+  std::unique_ptr<ControlListener> control_listener_;
   bool shut_down_ = false;
   bool owns_files_ = false;  // remove the socket files and token at exit
 };

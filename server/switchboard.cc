@@ -426,25 +426,32 @@ void Switchboard::Shutdown() {
   bus_.Close();
 }
 
-absl::Status Switchboard::OnAttach(uint64_t process_id, absl::string_view token,
-                                   const Credentials& peer) {
+absl::Status Switchboard::OnAttach(const AttachRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t process_id = request.process_id;
+  const Credentials& peer = request.peer;
   auto refuse = [&](absl::Status status) {
     ++attach_refused_;
-    Log(LogLevel::kWarning, "attach_refused",
-        {{"process", process_id},
-         {"peer_pid", peer.pid},
-         {"peer_uid", peer.uid},
-         {"error", status.message()}});
+    if (uint64_t suppressed = 0; attach_refused_log_.Allow(&suppressed)) {
+      Log(LogLevel::kWarning, "attach_refused",
+          {{"process", process_id},
+           {"peer_pid", peer.pid},
+           {"peer_uid", peer.uid},
+           {"error", status.message()},
+           {"suppressed", suppressed}});
+    }
     return status;
   };
+  // Every check comes before the broker installs anything, and the token
+  // first: a stranger's Attach is refused without touching the rightful
+  // process's registration, timer or (future) link.
   ProcessRecord* p = registry_.FindProcess(process_id);
   if (p == nullptr) {
     return refuse(absl::NotFoundError(absl::StrCat(
         "no registration with process_id ", process_id,
         " (it expired, ended, or never existed; register again)")));
   }
-  if (!SecretsEqual(token, p->token)) {
+  if (!SecretsEqual(request.token, p->token)) {
     return refuse(absl::PermissionDeniedError(
         absl::StrCat("session_token does not match process ", Describe(*p))));
   }
@@ -460,17 +467,13 @@ absl::Status Switchboard::OnAttach(uint64_t process_id, absl::string_view token,
   if (absl::Status s = policy_.MayAttach(peer, p->info.name()); !s.ok()) {
     // The registering process itself (right token, right pid) is refused:
     // it can never attach, so its name is released now rather than at the
-    // attach timeout. A refusal above (wrong token, wrong pid) may come from
-    // a stranger and leaves the registration to its rightful process.
-    // The result goes out before the release, which drops the link.
-    refuse(s);
-    (void)broker_->Send(process_id, AttachResultFrame(s));
+    // attach timeout. The broker sends the refusal on the connection.
+    (void)refuse(s);
     EndRegistration(process_id, absl::StrCat("attach refused: ", s.message()));
     return s;
   }
-  // The OK result goes out under the lock, ahead of any PortOpened.
-  if (absl::Status s = broker_->Send(process_id, AttachResultFrame({}));
-      !s.ok()) {
+  // Installing sends the OK result, under this lock: ahead of any PortOpened.
+  if (absl::Status s = broker_->InstallLink(request); !s.ok()) {
     return refuse(s);
   }
   p->info.set_state(v1::PROCESS_STATE_ATTACHED);
@@ -489,8 +492,12 @@ void Switchboard::OnAttachRefused(uint64_t process_id,
                                   absl::string_view reason) {
   std::lock_guard<std::mutex> lock(mu_);
   ++attach_refused_;
-  Log(LogLevel::kWarning, "attach_refused",
-      {{"process", process_id}, {"error", reason}});
+  if (uint64_t suppressed = 0; attach_refused_log_.Allow(&suppressed)) {
+    Log(LogLevel::kWarning, "attach_refused",
+        {{"process", process_id},
+         {"error", reason},
+         {"suppressed", suppressed}});
+  }
 }
 
 void Switchboard::OnLinkClosed(uint64_t process_id, absl::string_view reason) {

@@ -17,6 +17,7 @@
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/event_bus.h"
+#include "server/log_throttle.h"
 #include "server/policy.h"
 #include "server/rate_limiter.h"
 #include "server/registry.h"
@@ -83,8 +84,7 @@ class Switchboard : public BrokerListener {
   void Shutdown();
 
   // BrokerListener (called on the broker thread).
-  absl::Status OnAttach(uint64_t process_id, absl::string_view token,
-                        const Credentials& peer) override;
+  absl::Status OnAttach(const AttachRequest& request) override;
   void OnAttachRefused(uint64_t process_id, absl::string_view reason) override;
   void OnLinkClosed(uint64_t process_id, absl::string_view reason) override;
   void OnProcessExited(uint64_t process_id) override;
@@ -131,6 +131,7 @@ class Switchboard : public BrokerListener {
   uint64_t ports_opened_total_ = 0;
   uint64_t registrations_expired_ = 0;
   uint64_t attach_refused_ = 0;
+  LogThrottle attach_refused_log_;  // a stranger may send bogus Attaches
 };
 
 }  // namespace shmport::server

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -114,6 +115,17 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  UniqueFd log_fd;
+  if (!options.log_path.empty()) {
+    log_fd.Reset(::open(options.log_path.c_str(),
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!log_fd) {
+      return absl::InternalError(
+          absl::StrCat("open ", options.log_path, ": ", std::strerror(errno)));
+    }
+  }
+  const rlimit fd_limit{static_cast<rlim_t>(options.fd_limit),
+                        static_cast<rlim_t>(options.fd_limit)};
 
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -123,10 +135,13 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     // Only async-signal-safe calls between fork and exec.
     const int flags = ::fcntl(ready[1], F_GETFD);
     ::fcntl(ready[1], F_SETFD, flags & ~FD_CLOEXEC);
+    if (log_fd) ::dup2(log_fd.get(), STDERR_FILENO);
+    if (options.fd_limit > 0) ::setrlimit(RLIMIT_NOFILE, &fd_limit);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   d->pid_ = pid;
+  log_fd.Reset();
   d->pidfd_.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   ready_write.Reset();
 

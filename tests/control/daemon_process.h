@@ -39,6 +39,10 @@ struct DaemonProcessOptions {
   // Socket directory; empty: a fresh /tmp/shmport-tXXXXXX (unique, short
   // enough for sockaddr_un), removed by the destructor.
   std::string directory;
+  // > 0: the daemon runs with RLIMIT_NOFILE (soft and hard) at this.
+  int fd_limit = 0;
+  // Non-empty: the daemon's stderr (its log) goes to this file instead.
+  std::string log_path;
 };
 
 // Thread-safety: not thread-safe; one test thread drives it. The stubs it

@@ -13,6 +13,7 @@
 #include "common/ring_layout.h"
 #include "common/segment_layout.h"
 #include "common/wire.h"
+#include "tests/fuzz/broker_frame_input.h"
 #include "tests/fuzz/ring_reader_input.h"
 #include "tests/fuzz/segment_open_input.h"
 #include "tests/fuzz/wire_decode_input.h"
@@ -573,8 +574,94 @@ SeedCorpus RingReaderSeeds() {
   return c;
 }
 
+// ---- broker_frame_fuzzer ---------------------------------------------------
+
+SeedCorpus BrokerFrameSeeds() {
+  SeedCorpus c{"broker_frame_fuzzer", {}};
+  auto add = [&c](std::string name, const BrokerFrameInput& in) {
+    c.seeds.push_back({std::move(name), in.Encode()});
+  };
+  auto raw = [](bool from_daemon, bool first, int fds,
+                std::vector<uint8_t> datagram) {
+    return BrokerFrameInput{from_daemon, first, fds, std::move(datagram)};
+  };
+  v1::BrokerFrame attach;
+  attach.mutable_attach()->set_process_id(7);
+  attach.mutable_attach()->set_session_token(std::string(64, 'a'));
+  v1::BrokerFrame stats;
+  auto* entry = stats.mutable_stats_report()->add_ports();
+  entry->set_port_id(3);
+  entry->mutable_stats()->set_messages_sent(10);
+  stats.mutable_stats_report()->add_closed_port_ids(2);
+  v1::BrokerFrame not_taken;
+  not_taken.mutable_port_not_taken()->set_port_id(3);
+  not_taken.mutable_port_not_taken()->set_code(8);
+  not_taken.mutable_port_not_taken()->set_reason("out of fds");
+  v1::BrokerFrame goodbye;
+  goodbye.mutable_goodbye()->set_reason("daemon shutting down");
+  const std::vector<uint8_t> malformed = {0x0a, 0xff, 0xff, 0xff, 0x0f};
+
+  // The daemon, a connection's first frame.
+  add("valid-first-attach", BrokerFrameInput::ToDaemon(attach, true));
+  {
+    v1::BrokerFrame zero = attach;
+    zero.mutable_attach()->set_process_id(0);
+    add("bad-first-attach-process-id-zero",
+        BrokerFrameInput::ToDaemon(zero, true));
+    v1::BrokerFrame long_token = attach;
+    long_token.mutable_attach()->set_session_token(std::string(257, 'a'));
+    add("bad-first-attach-token-too-long",
+        BrokerFrameInput::ToDaemon(long_token, true));
+  }
+  add("bad-first-not-attach", BrokerFrameInput::ToDaemon(stats, true));
+  add("bad-first-malformed", raw(false, true, 0, malformed));
+  add("bad-first-empty", raw(false, true, 0, {}));
+  // The daemon, frames on an attached link (any kind parses).
+  add("valid-link-stats-report", BrokerFrameInput::ToDaemon(stats, false));
+  add("valid-link-port-not-taken",
+      BrokerFrameInput::ToDaemon(not_taken, false));
+  add("valid-link-goodbye", BrokerFrameInput::ToDaemon(goodbye, false));
+  add("valid-link-attach-again", BrokerFrameInput::ToDaemon(attach, false));
+  add("bad-link-malformed", raw(false, false, 0, malformed));
+  add("bad-link-empty", raw(false, false, 0, {}));
+
+  // A client, frames from the daemon.
+  v1::BrokerFrame result;
+  result.mutable_attach_result()->set_code(0);
+  add("valid-notice-attach-result-ok", BrokerFrameInput::ToClient(result, 0));
+  result.mutable_attach_result()->set_code(8);
+  result.mutable_attach_result()->set_message(
+      "uid 1000 has 64 broker connections that have not sent Attach");
+  add("valid-notice-attach-result-refused",
+      BrokerFrameInput::ToClient(result, 0));
+  result.mutable_attach_result()->set_code(99);
+  add("valid-notice-attach-result-unknown-code",
+      BrokerFrameInput::ToClient(result, 0));
+  v1::BrokerFrame opened;
+  opened.mutable_port_opened()->set_port_id(4);
+  opened.mutable_port_opened()->mutable_peer()->set_name("router");
+  opened.mutable_port_opened()->mutable_geometry()->set_chunk_size(16384);
+  add("valid-notice-port-opened-with-its-fd",
+      BrokerFrameInput::ToClient(opened, 1));
+  add("bad-notice-port-opened-without-fd",
+      BrokerFrameInput::ToClient(opened, 0));
+  add("bad-notice-port-opened-with-two-fds",
+      BrokerFrameInput::ToClient(opened, 2));
+  v1::BrokerFrame closed;
+  closed.mutable_port_closed()->set_port_id(4);
+  closed.mutable_port_closed()->set_reason("peer exited");
+  add("valid-notice-port-closed", BrokerFrameInput::ToClient(closed, 0));
+  add("bad-notice-port-closed-with-an-fd",
+      BrokerFrameInput::ToClient(closed, 1));
+  add("valid-notice-goodbye", BrokerFrameInput::ToClient(goodbye, 0));
+  add("bad-notice-malformed", raw(true, false, 0, malformed));
+  add("bad-notice-empty-is-the-daemons-close", raw(true, false, 0, {}));
+  return c;
+}
+
 std::vector<SeedCorpus> AllSeedCorpora() {
-  return {WireDecodeSeeds(), SegmentOpenSeeds(), RingReaderSeeds()};
+  return {WireDecodeSeeds(), SegmentOpenSeeds(), RingReaderSeeds(),
+          BrokerFrameSeeds()};
 }
 
 }  // namespace shmport::fuzz

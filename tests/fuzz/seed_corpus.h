@@ -41,6 +41,10 @@ SeedCorpus SegmentOpenSeeds();
 // or an impossible tail or entry Pop must refuse.
 SeedCorpus RingReaderSeeds();
 
+// Broker-link frames the daemon (first frame, link frames) and a client
+// (notices, with their fds) accept, and near misses of each rule.
+SeedCorpus BrokerFrameSeeds();
+
 // All of the above, for the generator.
 std::vector<SeedCorpus> AllSeedCorpora();
 

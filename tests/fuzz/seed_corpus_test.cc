@@ -14,6 +14,7 @@
 #include "common/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/broker_frame_input.h"
 #include "tests/fuzz/ring_reader_input.h"
 #include "tests/fuzz/segment_open_input.h"
 #include "tests/fuzz/wire_decode_input.h"
@@ -86,6 +87,14 @@ TEST(RingReaderSeedsTest, EachSeedDrainsCleanlyExactlyWhenNamedValid) {
     const bool clean = run->open.ok() && run->pop.ok() && run->drained;
     EXPECT_EQ(clean, seed.valid())
         << seed.name << ": open " << run->open << ", pop " << run->pop;
+  }
+}
+
+TEST(BrokerFrameSeedsTest, EachSeedParsesExactlyWhenNamedValid) {
+  for (const Seed& seed : BrokerFrameSeeds().seeds) {
+    const absl::Status status = CheckBrokerFrame(
+        BrokerFrameInput::Parse(seed.bytes.data(), seed.bytes.size()));
+    EXPECT_EQ(status.ok(), seed.valid()) << seed.name << ": " << status;
   }
 }
 

@@ -14,6 +14,7 @@
 //   open_from ID PEER       OpenPort claiming to be process ID, with the
 //                           token of this process's raw registration
 //   attach BROKER ID TOKEN  BrokerLink::Attach to someone's registration
+//   hold, closed, release, flood_attach: see hostile_sockets.h
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -35,6 +36,7 @@
 #include "grpcpp/create_channel.h"
 #include "shmport/session.h"
 #include "shmport/v1/control.grpc.pb.h"
+#include "tests/security/hostile_sockets.h"
 
 ABSL_FLAG(std::string, address, "", "the daemon's gRPC address");
 
@@ -153,6 +155,7 @@ class Client {
       link_ = std::make_unique<BrokerLink>(*std::move(link));
       return "ok";
     }
+    if (auto answer = hostile_.Run(command, in)) return *answer;
     return absl::StrCat("error INVALID_ARGUMENT unknown command '", command,
                         "'");
   }
@@ -189,6 +192,7 @@ class Client {
   std::unique_ptr<Port> port_;
   std::unique_ptr<BrokerLink> link_;
   std::string raw_token_;
+  shmport::testing::HostileSockets hostile_;
 };
 
 }  // namespace

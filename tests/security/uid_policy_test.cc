@@ -22,110 +22,13 @@
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/security/foreign_process.h"
+#include "tests/security/foreign_uid_test.h"
 
 namespace shmport::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-constexpr absl::Duration kBound = absl::Seconds(20);
-
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
-// A policy that admits this (root) process and the other uid.
-std::string AdmitBoth() {
-  return absl::StrCat("allowed_uids: [", ::getuid(), ", ", kForeignUid, "]");
-}
-
-class ForeignUidTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!CanSwitchUid()) {
-      GTEST_SKIP() << "needs root (outside a user namespace) to run a "
-                   << "process as uid " << kForeignUid
-                   << " (nobody); CI runs the tests as root";
-    }
-    // A parent the other uid may traverse; the daemon creates run/ itself,
-    // with the mode its config asks for.
-    char tmpl[] = "/tmp/shmport-sXXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    parent_ = tmpl;
-    ASSERT_EQ(::chmod(parent_.c_str(), 0755), 0);
-    dir_ = parent_ + "/run";
-  }
-
-  void TearDown() override {
-    foreign_.reset();
-    daemon_.reset();
-    if (!parent_.empty()) std::filesystem::remove_all(parent_);
-  }
-
-  // Starts shmportd with `config`. With `reachable_by_group`, the config
-  // names socket_group "nogroup" (the other uid's group), so the daemon
-  // gives the directory and the sockets to that group.
-  void StartDaemon(std::string config, bool reachable_by_group = true) {
-    if (reachable_by_group) config += "\nsocket_group: \"nogroup\"";
-    const std::string config_path = parent_ + "/shmportd.textproto";
-    std::ofstream(config_path) << config;
-    auto daemon = DaemonProcess::Start(
-        {.extra_args = {"--config=" + config_path}, .directory = dir_});
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
-    stub_ = daemon_->NewStub();
-  }
-
-  void SpawnForeign() {
-    auto foreign = ForeignProcess::Spawn({"--address=" + daemon_->address()});
-    ASSERT_TRUE(foreign.ok()) << foreign.status();
-    foreign_ = *std::move(foreign);
-    ASSERT_EQ(Ask("whoami"),
-              absl::StrCat("ok ", kForeignUid, " ", kForeignGid));
-  }
-
-  std::string Ask(const std::string& command) {
-    auto answer = foreign_->Command(command);
-    EXPECT_TRUE(answer.ok()) << answer.status();
-    return answer.ok() ? *answer : answer.status().ToString();
-  }
-
-  std::vector<v1::ProcessInfo> Processes() {
-    v1::ListProcessesResponse listed;
-    EXPECT_TRUE(stub_->ListProcesses(Context().get(), {}, &listed).ok());
-    return {listed.processes().begin(), listed.processes().end()};
-  }
-
-  // A raw Register of `name` by this (root) process, not attached.
-  grpc::Status RegisterThisProcess(const std::string& name) {
-    v1::RegisterRequest request;
-    request.set_name(name);
-    request.set_pid(::getpid());
-    v1::RegisterResponse response;
-    return stub_->Register(Context().get(), request, &response);
-  }
-
-  std::unique_ptr<Session> Connect(const std::string& name) {
-    SessionOptions o;
-    o.name = name;
-    o.address = daemon_->address();
-    auto session = Session::Connect(o);
-    EXPECT_TRUE(session.ok()) << session.status();
-    return session.ok() ? *std::move(session) : nullptr;
-  }
-
-  std::string parent_;
-  std::string dir_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::unique_ptr<v1::ControlPlane::Stub> stub_;
-  std::unique_ptr<ForeignProcess> foreign_;
-};
 
 TEST_F(ForeignUidTest, DefaultDaemonIsOutOfReachForAnotherUid) {
   StartDaemon("", /*reachable_by_group=*/false);
