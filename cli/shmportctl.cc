@@ -235,8 +235,10 @@ absl::Status RunStats(Invocation& inv) {
 
 absl::Status RunWatch(Invocation& inv) {
   const uint64_t limit = inv.args.GetCount("count", 0);
-  std::unique_ptr<grpc::ClientContext> context =
+  absl::StatusOr<std::unique_ptr<grpc::ClientContext>> stream =
       inv.connection.NewStreamContext();
+  if (!stream.ok()) return stream.status();
+  std::unique_ptr<grpc::ClientContext> context = *std::move(stream);
   grpc::ClientContext* raw = context.get();
   inv.stop.SetStopAction([raw] { raw->TryCancel(); });
   v1::WatchEventsRequest request;

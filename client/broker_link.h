@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/paths/daemon_identity.h"
 #include "common/unique_fd.h"
 #include "common/unix_channel.h"
 #include "shmport/v1/broker.pb.h"
@@ -36,14 +37,17 @@ class BrokerLink {
 
   // Connects to `broker_address` (a path, or "@name" for the abstract
   // namespace), presents Attach{process_id, token} and waits up to
-  // `timeout` for the AttachResult. Errors: UNAVAILABLE (cannot connect, or
-  // the daemon closed the link), DEADLINE_EXCEEDED (no answer), or the code
-  // and message the daemon refused the attach with (PERMISSION_DENIED for a
+  // `timeout` for the AttachResult. Nothing is sent unless the listener
+  // runs as `expected_daemon_uid` or root (SO_PEERCRED; kDefaultDaemonUid:
+  // see common/paths/daemon_identity.h). Errors: PERMISSION_DENIED (another
+  // uid listens there, named), UNAVAILABLE (cannot connect, or the daemon
+  // closed the link), DEADLINE_EXCEEDED (no answer), or the code and
+  // message the daemon refused the attach with (PERMISSION_DENIED for a
   // wrong token or pid, NOT_FOUND for an expired registration, ...).
-  static absl::StatusOr<BrokerLink> Attach(absl::string_view broker_address,
-                                           uint64_t process_id,
-                                           absl::string_view token,
-                                           absl::Duration timeout);
+  static absl::StatusOr<BrokerLink> Attach(
+      absl::string_view broker_address, uint64_t process_id,
+      absl::string_view token, absl::Duration timeout,
+      uid_t expected_daemon_uid = kDefaultDaemonUid);
 
   BrokerLink() = default;
   BrokerLink(BrokerLink&&) = default;

@@ -74,12 +74,18 @@ std::string DaemonProcess::FindDaemonBinary() {
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const DaemonProcessOptions& options) {
   std::unique_ptr<DaemonProcess> d(new DaemonProcess());
-  const std::string binary =
+  std::string binary =
       options.binary.empty() ? FindDaemonBinary() : options.binary;
   if (!IsExecutable(binary)) {
     return absl::NotFoundError(
         absl::StrCat("no shmportd at ", binary,
                      " (add data = [\"//server:shmportd\"] or set $SHMPORTD)"));
+  }
+  if (options.run_as.has_value()) {
+    absl::StatusOr<std::unique_ptr<BinaryCopy>> copy = BinaryCopy::Make(binary);
+    if (!copy.ok()) return copy.status();
+    d->copy_ = *std::move(copy);
+    binary = d->copy_->path();
   }
   if (options.directory.empty()) {
     char tmpl[] = "/tmp/shmport-tXXXXXX";
@@ -123,6 +129,10 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     // Only async-signal-safe calls between fork and exec.
     const int flags = ::fcntl(ready[1], F_GETFD);
     ::fcntl(ready[1], F_SETFD, flags & ~FD_CLOEXEC);
+    if (options.run_as.has_value() &&
+        !BecomeUser(options.run_as->uid, options.run_as->gid)) {
+      ::_exit(126);
+    }
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
