@@ -27,9 +27,18 @@ std::string Describe(const DaemonOwner& owner) {
   return absl::StrCat("uid ", owner.uid);
 }
 
-std::string WithRemedy(std::string message, absl::string_view remedy) {
+// FAILED_PRECONDITION: `message`, then what to do about it.
+absl::Status Refuse(std::string message, absl::string_view remedy) {
   if (!remedy.empty()) absl::StrAppend(&message, "; ", remedy);
-  return message;
+  return absl::FailedPreconditionError(message);
+}
+
+absl::Status NotOwned(absl::string_view what, absl::string_view path, uid_t uid,
+                      const DaemonOwner& owner, absl::string_view remedy) {
+  return Refuse(absl::StrCat(what, " ", path, " is owned by uid ", uid,
+                             ", not by ", Describe(owner),
+                             ": another user may be posing as shmportd there"),
+                remedy);
 }
 
 // The process listening at abstract `name` (anyone may bind any name) runs
@@ -92,31 +101,27 @@ absl::Status CheckRuntimeDirectory(const struct stat& st,
                                    const DaemonOwner& owner,
                                    absl::string_view remedy) {
   if (S_ISLNK(st.st_mode)) {
-    return absl::FailedPreconditionError(WithRemedy(
+    return Refuse(
         absl::StrCat("runtime directory ", path,
                      " is a symbolic link (to whatever its owner, uid ",
                      st.st_uid, ", chooses)"),
-        remedy));
+        remedy);
   }
   if (!S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(WithRemedy(
+    return Refuse(
         absl::StrCat("runtime directory ", path, " is not a directory"),
-        remedy));
+        remedy);
   }
   if (!owner.Accepts(st.st_uid)) {
-    return absl::FailedPreconditionError(WithRemedy(
-        absl::StrCat("runtime directory ", path, " is owned by uid ", st.st_uid,
-                     ", not by ", Describe(owner),
-                     ": another user may be posing as shmportd there"),
-        remedy));
+    return NotOwned("runtime directory", path, st.st_uid, owner, remedy);
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return absl::FailedPreconditionError(WithRemedy(
+    return Refuse(
         absl::StrFormat("runtime directory %s has mode %04o: others may "
                         "replace the daemon's sockets in it (it must not be "
                         "group- or world-writable)",
                         path, st.st_mode & 07777),
-        remedy));
+        remedy);
   }
   return absl::OkStatus();
 }
@@ -128,21 +133,17 @@ absl::Status CheckSocketFile(const std::string& path, const DaemonOwner& owner,
     // No socket, or a directory this process may not search (then it
     // cannot connect either): nothing to trust; connecting says why.
     if (errno == ENOENT || errno == EACCES) return absl::OkStatus();
-    return absl::FailedPreconditionError(WithRemedy(
+    return Refuse(
         absl::StrCat("cannot stat socket ", path, ": ", std::strerror(errno)),
-        remedy));
+        remedy);
   }
   if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(WithRemedy(
+    return Refuse(
         absl::StrCat(path, " is not a socket (owner uid ", st.st_uid, ")"),
-        remedy));
+        remedy);
   }
   if (!owner.Accepts(st.st_uid)) {
-    return absl::FailedPreconditionError(WithRemedy(
-        absl::StrCat("socket ", path, " is owned by uid ", st.st_uid,
-                     ", not by ", Describe(owner),
-                     ": another user may be posing as shmportd there"),
-        remedy));
+    return NotOwned("socket", path, st.st_uid, owner, remedy);
   }
   return absl::OkStatus();
 }
