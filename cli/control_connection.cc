@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/paths/reachability.h"
+#include "common/paths/daemon_identity.h"
 #include "common/paths/runtime_paths.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -57,8 +58,13 @@ absl::StatusOr<ControlConnection> ControlConnection::Create(
   return c;
 }
 
+absl::Status ControlConnection::CheckDaemon() const {
+  return CheckDaemonAt(address_);
+}
+
 absl::StatusOr<std::unique_ptr<grpc::ClientContext>>
 ControlConnection::NewContext(bool as_admin) const {
+  if (absl::Status s = CheckDaemon(); !s.ok()) return s;
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   context->set_wait_for_ready(wait_for_ready_);
@@ -70,8 +76,9 @@ ControlConnection::NewContext(bool as_admin) const {
   return context;
 }
 
-std::unique_ptr<grpc::ClientContext> ControlConnection::NewStreamContext()
-    const {
+absl::StatusOr<std::unique_ptr<grpc::ClientContext>>
+ControlConnection::NewStreamContext() const {
+  if (absl::Status s = CheckDaemon(); !s.ok()) return s;
   return std::make_unique<grpc::ClientContext>();
 }
 
@@ -111,6 +118,7 @@ absl::StatusOr<std::string> ControlConnection::CheckHealth() const {
   // generically. HealthCheckRequest{service: ""} encodes as no bytes;
   // HealthCheckResponse{status} is field 1, a varint: 08 01 = SERVING,
   // 08 02 = NOT_SERVING, nothing = UNKNOWN.
+  if (absl::Status s = CheckDaemon(); !s.ok()) return s;
   grpc::GenericStub stub(channel_);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));

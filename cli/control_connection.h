@@ -48,11 +48,20 @@ class ControlConnection {
 
   // A context with the call deadline set, and the admin token attached
   // when `as_admin` (read from admin.token on each call, so a restarted
-  // daemon's new token is picked up). Errors: see AdminToken().
+  // daemon's new token is picked up). Errors: see AdminToken() and
+  // CheckDaemon().
   absl::StatusOr<std::unique_ptr<grpc::ClientContext>> NewContext(
       bool as_admin = false) const;
   // A context without a deadline, for streams that run until stopped.
-  std::unique_ptr<grpc::ClientContext> NewStreamContext() const;
+  // Errors: see CheckDaemon().
+  absl::StatusOr<std::unique_ptr<grpc::ClientContext>> NewStreamContext() const;
+
+  // Whether the daemon at the address is one this user trusts (its
+  // directory and socket belong to this uid, $SHMPORT_DAEMON_UID, or root;
+  // common/paths/daemon_identity.h). Checked before every call, so that a
+  // daemon that appears later (status --wait) is checked too.
+  // PERMISSION_DENIED naming the owner uid.
+  absl::Status CheckDaemon() const;
 
   // The operator's secret from the daemon's admin.token (mode 0600).
   // Errors name the file and say who may read it (PERMISSION_DENIED,

@@ -249,8 +249,10 @@ absl::Status RunWatch(Invocation& inv) {
                                inv.connection.address(),
                                " (Ctrl-C stops)\nwaiting for events…\n"));
   }
-  std::unique_ptr<grpc::ClientContext> context =
+  absl::StatusOr<std::unique_ptr<grpc::ClientContext>> stream =
       inv.connection.NewStreamContext();
+  if (!stream.ok()) return stream.status();
+  std::unique_ptr<grpc::ClientContext> context = *std::move(stream);
   grpc::ClientContext* raw = context.get();
   inv.stop.SetStopAction([raw] { raw->TryCancel(); });
   v1::WatchEventsRequest request;

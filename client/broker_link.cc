@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
+#include "common/paths/daemon_identity.h"
 
 namespace shmport {
 namespace {
@@ -107,12 +108,15 @@ absl::Status AttachResultStatus(const v1::BrokerFrame& frame) {
 absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
                                               uint64_t process_id,
                                               absl::string_view token,
-                                              absl::Duration timeout) {
+                                              absl::Duration timeout,
+                                              uid_t expected_daemon_uid) {
+  absl::StatusOr<DaemonOwner> daemon = ClientTrust(expected_daemon_uid);
+  if (!daemon.ok()) return daemon.status();
   const absl::Time deadline = absl::Now() + timeout;
   absl::Duration pause = absl::Milliseconds(5);
   while (true) {
     absl::StatusOr<BrokerLink> link =
-        AttachOnce(broker_address, process_id, token, deadline);
+        AttachOnce(broker_address, process_id, token, deadline, *daemon);
     // RESOURCE_EXHAUSTED: too many connections of this uid (or in all) have
     // not sent Attach yet; they go within the daemon's pending timeout.
     if (!absl::IsResourceExhausted(link.status()) ||
@@ -126,9 +130,16 @@ absl::StatusOr<BrokerLink> BrokerLink::Attach(absl::string_view broker_address,
 
 absl::StatusOr<BrokerLink> BrokerLink::AttachOnce(
     absl::string_view broker_address, uint64_t process_id,
-    absl::string_view token, absl::Time deadline) {
+    absl::string_view token, absl::Time deadline, const DaemonOwner& daemon) {
   absl::StatusOr<UnixChannel> channel = Connect(broker_address);
   if (!channel.ok()) return channel.status();
+  // Before the token (or anything) goes out: who listens there?
+  if (absl::Status s =
+          CheckPeer(channel->fd(), daemon,
+                    absl::StrCat("the broker socket ", broker_address));
+      !s.ok()) {
+    return s;
+  }
   v1::BrokerFrame attach;
   attach.mutable_attach()->set_process_id(process_id);
   attach.mutable_attach()->set_session_token(std::string(token));

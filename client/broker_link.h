@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/paths/daemon_identity.h"
 #include "common/unix_channel.h"
 #include "shmport/unique_fd.h"
 #include "shmport/v1/broker.pb.h"
@@ -51,17 +52,20 @@ class BrokerLink {
 
   // Connects to `broker_address` (a path, or "@name" for the abstract
   // namespace), presents Attach{process_id, token} and waits up to
-  // `timeout` for the AttachResult. A RESOURCE_EXHAUSTED answer (too many
-  // connections waiting for their Attach) is retried, with a growing pause,
-  // until `timeout`. Errors: UNAVAILABLE (cannot connect, or the daemon
-  // closed the link), DEADLINE_EXCEEDED (no answer), or the code and
-  // message the daemon refused the attach with (PERMISSION_DENIED for a
-  // wrong token or pid, NOT_FOUND for an expired registration,
-  // RESOURCE_EXHAUSTED naming the connection cap, ...).
-  static absl::StatusOr<BrokerLink> Attach(absl::string_view broker_address,
-                                           uint64_t process_id,
-                                           absl::string_view token,
-                                           absl::Duration timeout);
+  // `timeout` for the AttachResult. Nothing is sent unless the listener
+  // runs as `expected_daemon_uid` or root (SO_PEERCRED; kDefaultDaemonUid:
+  // see common/paths/daemon_identity.h). A RESOURCE_EXHAUSTED answer (too
+  // many connections waiting for their Attach) is retried, with a growing
+  // pause, until `timeout`. Errors: PERMISSION_DENIED (another uid listens
+  // there, named), UNAVAILABLE (cannot connect, or the daemon closed the
+  // link), DEADLINE_EXCEEDED (no answer), or the code and message the
+  // daemon refused the attach with (PERMISSION_DENIED for a wrong token or
+  // pid, NOT_FOUND for an expired registration, RESOURCE_EXHAUSTED naming
+  // the connection cap, ...).
+  static absl::StatusOr<BrokerLink> Attach(
+      absl::string_view broker_address, uint64_t process_id,
+      absl::string_view token, absl::Duration timeout,
+      uid_t expected_daemon_uid = kDefaultDaemonUid);
 
   BrokerLink() = default;
   BrokerLink(BrokerLink&&) = default;
@@ -96,10 +100,10 @@ class BrokerLink {
  private:
   explicit BrokerLink(UnixChannel channel) : channel_(std::move(channel)) {}
   // One connection's attempt, answered by `deadline`.
-  static absl::StatusOr<BrokerLink> AttachOnce(absl::string_view broker_address,
-                                               uint64_t process_id,
-                                               absl::string_view token,
-                                               absl::Time deadline);
+  static absl::StatusOr<BrokerLink> AttachOnce(
+      absl::string_view broker_address, uint64_t process_id,
+      absl::string_view token, absl::Time deadline,
+      const DaemonOwner& daemon);
   UnixChannel channel_;
 };
 

@@ -114,6 +114,10 @@ std::unique_ptr<grpc::ClientContext> SessionCore::NewContext() const {
 }
 
 absl::Status SessionCore::Establish() {
+  if (absl::Status s = CheckDaemonAt(address_, options_.expected_daemon_uid);
+      !s.ok()) {
+    return s;
+  }
   // A channel of its own: gRPC otherwise shares connections between
   // channels to one address, and after a daemon restart a new channel
   // could pick up the dead connection to the old daemon.
@@ -146,7 +150,8 @@ absl::Status SessionCore::Establish() {
   }
   absl::StatusOr<BrokerLink> link =
       BrokerLink::Attach(response.broker_address(), response.process_id(),
-                         response.session_token(), options_.attach_timeout);
+                         response.session_token(), options_.attach_timeout,
+                         options_.expected_daemon_uid);
   if (!link.ok()) {
     return absl::Status(
         link.status().code(),

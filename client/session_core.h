@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/broker_link.h"
+#include "common/paths/daemon_identity.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/sync_stream.h"
 #include "shmport/port.h"
@@ -79,9 +80,12 @@ class EventWatch {
 class SessionCore {
  public:
   // Registers `options.name` and attaches the broker link. Errors:
-  // UNAVAILABLE (no daemon at the address), and the daemon's refusals with
-  // their messages: INVALID_ARGUMENT (bad name or labels), ALREADY_EXISTS
-  // (name taken), PERMISSION_DENIED (policy), RESOURCE_EXHAUSTED (limits).
+  // UNAVAILABLE (no daemon at the address), PERMISSION_DENIED naming the
+  // owner uid when the daemon's files or sockets belong to a uid other than
+  // options.expected_daemon_uid's (nothing is sent to it), and the daemon's
+  // refusals with their messages: INVALID_ARGUMENT (bad name or labels),
+  // ALREADY_EXISTS (name taken), PERMISSION_DENIED (policy),
+  // RESOURCE_EXHAUSTED (limits).
   static absl::StatusOr<std::unique_ptr<SessionCore>> Connect(
       const SessionOptions& options);
 

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/paths/daemon_identity.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -40,44 +41,58 @@ absl::StatusOr<gid_t> SocketGroupId(const std::string& socket_group) {
   return g->gr_gid;
 }
 
-// Creates the runtime directory if missing. An existing directory is left
-// as it is (it may be a shared one such as /tmp), except that it must be a
-// directory.
+// What to do about a runtime directory or socket the daemon refuses.
+constexpr absl::string_view kRemedy =
+    "remove it (its owner or root can), or give shmportd a directory only "
+    "its user can write: set XDG_RUNTIME_DIR, or pass "
+    "--listen=unix:DIR/control.sock (and --runtime_dir=DIR)";
+
+// Creates the runtime directory if missing (0700, or 0750 and `gid` for a
+// socket_group), and refuses one that is not this daemon's own: another
+// user's directory (they could be posing as this daemon, or take its
+// sockets over), a group- or world-writable one, or a symlink. Checked
+// through an fd opened with O_NOFOLLOW, so what is checked is what is used.
 absl::Status PrepareDirectory(const std::string& dir,
                               const std::string& socket_group, gid_t gid) {
   const mode_t mode = socket_group.empty() ? 0700 : 0750;
-  if (::mkdir(dir.c_str(), mode) == 0) {
+  const bool created = ::mkdir(dir.c_str(), mode) == 0;
+  if (!created && errno != EEXIST) {
+    return ErrnoToStatus(errno, absl::StrCat("mkdir ", dir));
+  }
+  UniqueFd fd(
+      ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  if (!fd) {
+    const int error = errno;
+    // A symlink (ELOOP) or not a directory: say which, and whose.
+    if ((error == ELOOP || error == ENOTDIR) &&
+        ::lstat(dir.c_str(), &st) == 0) {
+      return CheckRuntimeDirectory(st, dir, DaemonSelf(), kRemedy);
+    }
+    return ErrnoToStatus(error, absl::StrCat("open ", dir));
+  }
+  if (created) {
     // mkdir applies the umask; set exactly what we mean.
-    if (::chmod(dir.c_str(), mode) != 0) {
+    if (::fchmod(fd.get(), mode) != 0) {
       return ErrnoToStatus(errno, absl::StrCat("chmod ", dir));
     }
     if (gid != kNoGroup &&
-        ::chown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+        ::fchown(fd.get(), static_cast<uid_t>(-1), gid) != 0) {
       return ErrnoToStatus(
           errno, absl::StrCat("chown ", dir, " to group ", socket_group));
     }
     Log(LogLevel::kInfo, "runtime_dir_created", {{"path", dir}});
-    return absl::OkStatus();
   }
-  if (errno != EEXIST) {
-    return ErrnoToStatus(errno, absl::StrCat("mkdir ", dir));
+  if (::fstat(fd.get(), &st) != 0) {
+    return ErrnoToStatus(errno, absl::StrCat("stat ", dir));
   }
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "runtime directory ", dir, " exists but is not a directory"));
-  }
-  if (st.st_uid == ::getuid() && (st.st_mode & 0022) != 0 &&
-      (st.st_mode & S_ISVTX) == 0) {
-    Log(LogLevel::kWarning, "runtime_dir_writable",
-        {{"path", dir}, {"mode", absl::StrCat(st.st_mode & 0777)}});
-  }
-  return absl::OkStatus();
+  return CheckRuntimeDirectory(st, dir, DaemonSelf(), kRemedy);
 }
 
-// A socket file at `path`: if a process accepts connections on it, another
-// daemon is alive (FAILED_PRECONDITION); if nobody does, the file is stale
-// and is removed.
+// A socket file at `path`: another user's is refused (FAILED_PRECONDITION;
+// it may be an impersonator's, and probing it would only say "serving"); if
+// a process accepts connections on ours, another daemon is alive
+// (FAILED_PRECONDITION); if nobody does, the file is stale and is removed.
 absl::Status ClaimSocketPath(const std::string& path, int type,
                              absl::string_view what) {
   struct stat st;
@@ -88,6 +103,9 @@ absl::Status ClaimSocketPath(const std::string& path, int type,
   if (!S_ISSOCK(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(
         what, " path ", path, " exists and is not a socket; remove it"));
+  }
+  if (absl::Status s = CheckSocketFile(path, DaemonSelf(), kRemedy); !s.ok()) {
+    return s;
   }
   UniqueFd probe(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!probe) return ErrnoToStatus(errno, "socket(AF_UNIX)");

@@ -32,10 +32,13 @@ struct DaemonOptions {
 class Daemon {
  public:
   // Loads the config, prepares the runtime directory (created 0700, or
-  // 0750 for config.socket_group), refuses to start when a live daemon
-  // answers on the control or broker socket (FAILED_PRECONDITION) and
-  // removes stale socket files otherwise, writes admin.token (0600), and
-  // starts serving. Everything taken is released on failure.
+  // 0750 for config.socket_group; an existing one must be this uid's, not
+  // a symlink, and not group- or world-writable: else FAILED_PRECONDITION
+  // naming its owner), refuses another uid's socket files and to start
+  // when a live daemon answers on the control or broker socket
+  // (FAILED_PRECONDITION), removes stale socket files otherwise, writes
+  // admin.token (0600), and starts serving. Everything taken is released
+  // on failure.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(
       const DaemonOptions& options);
 

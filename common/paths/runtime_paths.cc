@@ -41,7 +41,9 @@ std::string JoinPath(absl::string_view dir, absl::string_view name) {
 std::string DefaultRuntimeDirectory() {
   const char* xdg = ::getenv("XDG_RUNTIME_DIR");
   if (xdg != nullptr && xdg[0] == '/') return JoinPath(xdg, "shmport");
-  return absl::StrCat("/tmp/shmport-", ::getuid());
+  const char* tmp = ::getenv("SHMPORT_TMPDIR");
+  const absl::string_view root = tmp != nullptr && tmp[0] == '/' ? tmp : "/tmp";
+  return JoinPath(root, absl::StrCat("shmport-", ::getuid()));
 }
 
 std::string DefaultControlAddress() {

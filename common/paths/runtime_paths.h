@@ -33,7 +33,9 @@ struct RuntimePaths {
 };
 
 // The directory a daemon uses by default: $XDG_RUNTIME_DIR/shmport when that
-// variable names an absolute path, else /tmp/shmport-$UID.
+// variable names an absolute path, else /tmp/shmport-$UID ($SHMPORT_TMPDIR,
+// when absolute, replaces /tmp: for tests that play two users on one host).
+// Another user can create the /tmp one first: see daemon_identity.h.
 std::string DefaultRuntimeDirectory();
 
 // The default control address: $SHMPORT_ADDRESS when set and non-empty,

@@ -3,41 +3,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/util/scoped_env.h"
 
 namespace shmport {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Sets an environment variable for one test and restores it afterwards.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = ::getenv(name)) old_ = old;
-    if (value == nullptr) {
-      ::unsetenv(name);
-    } else {
-      ::setenv(name, value, 1);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_.has_value()) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using ::shmport::testing::ScopedEnv;
 
 TEST(RuntimePathsTest, DefaultDirectoryUsesXdgRuntimeDir) {
   ScopedEnv xdg("XDG_RUNTIME_DIR", "/run/user/4242");
@@ -46,11 +24,26 @@ TEST(RuntimePathsTest, DefaultDirectoryUsesXdgRuntimeDir) {
 
 TEST(RuntimePathsTest, DefaultDirectoryFallsBackToTmpPerUid) {
   ScopedEnv xdg("XDG_RUNTIME_DIR", nullptr);
+  ScopedEnv tmp("SHMPORT_TMPDIR", nullptr);
   EXPECT_EQ(DefaultRuntimeDirectory(), absl::StrCat("/tmp/shmport-", getuid()));
 }
 
 TEST(RuntimePathsTest, RelativeXdgRuntimeDirIsIgnored) {
   ScopedEnv xdg("XDG_RUNTIME_DIR", "relative/dir");
+  ScopedEnv tmp("SHMPORT_TMPDIR", nullptr);
+  EXPECT_EQ(DefaultRuntimeDirectory(), absl::StrCat("/tmp/shmport-", getuid()));
+}
+
+TEST(RuntimePathsTest, ShmportTmpdirReplacesTmpInTheFallback) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", nullptr);
+  ScopedEnv tmp("SHMPORT_TMPDIR", "/tmp/sp-test/");
+  EXPECT_EQ(DefaultRuntimeDirectory(),
+            absl::StrCat("/tmp/sp-test/shmport-", getuid()));
+}
+
+TEST(RuntimePathsTest, RelativeShmportTmpdirIsIgnored) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", nullptr);
+  ScopedEnv tmp("SHMPORT_TMPDIR", "sp-test");
   EXPECT_EQ(DefaultRuntimeDirectory(), absl::StrCat("/tmp/shmport-", getuid()));
 }
 

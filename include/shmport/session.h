@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "shmport/daemon_uid.h"
 #include "shmport/port.h"
 
 namespace shmport {
@@ -42,6 +43,12 @@ struct SessionOptions {
   // The daemon's gRPC address; empty: DefaultControlAddress() (see
   // common/paths/runtime_paths.h).
   std::string address;
+  // The uid shmportd must run as: its directory, its control socket and
+  // its broker socket must belong to it (or to root), or Connect refuses
+  // the daemon with PERMISSION_DENIED before sending anything. Default:
+  // this process's uid ($SHMPORT_DAEMON_UID overrides). Set it when a
+  // daemon of another user serves you (a socket_group deployment).
+  uid_t expected_daemon_uid = kDefaultDaemonUid;
   // Bound on each control-plane call (Register, OpenPort, ...).
   absl::Duration rpc_timeout = absl::Seconds(5);
   // Bound on attaching the broker link after Register.
@@ -91,9 +98,12 @@ struct OpenPortOptions {
 class Session {
  public:
   // Registers `options.name` and attaches the broker link. Errors:
-  // UNAVAILABLE (no daemon at the address), and the daemon's refusals with
-  // their messages: INVALID_ARGUMENT (bad name or labels), ALREADY_EXISTS
-  // (name taken), PERMISSION_DENIED (policy), RESOURCE_EXHAUSTED (limits).
+  // UNAVAILABLE (no daemon at the address), PERMISSION_DENIED naming the
+  // owner uid when the daemon's files or sockets belong to a uid other than
+  // options.expected_daemon_uid's (nothing is sent to it), and the daemon's
+  // refusals with their messages: INVALID_ARGUMENT (bad name or labels),
+  // ALREADY_EXISTS (name taken), PERMISSION_DENIED (policy),
+  // RESOURCE_EXHAUSTED (limits).
   static absl::StatusOr<std::unique_ptr<Session>> Connect(
       const SessionOptions& options);
 

@@ -75,12 +75,18 @@ std::string DaemonProcess::FindDaemonBinary() {
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const DaemonProcessOptions& options) {
   std::unique_ptr<DaemonProcess> d(new DaemonProcess());
-  const std::string binary =
+  std::string binary =
       options.binary.empty() ? FindDaemonBinary() : options.binary;
   if (!IsExecutable(binary)) {
     return absl::NotFoundError(
         absl::StrCat("no shmportd at ", binary,
                      " (add data = [\"//server:shmportd\"] or set $SHMPORTD)"));
+  }
+  if (options.run_as.has_value()) {
+    absl::StatusOr<std::unique_ptr<BinaryCopy>> copy = BinaryCopy::Make(binary);
+    if (!copy.ok()) return copy.status();
+    d->copy_ = *std::move(copy);
+    binary = d->copy_->path();
   }
   if (options.directory.empty()) {
     char tmpl[] = "/tmp/shmport-tXXXXXX";
@@ -137,6 +143,10 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     ::fcntl(ready[1], F_SETFD, flags & ~FD_CLOEXEC);
     if (log_fd) ::dup2(log_fd.get(), STDERR_FILENO);
     if (options.fd_limit > 0) ::setrlimit(RLIMIT_NOFILE, &fd_limit);
+    if (options.run_as.has_value() &&
+        !BecomeUser(options.run_as->uid, options.run_as->gid)) {
+      ::_exit(126);
+    }
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "absl/time/time.h"
 #include "shmport/unique_fd.h"
 #include "shmport/v1/control.grpc.pb.h"
+#include "tests/util/other_user.h"
 
 namespace shmport::testing {
 
@@ -43,6 +45,14 @@ struct DaemonProcessOptions {
   int fd_limit = 0;
   // Non-empty: the daemon's stderr (its log) goes to this file instead.
   std::string log_path;
+  // Runs the daemon as this uid:gid (a copy of the binary that uid can
+  // read; the caller must be root). Give a `directory` that uid can create
+  // (the fresh default one is root's), and no config_text.
+  struct User {
+    uid_t uid;
+    gid_t gid;
+  };
+  std::optional<User> run_as;
 };
 
 // Thread-safety: not thread-safe; one test thread drives it. The stubs it
@@ -97,7 +107,8 @@ class DaemonProcess {
   std::string directory_;
   bool owns_directory_ = false;
   pid_t pid_ = 0;
-  UniqueFd pidfd_;  // readable when the daemon exits
+  UniqueFd pidfd_;                    // readable when the daemon exits
+  std::unique_ptr<BinaryCopy> copy_;  // the binary, for options.run_as
   bool reaped_ = false;
   int exit_status_ = 0;  // waitpid status once reaped
 };

@@ -3,18 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <bit>
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <list>
 #include <mutex>
@@ -481,27 +478,6 @@ int ChildMain(int commands, int replies, const StreamOptions& options) {
   }
 }
 
-// fork() copies the parent's mappings, shmport segments and rings
-// included. The worker unmaps those it inherited, so that its census
-// counts only what it maps itself (and the parent's memory is not kept
-// alive by a worker that never uses it).
-void DropInheritedMappings() {
-  std::ifstream maps("/proc/self/maps");
-  std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.find("/memfd:shmport-") == std::string::npos) continue;
-    uintptr_t start = 0, end = 0;
-    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &start, &end) ==
-        2) {
-      ranges.emplace_back(start, end);
-    }
-  }
-  for (const auto& [start, end] : ranges) {
-    ::munmap(reinterpret_cast<void*>(start), end - start);
-  }
-}
-
 int PollTimeoutMs(absl::Time deadline) {
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
@@ -608,8 +584,31 @@ uint64_t LatencyBucketUpperMicros(int b) {
 // ---------------------------------------------------------------------------
 // StreamWorker
 
+std::string StreamWorker::FindBinary() {
+  if (const char* srcdir = ::getenv("TEST_SRCDIR")) {
+    const std::string path =
+        absl::StrCat(srcdir, "/shmport/tests/load/stream_worker_main");
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    const std::string path =
+        absl::StrCat(self, ".runfiles/shmport/tests/load/stream_worker_main");
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "bazel-bin/tests/load/stream_worker_main";
+}
+
 absl::StatusOr<std::unique_ptr<StreamWorker>> StreamWorker::Fork(
     const StreamOptions& options) {
+  std::string binary = FindBinary();
+  if (::access(binary.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat(
+        "no stream worker at ", binary,
+        " (depend on //tests/load:worker_ring, which carries it)"));
+  }
   int commands[2], replies[2];
   if (::pipe2(commands, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
@@ -619,22 +618,43 @@ absl::StatusOr<std::unique_ptr<StreamWorker>> StreamWorker::Fork(
     ::close(commands[1]);
     return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
   }
+  // The worker runs its own binary, not a fork of this process: a fork of
+  // a multi-threaded process (gRPC's threads) inherits every lock another
+  // thread held at that instant, and under ASan a port thread of the worker
+  // would then wait forever for the allocator's (see StreamWorker).
+  std::string commands_arg = absl::StrCat(commands[0]);
+  std::string replies_arg = absl::StrCat(replies[1]);
+  char* argv[] = {binary.data(), commands_arg.data(), replies_arg.data(),
+                  nullptr};
   ChildProcess child = ChildProcess::Fork([&] {
-    // Keep only stdio and our two pipe ends. Without exec, CLOEXEC closes
-    // nothing: this child would hold the parent's ends of every earlier
-    // worker's pipes (and they would never see their EOF).
+    // Only async-signal-safe calls until exec. The two pipe ends survive
+    // it; every other fd is close-on-exec or closed here.
+    ::fcntl(commands[0], F_SETFD, 0);
+    ::fcntl(replies[1], F_SETFD, 0);
     const int keep_low = std::min(commands[0], replies[1]);
     const int keep_high = std::max(commands[0], replies[1]);
     ::close_range(3, keep_low - 1, 0);
     ::close_range(keep_low + 1, keep_high - 1, 0);
     ::close_range(keep_high + 1, ~0U, 0);
-    DropInheritedMappings();
-    return ChildMain(commands[0], replies[1], options);
+    ::execv(argv[0], argv);
+    return 127;
   });
   ::close(commands[0]);
   ::close(replies[1]);
-  return std::unique_ptr<StreamWorker>(new StreamWorker(
+  std::unique_ptr<StreamWorker> worker(new StreamWorker(
       std::move(child), UniqueFd(commands[1]), UniqueFd(replies[0])));
+  // The options go first, as plain bytes.
+  if (!WriteAll(worker->commands_.get(), &options, sizeof(options))) {
+    return absl::UnavailableError(absl::StrCat(
+        "stream worker ", worker->pid(), " exited before it took its options"));
+  }
+  return worker;
+}
+
+int RunStreamWorker(int commands, int replies) {
+  StreamOptions options;
+  if (!ReadAll(commands, &options, sizeof(options))) return 6;
+  return ChildMain(commands, replies, options);
 }
 
 absl::Status StreamWorker::SendCommand(const std::string& bytes) {

@@ -1,11 +1,13 @@
-// StreamWorker: a forked client process that streams checked data over
-// every port the daemon hands it, for the soak driver and the fault tests.
+// StreamWorker: a client process that streams checked data over every port
+// the daemon hands it, for the soak driver and the fault tests.
 //
-// The child never touches gRPC (forking a gRPC process is safe only if the
-// child stays away from it): the parent registers on its behalf, the child
-// attaches the broker link, and from then on it takes in every PortOpened
-// notice. Each port gets a thread that sends sequence-numbered, patterned
-// messages of mixed sizes at a fixed rate and checks everything it
+// The child is a process of its own (fork and exec of stream_worker_main:
+// a bare fork of a multi-threaded test inherits the locks its other threads
+// held, e.g. ASan's allocator's, and the child's threads may wait on them
+// forever). It never touches gRPC: the parent registers on its behalf, the
+// child attaches the broker link, and from then on it takes in every
+// PortOpened notice. Each port gets a thread that sends sequence-numbered,
+// patterned messages of mixed sizes at a fixed rate and checks everything it
 // receives: the sequence has no gap and no repeat, every byte matches its
 // pattern, and the one-way latency (sender's clock to receiver's clock,
 // CLOCK_MONOTONIC is host-wide) goes into a histogram. The parent asks for
@@ -23,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,6 +51,8 @@ struct StreamOptions {
   uint32_t ring_capacity = 64 * 1024;
   uint64_t seed = 1;
 };
+// It crosses the command pipe as plain bytes.
+static_assert(std::is_trivially_copyable_v<StreamOptions>);
 
 // Cumulative counters of one worker since it started. Plain data: it
 // crosses a pipe in one atomic write.
@@ -109,10 +114,16 @@ uint64_t LatencyBucketUpperMicros(int b);
 // each StreamWorker.
 class StreamWorker {
  public:
-  // Forks the worker. It waits for commands; it exits 0 after Finish() or
+  // Starts a worker process: forks and execs //tests/load:stream_worker_main
+  // (a fork alone of a multi-threaded test would inherit locks held by its
+  // other threads). It waits for commands; it exits 0 after Finish() or
   // when the parent's end of its command pipe closes (the parent died).
+  // NOT_FOUND without the binary in the runfiles.
   static absl::StatusOr<std::unique_ptr<StreamWorker>> Fork(
       const StreamOptions& options);
+  // Where the worker binary is: the runfiles of the running test or
+  // binary, else bazel-bin.
+  static std::string FindBinary();
 
   // SIGKILLs and reaps the child if it still runs.
   ~StreamWorker() = default;
@@ -157,6 +168,11 @@ class StreamWorker {
   UniqueFd replies_;           // child -> parent
   uint32_t next_request_ = 0;  // matches replies to requests
 };
+
+// The worker process's body (stream_worker_main.cc): reads its
+// StreamOptions from `commands`, then serves commands until Finish or EOF.
+// Returns its exit code.
+int RunStreamWorker(int commands, int replies);
 
 }  // namespace shmport::testing
 

@@ -2,20 +2,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/util/other_user.h"
 
 namespace shmport::testing {
 namespace {
@@ -43,11 +40,7 @@ bool CanSwitchUid() {
   const pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
-    ::_exit(::setgroups(0, nullptr) == 0 &&
-                    ::setresgid(kForeignGid, kForeignGid, kForeignGid) == 0 &&
-                    ::setresuid(kForeignUid, kForeignUid, kForeignUid) == 0
-                ? 0
-                : 1);
+    ::_exit(BecomeUser(kForeignUid, kForeignGid) ? 0 : 1);
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -58,19 +51,11 @@ bool CanSwitchUid() {
 absl::StatusOr<std::unique_ptr<ForeignProcess>> ForeignProcess::Spawn(
     const std::vector<std::string>& args, uid_t uid, gid_t gid) {
   std::unique_ptr<ForeignProcess> p(new ForeignProcess());
-  // A copy the other uid can read and run.
-  char tmpl[] = "/tmp/shmport-foreign-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr || ::chmod(tmpl, 0755) != 0) {
-    return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
-  }
-  p->copy_dir_ = tmpl;
-  const std::string binary = p->copy_dir_ + "/foreign_client";
-  std::error_code error;
-  std::filesystem::copy_file(FindClient(), binary, error);
-  if (error || ::chmod(binary.c_str(), 0755) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("copying ", FindClient(), ": ", error.message()));
-  }
+  absl::StatusOr<std::unique_ptr<BinaryCopy>> copy =
+      BinaryCopy::Make(FindClient());
+  if (!copy.ok()) return copy.status();
+  p->copy_ = *std::move(copy);
+  const std::string binary = p->copy_->path();
 
   std::vector<std::string> argv_strings = {binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -91,17 +76,10 @@ absl::StatusOr<std::unique_ptr<ForeignProcess>> ForeignProcess::Spawn(
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec. Supplementary
-    // groups first (they need root), then the gid, then the uid.
+    // Only async-signal-safe calls between fork and exec.
     ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
-    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 ||
-        ::setresuid(uid, uid, uid) != 0) {
-      ::_exit(126);
-    }
-    // A credential change clears the parent-death signal: set it after.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::chdir("/") != 0) ::_exit(126);
+    if (!BecomeUser(uid, gid) || ::chdir("/") != 0) ::_exit(126);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -126,10 +104,6 @@ ForeignProcess::~ForeignProcess() {
       }
       absl::SleepFor(absl::Milliseconds(5));
     }
-  }
-  if (!copy_dir_.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(copy_dir_, ignored);
   }
 }
 

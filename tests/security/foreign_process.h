@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "shmport/unique_fd.h"
+#include "tests/util/other_user.h"
 
 namespace shmport::testing {
 
@@ -57,7 +58,7 @@ class ForeignProcess {
   UniqueFd stdin_;
   UniqueFd stdout_;
   std::string buffered_;
-  std::string copy_dir_;
+  std::unique_ptr<BinaryCopy> copy_;  // what the other uid runs
 };
 
 }  // namespace shmport::testing

@@ -1,0 +1,15 @@
+// The StreamWorker process (tests/load/stream_worker.h): started by
+// StreamWorker::Fork as `stream_worker_main COMMANDS_FD REPLIES_FD`.
+#include <cstdio>
+#include <cstdlib>
+
+#include "tests/load/stream_worker.h"
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s COMMANDS_FD REPLIES_FD\n", argv[0]);
+    return 2;
+  }
+  return shmport::testing::RunStreamWorker(std::atoi(argv[1]),
+                                           std::atoi(argv[2]));
+}
