@@ -30,6 +30,46 @@ TEST(ConfigTest, GivenFieldsOverrideDefaults) {
   EXPECT_EQ(c->limits().max_ports_per_process(), kDefaultMaxPortsPerProcess);
 }
 
+TEST(ConfigTest, ConnectionLimitsDefaultWithinEachOther) {
+  auto c = ParseDaemonConfig("limits { max_processes: 100 }", "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& k = c->connections();
+  EXPECT_EQ(k.broker_pending_timeout_ms(), kDefaultBrokerPendingTimeoutMs);
+  EXPECT_EQ(k.max_pending_broker_connections_per_uid(),
+            kDefaultMaxPendingBrokerConnectionsPerUid);
+  EXPECT_EQ(k.max_pending_broker_connections(),
+            kDefaultMaxPendingBrokerConnections);
+  // One control connection per possible process, plus headroom.
+  EXPECT_EQ(k.max_control_connections_per_uid(),
+            100 + kControlConnectionsHeadroom);
+  EXPECT_EQ(k.max_control_connections(), kDefaultMaxControlConnections);
+  // A lowered total lowers the per-uid default with it.
+  c = ParseDaemonConfig(
+      "connections { max_pending_broker_connections: 8 "
+      "max_control_connections: 16 }",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->connections().max_pending_broker_connections_per_uid(), 8u);
+  EXPECT_EQ(c->connections().max_control_connections_per_uid(), 16u);
+}
+
+TEST(ConfigTest, PerUidConnectionCapAboveTheTotalIsRefused) {
+  auto c = ParseDaemonConfig(
+      "connections { max_pending_broker_connections_per_uid: 9 "
+      "max_pending_broker_connections: 8 }",
+      "t");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("connections.max_pending_broker_connections_per_uid"));
+  c = ParseDaemonConfig(
+      "connections { max_control_connections_per_uid: 9 "
+      "max_control_connections: 8 }",
+      "t");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("connections.max_control_connections_per_uid"));
+}
+
 TEST(ConfigTest, SyntaxErrorNamesFileLineAndColumn) {
   auto c = ParseDaemonConfig("limits {\n  max_processes: x\n}", "my.textproto");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);

@@ -118,6 +118,27 @@ class ForeignUidTest : public ::testing::Test {
     return session.ok() ? *std::move(session) : nullptr;
   }
 
+  // What a rightful client of this (root) process does while an attack
+  // runs: two Sessions, `prefix`-a and `prefix`-b, and a port from a to b.
+  struct RightfulPort {
+    std::unique_ptr<Session> a, b;
+    std::unique_ptr<Port> port;  // null when any step failed (test fails)
+    absl::Duration took;
+  };
+  RightfulPort OpenRightfulPort(const std::string& prefix) {
+    RightfulPort r;
+    const absl::Time start = absl::Now();
+    r.a = Connect(prefix + "-a");
+    r.b = Connect(prefix + "-b");
+    if (r.a != nullptr && r.b != nullptr) {
+      auto port = r.a->OpenPort(prefix + "-b");
+      EXPECT_TRUE(port.ok()) << port.status();
+      if (port.ok()) r.port = *std::move(port);
+    }
+    r.took = absl::Now() - start;
+    return r;
+  }
+
   std::string parent_;
   std::string dir_;
   std::unique_ptr<DaemonProcess> daemon_;
