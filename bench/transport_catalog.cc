@@ -4,7 +4,6 @@
 #include "absl/strings/str_join.h"
 #include "bench/grpc_transport.h"
 #include "bench/pipe_transport.h"
-#include "bench/shmport_c_transport.h"
 #include "bench/shmport_transport.h"
 #include "bench/unix_transport.h"
 
@@ -20,7 +19,9 @@ absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
   if (name == "shmport-spin") {
     return std::make_shared<ShmportTransport>(true);
   }
-  if (name == "shmport-c") return std::make_shared<ShmportCTransport>();
+  if (name == "shmport-c") {
+    return std::make_shared<ShmportTransport>(false, ShmportTransport::Api::kC);
+  }
   if (name == "unix")
     return std::make_shared<UnixTransport>(tuning.unix_socket_buffer_bytes);
   if (name == "pipe") return std::make_shared<PipeTransport>(tuning.pipe_bytes);

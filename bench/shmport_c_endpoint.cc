@@ -1,15 +1,11 @@
-#include "bench/shmport_c_transport.h"
+#include "bench/shmport_c_endpoint.h"
 
-#include <errno.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "shmport/shmport.h"
-#include "shmport/unique_fd.h"
 
 namespace shmport::bench {
 namespace {
@@ -81,42 +77,19 @@ class ShmportCEndpoint : public Endpoint {
   shmport_message* message_ = nullptr;  // between Receive and Release
 };
 
-class ShmportCConnection : public Connection {
- public:
-  ShmportCConnection(UniqueFd sender, UniqueFd receiver, size_t payload_bytes)
-      : ends_{std::move(sender), std::move(receiver)},
-        payload_bytes_(payload_bytes) {}
-
-  absl::StatusOr<std::unique_ptr<Endpoint>> Open(Side side,
-                                                 pid_t peer_pid) override {
-    const int mine = side == Side::kSender ? 0 : 1;
-    ends_[1 - mine].Reset();
-    const shmport_peer peer = {.pid = peer_pid, .uid = getuid()};
-    shmport_port* port = nullptr;
-    if (shmport_status s = shmport_port_open_socket(ends_[mine].Release(),
-                                                    &peer, nullptr, &port);
-        s != SHMPORT_OK) {
-      return CError(s, "shmport_port_open_socket");
-    }
-    return std::make_unique<ShmportCEndpoint>(port, payload_bytes_);
-  }
-
- private:
-  UniqueFd ends_[2];
-  size_t payload_bytes_;
-};
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Connection>> ShmportCTransport::Connect(
-    size_t payload_bytes) const {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
-    return absl::InternalError(
-        absl::StrCat("socketpair: ", std::strerror(errno)));
+absl::StatusOr<std::unique_ptr<Endpoint>> OpenCEndpoint(UniqueFd socket,
+                                                        pid_t peer_pid,
+                                                        size_t payload_bytes) {
+  const shmport_peer peer = {.pid = peer_pid, .uid = getuid()};
+  shmport_port* port = nullptr;
+  if (shmport_status s =
+          shmport_port_open_socket(socket.Release(), &peer, nullptr, &port);
+      s != SHMPORT_OK) {
+    return CError(s, "shmport_port_open_socket");
   }
-  return std::make_unique<ShmportCConnection>(UniqueFd(fds[0]),
-                                              UniqueFd(fds[1]), payload_bytes);
+  return std::make_unique<ShmportCEndpoint>(port, payload_bytes);
 }
 
 }  // namespace shmport::bench
