@@ -182,7 +182,9 @@ shmport_status shmport_port_info_get(const shmport_port* port,
   full.port_id = p.port_id();
   full.peer_process_id = peer.process_id;
   full.peer_pid = peer.pid;
-  full.peer_uid = peer.uid == static_cast<uid_t>(-1) ? -1 : peer.uid;
+  full.peer_uid = peer.uid == static_cast<uid_t>(-1)
+                      ? int64_t{-1}
+                      : static_cast<int64_t>(peer.uid);
   full.peer_name = peer.name.c_str();
   full.peer_chunk_size = p.peer_geometry().chunk_size;
   full.peer_chunk_count = p.peer_geometry().chunk_count;

@@ -15,6 +15,10 @@ namespace {
 constexpr size_t kPortOptionsV1 = sizeof(shmport_port_options);
 constexpr size_t kSessionOptionsV1 = sizeof(shmport_session_options);
 constexpr size_t kOpenPortOptionsV1 = sizeof(shmport_open_port_options);
+// No version will ever be this large: a struct_size beyond it is garbage
+// (an uninitialised struct), not a newer caller, and reading that far
+// could leave the caller's memory.
+constexpr size_t kMaxStructSize = 4096;
 
 int64_t ToMs(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return SHMPORT_INFINITE;
@@ -71,6 +75,11 @@ absl::Status ReadStruct(const void* given, size_t struct_size, void* into,
         absl::StrCat(what, ": struct_size ", struct_size,
                      " is smaller than the first version's ", min_size,
                      " (call ", what, "_init first)"));
+  }
+  if (struct_size > kMaxStructSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": struct_size ", struct_size, " is more than ",
+                     kMaxStructSize, " (call ", what, "_init first)"));
   }
   const auto* bytes = static_cast<const unsigned char*>(given);
   for (size_t i = size; i < struct_size; ++i) {

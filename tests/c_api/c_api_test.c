@@ -194,6 +194,10 @@ static void OptionStructsGrowOnlyWithZeros(void) {
 
   shmport_session_options small;
   shmport_session_options_init(&small);
+  small.struct_size = (size_t)1 << 40; /* uninitialised, say: not read */
+  small.name = "x";
+  CHECK_INVALID(shmport_session_connect(&small, &s));
+  CHECK_ERROR_MENTIONS("struct_size");
   small.struct_size = sizeof(size_t);
   small.name = "x";
   CHECK_INVALID(shmport_session_connect(&small, &s));
@@ -260,6 +264,7 @@ static void ZeroCopySendArrivesInPlaceWithStreamAndLastFlag(void) {
   CHECK_OK(shmport_port_info_get(p.pa, &info));
   CHECK(strcmp(info.peer_name, "zc-b") == 0);
   CHECK(info.port_id != 0 && info.peer_pid == getpid());
+  CHECK(info.peer_uid == (int64_t)getuid());
   CHECK(info.peer_chunk_size >= 4096 && info.peer_chunk_count > 0);
 
   const size_t n = 256 * 1024;
