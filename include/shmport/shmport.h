@@ -11,8 +11,14 @@
  *
  * Conventions, true of every function unless its comment says otherwise:
  * - It returns a shmport_status. On failure the message is in
- *   shmport_last_error() (this thread) and, for calls on a port or a
- *   session, also in shmport_port_last_error() / shmport_session_last_error().
+ *   shmport_last_error() (this thread) and, when the port or session itself
+ *   failed the call (a send, a receive, an open...), also in
+ *   shmport_port_last_error() / shmport_session_last_error().
+ * - Thread-safety is stated per section below: sessions and ports may be
+ *   used from several threads at once; a buffer, message or tracking
+ *   belongs to one thread at a time (it may be handed to another); the
+ *   *_init functions and the version and error functions are safe from any
+ *   thread.
  * - A NULL or invalid argument gives SHMPORT_INVALID_ARGUMENT with a message
  *   naming it; nothing is dereferenced first. On failure a handle
  *   out-parameter (shmport_x** out) is set to NULL (if `out` is not NULL)
@@ -356,7 +362,10 @@ SHMPORT_EXPORT shmport_status shmport_port_last_error(const shmport_port* port,
                                                       size_t out_size,
                                                       size_t* length);
 
-/* ---- Sending ---------------------------------------------------------- */
+/* ---- Sending ---------------------------------------------------------- *
+ * The shmport_port_* calls follow the port's rules above; the
+ * shmport_buffer_* and shmport_tracking_* calls, the handle's: one thread
+ * at a time. */
 
 /* For shmport_port_allocate: the port's allocate_timeout_ms. */
 #define SHMPORT_DEFAULT_TIMEOUT ((int64_t)-2)
@@ -450,7 +459,10 @@ shmport_tracking_stream(const shmport_tracking* tracking, uint32_t* stream);
 /* Frees the handle (does not cancel). NULL: nothing. */
 SHMPORT_EXPORT shmport_status shmport_tracking_free(shmport_tracking* tracking);
 
-/* ---- Receiving -------------------------------------------------------- */
+/* ---- Receiving -------------------------------------------------------- *
+ * The shmport_port_* calls follow the port's rules above; the
+ * shmport_message_* calls, the message's: one thread at a time (any
+ * thread may release it, even after the port is gone). */
 
 /* The next message, waiting up to `timeout_ms` (SHMPORT_INFINITE allowed).
  * On SHMPORT_OK the caller owns *out until shmport_message_release.
