@@ -20,24 +20,22 @@
 static const char* address; /* the daemon's, for every session */
 static int test_failed;
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, \
-              __LINE__, #cond, shmport_last_error());                        \
-      test_failed = 1;                                                       \
-    }                                                                        \
-  } while (0)
-/* Like CHECK (evaluating `cond` once), but ends the test; what it held is
+/* Reports a failed CHECK or REQUIRE with the library's last error; 0. */
+static int failed(const char* file, int line, const char* kind,
+                  const char* cond) {
+  fprintf(stderr, "%s:%d: %s(%s) failed; last error: %s\n", file, line, kind,
+          cond, shmport_last_error());
+  test_failed = 1;
+  return 0;
+}
+
+/* Each evaluates `cond` once. REQUIRE also ends the test; what it held is
  * reclaimed by the process's exit, which fails anyway. */
-#define REQUIRE(cond)                                                          \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: REQUIRE(%s) failed; last error: %s\n", __FILE__, \
-              __LINE__, #cond, shmport_last_error());                          \
-      test_failed = 1;                                                         \
-      return;                                                                  \
-    }                                                                          \
+#define CHECK(cond) \
+  ((void)((cond) || failed(__FILE__, __LINE__, "CHECK", #cond)))
+#define REQUIRE(cond)                                                      \
+  do {                                                                     \
+    if (!((cond) || failed(__FILE__, __LINE__, "REQUIRE", #cond))) return; \
   } while (0)
 #define CHECK_STATUS(expr, code) CHECK((expr) == (code))
 #define CHECK_OK(expr) CHECK_STATUS(expr, SHMPORT_OK)
