@@ -14,12 +14,12 @@
 namespace shmport::internal {
 namespace {
 
-class Reclaimer;
-Reclaimer& TheReclaimer();
-
 // Bounds on the wake-up period, whatever the ports ask for.
 constexpr absl::Duration kMinPeriod = absl::Milliseconds(10);
 constexpr absl::Duration kMaxPeriod = absl::Milliseconds(250);
+
+class Reclaimer;
+Reclaimer& TheReclaimer();
 
 class Reclaimer {
  public:
@@ -32,14 +32,19 @@ class Reclaimer {
                      [] {
                        Reclaimer& r = TheReclaimer();
                        r.ports_.clear();
+                       r.in_flight_ = nullptr;
                        r.running_pid_ = 0;
                        r.mu_.unlock();
                      });
   }
 
   void Register(std::weak_ptr<Reclaimable> port) {
+    std::shared_ptr<Reclaimable> strong = port.lock();
+    if (!strong) return;
+    const absl::Duration period =
+        std::clamp(strong->reclaim_period(), kMinPeriod, kMaxPeriod);
     std::lock_guard<std::mutex> lock(mu_);
-    ports_.push_back(std::move(port));
+    ports_.push_back({strong.get(), std::move(port), period});
     if (running_pid_ != ::getpid()) {
       // Not running here (never started, ended, or started by the parent
       // before a fork): start it. Detached, so that process exit never
@@ -47,47 +52,61 @@ class Reclaimer {
       running_pid_ = ::getpid();
       std::thread([this] { Run(); }).detach();
     }
-    cv_.notify_one();
+    wake_.notify_all();  // the period may have become shorter
+  }
+
+  void Unregister(const Reclaimable* port) {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::erase_if(ports_, [&](const Entry& e) { return e.port == port; });
+    done_.wait(lock, [&] { return in_flight_ != port; });
   }
 
  private:
-  // The live ports and the shortest period among them; drops dead ones.
-  std::vector<std::shared_ptr<Reclaimable>> Live(absl::Duration* period) {
-    std::vector<std::shared_ptr<Reclaimable>> live;
-    *period = kMaxPeriod;
-    auto dead = std::remove_if(ports_.begin(), ports_.end(), [&](auto& weak) {
-      std::shared_ptr<Reclaimable> port = weak.lock();
-      if (!port) return true;
-      *period = std::min(*period, port->reclaim_period());
-      live.push_back(std::move(port));
-      return false;
-    });
-    ports_.erase(dead, ports_.end());
-    *period = std::max(*period, kMinPeriod);
-    return live;
+  struct Entry {
+    const Reclaimable* port;  // the key for Unregister
+    std::weak_ptr<Reclaimable> weak;
+    absl::Duration period;
+  };
+
+  // One round over the registered ports, mu_ held on entry and exit. The
+  // reference to each port is held only during its Reclaim, and
+  // Unregister waits for that one to end.
+  void Round(std::unique_lock<std::mutex>& lock) {
+    const absl::Time now = absl::Now();
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      std::shared_ptr<Reclaimable> port = ports_[i].weak.lock();
+      if (!port) continue;
+      in_flight_ = port.get();
+      lock.unlock();
+      port->Reclaim(now);
+      port.reset();
+      lock.lock();
+      in_flight_ = nullptr;
+      done_.notify_all();
+    }
   }
 
   void Run() {
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-      absl::Duration period;
-      std::vector<std::shared_ptr<Reclaimable>> live = Live(&period);
-      if (live.empty()) {
+      std::erase_if(ports_, [](const Entry& e) { return e.weak.expired(); });
+      if (ports_.empty()) {
         running_pid_ = 0;  // the next Register starts a new thread
         return;
       }
-      lock.unlock();
-      const absl::Time now = absl::Now();
-      for (auto& port : live) port->Reclaim(now);
-      live.clear();  // a port may die here, on this thread: not under mu_
-      lock.lock();
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(period));
+      Round(lock);
+      absl::Duration period = kMaxPeriod;
+      for (const Entry& e : ports_) period = std::min(period, e.period);
+      wake_.wait_for(lock, absl::ToChronoNanoseconds(period));
     }
   }
 
-  std::mutex mu_;  // guards ports_ and running_pid_
-  std::condition_variable cv_;
-  std::vector<std::weak_ptr<Reclaimable>> ports_;
+  // Guards everything below. Never held while a port is reclaimed.
+  std::mutex mu_;
+  std::condition_variable wake_;  // a registration
+  std::condition_variable done_;  // in_flight_ changed
+  std::vector<Entry> ports_;
+  const Reclaimable* in_flight_ = nullptr;  // being reclaimed now
   pid_t running_pid_ = 0;  // the process whose thread runs, 0: none
 };
 
@@ -101,6 +120,10 @@ Reclaimer& TheReclaimer() {
 
 void RegisterForReclaim(std::weak_ptr<Reclaimable> port) {
   TheReclaimer().Register(std::move(port));
+}
+
+void UnregisterFromReclaim(const Reclaimable* port) {
+  TheReclaimer().Unregister(port);
 }
 
 }  // namespace shmport::internal

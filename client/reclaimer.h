@@ -21,12 +21,17 @@ class Reclaimable {
   virtual absl::Duration reclaim_period() const = 0;
 };
 
-// Registers `port` for as long as it lives (a weak reference: the
-// Reclaimer never keeps a port alive beyond one Reclaim call). Starts the
-// thread on first use; the thread ends once no port is registered and
-// starts again on the next registration (also in a forked child, where the
+// Registers `port` until it dies or is unregistered (a weak reference:
+// the Reclaimer holds it only during one Reclaim call). Starts the thread
+// on first use; the thread ends once no port is registered and starts
+// again on the next registration (also in a forked child, where the
 // parent's thread does not exist). Thread-safe.
 void RegisterForReclaim(std::weak_ptr<Reclaimable> port);
+// Stops reclaiming for `port`, waiting for a Reclaim of it in progress to
+// end, so that the caller's reference is the last one the Reclaimer saw
+// (the port, and its fds, go when the caller lets go). Must not be called
+// from Reclaim itself.
+void UnregisterFromReclaim(const Reclaimable* port);
 
 }  // namespace shmport::internal
 

@@ -45,7 +45,8 @@ TEST(PortPeerMappingTest, TheGrantBoundsWhatThePeerMayDeclare) {
   EXPECT_EQ(o.max_peer_bytes, 2 * k16MiBSegment);
   EXPECT_EQ(o.port_id, 7u);
   // An older daemon sends no byte bound: the geometry implies it.
-  const PortOptions old = internal::PortOptionsFromGrant(TwoSegmentGrant(0), {});
+  const PortOptions old =
+      internal::PortOptionsFromGrant(TwoSegmentGrant(0), {});
   EXPECT_EQ(old.max_peer_bytes, 2 * k16MiBSegment);
   // Local limits stricter than the grant stay.
   PortOptions strict;
