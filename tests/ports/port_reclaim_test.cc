@@ -90,11 +90,17 @@ int ReceiveAndWatchResidentMemory(Port& port) {
   return dropped ? 0 : 4;
 }
 
+// One segment of `chunks` x 64 KiB, idle after kIdle.
+PortOptions OneSegment(uint32_t chunks) {
+  PortOptions o;
+  o.geometry = {64 * 1024, chunks};
+  o.max_segments = 1;
+  o.idle_segment_timeout = kIdle;
+  return o;
+}
+
 TEST(PortReclaimTest, AFreed64MiBRunLeavesTheReceiversResidentMemory) {
-  PortOptions sender;
-  sender.geometry = {64 * 1024, 1024};  // one 64 MiB segment
-  sender.max_segments = 1;
-  sender.idle_segment_timeout = kIdle;
+  const PortOptions sender = OneSegment(1024);  // 64 MiB
   auto peer = testing::ForkPeer(ReceiveAndWatchResidentMemory, sender);
   ASSERT_TRUE(peer.ok()) << peer.status();
   Port& port = *peer->port;
@@ -113,10 +119,7 @@ TEST(PortReclaimTest, AFreed64MiBRunLeavesTheReceiversResidentMemory) {
 }
 
 TEST(PortReclaimTest, ReturnedMemoryIsReusedIntact) {
-  PortOptions o;
-  o.geometry = {64 * 1024, 64};  // one 4 MiB segment
-  o.max_segments = 1;
-  o.idle_segment_timeout = kIdle;
+  const PortOptions o = OneSegment(64);  // 4 MiB
   auto ports = testing::OpenLocalPorts(o, o);
   ASSERT_TRUE(ports.ok()) << ports.status();
   for (uint64_t seed = 1; seed <= 3; ++seed) {
