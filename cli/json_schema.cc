@@ -75,6 +75,8 @@ Json PortEndStatsJson(const v1::PortEndStats& s) {
       .Set("protocol_errors", s.protocol_errors())
       .Set("cancels_won", s.cancels_won())
       .Set("cancels_lost", s.cancels_lost())
+      .Set("mapped_bytes", s.mapped_bytes())
+      .Set("resident_bytes", s.resident_bytes())
       .Set("updated_at_unix_ms", s.updated_at_unix_ms());
 }
 

@@ -46,6 +46,12 @@ std::string BothEnds(const v1::PortInfo& port, uint64_t a, uint64_t b) {
                       rb ? absl::StrCat(b) : "-");
 }
 
+// "16.0 MiB/-": byte counts of both ends, "-" for an end that never reported.
+std::string BothEndsBytes(const v1::PortInfo& port, uint64_t a, uint64_t b) {
+  return absl::StrCat(Reported(port.a(), a, true), "/",
+                      Reported(port.b(), b, true));
+}
+
 std::string Labels(const v1::ProcessInfo& p) {
   std::vector<std::pair<std::string, std::string>> labels(p.labels().begin(),
                                                           p.labels().end());
@@ -128,6 +134,8 @@ std::string PortTable(
                {"b→a bytes", Align::kRight},
                {"segs a/b", Align::kRight},
                {"chunks a/b", Align::kRight},
+               {"mapped a/b", Align::kRight},
+               {"resident a/b", Align::kRight},
                {"oosm", Align::kRight},
                {"errors", Align::kRight}});
   for (const v1::PortInfo* p : sorted) {
@@ -141,6 +149,8 @@ std::string PortTable(
                   Reported(p->b(), b.bytes_sent(), true),
                   BothEnds(*p, a.segments_out(), b.segments_out()),
                   BothEnds(*p, a.chunks_in_use(), b.chunks_in_use()),
+                  BothEndsBytes(*p, a.mapped_bytes(), b.mapped_bytes()),
+                  BothEndsBytes(*p, a.resident_bytes(), b.resident_bytes()),
                   absl::StrCat(a.oosm_waits() + b.oosm_waits()),
                   absl::StrCat(a.protocol_errors() + b.protocol_errors())});
   }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "client/port_core.h"
+#include "client/reclaimer.h"
 
 namespace shmport {
 
@@ -21,6 +22,7 @@ absl::Status Port::SendHello(int socket, const PortOptions& options) {
 Port::Port(std::shared_ptr<internal::PortCore> core) : core_(std::move(core)) {}
 
 Port::~Port() {
+  internal::UnregisterFromReclaim(core_.get());
   core_->Close(absl::UnavailableError("the port was closed by this end"),
                /*send_bye=*/true);
   // Messages nobody received hold the core alive (each keeps a reference

@@ -12,6 +12,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/peer_mapping_budget.h"
 #include "common/errors.h"
 #include "common/log.h"
 
@@ -21,8 +22,6 @@ namespace {
 // Beyond this many queued messages a blocked sender stops draining the
 // socket into the inbox on the application's behalf.
 constexpr size_t kMaxInboxWhileSending = 4096;
-// Idle segments are looked for once per this many sends.
-constexpr uint64_t kIdleCheckInterval = 256;
 
 // Milliseconds until `deadline` for poll(): -1 for an infinite deadline,
 // rounded up so that a poll never returns just before the deadline.
@@ -67,6 +66,9 @@ absl::Status ValidateOptions(const PortOptions& o) {
       return absl::InvalidArgumentError(
           absl::StrCat("PortOptions.ring_capacity: ", s.message()));
     }
+  }
+  if (o.max_stash_messages < 1) {
+    return absl::InvalidArgumentError("PortOptions.max_stash_messages is 0");
   }
   if (o.inline_threshold > wire::kMaxInlinePayload) {
     return absl::InvalidArgumentError(
@@ -132,6 +134,7 @@ absl::StatusOr<std::shared_ptr<PortCore>> PortCore::Open(
   std::shared_ptr<PortCore> core(
       new PortCore(std::move(channel), std::move(wake), peer, options));
   if (absl::Status s = core->Handshake(); !s.ok()) return s;
+  RegisterForReclaim(core);
   return core;
 }
 
@@ -142,7 +145,10 @@ PortCore::PortCore(UnixChannel channel, UniqueFd wake_fd,
       channel_(std::move(channel)),
       wake_fd_(std::move(wake_fd)),
       counters_(std::make_shared<PortCounters>()),
-      receive_buffer_(new uint8_t[wire::kMaxMessageBytes]) {}
+      receive_buffer_(new uint8_t[wire::kMaxMessageBytes]),
+      stash_({options.max_stash_messages, options.max_stash_bytes,
+              options.max_stash_fds}),
+      in_mapped_(std::make_shared<std::atomic<uint32_t>>(0)) {}
 
 PortCore::~PortCore() = default;
 
@@ -281,6 +287,9 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
     closed_.store(true, std::memory_order_release);
     // Drop the peer's segments; Messages still out keep their mappings.
     for (auto& seg : in_) seg.reset();
+    // The stash is the reader's: with none active, nobody else touches it;
+    // an active one drops it in EndReading.
+    if (!reader_active_) stash_.Clear();
   }
   counters_->closed.store(true);
   counters_->segments_in.store(0);
@@ -357,7 +366,7 @@ std::optional<PortCore::Claim> PortCore::TryClaim(uint32_t chunks,
   for (uint32_t want = chunks; want >= min_chunks && want > 0;) {
     for (uint32_t id = 0; id < out_.size(); ++id) {
       OutSegment& out = out_[id];
-      if (!out.segment) continue;
+      if (!out.segment || out.retiring) continue;
       if (auto first = out.segment->chunks().Allocate(want, 0)) {
         out.last_used = absl::InfinitePast();  // "used since the last check"
         return Claim{out.segment, *first, want};
@@ -393,6 +402,7 @@ absl::StatusOr<std::optional<PortCore::Claim>> PortCore::GrowPool(
   OutSegment& out = out_[free_id];
   out.segment = *std::move(seg);
   out.announced = false;
+  out.retiring = false;
   out.last_used = absl::InfinitePast();
   counters_->segments_out.fetch_add(1, std::memory_order_relaxed);
   if (chunks == 0) return std::optional<Claim>();
@@ -513,7 +523,7 @@ absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
     std::lock_guard<std::mutex> lock(out_mu_);
     for (uint32_t id = 0; id < out_.size(); ++id) {
       OutSegment& out = out_[id];
-      if (!out.segment) continue;
+      if (!out.segment || out.retiring) continue;
       auto slot = out.segment->tracking_slots().Allocate(1, 0);
       if (!slot) continue;
       uint32_t generation = ++tracking_generation_;
@@ -656,8 +666,7 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
         PumpOnce(Deadline::Passed(), true, false);
       }
       std::lock_guard<std::mutex> lock(in_mu_);
-      reader_active_ = false;
-      in_cv_.notify_all();
+      EndReading();
     }
   }
 }
@@ -891,47 +900,7 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
   }
   counters_->messages_sent.fetch_add(1, std::memory_order_relaxed);
   counters_->bytes_sent.fetch_add(total, std::memory_order_relaxed);
-  if (++sends_since_idle_check_ >= kIdleCheckInterval) {
-    sends_since_idle_check_ = 0;
-    ReleaseIdleSegments();
-  }
   return absl::OkStatus();
-}
-
-void PortCore::ReleaseIdleSegments() {
-  if (options_.idle_segment_timeout == absl::InfiniteDuration()) return;
-  std::vector<uint32_t> released;
-  {
-    std::lock_guard<std::mutex> lock(out_mu_);
-    const absl::Time now = absl::Now();
-    for (uint32_t id = 1; id < out_.size(); ++id) {
-      OutSegment& out = out_[id];
-      if (!out.segment) continue;
-      if (out.last_used == absl::InfinitePast()) {
-        out.last_used = now;  // used since the last check: restart the clock
-        continue;
-      }
-      if (now - out.last_used < options_.idle_segment_timeout) continue;
-      const Segment& seg = *out.segment;
-      if (seg.chunks().CountFree() != seg.geometry().chunk_count ||
-          seg.tracking_slots().CountFree() != layout::kTrackingSlots) {
-        continue;
-      }
-      if (out.announced) released.push_back(id);
-      out.segment.reset();
-      counters_->segments_out.fetch_sub(1, std::memory_order_relaxed);
-    }
-  }
-  const Deadline deadline(options_.send_timeout);
-  for (uint32_t id : released) {
-    wire::Encoder e(wire::MessageType::kReleaseSegment, 0);
-    e.SetReleaseSegment({id});
-    const auto bytes = e.bytes();
-    const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-    if (!SendOrdered(absl::MakeConstSpan(&part, 1), {}, deadline).ok()) {
-      return;
-    }
-  }
 }
 
 absl::Status PortCore::SendCopy(uint32_t stream,
@@ -1008,8 +977,7 @@ bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock,
     lock.unlock();
     PumpOnce(deadline, /*dont_wait=*/false, spin);
     lock.lock();
-    reader_active_ = false;
-    in_cv_.notify_all();
+    EndReading();
   }
   return true;
 }
@@ -1047,12 +1015,17 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
     const PumpResult r =
         PumpOnce(Deadline::Passed(), /*dont_wait=*/true, /*spin=*/false);
     lock.lock();
-    reader_active_ = false;
-    in_cv_.notify_all();
+    EndReading();
     if (r == PumpResult::kTimeout && inbox_.empty()) {
       return std::optional<Message>();
     }
   }
+}
+
+void PortCore::EndReading() {
+  reader_active_ = false;
+  if (closed_.load(std::memory_order_relaxed)) stash_.Clear();
+  in_cv_.notify_all();
 }
 
 bool PortCore::PollSocket(const Deadline& deadline) {
@@ -1178,8 +1151,7 @@ PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
     if (r != PumpResult::kTimeout) return r;
   }
   if (!ring_mode_in_ && !stash_.empty()) {
-    Stashed next = std::move(stash_.front());
-    stash_.pop_front();
+    ReorderStash::Entry next = stash_.Pop();
     return Process(next.bytes, next.fds) ? PumpResult::kProgress
                                          : PumpResult::kClosed;
   }
@@ -1240,9 +1212,12 @@ PortCore::PumpResult PortCore::PumpOnce(const Deadline& deadline,
   if (ring_mode_in_ && m.size >= wire::kHeaderBytes &&
       !wire::IsUnordered(static_cast<wire::MessageType>(bytes[4]))) {
     // An ordered message on the socket while we read the ring: it follows
-    // a marker already in the ring. Keep it until we reach the marker.
-    stash_.push_back(
-        {std::vector<uint8_t>(bytes.begin(), bytes.end()), std::move(m.fds)});
+    // a marker already in the ring. Keep it (bounded) until we reach the
+    // marker.
+    if (absl::Status s = stash_.Push(bytes, m.fds); !s.ok()) {
+      ProtocolError(s);
+      return PumpResult::kClosed;
+    }
     return PumpResult::kProgress;
   }
   return Process(bytes, m.fds) ? PumpResult::kProgress : PumpResult::kClosed;
@@ -1377,8 +1352,17 @@ absl::Status PortCore::OnNewSegment(const wire::Decoded& m, UniqueFd fd) {
           "segment %u announced twice (it is already mapped)", ns.segment_id));
     }
   }
-  auto seg = Segment::Open(std::move(fd),
-                           {ns.segment_id, ns.size, ns.token, peer_geometry_});
+  bool over_cap = false;
+  auto seg = OpenCountedPeerSegment(
+      std::move(fd), {ns.segment_id, ns.size, ns.token, peer_geometry_},
+      in_mapped_, peer_max_segments_, &over_cap);
+  if (over_cap) {
+    // Within the peer's grant but past this process's cap: not the peer's
+    // protocol error, and the caller sees why (Process's Close is a no-op).
+    Log(LogLevel::kWarning, "port_peer_segment_cap",
+        {{"port", options_.port_id}, {"reason", seg.status().message()}});
+    Close(seg.status(), /*send_bye=*/false);
+  }
   if (!seg.ok()) return seg.status();
   std::lock_guard<std::mutex> lock(in_mu_);
   if (closed_.load()) return absl::OkStatus();
@@ -1453,13 +1437,22 @@ PortStats PortCore::stats() const {
   s.receive_spins = c.receive_spins.load(std::memory_order_relaxed);
   s.receive_spin_hits = c.receive_spin_hits.load(std::memory_order_relaxed);
   s.closed = c.closed.load(std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(out_mu_);
-  for (const OutSegment& out : out_) {
-    if (!out.segment) continue;
-    s.chunks_in_use +=
-        out.segment->geometry().chunk_count - out.segment->chunks().CountFree();
-    s.tracking_in_flight +=
-        layout::kTrackingSlots - out.segment->tracking_slots().CountFree();
+  std::vector<std::shared_ptr<Segment>> mapped;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    for (const OutSegment& out : out_) {
+      if (!out.segment) continue;
+      s.chunks_in_use += out.segment->geometry().chunk_count -
+                         out.segment->chunks().CountFree();
+      s.tracking_in_flight +=
+          layout::kTrackingSlots - out.segment->tracking_slots().CountFree();
+      mapped.push_back(out.segment);
+    }
+  }
+  // mincore outside the lock: allocations need not wait for it.
+  for (const auto& segment : mapped) {
+    s.mapped_bytes_out += segment->file_size();
+    s.resident_bytes_out += segment->ResidentBytes();
   }
   return s;
 }

@@ -17,6 +17,8 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/deadline.h"
+#include "client/reclaimer.h"
+#include "client/reorder_stash.h"
 #include "common/ring.h"
 #include "common/segment.h"
 #include "common/unix_channel.h"
@@ -37,7 +39,13 @@ namespace shmport::internal {
 //    chunks in place; when this end runs dry it raises `oosm` in its
 //    segments, sends OOSM and waits for an SHM_ACK.
 //  * Incoming: the peer's segments, validated and mapped read-only, in a
-//    table indexed by segment id; messages queue in an inbox.
+//    table indexed by segment id; messages queue in an inbox. What the
+//    peer makes this end hold is bounded: segments by the HELLO limits and
+//    the process-wide cap (peer_mapping_budget.h), socket messages that
+//    overtook the ring by the reorder stash's bounds.
+//  * Reclaim: the process-wide Reclaimer thread calls Reclaim() now and
+//    then; segments idle for idle_segment_timeout are released and the
+//    large free runs of quiet ones go back to the kernel.
 //  * The socket is read by one thread at a time (the "reader"): whichever
 //    caller needs progress — Receive, a blocked Allocate, a blocked Send —
 //    takes the reader role when it is free, handles control messages for
@@ -47,7 +55,8 @@ namespace shmport::internal {
 // held across a blocking system call except send_mu_ (which only senders
 // contend for).
 class PortCore : public std::enable_shared_from_this<PortCore>,
-                 public PortStatsSource {
+                 public PortStatsSource,
+                 public Reclaimable {
  public:
   static absl::StatusOr<std::shared_ptr<PortCore>> Open(
       UniqueFd socket, const PeerIdentity& peer, const PortOptions& options);
@@ -91,6 +100,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   void OnIncomingFreed(Segment& segment);
   absl::StatusOr<bool> Cancel(Tracking& tracking);
 
+  // --- Called by the Reclaimer thread. ---
+  void Reclaim(absl::Time now) override;
+  absl::Duration reclaim_period() const override;
+
  private:
   // Returns the chunks past each buffer's size (a buffer shrunk by
   // Buffer::Resize): the peer frees only those its descriptor covers.
@@ -98,7 +111,11 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   struct OutSegment {
     std::shared_ptr<Segment> segment;
     bool announced = false;  // NEW_SEGMENT sent
+    bool retiring = false;   // RELEASE_SEGMENT being sent: hands off
     absl::Time last_used;    // InfinitePast: used since the last idle check
+    // CountFree() when its free runs last went back to the kernel; more
+    // free chunks than this means there may be new runs to return.
+    uint32_t free_when_returned = 0;
   };
   struct Claim {
     std::shared_ptr<Segment> segment;
@@ -119,7 +136,12 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   bool WaitForMemory(uint64_t seen, const Deadline& deadline);
   absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
       uint32_t stream, std::shared_ptr<Segment>* segment);
-  void ReleaseIdleSegments();  // send_mu_ held
+  // Reclaim's two halves; both take out_mu_, the first also send_mu_ (and
+  // skips its turn when a sender holds it).
+  void ReleaseIdleSegments(absl::Time now);
+  void ReturnFreeRuns(absl::Time now);
+  // With out_mu_: true once `out` saw no allocation for the idle timeout.
+  bool IdleFor(OutSegment& out, absl::Time now) const;
   Buffer MakeBuffer(Claim claim, size_t size);
 
   // Socket writes. Both expect send_mu_ held. SendOrdered puts a message
@@ -171,6 +193,9 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // FlushBatch hands over under one lock.
   void Deliver(Message&& message);
   void FlushBatch();
+  // With in_mu_ held: gives up the reader role (and, once closed, what
+  // only the reader may touch: the stash's bytes and fds).
+  void EndReading();
   void ProtocolError(const absl::Status& error);
   // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
   // (true) or the deadline passes (false), taking the reader role whenever
@@ -190,7 +215,6 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Serialises socket writes whose order matters (NEW_SEGMENT before the
   // descriptors naming it; RELEASE_SEGMENT after the last).
   std::mutex send_mu_;
-  uint64_t sends_since_idle_check_ = 0;  // guarded by send_mu_
   // The outgoing ring (null without one) and whether ordered messages go
   // through it right now (false between a marker and RING_RESUME).
   std::unique_ptr<RingWriter> ring_out_;  // guarded by send_mu_
@@ -227,11 +251,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // waits since spinning was given up (for the periodic retry).
   uint32_t spin_misses_ = 0;
   uint32_t waits_without_spin_ = 0;
-  struct Stashed {
-    std::vector<uint8_t> bytes;
-    std::vector<UniqueFd> fds;
-  };
-  std::deque<Stashed> stash_;
+  ReorderStash stash_;
+  // Peer segments of this port still mapped (also those only Messages
+  // keep): bounded by the peer's declared max_segments.
+  const std::shared_ptr<std::atomic<uint32_t>> in_mapped_;
   bool batching_ = false;
   std::vector<Message> batch_;
 };

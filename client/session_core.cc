@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/port_grant.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/paths/reachability.h"
@@ -56,6 +57,8 @@ v1::PortEndStats ToProto(const PortStats& c) {
   s.set_sent_via_ring(c.sent_via_ring);
   s.set_ring_fallbacks(c.ring_fallbacks);
   s.set_tracking_in_flight(c.tracking_in_flight);
+  s.set_mapped_bytes(c.mapped_bytes_out);
+  s.set_resident_bytes(c.resident_bytes_out);
   s.set_updated_at_unix_ms(absl::ToUnixMillis(absl::Now()));
   return s;
 }
@@ -261,12 +264,9 @@ void SessionCore::OnNotice(BrokerNotice notice) {
     pending.peer.uid = opened.peer().uid();
     pending.peer.process_id = opened.peer().process_id();
     pending.peer.name = opened.peer().name();
-    pending.options = options_.port_options;
-    pending.options.geometry.chunk_size = opened.geometry().chunk_size();
-    pending.options.geometry.chunk_count = opened.geometry().chunk_count();
-    pending.options.max_segments = opened.geometry().max_segments();
-    pending.options.inline_threshold = opened.geometry().inline_threshold();
-    pending.options.port_id = opened.port_id();
+    // The grant bounds both what this end creates and what its peer maps.
+    pending.options =
+        internal::PortOptionsFromGrant(opened, options_.port_options);
     // HELLO now, so the opener's handshake completes even if this process
     // calls AcceptPort much later.
     if (absl::Status s = Port::SendHello(pending.fd.get(), pending.options);

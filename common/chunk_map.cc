@@ -127,6 +127,23 @@ bool ChunkMap::Free(uint32_t first, uint32_t n) {
   return all_were_busy;
 }
 
+std::optional<ChunkMap::Run> ChunkMap::NextFreeRun(uint32_t from) const {
+  const uint32_t first = FindFree(from, count_);
+  if (first >= count_) return std::nullopt;
+  // The run ends at the first busy bit after `first`; the bound is count_
+  // (the local copy), never the shared sentinel.
+  const uint32_t last_word = count_ / 64;
+  uint32_t w = first / 64;
+  uint64_t busy =
+      ~words_[w].load(std::memory_order_relaxed) & (~0ull << (first % 64));
+  while (busy == 0 && w < last_word) {
+    busy = ~words_[++w].load(std::memory_order_relaxed);
+  }
+  const uint32_t end =
+      busy == 0 ? count_ : std::min(count_, w * 64 + std::countr_zero(busy));
+  return Run{first, end - first};
+}
+
 uint32_t ChunkMap::CountFree() const {
   uint32_t total = 0;
   const uint32_t full_words = count_ / 64;

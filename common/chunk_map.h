@@ -48,6 +48,15 @@ class ChunkMap {
   // it was already free (a double free: a bug or a misbehaving peer).
   bool Free(uint32_t first, uint32_t n);
 
+  // A maximal run of free chunks: [first, first + length).
+  struct Run {
+    uint32_t first = 0;
+    uint32_t length = 0;
+  };
+  // The first run of free chunks at or after `from`; nullopt when none.
+  // A snapshot: the bits may change as soon as it returns.
+  std::optional<Run> NextFreeRun(uint32_t from) const;
+
   uint32_t CountFree() const;
   bool IsFree(uint32_t chunk) const;
   uint32_t count() const { return count_; }

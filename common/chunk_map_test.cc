@@ -25,6 +25,7 @@ class Bitmap {
   }
   ChunkMap& map() { return map_; }
   uint64_t word(uint32_t i) const { return words_[i].load(); }
+  void Scribble(uint32_t i, uint64_t value) { words_[i].store(value); }
 
  private:
   std::unique_ptr<std::atomic<uint64_t>[]> words_;
@@ -39,6 +40,33 @@ TEST(ChunkMapTest, InitMarksEveryChunkFreeAndTheSentinelBusy) {
     EXPECT_EQ((b.word(count / 64) >> (count % 64)) & 1, 0u) << count;
     EXPECT_FALSE(b.map().IsFree(count));
   }
+}
+
+TEST(ChunkMapTest, NextFreeRunFindsMaximalRunsAcrossWordsAndStopsAtTheEnd) {
+  Bitmap b(200);
+  ChunkMap& m = b.map();
+  ASSERT_EQ(m.Allocate(10, 0), 0u);  // [0, 10) busy
+  ASSERT_TRUE(m.TryClaim(130, 5));   // [130, 135) busy
+  auto run = m.NextFreeRun(0);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->first, 10u);
+  EXPECT_EQ(run->length, 120u);  // crosses the words at 64 and 128
+  run = m.NextFreeRun(run->first + run->length);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->first, 135u);
+  EXPECT_EQ(run->length, 65u);  // up to the end, not the sentinel
+  EXPECT_FALSE(m.NextFreeRun(200).has_value());
+  ASSERT_TRUE(m.TryClaim(135, 65));
+  EXPECT_FALSE(m.NextFreeRun(130).has_value());
+}
+
+TEST(ChunkMapTest, NextFreeRunIgnoresAFreedSentinel) {
+  // A peer that sets the sentinel bit must not stretch a run past the end.
+  Bitmap b(64);
+  b.Scribble(1, ~0ull);  // the sentinel word, all "free"
+  auto run = b.map().NextFreeRun(0);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->length, 64u);
 }
 
 TEST(ChunkMapTest, AllocatesFirstFitAndNeverPastTheEnd) {

@@ -9,6 +9,7 @@
 
 #include <bit>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -215,6 +216,16 @@ absl::Status Segment::Discard(uint32_t first, uint32_t n) {
     return ErrnoToStatus(errno, absl::StrCat("segment ", id_, ": MADV_REMOVE"));
   }
   return absl::OkStatus();
+}
+
+uint64_t Segment::ResidentBytes() const {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t size = geometry_.file_size();
+  std::vector<unsigned char> pages((size + page - 1) / page);
+  if (::mincore(base_, size, pages.data()) != 0) return 0;
+  uint64_t resident = 0;
+  for (unsigned char p : pages) resident += p & 1;
+  return resident * page;
 }
 
 }  // namespace shmport

@@ -91,6 +91,10 @@ class Segment {
   // (MADV_REMOVE); they read as zeros afterwards. Owner only.
   absl::Status Discard(uint32_t first, uint32_t n);
 
+  // Bytes of the mapping whose pages are in RAM right now (mincore), for
+  // statistics; 0 if the kernel will not say.
+  uint64_t ResidentBytes() const;
+
  private:
   Segment(Role role, uint32_t id, const SegmentGeometry& g, uint64_t token,
           UniqueFd fd, uint8_t* base);

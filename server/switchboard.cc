@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/segment_layout.h"
 #include "common/unix_channel.h"
 #include "server/process_usage.h"
 #include "server/secret.h"
@@ -20,6 +21,12 @@ namespace shmport::server {
 namespace {
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+// What a granted geometry lets one direction of a port map in all.
+uint64_t GrantedBytesPerDirection(const v1::Geometry& g) {
+  return uint64_t{g.max_segments()} *
+         (layout::kHeaderSize + uint64_t{g.chunk_size()} * g.chunk_count());
+}
 
 // "'router' (id 3)": how messages name a process.
 std::string Describe(const ProcessRecord& p) {
@@ -247,6 +254,8 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
   to_a.mutable_port_opened()->set_port_id(port_id);
   *to_a.mutable_port_opened()->mutable_peer() = IdentityOf(b);
   *to_a.mutable_port_opened()->mutable_geometry() = *geometry;
+  to_a.mutable_port_opened()->set_max_bytes_per_direction(
+      GrantedBytesPerDirection(*geometry));
   to_a.mutable_port_opened()->set_initiator(asked_by_a);
   v1::BrokerFrame to_b = to_a;
   *to_b.mutable_port_opened()->mutable_peer() = IdentityOf(a);

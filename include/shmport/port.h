@@ -47,6 +47,11 @@ struct PortOptions {
   // them closes the port (this end would have to map that much memory).
   uint32_t max_peer_segments = 64;
   uint64_t max_peer_bytes = 4ull << 30;
+  // Bounds on ordered socket messages held until the peer's ring reaches
+  // its marker; passing one is the peer's protocol error.
+  uint32_t max_stash_messages = 1024;
+  uint64_t max_stash_bytes = 4ull << 20;
+  uint32_t max_stash_fds = 64;
 
   // Bound on the HELLO exchange in Open().
   absl::Duration hello_timeout = absl::Seconds(5);
@@ -56,7 +61,12 @@ struct PortOptions {
   absl::Duration allocate_timeout = absl::Seconds(10);
   // Segments beyond the first that stay completely free this long are
   // unmapped and released (RELEASE_SEGMENT). InfiniteDuration: never.
+  // Checked by one process-wide thread, without needing traffic.
   absl::Duration idle_segment_timeout = absl::Seconds(5);
+  // Free runs of at least this many bytes in an outgoing segment that
+  // stayed idle_segment_timeout without allocations go back to the kernel
+  // (MADV_REMOVE). 0: never.
+  uint64_t reclaim_free_run_bytes = 1ull << 20;
 
   // Bytes of the shared-memory ring that carries this end's small messages
   // and descriptors without a system call per message (0: no ring; every
@@ -181,7 +191,8 @@ class Port {
   void Close();
   bool closed() const;
   // Why the port closed ("peer closed the connection", "protocol error:
-  // ..."), or OK while open.
+  // ..."), or OK while open. RESOURCE_EXHAUSTED (not UNAVAILABLE) when the
+  // per-process cap on peer segments (peer_mapping_budget.h) refused one.
   absl::Status closed_reason() const;
 
   const PeerIdentity& peer() const;

@@ -26,6 +26,8 @@ struct PortStats {
   uint64_t ring_fallbacks = 0;     // times the ring was full or an fd had to go
   uint64_t receive_spins = 0;      // waits that busy-polled the ring first
   uint64_t receive_spin_hits = 0;  // of those, the ones a message ended
+  uint64_t mapped_bytes_out = 0;   // this end's outgoing segments, mapped
+  uint64_t resident_bytes_out = 0;  // of those, in RAM (mincore)
   bool closed = false;
 };
 

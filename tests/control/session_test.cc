@@ -177,6 +177,33 @@ TEST(SessionTest, APortAnOperatorOpensIsAcceptedAtBothEnds) {
   EXPECT_EQ(m->ToString(), std::string(5000, 3));
 }
 
+// Issue 11: each end reports the shared memory it owns, mapped and resident.
+TEST(SessionTest, ListPortsShowsMappedAndResidentBytesOfEachEnd) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto stub = (*daemon)->NewStub();
+  auto a = Session::Connect(Options(**daemon, "memory-a"));
+  auto b = Session::Connect(Options(**daemon, "memory-b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto pa = (*a)->OpenPort("memory-b");
+  ASSERT_TRUE(pa.ok()) << pa.status();
+  auto pb = (*b)->AcceptPort(absl::Seconds(10));
+  ASSERT_TRUE(pb.ok()) << pb.status();
+  const std::vector<uint8_t> bytes(1 << 20, 3);
+  ASSERT_TRUE((*pa)->SendCopy(1, bytes).ok());
+  auto m = (*pb)->Receive(absl::Seconds(10));
+  ASSERT_TRUE(m.ok()) << m.status();
+  const v1::PortInfo info =
+      AwaitPortStats(*stub, (*pa)->port_id(), [&](const v1::PortInfo& p) {
+        return p.a().stats().resident_bytes() >= bytes.size() &&
+               p.b().stats().updated_at_unix_ms() != 0;
+      });
+  const v1::PortEndStats& sa = info.a().stats();
+  EXPECT_EQ(sa.mapped_bytes(), 8192 + 16ull * 1024 * 1024);  // one segment
+  EXPECT_LE(sa.resident_bytes(), sa.mapped_bytes());
+  EXPECT_EQ(info.b().stats().mapped_bytes(), 0u);  // b sent nothing
+}
+
 // Each Session reports the ports it closed with its stats push; once both
 // ends have, the daemon forgets the port (PORT_CLOSED "closed at both
 // ends"). The processes stay registered.

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "shmport/port.h"
 #include "tests/ports/port_harness.h"
+#include "tests/ports/raw_peer.h"
 #include "tests/util/process_census.h"
 
 namespace shmport {
@@ -21,44 +22,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr SegmentGeometry kGeometry{4096, 16};
+using testing::RawPeer;
 
-// The hostile end: a raw channel that completed a valid HELLO.
-class RawPeer {
- public:
-  explicit RawPeer(UniqueFd fd) : channel_(std::move(fd)) {}
-
-  void SendHello() {
-    PortOptions o;
-    o.geometry = kGeometry;
-    o.max_segments = 4;
-    ASSERT_TRUE(Port::SendHello(channel_.fd(), o).ok());
-  }
-  void Send(wire::Encoder& e, absl::Span<const int> fds = {}) {
-    ASSERT_TRUE(channel_.Send(e.bytes(), fds).ok());
-  }
-  void SendBytes(const std::vector<uint8_t>& bytes) {
-    ASSERT_TRUE(channel_.Send(bytes).ok());
-  }
-  // A valid, sealed segment announced with NEW_SEGMENT.
-  std::shared_ptr<Segment> Announce(uint32_t id) {
-    auto seg = Segment::Create(id, kGeometry, ::getpid());
-    EXPECT_TRUE(seg.ok());
-    wire::Encoder e(wire::MessageType::kNewSegment, 0);
-    e.SetNewSegment({id, 0, (*seg)->file_size(), (*seg)->token()});
-    const int fd = (*seg)->fd();
-    Send(e, absl::MakeConstSpan(&fd, 1));
-    return *seg;
-  }
-  void Descriptor(wire::Descriptor d) {
-    wire::Encoder e(wire::MessageType::kMmapData, 1);
-    e.AddDescriptor(d);
-    Send(e);
-  }
-
- private:
-  UnixChannel channel_;
-};
+constexpr SegmentGeometry kGeometry = testing::kRawPeerGeometry;
 
 struct Attack {
   const char* name;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,43 @@ int CountSegmentMappings(pid_t pid) {
   }
   return count;
 }
+
+int CountMappings(pid_t pid) {
+  std::ifstream maps(ProcDir(pid) + "/maps");
+  std::string line;
+  int count = 0;
+  while (std::getline(maps, line)) ++count;
+  return count;
+}
+
+uint64_t SegmentResidentBytes(pid_t pid) {
+  // A mapping's header line names the file; its "Rss:" line follows.
+  std::ifstream smaps(ProcDir(pid) + "/smaps");
+  std::string line;
+  bool segment = false;
+  uint64_t total = 0;
+  while (std::getline(smaps, line)) {
+    if (line.rfind("Rss:", 0) == 0) {
+      if (segment) total += std::strtoull(line.c_str() + 4, nullptr, 10) * 1024;
+    } else if (line.find('-') < line.find(' ') && line.find(' ') != 0) {
+      segment = line.find("/memfd:shmport-seg") != std::string::npos;
+    }
+  }
+  return total;
+}
+
+uint64_t PeakResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+    }
+  }
+  return 0;
+}
+
+void ResetPeakResident() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 ProcessCensus::ProcessCensus()
     : fds_(CountOpenFds()),

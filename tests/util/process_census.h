@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,14 @@ int CountOpenFds(pid_t pid = 0);
 std::vector<std::string> ListOpenFds(pid_t pid = 0);
 // Mappings of shmport segments ("/memfd:shmport-" in /proc/<pid>/maps).
 int CountSegmentMappings(pid_t pid = 0);
+// Every mapping of `pid` (lines of /proc/<pid>/maps).
+int CountMappings(pid_t pid = 0);
+// This process's peak resident set (VmHWM), and a reset of that peak to
+// the current resident set (/proc/self/clear_refs).
+uint64_t PeakResidentBytes();
+void ResetPeakResident();
+// Rss of the shmport segment mappings of `pid` (/proc/<pid>/smaps), summed.
+uint64_t SegmentResidentBytes(pid_t pid = 0);
 
 // Snapshot taken at construction; Leaked*() compare with now.
 class ProcessCensus {
