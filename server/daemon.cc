@@ -221,7 +221,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       ServiceIdentity{.listen_address = address,
                       .started_at = absl::Now(),
                       .admin_token = *admin_token,
-                      .watcher_queue_limit = d->config_.watcher_queue_limit()});
+                      .watcher_queue_limit = d->config_.watcher_queue_limit(),
+                      .watcher_queue_bytes = d->config_.watcher_queue_bytes()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
