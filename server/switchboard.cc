@@ -110,7 +110,7 @@ void Switchboard::EvictUnattachedBeyondLimit() {
          limits_.max_unattached_registrations()) {
     const uint64_t oldest = registry_.oldest_unattached();
     ++registrations_expired_;
-    Log(LogLevel::kWarning, "registration_evicted",
+    Log(LogLevel::kInfo, "registration_evicted",
         {{"process", oldest},
          {"limit", limits_.max_unattached_registrations()}});
     EndRegistration(oldest,

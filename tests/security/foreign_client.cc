@@ -14,6 +14,10 @@
 //   open_from ID PEER       OpenPort claiming to be process ID, with the
 //                           token of this process's raw registration
 //   attach BROKER ID TOKEN  BrokerLink::Attach to someone's registration
+//   register_flood NAME N [PID]
+//                           N Registers of NAME declaring PID (default:
+//                           this process), never attached:
+//                           ok <accepted> <refused> [<last error code>]
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -153,6 +157,13 @@ class Client {
       link_ = std::make_unique<BrokerLink>(*std::move(link));
       return "ok";
     }
+    if (command == "register_flood") {
+      std::string name;
+      int count = 0;
+      pid_t pid = ::getpid();
+      in >> name >> count >> pid;
+      return RegisterFlood(name, count, pid);
+    }
     return absl::StrCat("error INVALID_ARGUMENT unknown command '", command,
                         "'");
   }
@@ -161,6 +172,31 @@ class Client {
   static std::string GrpcError(const grpc::Status& s) {
     return ErrorLine(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                                   s.error_message()));
+  }
+
+  std::string RegisterFlood(const std::string& name, int count, pid_t pid) {
+    shmport::v1::RegisterRequest request;
+    request.set_name(name);
+    request.set_pid(pid);
+    int accepted = 0;
+    grpc::Status last;
+    for (int i = 0; i < count; ++i) {
+      shmport::v1::RegisterResponse response;
+      const grpc::Status s =
+          Stub().Register(Context().get(), request, &response);
+      if (s.ok()) {
+        ++accepted;
+      } else {
+        last = s;
+      }
+    }
+    return absl::StrCat(
+        "ok ", accepted, " ", count - accepted,
+        last.ok()
+            ? ""
+            : absl::StrCat(
+                  " ", absl::StatusCodeToString(
+                           static_cast<absl::StatusCode>(last.error_code()))));
   }
 
   static std::string ConnectSocket(const std::string& path) {
