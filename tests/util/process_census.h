@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ int CountOpenFds(pid_t pid = 0);
 std::vector<std::string> ListOpenFds(pid_t pid = 0);
 // Mappings of shmport segments ("/memfd:shmport-" in /proc/<pid>/maps).
 int CountSegmentMappings(pid_t pid = 0);
+
+// A size field of /proc/<pid>/status ("VmRSS", "VmHWM") in bytes; 0 when
+// the process or the field is missing.
+uint64_t ProcStatusBytes(pid_t pid, const std::string& key);
 
 // Snapshot taken at construction; Leaked*() compare with now.
 class ProcessCensus {
