@@ -352,6 +352,10 @@ TEST_F(ForeignUidTest, SquattersFloodingRegisterCannotKeepTheRightfulOut) {
     auto worker = Connect(absl::StrCat("worker-", rounds));
     ASSERT_TRUE(router != nullptr && worker != nullptr) << "round " << rounds;
     slowest = std::max(slowest, absl::Now() - start);
+    // Synchronously: a Session's destructor only closes its link, and the
+    // daemon frees the name when it sees the EOF.
+    EXPECT_TRUE(router->Unregister().ok());
+    EXPECT_TRUE(worker->Unregister().ok());
     ++rounds;
   }
   for (std::thread& t : squatters) t.join();
