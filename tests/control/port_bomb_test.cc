@@ -4,7 +4,6 @@
 // legitimate opener must still get through while the attack runs.
 #include <unistd.h>
 
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,6 +14,7 @@
 #include "tests/control/client_process.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
+#include "tests/util/eventually.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
@@ -25,15 +25,6 @@ using ::testing::HasSubstr;
 constexpr int kPerPair = 8;
 constexpr int kIncoming = 24;
 constexpr absl::Duration kBound = absl::Seconds(10);
-
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
 
 class PortBombTest : public ::testing::Test {
  protected:

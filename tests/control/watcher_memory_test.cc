@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -18,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
+#include "tests/util/eventually.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
@@ -26,16 +26,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr uint64_t kMiB = 1 << 20;
-constexpr absl::Duration kBound = absl::Seconds(20);
-
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 // The largest labels Register accepts: 32 of them, ~10 KB per event.
 google::protobuf::Map<std::string, std::string> HeavyLabels() {
@@ -89,6 +79,15 @@ class WatcherMemoryTest : public ::testing::Test {
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = *std::move(daemon);
     stub_ = daemon_->NewStub();
+  }
+  std::vector<std::unique_ptr<SilentWatcher>> SilentWatchers(
+      int n, bool include_existing) {
+    std::vector<std::unique_ptr<SilentWatcher>> watchers;
+    for (int i = 0; i < n; ++i) {
+      watchers.push_back(std::make_unique<SilentWatcher>(daemon_->address(),
+                                                         include_existing));
+    }
+    return watchers;
   }
   uint64_t DaemonRss() { return ProcStatusBytes(daemon_->pid(), "VmRSS"); }
   uint32_t Watchers() {
@@ -144,11 +143,8 @@ TEST_F(WatcherMemoryTest, SilentWatchersCostBoundedMemoryAndGiveItBack) {
                            "\nlimits { max_watchers: ", kWatchers,
                            " max_watchers_per_uid: ", kWatchers, " }"));
   const uint64_t rss_before = DaemonRss();
-  std::vector<std::unique_ptr<SilentWatcher>> watchers;
-  for (int i = 0; i < kWatchers; ++i) {
-    watchers.push_back(
-        std::make_unique<SilentWatcher>(daemon_->address(), false));
-  }
+  std::vector<std::unique_ptr<SilentWatcher>> watchers =
+      SilentWatchers(kWatchers, /*include_existing=*/false);
   ASSERT_TRUE(Eventually([&] { return Watchers() == kWatchers; }));
   SilentWatcher extra(daemon_->address(), false);
   const grpc::Status refused = extra.ReadToEnd();
@@ -191,11 +187,8 @@ TEST_F(WatcherMemoryTest, IncludeExistingWatchersShareOneSnapshot) {
   }
   const absl::Duration p50_alone = RegisterP50("alone-");
   const uint64_t rss_before = DaemonRss();
-  std::vector<std::unique_ptr<SilentWatcher>> watchers;
-  for (int i = 0; i < kWatchers; ++i) {
-    watchers.push_back(
-        std::make_unique<SilentWatcher>(daemon_->address(), true));
-  }
+  std::vector<std::unique_ptr<SilentWatcher>> watchers =
+      SilentWatchers(kWatchers, /*include_existing=*/true);
   ASSERT_TRUE(Eventually([&] { return Watchers() == kWatchers; }));
   const uint64_t rss_watched = DaemonRss();
   const absl::Duration p50_watched = RegisterP50("watched-");
