@@ -227,6 +227,89 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
   if (absl::Status s = policy_.MayOpen(a.info.name(), b.info.name()); !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckPortLimits(a, b); !s.ok()) return s;
+  absl::StatusOr<v1::Geometry> geometry = policy_.Grant(r.geometry());
+  if (!geometry.ok()) return geometry.status();
+
+  v1::OpenPortResponse response;
+  *response.mutable_geometry() = *geometry;
+  *response.mutable_peer() = b.info;
+  if (r.dry_run()) return response;
+
+  absl::StatusOr<std::pair<UnixChannel, UnixChannel>> pair =
+      UnixChannel::Pair();
+  if (!pair.ok()) return pair.status();
+  PortRecord* port =
+      registry_.AddPort(a.info.id(), b.info.id(), *geometry, NowMs());
+  const uint64_t port_id = port->info.id();
+
+  // The opener's end waits in its OpenPort call only if the process asked
+  // itself; a port an operator opened (admin token) is one both ends take
+  // with AcceptPort.
+  const bool asked_by_a =
+      !r.session_token().empty() && SecretsEqual(r.session_token(), a.token);
+  if (absl::Status s = DeliverPort(port->info, a, b, asked_by_a, *pair);
+      !s.ok()) {
+    return s;
+  }
+  ++ports_opened_total_;
+  response.set_port_id(port_id);
+  Log(LogLevel::kInfo, "port_opened",
+      {{"port", port_id},
+       {"from", a.info.id()},
+       {"to", b.info.id()},
+       {"chunk_size", geometry->chunk_size()},
+       {"chunk_count", geometry->chunk_count()},
+       {"max_segments", geometry->max_segments()}});
+  Publish(v1::Event::PORT_OPENED, nullptr, &port->info, "");
+  return response;
+}
+
+absl::Status Switchboard::DeliverPort(
+    const v1::PortInfo& port, const ProcessRecord& a, const ProcessRecord& b,
+    bool asked_by_a, const std::pair<UnixChannel, UnixChannel>& pair) {
+  const uint64_t port_id = port.id();
+  v1::BrokerFrame to_a;
+  to_a.mutable_port_opened()->set_port_id(port_id);
+  *to_a.mutable_port_opened()->mutable_peer() = IdentityOf(b);
+  *to_a.mutable_port_opened()->mutable_geometry() = port.geometry();
+  to_a.mutable_port_opened()->set_initiator(asked_by_a);
+  v1::BrokerFrame to_b = to_a;
+  *to_b.mutable_port_opened()->mutable_peer() = IdentityOf(a);
+  to_b.mutable_port_opened()->set_initiator(false);
+
+  // Both ends leave the daemon in these two sends; the socketpair closes
+  // here either way (the daemon never keeps a port's fds).
+  absl::Status sent_a = broker_->Send(a.info.id(), to_a, pair.first.fd());
+  absl::Status sent_b = sent_a.ok()
+                            ? broker_->Send(b.info.id(), to_b, pair.second.fd())
+                            : absl::OkStatus();
+  if (!sent_a.ok() || !sent_b.ok()) {
+    const ProcessRecord& failed = sent_a.ok() ? b : a;
+    const absl::Status& why = sent_a.ok() ? sent_b : sent_a;
+    if (sent_a.ok()) {
+      // `a` already holds its end: tell it the port is void.
+      v1::BrokerFrame closed;
+      closed.mutable_port_closed()->set_port_id(port_id);
+      closed.mutable_port_closed()->set_reason(
+          absl::StrCat("could not deliver the port to ", Describe(failed)));
+      (void)broker_->Send(a.info.id(), closed);
+    }
+    registry_.RemovePort(port_id);
+    Log(LogLevel::kWarning, "port_open_failed",
+        {{"port", port_id},
+         {"from", a.info.id()},
+         {"to", b.info.id()},
+         {"error", why.message()}});
+    return absl::UnavailableError(
+        absl::StrCat("could not hand the port to process ", Describe(failed),
+                     ": ", why.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Switchboard::CheckPortLimits(const ProcessRecord& a,
+                                          const ProcessRecord& b) {
   for (const ProcessRecord* p : {&a, &b}) {
     if (p->ports.size() >= limits_.max_ports_per_process()) {
       return absl::ResourceExhaustedError(
@@ -251,73 +334,7 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
         absl::StrCat("the daemon holds ", registry_.ports().size(),
                      " ports, its limit (limits.max_ports)"));
   }
-  absl::StatusOr<v1::Geometry> geometry = policy_.Grant(r.geometry());
-  if (!geometry.ok()) return geometry.status();
-
-  v1::OpenPortResponse response;
-  *response.mutable_geometry() = *geometry;
-  *response.mutable_peer() = b.info;
-  if (r.dry_run()) return response;
-
-  absl::StatusOr<std::pair<UnixChannel, UnixChannel>> pair =
-      UnixChannel::Pair();
-  if (!pair.ok()) return pair.status();
-  PortRecord* port =
-      registry_.AddPort(a.info.id(), b.info.id(), *geometry, NowMs());
-  const uint64_t port_id = port->info.id();
-
-  // The opener's end waits in its OpenPort call only if the process asked
-  // itself; a port an operator opened (admin token) is one both ends take
-  // with AcceptPort.
-  const bool asked_by_a =
-      !r.session_token().empty() && SecretsEqual(r.session_token(), a.token);
-  v1::BrokerFrame to_a;
-  to_a.mutable_port_opened()->set_port_id(port_id);
-  *to_a.mutable_port_opened()->mutable_peer() = IdentityOf(b);
-  *to_a.mutable_port_opened()->mutable_geometry() = *geometry;
-  to_a.mutable_port_opened()->set_initiator(asked_by_a);
-  v1::BrokerFrame to_b = to_a;
-  *to_b.mutable_port_opened()->mutable_peer() = IdentityOf(a);
-  to_b.mutable_port_opened()->set_initiator(false);
-
-  // Both ends leave the daemon in these two sends; the socketpair closes
-  // here either way (the daemon never keeps a port's fds).
-  absl::Status sent_a = broker_->Send(a.info.id(), to_a, pair->first.fd());
-  absl::Status sent_b =
-      sent_a.ok() ? broker_->Send(b.info.id(), to_b, pair->second.fd())
-                  : absl::OkStatus();
-  if (!sent_a.ok() || !sent_b.ok()) {
-    const ProcessRecord& failed = sent_a.ok() ? b : a;
-    const absl::Status& why = sent_a.ok() ? sent_b : sent_a;
-    if (sent_a.ok()) {
-      // `a` already holds its end: tell it the port is void.
-      v1::BrokerFrame closed;
-      closed.mutable_port_closed()->set_port_id(port_id);
-      closed.mutable_port_closed()->set_reason(
-          absl::StrCat("could not deliver the port to ", Describe(failed)));
-      (void)broker_->Send(a.info.id(), closed);
-    }
-    registry_.RemovePort(port_id);
-    Log(LogLevel::kWarning, "port_open_failed",
-        {{"port", port_id},
-         {"from", a.info.id()},
-         {"to", b.info.id()},
-         {"error", why.message()}});
-    return absl::UnavailableError(
-        absl::StrCat("could not hand the port to process ", Describe(failed),
-                     ": ", why.message()));
-  }
-  ++ports_opened_total_;
-  response.set_port_id(port_id);
-  Log(LogLevel::kInfo, "port_opened",
-      {{"port", port_id},
-       {"from", a.info.id()},
-       {"to", b.info.id()},
-       {"chunk_size", geometry->chunk_size()},
-       {"chunk_count", geometry->chunk_count()},
-       {"max_segments", geometry->max_segments()}});
-  Publish(v1::Event::PORT_OPENED, nullptr, &port->info, "");
-  return response;
+  return absl::OkStatus();
 }
 
 absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,

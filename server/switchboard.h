@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -109,6 +110,17 @@ class Switchboard : public BrokerListener {
   // OK when `token` is `process`'s, or the caller is admin.
   absl::Status Authorize(const ProcessRecord& process, absl::string_view token,
                          const Caller& caller, absl::string_view action)
+      /* requires mu_ */;
+  // Hands each end of `pair` to its process (PortOpened). When either send
+  // fails, forgets the port, tells `a` if it already holds its end, and
+  // returns UNAVAILABLE naming the process that could not take it.
+  absl::Status DeliverPort(const v1::PortInfo& port, const ProcessRecord& a,
+                           const ProcessRecord& b, bool asked_by_a,
+                           const std::pair<UnixChannel, UnixChannel>& pair)
+      /* requires mu_ */;
+  // RESOURCE_EXHAUSTED naming the limit when a port from `a` to `b` would
+  // exceed one (per process, incoming, per pair, daemon-wide).
+  absl::Status CheckPortLimits(const ProcessRecord& a, const ProcessRecord& b)
       /* requires mu_ */;
   // The checks an attach by the registering process itself must pass
   // (policy, the uid's rate and process budget, the daemon's cap, the

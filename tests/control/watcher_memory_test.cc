@@ -172,6 +172,41 @@ TEST_F(WatcherMemoryTest, SilentWatchersCostBoundedMemoryAndGiveItBack) {
       << rss_before / kMiB << " MiB before";
 }
 
+// Anonymous watchers share one budget, so they cannot take the slots of a
+// process that watches as itself (its uid's budget).
+TEST_F(WatcherMemoryTest, AnonymousWatchersCannotCrowdOutAProcesssWatch) {
+  StartDaemon("limits { max_watchers: 8 max_watchers_per_uid: 2 }");
+  std::vector<std::unique_ptr<SilentWatcher>> anonymous =
+      SilentWatchers(2, /*include_existing=*/false);
+  ASSERT_TRUE(Eventually([&] { return Watchers() == 2; }));
+  SilentWatcher third(daemon_->address(), false);
+  const grpc::Status refused = third.ReadToEnd();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("limits.max_watchers_per_uid"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("anonymous"));
+
+  auto me = RegisterAndAttach(*stub_, "watcher-owner");
+  ASSERT_TRUE(me.ok()) << me.status();
+  grpc::ClientContext context;
+  v1::WatchEventsRequest request;
+  request.set_include_existing(true);
+  request.set_process_id(me->id);
+  request.set_session_token(me->token);
+  auto reader = stub_->WatchEvents(&context, request);
+  v1::Event event;
+  ASSERT_TRUE(reader->Read(&event));  // its own PROCESS_REGISTERED, existing
+  EXPECT_EQ(event.process().name(), "watcher-owner");
+  context.TryCancel();
+  (void)reader->Finish();
+
+  request.set_session_token("not-the-token");
+  grpc::ClientContext wrong_context;
+  auto wrong = stub_->WatchEvents(&wrong_context, request);
+  EXPECT_FALSE(wrong->Read(&event));
+  EXPECT_EQ(wrong->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 // 50 include_existing watchers over 300 heavily labelled processes share
 // one copy of the snapshot (per watcher it was ~3 MB each), and Register
 // costs no more with them than without.
