@@ -419,7 +419,8 @@ v1::GetStatsResponse Switchboard::GetStats() {
   d->set_registrations_expired(registrations_expired_);
   d->set_attach_refused(attach_refused_);
   d->set_events_dropped(bus_.watchers_dropped());
-  d->set_watchers(bus_.watcher_count());
+  // Streams open, including dropped ones their clients have not ended.
+  d->set_watchers(watcher_slots_.size());
   for (const auto& [id, port] : registry_.ports()) {
     *response.add_ports() = port.info;
   }

@@ -27,6 +27,15 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kMiB = 1 << 20;
 
+// Sanitizer builds keep freed memory in quarantine (ASan: 256 MiB) and pad
+// every allocation, so the daemon's RSS there says nothing about its own
+// bounds; those builds check everything else.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+
 // The largest labels Register accepts: 32 of them, ~10 KB per event.
 google::protobuf::Map<std::string, std::string> HeavyLabels() {
   google::protobuf::Map<std::string, std::string> labels;
@@ -90,11 +99,13 @@ class WatcherMemoryTest : public ::testing::Test {
     return watchers;
   }
   uint64_t DaemonRss() { return ProcStatusBytes(daemon_->pid(), "VmRSS"); }
-  uint32_t Watchers() {
+  v1::DaemonStats Stats() {
     v1::GetStatsResponse stats;
     EXPECT_TRUE(stub_->GetStats(Context().get(), {}, &stats).ok());
-    return stats.daemon().watchers();
+    return stats.daemon();
   }
+  // Streams open, dropped ones included until their clients end them.
+  uint32_t Watchers() { return Stats().watchers(); }
   // Registers and attaches a heavily labelled process (this one's pid).
   absl::StatusOr<RawRegistration> Heavy(const std::string& name) {
     v1::RegisterRequest request;
@@ -156,17 +167,25 @@ TEST_F(WatcherMemoryTest, SilentWatchersCostBoundedMemoryAndGiveItBack) {
     ASSERT_TRUE(p.ok()) << p.status();
   }
   // Every watcher fell 1 MiB behind: the bus dropped it.
-  ASSERT_TRUE(Eventually([&] { return Watchers() == 0; }));
+  ASSERT_TRUE(Eventually([&] { return Stats().events_dropped() == kWatchers; }))
+      << Stats().events_dropped() << " watchers dropped";
   const uint64_t rss_attacked = DaemonRss();
   std::cerr << "daemon RSS " << rss_before / kMiB << " MiB before, "
             << rss_attacked / kMiB << " MiB with " << kWatchers
             << " silent watchers and 600 10-KB events\n";
-  EXPECT_LT(rss_attacked, rss_before + 64 * kMiB);
+  if (kRssIsMeaningful) EXPECT_LT(rss_attacked, rss_before + 64 * kMiB);
   const grpc::Status dropped = watchers.back()->ReadToEnd();
   EXPECT_EQ(dropped.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(dropped.error_message(), HasSubstr("watcher_queue_bytes"));
 
   watchers.clear();
+  ASSERT_TRUE(Eventually([&] { return Watchers() == 0; }));
+  {
+    // Their slots are free again.
+    SilentWatcher again(daemon_->address(), false);
+    EXPECT_TRUE(Eventually([&] { return Watchers() == 1; }));
+  }
+  if (!kRssIsMeaningful) return;
   EXPECT_TRUE(Eventually([&] { return DaemonRss() < rss_before + 16 * kMiB; }))
       << DaemonRss() / kMiB << " MiB after the watchers left, "
       << rss_before / kMiB << " MiB before";
@@ -231,7 +250,7 @@ TEST_F(WatcherMemoryTest, IncludeExistingWatchersShareOneSnapshot) {
             << rss_watched / kMiB << " MiB with " << kWatchers
             << " include_existing watchers; Register p50 " << p50_alone
             << " alone, " << p50_watched << " with them\n";
-  EXPECT_LT(rss_watched, rss_before + 48 * kMiB);
+  if (kRssIsMeaningful) EXPECT_LT(rss_watched, rss_before + 48 * kMiB);
   // Generous (a shared machine), yet far below the 2.5 ms measured when
   // Register paid per watcher.
   EXPECT_LT(p50_watched, p50_alone * 3 + absl::Milliseconds(1));
