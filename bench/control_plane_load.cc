@@ -43,6 +43,7 @@ using shmport::testing::Context;
 using shmport::testing::DaemonProcess;
 using shmport::testing::Describe;
 using shmport::testing::LightProcess;
+using shmport::testing::ProcStatusBytes;
 
 struct Percentiles {
   double p50_us = 0, p99_us = 0, max_us = 0;
