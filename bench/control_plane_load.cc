@@ -30,6 +30,7 @@
 #include "tests/control/daemon_process.h"
 #include "tests/control/light_process.h"
 #include "tests/control/raw_client.h"
+#include "tests/util/process_census.h"
 
 ABSL_FLAG(int, processes, 1000, "client processes to register");
 ABSL_FLAG(int, ports, 10000, "ports to open among them");
@@ -42,6 +43,7 @@ using shmport::testing::Context;
 using shmport::testing::DaemonProcess;
 using shmport::testing::Describe;
 using shmport::testing::LightProcess;
+using shmport::testing::ProcStatusBytes;
 
 struct Percentiles {
   double p50_us = 0, p99_us = 0, max_us = 0;
@@ -60,18 +62,6 @@ Percentiles Summarise(std::vector<absl::Duration> samples) {
   p.p99_us = at(0.99);
   p.max_us = absl::ToDoubleMicroseconds(samples.back());
   return p;
-}
-
-// VmRSS / VmHWM of `pid` in bytes, from /proc.
-uint64_t ProcStatusBytes(pid_t pid, const std::string& key) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + ":", 0) == 0) {
-      return std::stoull(line.substr(key.size() + 1)) * 1024;
-    }
-  }
-  return 0;
 }
 
 int Fail(const std::string& what) {

@@ -556,6 +556,13 @@ absl::StatusOr<std::unique_ptr<EventWatch>> SessionCore::Watch(
   std::unique_ptr<EventWatch> watch(new EventWatch());
   v1::WatchEventsRequest request;
   request.set_include_existing(include_existing);
+  {
+    // Watch as this process: its uid's watcher budget, not the one all
+    // anonymous watchers share.
+    std::lock_guard<std::mutex> lock(mu_);
+    request.set_process_id(process_id_);
+    request.set_session_token(token_);
+  }
   watch->reader_ = stub->WatchEvents(&watch->context_, request);
   return watch;
 }

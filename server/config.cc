@@ -31,9 +31,10 @@ class FirstError : public google::protobuf::io::ErrorCollector {
 
 bool IsPowerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-template <typename T>
-void Default(T* field_value, T fallback) {
-  if (*field_value == 0) *field_value = fallback;
+// Sets a zero field to its default through the message's setter.
+template <typename Message, typename Get, typename Set, typename T>
+void Default(Message* m, Get get, Set set, T fallback) {
+  if ((m->*get)() == 0) (m->*set)(fallback);
 }
 
 void FillConnectionDefaults(const config::v1::Limits& l,
@@ -66,7 +67,24 @@ void FillDefaults(DaemonConfig* config) {
   if (config->watcher_queue_limit() == 0) {
     config->set_watcher_queue_limit(kDefaultWatcherQueueLimit);
   }
+  Default(config, &DaemonConfig::watcher_queue_bytes,
+          &DaemonConfig::set_watcher_queue_bytes, kDefaultWatcherQueueBytes);
   auto* l = config->mutable_limits();
+  using Limits = config::v1::Limits;
+  Default(l, &Limits::max_unattached_registrations,
+          &Limits::set_max_unattached_registrations,
+          kDefaultMaxUnattachedRegistrations);
+  Default(l, &Limits::max_processes_per_uid, &Limits::set_max_processes_per_uid,
+          kDefaultMaxProcessesPerUid);
+  Default(l, &Limits::max_incoming_ports_per_process,
+          &Limits::set_max_incoming_ports_per_process,
+          kDefaultMaxIncomingPortsPerProcess);
+  Default(l, &Limits::max_ports_per_pair, &Limits::set_max_ports_per_pair,
+          kDefaultMaxPortsPerPair);
+  Default(l, &Limits::max_watchers, &Limits::set_max_watchers,
+          kDefaultMaxWatchers);
+  Default(l, &Limits::max_watchers_per_uid, &Limits::set_max_watchers_per_uid,
+          kDefaultMaxWatchersPerUid);
   if (l->max_processes() == 0) l->set_max_processes(kDefaultMaxProcesses);
   if (l->max_ports_per_process() == 0) {
     l->set_max_ports_per_process(kDefaultMaxPortsPerProcess);

@@ -26,6 +26,13 @@ inline constexpr uint32_t kDefaultMaxPendingBrokerConnections = 1024;
 inline constexpr uint32_t kDefaultMaxControlConnections = 8192;
 // Control connections a uid may hold beyond one per possible process.
 inline constexpr uint32_t kControlConnectionsHeadroom = 256;
+inline constexpr uint64_t kDefaultWatcherQueueBytes = 8ull << 20;
+inline constexpr uint32_t kDefaultMaxUnattachedRegistrations = 1024;
+inline constexpr uint32_t kDefaultMaxProcessesPerUid = 2048;
+inline constexpr uint32_t kDefaultMaxIncomingPortsPerProcess = 512;
+inline constexpr uint32_t kDefaultMaxPortsPerPair = 64;
+inline constexpr uint32_t kDefaultMaxWatchers = 64;
+inline constexpr uint32_t kDefaultMaxWatchersPerUid = 16;
 inline constexpr uint32_t kDefaultChunkSize = 16 * 1024;
 inline constexpr uint32_t kDefaultChunkCount = 1024;
 inline constexpr uint32_t kDefaultInlineThreshold = 1024;

@@ -21,6 +21,26 @@ TEST(ConfigTest, EmptyTextGivesEveryDefault) {
   EXPECT_EQ(c->limits().default_geometry().chunk_size(), kDefaultChunkSize);
 }
 
+TEST(ConfigTest, HostileNeighbourLimitsHaveDefaults) {
+  auto c = ParseDaemonConfig("", "empty");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->watcher_queue_bytes(), kDefaultWatcherQueueBytes);
+  const auto& l = c->limits();
+  EXPECT_EQ(l.max_unattached_registrations(),
+            kDefaultMaxUnattachedRegistrations);
+  EXPECT_EQ(l.max_processes_per_uid(), kDefaultMaxProcessesPerUid);
+  EXPECT_EQ(l.max_incoming_ports_per_process(),
+            kDefaultMaxIncomingPortsPerProcess);
+  EXPECT_EQ(l.max_ports_per_pair(), kDefaultMaxPortsPerPair);
+  EXPECT_EQ(l.max_watchers(), kDefaultMaxWatchers);
+  EXPECT_EQ(l.max_watchers_per_uid(), kDefaultMaxWatchersPerUid);
+  auto given = ParseDaemonConfig(
+      "watcher_queue_bytes: 4096 limits { max_ports_per_pair: 2 }", "t");
+  ASSERT_TRUE(given.ok()) << given.status();
+  EXPECT_EQ(given->watcher_queue_bytes(), 4096u);
+  EXPECT_EQ(given->limits().max_ports_per_pair(), 2u);
+}
+
 TEST(ConfigTest, GivenFieldsOverrideDefaults) {
   auto c = ParseDaemonConfig(
       "attach_timeout_ms: 200 limits { max_processes: 3 }", "t");

@@ -28,41 +28,58 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx,
   return reactor;
 }
 
-// One WatchEvents stream. The bus offers events (under its lock); the
-// reactor queues them, at most `limit`, and writes one at a time. A
+// One WatchEvents stream. The bus offers shared events (from its fan-out
+// thread); the reactor queues references to them, at most `events` of
+// them and `bytes` of their encoded size, and writes one at a time. A
 // watcher whose queue overflows is finished with RESOURCE_EXHAUSTED at
 // once, dropping what it had not read: the daemon never waits for it.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
                            public EventWatcher {
  public:
-  WatchReactor(ControlService* service, Switchboard* switchboard, size_t limit,
-               bool include_existing)
-      : call_(service), switchboard_(switchboard), limit_(limit) {
-    if (!switchboard_->Watch(this, include_existing)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!finish_status_.has_value()) {
-        finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                      "the daemon is shutting down");
-      }
-      queue_.clear();
-      MaybeFinish();
-    }
+  struct Bounds {
+    size_t events;
+    size_t bytes;
+  };
+  WatchReactor(ControlService* service, Switchboard* switchboard, Bounds bounds)
+      : call_(service), switchboard_(switchboard), bounds_(bounds) {}
+
+  // Subscribes, or finishes with why not.
+  void Start(const absl::StatusOr<Caller>& caller,
+             const v1::WatchEventsRequest& request) {
+    const absl::Status s = caller.ok()
+                               ? switchboard_->Watch(this, request, *caller)
+                               : caller.status();
+    if (s.ok()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finish_status_.has_value()) finish_status_ = ToGrpc(s);
+    DropQueue();
+    MaybeFinish();
   }
 
-  bool Offer(const v1::Event& event) override {
+  bool Offer(const EventRef& event) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finish_status_.has_value()) return true;  // ending; ignore quietly
-    if (queue_.size() >= limit_) {
-      queue_.clear();
+    std::string overflow;
+    if (queue_.size() >= bounds_.events) {
+      overflow = absl::StrCat("watcher fell ", bounds_.events,
+                              " events behind (watcher_queue_limit)");
+    } else if (held_bytes_ + event->bytes > bounds_.bytes) {
+      overflow = absl::StrCat("watcher holds ", held_bytes_,
+                              " bytes of unread events and the next has ",
+                              event->bytes, "; the limit is ", bounds_.bytes,
+                              " (watcher_queue_bytes)");
+    }
+    if (!overflow.empty()) {
+      DropQueue();
       finish_status_ = grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("watcher fell ", limit_,
-                       " events behind (watcher_queue_limit); reconnect with "
-                       "include_existing to resynchronise"));
+          absl::StrCat(overflow,
+                       "; reconnect with include_existing to resynchronise"));
       MaybeFinish();
       return false;
     }
     queue_.push_back(event);
+    held_bytes_ += event->bytes;
     if (!writing_) WriteNext();
     return true;
   }
@@ -76,9 +93,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
+    held_bytes_ -= current_->bytes;
+    current_.reset();
     if (!ok) {
       // The stream is broken (client gone): stop writing.
-      queue_.clear();
+      DropQueue();
       if (!finish_status_.has_value()) finish_status_ = grpc::Status::CANCELLED;
     }
     if (!queue_.empty()) {
@@ -90,7 +109,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
 
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.clear();
+    DropQueue();
     if (!finish_status_.has_value()) finish_status_ = grpc::Status::CANCELLED;
     MaybeFinish();
   }
@@ -107,7 +126,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
     current_ = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
-    StartWrite(&current_);
+    StartWrite(&current_->event);
+  }
+
+  // Requires mu_. Forgets what is queued (not what is being written).
+  void DropQueue() {
+    queue_.clear();
+    held_bytes_ = current_ != nullptr ? current_->bytes : 0;
   }
 
   // Requires mu_. Finishes once the decision is made and nothing is in
@@ -123,10 +148,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
 
   ControlService::CallScope call_;  // ends in OnDone, with the reactor
   Switchboard* const switchboard_;
-  const size_t limit_;
+  const Bounds bounds_;
   std::mutex mu_;  // guards everything below
-  std::deque<v1::Event> queue_;
-  v1::Event current_;  // being written; must outlive the write
+  std::deque<EventRef> queue_;
+  EventRef current_;       // being written; must outlive the write
+  size_t held_bytes_ = 0;  // of queue_ and current_
   bool writing_ = false;
   bool finished_ = false;
   std::optional<grpc::Status> finish_status_;  // set: finish when idle
@@ -236,8 +262,11 @@ grpc::ServerUnaryReactor* ControlService::GetStatus(
 
 grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(
     grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) {
-  return new WatchReactor(this, switchboard_, identity_.watcher_queue_limit,
-                          request->include_existing());
+  auto* reactor = new WatchReactor(
+      this, switchboard_,
+      {identity_.watcher_queue_limit, identity_.watcher_queue_bytes});
+  reactor->Start(CallerOf(ctx), *request);
+  return reactor;
 }
 
 ControlService::CallScope::CallScope(ControlService* service)

@@ -25,6 +25,7 @@ struct ServiceIdentity {
   absl::Time started_at;
   std::string admin_token;     // compared with the request's metadata
   size_t watcher_queue_limit;  // events a watcher may lag behind
+  size_t watcher_queue_bytes;  // and their encoded bytes
 };
 
 // Thread-safety: gRPC calls the methods on its own threads, concurrently;

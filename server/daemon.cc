@@ -255,7 +255,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       ServiceIdentity{.listen_address = address,
                       .started_at = absl::Now(),
                       .admin_token = *admin_token,
-                      .watcher_queue_limit = d->config_.watcher_queue_limit()});
+                      .watcher_queue_limit = d->config_.watcher_queue_limit(),
+                      .watcher_queue_bytes = d->config_.watcher_queue_bytes()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // The daemon accepts control connections itself, to cap them (gRPC 1.51

@@ -1,54 +1,72 @@
-// EventBus: fans registry events out to WatchEvents streams, in order.
+// EventBus: fans registry events out to WatchEvents streams, in order,
+// from its own thread, sharing one immutable copy of each event.
 #ifndef SHMPORT_SERVER_EVENT_BUS_H_
 #define SHMPORT_SERVER_EVENT_BUS_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
+#include "server/shared_event.h"
 #include "shmport/v1/control.pb.h"
 
 namespace shmport::server {
 
 // One subscriber. Offer must not block and must not call back into the
-// bus: the bus calls it with its own lock held, and the Switchboard calls
-// the bus with the registry locked.
+// bus; the bus calls it from its fan-out thread (or the Switchboard, for
+// the include_existing snapshot, under its own lock).
 class EventWatcher {
  public:
   virtual ~EventWatcher() = default;
   // Queues `event` for delivery. Returns false when the watcher's bounded
-  // queue is full; the watcher has then already ended its stream with
-  // RESOURCE_EXHAUSTED, and the bus forgets it and counts a drop.
-  virtual bool Offer(const v1::Event& event) = 0;
+  // queue (events or bytes) is full; the watcher has then already ended
+  // its stream with RESOURCE_EXHAUSTED, and the bus forgets it and counts
+  // a drop.
+  virtual bool Offer(const EventRef& event) = 0;
   // The daemon is shutting down: deliver what is queued, then end the
   // stream with OK. The bus has forgotten the watcher.
   virtual void OnBusClosed() = 0;
 };
 
 // Every published event gets the next sequence number (from 1) and the
-// current time; every watcher sees events in sequence order, because
-// Publish holds the bus lock while offering.
+// current time. Publish only appends to an outbox and wakes the fan-out
+// thread, so its cost does not grow with the number of watchers; that
+// one thread offers the events in sequence order, so every watcher sees
+// them in order. A watcher subscribed after event N was published sees
+// N+1 onwards. After the last watcher leaves, the bus returns freed heap
+// to the kernel (malloc_trim), since queued events may have been large.
 //
 // Thread-safety: all methods are thread-safe. Lock order: callers may hold
 // the Switchboard's lock when calling in; the bus lock is taken after it.
+// The fan-out thread calls watchers without the bus lock.
 class EventBus {
  public:
-  EventBus() = default;
+  EventBus();
+  // Stops the fan-out thread; unlike Close() it does not call watchers.
+  ~EventBus();
   EventBus(const EventBus&) = delete;
   EventBus& operator=(const EventBus&) = delete;
 
-  // Stamps `event` (sequence, time) and offers it to every watcher.
+  // Stamps `event` (sequence, time) and queues it for every watcher.
   // Returns the sequence number.
   uint64_t Publish(v1::Event event);
 
-  // Adds a watcher (not owned). Returns false after Close(): the caller
-  // should end the stream at once.
+  // Adds a watcher (not owned) for the events published from now on.
+  // Returns false after Close(): the caller should end the stream at once.
   bool Subscribe(EventWatcher* watcher);
   // Removes a watcher; after it returns, the bus never calls it again.
   // A no-op for a watcher the bus already forgot.
   void Unsubscribe(EventWatcher* watcher);
 
-  // Tells every watcher to finish (OnBusClosed) and refuses new ones.
+  // Waits until every event published so far has been offered.
+  void Drain();
+
+  // Offers what is queued, tells every watcher to finish (OnBusClosed) and
+  // refuses new ones. Idempotent.
   void Close();
 
   uint32_t watcher_count() const;
@@ -58,11 +76,30 @@ class EventBus {
   uint64_t last_sequence() const;
 
  private:
-  mutable std::mutex mu_;  // guards everything below
-  std::vector<EventWatcher*> watchers_;
-  uint64_t sequence_ = 0;
+  struct Subscription {
+    EventWatcher* watcher;
+    uint64_t first_sequence;  // events before it predate the subscription
+  };
+
+  void FanOutLoop();
+  // Offers what is queued and ends the thread; false when already done.
+  bool StopFanOut();
+  // Offers `batch` to `watchers`; returns the watchers that refused.
+  static std::vector<EventWatcher*> Offer(
+      const std::deque<EventRef>& batch,
+      const std::vector<Subscription>& watchers);
+
+  mutable std::mutex mu_;            // guards everything below
+  std::condition_variable wake_;     // outbox filled, closing, trim due
+  std::condition_variable settled_;  // a fan-out pass ended
+  std::vector<Subscription> watchers_;
+  std::deque<EventRef> outbox_;  // published, not offered yet
+  bool offering_ = false;        // a pass runs without mu_
+  uint64_t sequence_ = 0;        // last published
   uint64_t dropped_ = 0;
-  bool closed_ = false;
+  bool trim_due_ = false;  // a watcher left: give memory back when idle
+  bool closing_ = false;
+  std::thread fan_out_;  // last: starts once the rest is built
 };
 
 }  // namespace shmport::server

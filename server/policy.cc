@@ -36,9 +36,13 @@ absl::Status Policy::MayAttach(const Credentials& peer,
         "allowed_gids; the default admits only uid ",
         daemon_uid_, ")"));
   }
+  return MayClaim(peer.uid, name);
+}
+
+absl::Status Policy::MayClaim(uid_t uid, absl::string_view name) const {
   bool has_rule = false;
   for (const auto& rule : policy_.name_rules()) {
-    if (rule.uid() != peer.uid) continue;
+    if (rule.uid() != uid) continue;
     has_rule = true;
     for (const std::string& pattern : rule.name_patterns()) {
       if (MatchesPattern(pattern, name)) return absl::OkStatus();
@@ -47,12 +51,12 @@ absl::Status Policy::MayAttach(const Credentials& peer,
   if (has_rule) {
     std::vector<std::string> patterns;
     for (const auto& rule : policy_.name_rules()) {
-      if (rule.uid() != peer.uid) continue;
+      if (rule.uid() != uid) continue;
       patterns.insert(patterns.end(), rule.name_patterns().begin(),
                       rule.name_patterns().end());
     }
     return absl::PermissionDeniedError(absl::StrCat(
-        "uid ", peer.uid, " may not claim the name '", name,
+        "uid ", uid, " may not claim the name '", name,
         "' (policy.name_rules allow it: ", absl::StrJoin(patterns, ", "), ")"));
   }
   return absl::OkStatus();

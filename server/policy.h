@@ -25,6 +25,8 @@ class Policy {
   // OK when a process with kernel credentials `peer` may hold `name`.
   // PERMISSION_DENIED names the uid (or the name and the uid's patterns).
   absl::Status MayAttach(const Credentials& peer, absl::string_view name) const;
+  // The name_rules part of MayAttach alone: OK when `uid` may claim `name`.
+  absl::Status MayClaim(uid_t uid, absl::string_view name) const;
 
   // OK when `from` may open a port to `to` (both names). PERMISSION_DENIED
   // names the pair and the rule that refused it.

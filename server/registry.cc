@@ -6,23 +6,48 @@
 #include "absl/strings/str_cat.h"
 
 namespace shmport::server {
+namespace {
+
+absl::Status NameTaken(absl::string_view name, uint64_t holder) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("name '", name, "' is taken by process ", holder,
+                   "; names are unique among attached processes"));
+}
+
+}  // namespace
 
 absl::StatusOr<ProcessRecord*> Registry::AddProcess(v1::ProcessInfo info,
                                                     std::string token) {
-  auto taken = ids_by_name_.find(info.name());
-  if (taken != ids_by_name_.end()) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("name '", info.name(), "' is taken by process ",
-                     taken->second, "; names are unique among live processes"));
+  if (auto taken = ids_by_name_.find(info.name());
+      taken != ids_by_name_.end()) {
+    return NameTaken(info.name(), taken->second);
   }
   const uint64_t id = next_process_id_++;
   info.set_id(id);
   info.set_port_count(0);
-  ids_by_name_.emplace(info.name(), id);
+  info.set_state(v1::PROCESS_STATE_REGISTERED);
+  unattached_.insert(id);
   ProcessRecord& record = processes_[id];
   record.info = std::move(info);
   record.token = std::move(token);
   return &record;
+}
+
+absl::Status Registry::Attach(uint64_t id, uid_t uid, gid_t gid) {
+  ProcessRecord* p = FindProcess(id);
+  if (p == nullptr || p->info.state() != v1::PROCESS_STATE_REGISTERED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("process ", id, " is not an unattached registration"));
+  }
+  auto [it, bound] = ids_by_name_.emplace(p->info.name(), id);
+  if (!bound) return NameTaken(p->info.name(), it->second);
+  unattached_.erase(id);
+  ++attached_by_uid_[uid];
+  p->existing_event.reset();
+  p->info.set_state(v1::PROCESS_STATE_ATTACHED);
+  p->info.set_uid(uid);
+  p->info.set_gid(gid);
+  return absl::OkStatus();
 }
 
 ProcessRecord* Registry::FindProcess(uint64_t id) {
@@ -31,8 +56,16 @@ ProcessRecord* Registry::FindProcess(uint64_t id) {
 }
 
 ProcessRecord* Registry::FindProcessByName(absl::string_view name) {
-  auto it = ids_by_name_.find(name);
-  return it == ids_by_name_.end() ? nullptr : FindProcess(it->second);
+  if (auto it = ids_by_name_.find(name); it != ids_by_name_.end()) {
+    return FindProcess(it->second);
+  }
+  // Only for messages and for an opener waiting for its peer to attach;
+  // unattached registrations are few (limits.max_unattached_registrations).
+  for (auto it = unattached_.rbegin(); it != unattached_.rend(); ++it) {
+    ProcessRecord* p = FindProcess(*it);
+    if (p != nullptr && p->info.name() == name) return p;
+  }
+  return nullptr;
 }
 
 std::optional<Registry::Removed> Registry::RemoveProcess(uint64_t id) {
@@ -46,8 +79,17 @@ std::optional<Registry::Removed> Registry::RemoveProcess(uint64_t id) {
     }
   }
   removed.process = std::move(it->second);
-  ids_by_name_.erase(removed.process.info.name());
   processes_.erase(it);
+  const v1::ProcessInfo& info = removed.process.info;
+  if (info.state() == v1::PROCESS_STATE_ATTACHED) {
+    ids_by_name_.erase(info.name());
+    if (auto count = attached_by_uid_.find(info.uid());
+        count != attached_by_uid_.end() && --count->second == 0) {
+      attached_by_uid_.erase(count);
+    }
+  } else {
+    unattached_.erase(id);
+  }
   return removed;
 }
 
@@ -66,10 +108,13 @@ PortRecord* Registry::AddPort(uint64_t a, uint64_t b,
   port.info.mutable_b()->set_name(pb->info.name());
   *port.info.mutable_geometry() = geometry;
   port.info.set_opened_at_unix_ms(opened_at_unix_ms);
-  pa->ports.insert(id);
-  pa->info.set_port_count(pa->ports.size());
-  pb->ports.insert(id);
-  pb->info.set_port_count(pb->ports.size());
+  for (ProcessRecord* p : {pa, pb}) {
+    p->ports.insert(id);
+    p->info.set_port_count(p->ports.size());
+    p->existing_event.reset();
+  }
+  ++pb->incoming_ports;
+  ++pair_ports_[Pair(a, b)];
   return &port;
 }
 
@@ -83,15 +128,36 @@ std::optional<PortRecord> Registry::RemovePort(uint64_t id) {
   if (it == ports_.end()) return std::nullopt;
   PortRecord port = std::move(it->second);
   ports_.erase(it);
-  Unlink(port.info.a().process_id(), id);
-  Unlink(port.info.b().process_id(), id);
+  const uint64_t a = port.info.a().process_id();
+  const uint64_t b = port.info.b().process_id();
+  Unlink(a, id, /*incoming=*/false);
+  Unlink(b, id, /*incoming=*/true);
+  if (auto pair = pair_ports_.find(Pair(a, b));
+      pair != pair_ports_.end() && --pair->second == 0) {
+    pair_ports_.erase(pair);
+  }
   return port;
 }
 
-void Registry::Unlink(uint64_t id, uint64_t port_id) {
+uint32_t Registry::PortsBetween(uint64_t a, uint64_t b) const {
+  auto it = pair_ports_.find(Pair(a, b));
+  return it == pair_ports_.end() ? 0 : it->second;
+}
+
+uint32_t Registry::attached_count_of_uid(uid_t uid) const {
+  auto it = attached_by_uid_.find(uid);
+  return it == attached_by_uid_.end() ? 0 : it->second;
+}
+
+uint64_t Registry::oldest_unattached() const {
+  return unattached_.empty() ? 0 : *unattached_.begin();
+}
+
+void Registry::Unlink(uint64_t id, uint64_t port_id, bool incoming) {
   if (ProcessRecord* p = FindProcess(id)) {
-    p->ports.erase(port_id);
+    if (p->ports.erase(port_id) > 0 && incoming) --p->incoming_ports;
     p->info.set_port_count(p->ports.size());
+    p->existing_event.reset();
   }
 }
 

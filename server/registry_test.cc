@@ -1,5 +1,6 @@
 #include "server/registry.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -14,13 +15,51 @@ v1::ProcessInfo Named(const std::string& name) {
   return info;
 }
 
-TEST(RegistryTest, TakenNameIsAlreadyExistsNamingTheHolder) {
+TEST(RegistryTest, NameOfAnAttachedProcessIsAlreadyExistsNamingTheHolder) {
   Registry r;
   auto a = r.AddProcess(Named("a"), "t");
   ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(r.Attach((*a)->info.id(), 1000, 1000).ok());
   auto again = r.AddProcess(Named("a"), "t2");
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(again.status().message(), HasSubstr("process 1"));
+}
+
+TEST(RegistryTest, UnattachedRegistrationsDoNotReserveTheNameFirstAttachWins) {
+  Registry r;
+  const uint64_t squatter = (*r.AddProcess(Named("router"), "s"))->info.id();
+  const uint64_t rightful = (*r.AddProcess(Named("router"), "r"))->info.id();
+  EXPECT_EQ(r.unattached_count(), 2u);
+  ASSERT_TRUE(r.Attach(rightful, 1000, 1000).ok());
+  EXPECT_EQ(r.FindProcessByName("router")->info.id(), rightful);
+  const absl::Status late = r.Attach(squatter, 2000, 2000);
+  EXPECT_EQ(late.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(late.message(), HasSubstr(absl::StrCat("process ", rightful)));
+  EXPECT_EQ(r.FindProcess(squatter)->info.state(),
+            v1::PROCESS_STATE_REGISTERED);
+  EXPECT_EQ(r.attached_count(), 1u);
+  EXPECT_EQ(r.attached_count_of_uid(1000), 1u);
+  EXPECT_EQ(r.oldest_unattached(), squatter);
+  ASSERT_TRUE(r.RemoveProcess(rightful).has_value());
+  EXPECT_EQ(r.attached_count_of_uid(1000), 0u);
+  // The name is free again; the squatter is only a registration.
+  EXPECT_EQ(r.FindProcessByName("router")->info.id(), squatter);
+}
+
+TEST(RegistryTest, PortsAreCountedPerPairAndIncomingAtTheTarget) {
+  Registry r;
+  const uint64_t a = (*r.AddProcess(Named("a"), "t"))->info.id();
+  const uint64_t b = (*r.AddProcess(Named("b"), "t"))->info.id();
+  const uint64_t ab = r.AddPort(a, b, {}, 0)->info.id();
+  r.AddPort(b, a, {}, 0);
+  EXPECT_EQ(r.PortsBetween(a, b), 2u);
+  EXPECT_EQ(r.PortsBetween(b, a), 2u);
+  EXPECT_EQ(r.FindProcess(a)->incoming_ports, 1u);
+  EXPECT_EQ(r.FindProcess(b)->incoming_ports, 1u);
+  ASSERT_TRUE(r.RemovePort(ab).has_value());
+  EXPECT_EQ(r.PortsBetween(a, b), 1u);
+  EXPECT_EQ(r.FindProcess(b)->incoming_ports, 0u);
+  EXPECT_EQ(r.FindProcess(a)->incoming_ports, 1u);
 }
 
 TEST(RegistryTest, IdsAreNeverReused) {

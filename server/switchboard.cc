@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/segment_layout.h"
 #include "common/unix_channel.h"
+#include "server/pid_credentials.h"
 #include "server/process_usage.h"
 #include "server/secret.h"
 #include "server/validation.h"
@@ -48,9 +49,7 @@ v1::PeerIdentity IdentityOf(const ProcessRecord& p) {
 Switchboard::Switchboard(const DaemonConfig& config, uid_t daemon_uid)
     : policy_(config, daemon_uid),
       attach_timeout_(absl::Milliseconds(config.attach_timeout_ms())),
-      limits_(config.limits()),
-      register_rate_(config.limits().registrations_per_second(),
-                     config.limits().registration_burst(), absl::Now()) {}
+      limits_(config.limits()) {}
 
 void Switchboard::SetBroker(Broker* broker) { broker_ = broker; }
 
@@ -63,6 +62,14 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
     return absl::InvalidArgumentError(
         absl::StrCat("pid ", r.pid(), " is not a process id (must be > 0)"));
   }
+  // gRPC does not say who calls; the declared pid's owner is the only uid
+  // the registration can ever attach as (OnAttach checks the link's pid),
+  // so its name rules refuse early what the attach would refuse anyway.
+  absl::StatusOr<Credentials> declared = CredentialsOfPid(r.pid());
+  if (!declared.ok()) return declared.status();
+  if (absl::Status s = policy_.MayClaim(declared->uid, r.name()); !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::string> token = NewSecret();
   if (!token.ok()) return token.status();
 
@@ -70,24 +77,16 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
   if (shutting_down_) {
     return absl::UnavailableError("the daemon is shutting down");
   }
-  absl::Duration retry_after;
-  if (!register_rate_.TryAcquire(absl::Now(), &retry_after)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "registration rate limit of ", limits_.registrations_per_second(),
-        "/s reached (limits.registrations_per_second); retry in ",
-        absl::FormatDuration(retry_after)));
-  }
-  if (registry_.processes().size() >= limits_.max_processes()) {
+  if (registry_.attached_count() >= limits_.max_processes()) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("the daemon holds ", registry_.processes().size(),
-                     " processes, its limit (limits.max_processes)"));
+        absl::StrCat("the daemon holds ", registry_.attached_count(),
+                     " attached processes, its limit (limits.max_processes)"));
   }
   v1::ProcessInfo info;
   info.set_name(r.name());
   *info.mutable_labels() = r.labels();
   info.set_pid(r.pid());
   info.set_version(r.version());
-  info.set_state(v1::PROCESS_STATE_REGISTERED);
   info.set_registered_at_unix_ms(NowMs());
   absl::StatusOr<ProcessRecord*> added =
       registry_.AddProcess(std::move(info), *token);
@@ -98,6 +97,7 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
     registry_.RemoveProcess(id);
     return s;
   }
+  EvictUnattachedBeyondLimit();
   ++registrations_total_;
   Log(LogLevel::kInfo, "process_registered",
       {{"process", id}, {"name", r.name()}, {"pid", r.pid()}});
@@ -110,6 +110,22 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
   response.set_attach_timeout_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(attach_timeout_)));
   return response;
+}
+
+void Switchboard::EvictUnattachedBeyondLimit() {
+  while (registry_.unattached_count() >
+         limits_.max_unattached_registrations()) {
+    const uint64_t oldest = registry_.oldest_unattached();
+    ++registrations_expired_;
+    Log(LogLevel::kInfo, "registration_evicted",
+        {{"process", oldest},
+         {"limit", limits_.max_unattached_registrations()}});
+    EndRegistration(oldest,
+                    absl::StrCat("evicted: more than ",
+                                 limits_.max_unattached_registrations(),
+                                 " registrations had not attached "
+                                 "(limits.max_unattached_registrations)"));
+  }
 }
 
 absl::StatusOr<ProcessRecord*> Switchboard::Resolve(const v1::ProcessRef& ref,
@@ -218,18 +234,7 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
   if (absl::Status s = policy_.MayOpen(a.info.name(), b.info.name()); !s.ok()) {
     return s;
   }
-  for (const ProcessRecord* p : {&a, &b}) {
-    if (p->ports.size() >= limits_.max_ports_per_process()) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("process ", Describe(*p), " has ", p->ports.size(),
-                       " ports, its limit (limits.max_ports_per_process)"));
-    }
-  }
-  if (registry_.ports().size() >= limits_.max_ports()) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the daemon holds ", registry_.ports().size(),
-                     " ports, its limit (limits.max_ports)"));
-  }
+  if (absl::Status s = CheckPortLimits(a, b); !s.ok()) return s;
   absl::StatusOr<v1::Geometry> geometry = policy_.Grant(r.geometry());
   if (!geometry.ok()) return geometry.status();
 
@@ -250,12 +255,33 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
   // with AcceptPort.
   const bool asked_by_a =
       !r.session_token().empty() && SecretsEqual(r.session_token(), a.token);
+  if (absl::Status s = DeliverPort(port->info, a, b, asked_by_a, *pair);
+      !s.ok()) {
+    return s;
+  }
+  ++ports_opened_total_;
+  response.set_port_id(port_id);
+  Log(LogLevel::kInfo, "port_opened",
+      {{"port", port_id},
+       {"from", a.info.id()},
+       {"to", b.info.id()},
+       {"chunk_size", geometry->chunk_size()},
+       {"chunk_count", geometry->chunk_count()},
+       {"max_segments", geometry->max_segments()}});
+  Publish(v1::Event::PORT_OPENED, nullptr, &port->info, "");
+  return response;
+}
+
+absl::Status Switchboard::DeliverPort(
+    const v1::PortInfo& port, const ProcessRecord& a, const ProcessRecord& b,
+    bool asked_by_a, const std::pair<UnixChannel, UnixChannel>& pair) {
+  const uint64_t port_id = port.id();
   v1::BrokerFrame to_a;
   to_a.mutable_port_opened()->set_port_id(port_id);
   *to_a.mutable_port_opened()->mutable_peer() = IdentityOf(b);
-  *to_a.mutable_port_opened()->mutable_geometry() = *geometry;
+  *to_a.mutable_port_opened()->mutable_geometry() = port.geometry();
   to_a.mutable_port_opened()->set_max_bytes_per_direction(
-      GrantedBytesPerDirection(*geometry));
+      GrantedBytesPerDirection(port.geometry()));
   to_a.mutable_port_opened()->set_initiator(asked_by_a);
   v1::BrokerFrame to_b = to_a;
   *to_b.mutable_port_opened()->mutable_peer() = IdentityOf(a);
@@ -263,10 +289,10 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
 
   // Both ends leave the daemon in these two sends; the socketpair closes
   // here either way (the daemon never keeps a port's fds).
-  absl::Status sent_a = broker_->Send(a.info.id(), to_a, pair->first.fd());
-  absl::Status sent_b =
-      sent_a.ok() ? broker_->Send(b.info.id(), to_b, pair->second.fd())
-                  : absl::OkStatus();
+  absl::Status sent_a = broker_->Send(a.info.id(), to_a, pair.first.fd());
+  absl::Status sent_b = sent_a.ok()
+                            ? broker_->Send(b.info.id(), to_b, pair.second.fd())
+                            : absl::OkStatus();
   if (!sent_a.ok() || !sent_b.ok()) {
     const ProcessRecord& failed = sent_a.ok() ? b : a;
     const absl::Status& why = sent_a.ok() ? sent_b : sent_a;
@@ -288,17 +314,36 @@ absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
         absl::StrCat("could not hand the port to process ", Describe(failed),
                      ": ", why.message()));
   }
-  ++ports_opened_total_;
-  response.set_port_id(port_id);
-  Log(LogLevel::kInfo, "port_opened",
-      {{"port", port_id},
-       {"from", a.info.id()},
-       {"to", b.info.id()},
-       {"chunk_size", geometry->chunk_size()},
-       {"chunk_count", geometry->chunk_count()},
-       {"max_segments", geometry->max_segments()}});
-  Publish(v1::Event::PORT_OPENED, nullptr, &port->info, "");
-  return response;
+  return absl::OkStatus();
+}
+
+absl::Status Switchboard::CheckPortLimits(const ProcessRecord& a,
+                                          const ProcessRecord& b) {
+  for (const ProcessRecord* p : {&a, &b}) {
+    if (p->ports.size() >= limits_.max_ports_per_process()) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("process ", Describe(*p), " has ", p->ports.size(),
+                       " ports, its limit (limits.max_ports_per_process)"));
+    }
+  }
+  if (b.incoming_ports >= limits_.max_incoming_ports_per_process()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("process ", Describe(b), " has ", b.incoming_ports,
+                     " ports opened to it by others, its limit "
+                     "(limits.max_incoming_ports_per_process)"));
+  }
+  if (const uint32_t shared = registry_.PortsBetween(a.info.id(), b.info.id());
+      shared >= limits_.max_ports_per_pair()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "processes ", Describe(a), " and ", Describe(b), " share ", shared,
+        " ports, the limit for one pair (limits.max_ports_per_pair)"));
+  }
+  if (registry_.ports().size() >= limits_.max_ports()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the daemon holds ", registry_.ports().size(),
+                     " ports, its limit (limits.max_ports)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
@@ -383,7 +428,8 @@ v1::GetStatsResponse Switchboard::GetStats() {
   d->set_registrations_expired(registrations_expired_);
   d->set_attach_refused(attach_refused_);
   d->set_events_dropped(bus_.watchers_dropped());
-  d->set_watchers(bus_.watcher_count());
+  // Streams open, including dropped ones their clients have not ended.
+  d->set_watchers(watcher_slots_.size());
   for (const auto& [id, port] : registry_.ports()) {
     *response.add_ports() = port.info;
   }
@@ -397,35 +443,115 @@ void Switchboard::FillStatus(v1::GetStatusResponse* status) {
   status->set_broker_address(broker_->address());
 }
 
-bool Switchboard::Watch(EventWatcher* watcher, bool include_existing) {
+absl::Status Switchboard::Watch(EventWatcher* watcher,
+                                const v1::WatchEventsRequest& r,
+                                const Caller& c) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (shutting_down_) return false;
-  if (include_existing) {
-    // Synthetic events carry sequence 0: they describe the present, not
-    // something that happened in the daemon's event order.
-    const int64_t now = NowMs();
-    for (const auto& [id, p] : registry_.processes()) {
-      if (p.info.state() != v1::PROCESS_STATE_ATTACHED) continue;
-      v1::Event event;
-      event.set_time_unix_ms(now);
-      event.set_kind(v1::Event::PROCESS_REGISTERED);
-      *event.mutable_process() = p.info;
-      event.set_reason("existing");
-      if (!watcher->Offer(event)) return false;
-    }
-    for (const auto& [id, port] : registry_.ports()) {
-      v1::Event event;
-      event.set_time_unix_ms(now);
-      event.set_kind(v1::Event::PORT_OPENED);
-      *event.mutable_port() = port.info;
-      event.set_reason("existing");
-      if (!watcher->Offer(event)) return false;
-    }
+  if (shutting_down_) {
+    return absl::UnavailableError("the daemon is shutting down");
   }
-  return bus_.Subscribe(watcher);
+  absl::StatusOr<int64_t> slot = TakeWatcherSlot(r, c);
+  if (!slot.ok()) return slot.status();
+  if (r.include_existing() && !OfferExisting(watcher)) {
+    ReleaseWatcherSlot(*slot);
+    return absl::ResourceExhaustedError(
+        "the include_existing snapshot does not fit the watcher's queue "
+        "(watcher_queue_bytes)");
+  }
+  if (!bus_.Subscribe(watcher)) {
+    ReleaseWatcherSlot(*slot);
+    return absl::UnavailableError("the daemon is shutting down");
+  }
+  watcher_slots_[watcher] = *slot;
+  return absl::OkStatus();
 }
 
-void Switchboard::Unwatch(EventWatcher* watcher) { bus_.Unsubscribe(watcher); }
+absl::StatusOr<int64_t> Switchboard::TakeWatcherSlot(
+    const v1::WatchEventsRequest& r, const Caller& c) {
+  if (c.admin) return kUncountedWatcher;
+  int64_t slot = kAnonymousWatcher;
+  std::string who = "anonymous watchers (no process_id and session_token)";
+  if (r.process_id() != 0) {
+    const ProcessRecord* p = registry_.FindProcess(r.process_id());
+    if (p == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("process_id: no live process with id ", r.process_id()));
+    }
+    if (absl::Status s = Authorize(*p, r.session_token(), c, "WatchEvents");
+        !s.ok()) {
+      return s;
+    }
+    if (p->info.state() != v1::PROCESS_STATE_ATTACHED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "process ", Describe(*p), " has not attached its broker link yet"));
+    }
+    slot = p->info.uid();
+    who = absl::StrCat("uid ", p->info.uid());
+  }
+  if (counted_watchers_ >= limits_.max_watchers()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the daemon serves ", counted_watchers_,
+                     " watchers, its limit (limits.max_watchers)"));
+  }
+  uint32_t& held = watchers_per_uid_[slot];
+  if (held >= limits_.max_watchers_per_uid()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(who, " hold ", held,
+                     " watchers, the limit (limits.max_watchers_per_uid)"));
+  }
+  ++held;
+  ++counted_watchers_;
+  return slot;
+}
+
+void Switchboard::ReleaseWatcherSlot(int64_t slot) {
+  if (slot == kUncountedWatcher) return;
+  auto it = watchers_per_uid_.find(slot);
+  if (it != watchers_per_uid_.end() && --it->second == 0) {
+    watchers_per_uid_.erase(it);
+  }
+  --counted_watchers_;
+}
+
+bool Switchboard::OfferExisting(EventWatcher* watcher) {
+  // Synthetic events carry sequence 0: they describe the present, not
+  // something that happened in the daemon's event order.
+  auto existing = [](v1::Event::Kind kind) {
+    v1::Event event;
+    event.set_time_unix_ms(NowMs());
+    event.set_kind(kind);
+    event.set_reason("existing");
+    return event;
+  };
+  for (const auto& [id, p] : registry_.processes()) {
+    if (p.info.state() != v1::PROCESS_STATE_ATTACHED) continue;
+    if (p.existing_event == nullptr) {
+      v1::Event event = existing(v1::Event::PROCESS_REGISTERED);
+      *event.mutable_process() = p.info;
+      p.existing_event = std::make_shared<const SharedEvent>(std::move(event));
+    }
+    if (!watcher->Offer(p.existing_event)) return false;
+  }
+  for (const auto& [id, port] : registry_.ports()) {
+    if (port.existing_event == nullptr) {
+      v1::Event event = existing(v1::Event::PORT_OPENED);
+      *event.mutable_port() = port.info;
+      port.existing_event =
+          std::make_shared<const SharedEvent>(std::move(event));
+    }
+    if (!watcher->Offer(port.existing_event)) return false;
+  }
+  return true;
+}
+
+void Switchboard::Unwatch(EventWatcher* watcher) {
+  bus_.Unsubscribe(watcher);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = watcher_slots_.find(watcher);
+  if (it == watcher_slots_.end()) return;
+  ReleaseWatcherSlot(it->second);
+  watcher_slots_.erase(it);
+}
 
 void Switchboard::Shutdown() {
   {
@@ -473,21 +599,23 @@ absl::Status Switchboard::OnAttach(const AttachRequest& request) {
         absl::StrCat("broker link comes from pid ", peer.pid, " but process ",
                      Describe(*p), " registered pid ", p->info.pid())));
   }
-  if (absl::Status s = policy_.MayAttach(peer, p->info.name()); !s.ok()) {
+  if (absl::Status s = Admit(*p, peer); !s.ok()) {
     // The registering process itself (right token, right pid) is refused:
-    // it can never attach, so its name is released now rather than at the
-    // attach timeout. The broker sends the refusal on the connection.
+    // it can never attach, so its registration ends now rather than at the
+    // attach timeout. A refusal above (wrong token, wrong pid) may come
+    // from a stranger and leaves the registration to its rightful process.
+    // The broker sends the refusal on the connection.
     (void)refuse(s);
     EndRegistration(process_id, absl::StrCat("attach refused: ", s.message()));
     return s;
   }
   // Installing sends the OK result, under this lock: ahead of any PortOpened.
   if (absl::Status s = broker_->InstallLink(request); !s.ok()) {
-    return refuse(s);
+    // Admit bound the name: the registration cannot stay half attached.
+    (void)refuse(s);
+    EndRegistration(process_id, absl::StrCat("attach failed: ", s.message()));
+    return s;
   }
-  p->info.set_state(v1::PROCESS_STATE_ATTACHED);
-  p->info.set_uid(peer.uid);
-  p->info.set_gid(peer.gid);
   Log(LogLevel::kInfo, "process_attached",
       {{"process", process_id},
        {"name", p->info.name()},
@@ -495,6 +623,42 @@ absl::Status Switchboard::OnAttach(const AttachRequest& request) {
        {"uid", peer.uid}});
   Publish(v1::Event::PROCESS_REGISTERED, &p->info, nullptr, "attached");
   return absl::OkStatus();
+}
+
+absl::Status Switchboard::Admit(ProcessRecord& p, const Credentials& peer) {
+  if (absl::Status s = policy_.MayAttach(peer, p.info.name()); !s.ok()) {
+    return s;
+  }
+  auto bucket = attach_rate_.find(peer.uid);
+  if (bucket == attach_rate_.end()) {
+    bucket =
+        attach_rate_
+            .emplace(peer.uid,
+                     RateLimiter(limits_.registrations_per_second(),
+                                 limits_.registration_burst(), absl::Now()))
+            .first;
+  }
+  absl::Duration retry_after;
+  if (!bucket->second.TryAcquire(absl::Now(), &retry_after)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "uid ", peer.uid, " reached its registration rate limit of ",
+        limits_.registrations_per_second(),
+        "/s (limits.registrations_per_second); retry in ",
+        absl::FormatDuration(retry_after)));
+  }
+  if (const uint32_t held = registry_.attached_count_of_uid(peer.uid);
+      held >= limits_.max_processes_per_uid()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("uid ", peer.uid, " has ", held,
+                     " attached processes, its limit "
+                     "(limits.max_processes_per_uid)"));
+  }
+  if (registry_.attached_count() >= limits_.max_processes()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the daemon holds ", registry_.attached_count(),
+                     " attached processes, its limit (limits.max_processes)"));
+  }
+  return registry_.Attach(p.info.id(), peer.uid, peer.gid);
 }
 
 void Switchboard::OnAttachRefused(uint64_t process_id,
@@ -544,27 +708,23 @@ void Switchboard::OnStatsReport(uint64_t process_id,
     }
     *end->mutable_stats() = entry.stats();
     end->mutable_stats()->set_updated_at_unix_ms(now);
+    port->existing_event.reset();
   }
   for (uint64_t port_id : report.closed_port_ids()) {
     PortRecord* port = registry_.FindPort(port_id);
     if (port == nullptr) continue;
-    if (port->info.a().process_id() == process_id) {
-      port->a_closed = true;
-    } else if (port->info.b().process_id() == process_id) {
-      port->b_closed = true;
-    } else {
-      continue;
-    }
-    if (!port->a_closed || !port->b_closed) continue;
-    // Both ends are done with it and know it: no PortClosed to send.
+    const uint64_t a = port->info.a().process_id();
+    const uint64_t b = port->info.b().process_id();
+    if (process_id != a && process_id != b) continue;
+    // One end closed is enough: the port is dead (its socket pair says EOF
+    // to the other end), and keeping it would let a process that opens and
+    // closes ports fill its peer's quotas while holding no fd itself.
+    const ProcessRecord* closer = registry_.FindProcess(process_id);
+    const std::string reason =
+        closer != nullptr ? absl::StrCat("closed by ", Describe(*closer))
+                          : std::string("closed by the other end");
     PortRecord closed = std::move(*registry_.RemovePort(port_id));
-    Log(LogLevel::kInfo, "port_closed",
-        {{"port", port_id},
-         {"a", closed.info.a().process_id()},
-         {"b", closed.info.b().process_id()},
-         {"reason", "closed at both ends"}});
-    Publish(v1::Event::PORT_CLOSED, nullptr, &closed.info,
-            "closed at both ends");
+    NotifyPortClosed(closed, reason, process_id);
   }
 }
 

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -72,11 +74,17 @@ class Switchboard : public BrokerListener {
   // Fills the counts of `status`.
   void FillStatus(v1::GetStatusResponse* status);
 
-  // Subscribes `watcher`; with `include_existing`, first offers the live
-  // processes and ports as synthetic events (sequence 0), atomically with
-  // the subscription so that nothing is missed or seen twice. Returns false
-  // when shutting down (or the watcher refused the snapshot).
-  bool Watch(EventWatcher* watcher, bool include_existing);
+  // Subscribes `watcher` as `r` asks; with include_existing, first offers
+  // the live processes and ports as synthetic events (sequence 0, shared
+  // between watchers), atomically with the subscription so that nothing is
+  // missed or seen twice. Errors: RESOURCE_EXHAUSTED for a watcher beyond
+  // limits.max_watchers or max_watchers_per_uid (operators, with the admin
+  // token, are not counted) or whose snapshot it refused (it has ended its
+  // stream itself), PERMISSION_DENIED / NOT_FOUND for a process_id whose
+  // session_token does not match, UNAVAILABLE when shutting down.
+  absl::Status Watch(EventWatcher* watcher, const v1::WatchEventsRequest& r,
+                     const Caller& c);
+  // Ends a subscription Watch made and frees its slot.
   void Unwatch(EventWatcher* watcher);
 
   // Refuses new registrations and ports (UNAVAILABLE) and ends every
@@ -103,6 +111,26 @@ class Switchboard : public BrokerListener {
   absl::Status Authorize(const ProcessRecord& process, absl::string_view token,
                          const Caller& caller, absl::string_view action)
       /* requires mu_ */;
+  // Hands each end of `pair` to its process (PortOpened). When either send
+  // fails, forgets the port, tells `a` if it already holds its end, and
+  // returns UNAVAILABLE naming the process that could not take it.
+  absl::Status DeliverPort(const v1::PortInfo& port, const ProcessRecord& a,
+                           const ProcessRecord& b, bool asked_by_a,
+                           const std::pair<UnixChannel, UnixChannel>& pair)
+      /* requires mu_ */;
+  // RESOURCE_EXHAUSTED naming the limit when a port from `a` to `b` would
+  // exceed one (per process, incoming, per pair, daemon-wide).
+  absl::Status CheckPortLimits(const ProcessRecord& a, const ProcessRecord& b)
+      /* requires mu_ */;
+  // The checks an attach by the registering process itself must pass
+  // (policy, the uid's rate and process budget, the daemon's cap, the
+  // name), in that order; binds the name and marks `p` ATTACHED when all
+  // pass.
+  absl::Status Admit(ProcessRecord& p, const Credentials& peer)
+      /* requires mu_ */;
+  // Ends the oldest unattached registrations while there are more than
+  // limits.max_unattached_registrations.
+  void EvictUnattachedBeyondLimit() /* requires mu_ */;
   // Removes the process and its ports, notifies peers and watchers, and
   // releases its broker resources. `reason` goes into events and logs.
   void EndRegistration(uint64_t process_id, absl::string_view reason)
@@ -113,6 +141,15 @@ class Switchboard : public BrokerListener {
                         uint64_t skip,
                         absl::StatusCode code = absl::StatusCode::kOk)
       /* requires mu_ */;
+  // A watcher's place in the budgets: its uid, kAnonymousWatcher, or
+  // kUncountedWatcher (an operator).
+  static constexpr int64_t kAnonymousWatcher = -1;
+  static constexpr int64_t kUncountedWatcher = -2;
+  absl::StatusOr<int64_t> TakeWatcherSlot(const v1::WatchEventsRequest& r,
+                                          const Caller& c) /* requires mu_ */;
+  void ReleaseWatcherSlot(int64_t slot) /* requires mu_ */;
+  // Offers the include_existing snapshot; false when the watcher refused.
+  bool OfferExisting(EventWatcher* watcher) /* requires mu_ */;
   void Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
                const v1::PortInfo* port, absl::string_view reason)
       /* requires mu_ */;
@@ -125,7 +162,13 @@ class Switchboard : public BrokerListener {
 
   std::mutex mu_;  // guards everything below; taken before bus_ and broker_
   Registry registry_;
-  RateLimiter register_rate_;
+  // Attaches per uid (limits.registrations_per_second): Register cannot
+  // tell who calls, the broker link's SO_PEERCRED can.
+  absl::flat_hash_map<uid_t, RateLimiter> attach_rate_;
+  // Watch slots taken, by watcher, and how many each budget holds.
+  absl::flat_hash_map<EventWatcher*, int64_t> watcher_slots_;
+  absl::flat_hash_map<int64_t, uint32_t> watchers_per_uid_;
+  uint32_t counted_watchers_ = 0;
   bool shutting_down_ = false;
   uint64_t registrations_total_ = 0;
   uint64_t ports_opened_total_ = 0;

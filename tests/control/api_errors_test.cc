@@ -99,7 +99,9 @@ TEST_F(ApiErrorsTest, RegisterWithBadLabelsIsInvalidArgument) {
 }
 
 TEST_F(ApiErrorsTest, RegisterWithTakenNameIsAlreadyExistsNamingTheHolder) {
-  auto first = RegisterOnly(*stub_, "dup-name");
+  // A name is taken once its holder attached (an unattached registration
+  // reserves nothing: see registration_squatting_test).
+  auto first = RegisterAndAttach(*stub_, "dup-name");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_CODE(Register("dup-name"), ALREADY_EXISTS,
               absl::StrCat("taken by process ", first->id));
@@ -358,11 +360,30 @@ class LimitsTest : public ::testing::Test {
 
 TEST_F(LimitsTest, RegisterBeyondMaxProcessesIsResourceExhausted) {
   StartDaemon("limits { max_processes: 2 }");
-  ASSERT_TRUE(RegisterOnly(*stub_, "p1").ok());
-  ASSERT_TRUE(RegisterOnly(*stub_, "p2").ok());
+  // Attached processes count; unattached registrations are bounded
+  // separately (limits.max_unattached_registrations).
+  auto p1 = RegisterAndAttach(*stub_, "p1");
+  auto p2 = RegisterAndAttach(*stub_, "p2");
+  ASSERT_TRUE(p1.ok() && p2.ok());
   auto third = RegisterOnly(*stub_, "p3");
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(third.status().message(), HasSubstr("limits.max_processes"));
+}
+
+TEST_F(LimitsTest, UnattachedRegistrationsBeyondTheirLimitEvictTheOldest) {
+  StartDaemon("limits { max_unattached_registrations: 2 }");
+  auto oldest = RegisterOnly(*stub_, "u1");
+  auto middle = RegisterOnly(*stub_, "u2");
+  auto newest = RegisterOnly(*stub_, "u3");  // evicts u1, not refused
+  ASSERT_TRUE(oldest.ok() && middle.ok() && newest.ok());
+  auto evicted = BrokerLink::Attach(oldest->broker_address, oldest->id,
+                                    oldest->token, absl::Seconds(10));
+  EXPECT_EQ(evicted.status().code(), absl::StatusCode::kNotFound);
+  for (RawRegistration* kept : {&*middle, &*newest}) {
+    auto link = BrokerLink::Attach(kept->broker_address, kept->id, kept->token,
+                                   absl::Seconds(10));
+    EXPECT_TRUE(link.ok()) << link.status();
+  }
 }
 
 TEST_F(LimitsTest, OpenPortBeyondPortsPerProcessIsResourceExhausted) {
@@ -380,11 +401,15 @@ TEST_F(LimitsTest, OpenPortBeyondPortsPerProcessIsResourceExhausted) {
 
 TEST_F(LimitsTest, RegistrationsBeyondRateAreResourceExhausted) {
   StartDaemon("limits { registrations_per_second: 1 registration_burst: 2 }");
-  ASSERT_TRUE(RegisterOnly(*stub_, "r1").ok());
-  ASSERT_TRUE(RegisterOnly(*stub_, "r2").ok());
-  auto third = RegisterOnly(*stub_, "r3");
+  // Counted per uid at attach, where the kernel says who it is.
+  auto r1 = RegisterAndAttach(*stub_, "r1");
+  auto r2 = RegisterAndAttach(*stub_, "r2");
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  auto third = RegisterAndAttach(*stub_, "r3");
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(third.status().message(), HasSubstr("retry in"));
+  EXPECT_THAT(third.status().message(),
+              HasSubstr(absl::StrCat("uid ", ::getuid())));
 }
 
 TEST_F(LimitsTest, PolicyDeniedPortIsPermissionDeniedNamingThePair) {

@@ -15,6 +15,10 @@
 //                           token of this process's raw registration
 //   attach BROKER ID TOKEN  BrokerLink::Attach to someone's registration
 //   hold, closed, release, flood_attach: see hostile_sockets.h
+//   register_flood NAME N [PID]
+//                           N Registers of NAME declaring PID (default:
+//                           this process), never attached:
+//                           ok <accepted> <refused> [<last error code>]
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -156,6 +160,13 @@ class Client {
       return "ok";
     }
     if (auto answer = hostile_.Run(command, in)) return *answer;
+    if (command == "register_flood") {
+      std::string name;
+      int count = 0;
+      pid_t pid = ::getpid();
+      in >> name >> count >> pid;
+      return RegisterFlood(name, count, pid);
+    }
     return absl::StrCat("error INVALID_ARGUMENT unknown command '", command,
                         "'");
   }
@@ -164,6 +175,31 @@ class Client {
   static std::string GrpcError(const grpc::Status& s) {
     return ErrorLine(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                                   s.error_message()));
+  }
+
+  std::string RegisterFlood(const std::string& name, int count, pid_t pid) {
+    shmport::v1::RegisterRequest request;
+    request.set_name(name);
+    request.set_pid(pid);
+    int accepted = 0;
+    grpc::Status last;
+    for (int i = 0; i < count; ++i) {
+      shmport::v1::RegisterResponse response;
+      const grpc::Status s =
+          Stub().Register(Context().get(), request, &response);
+      if (s.ok()) {
+        ++accepted;
+      } else {
+        last = s;
+      }
+    }
+    return absl::StrCat(
+        "ok ", accepted, " ", count - accepted,
+        last.ok()
+            ? ""
+            : absl::StrCat(
+                  " ", absl::StatusCodeToString(
+                           static_cast<absl::StatusCode>(last.error_code()))));
   }
 
   static std::string ConnectSocket(const std::string& path) {

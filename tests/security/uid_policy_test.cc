@@ -8,11 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
+#include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -196,6 +200,103 @@ TEST_F(ForeignUidTest, AnotherUidCannotOpenPortsThePolicyForbids) {
   EXPECT_EQ(Ask("receive"), "ok hello from root");
   ASSERT_TRUE(stub_->ListPorts(Context().get(), {}, &ports).ok());
   EXPECT_EQ(ports.ports_size(), 1);
+}
+
+// Issue 11, hole 7 (registration squatting). Register cannot tell who
+// calls (gRPC 1.51 gives no peer credentials on a unix socket), so a name
+// is bound only when a registration attaches, where SO_PEERCRED is known,
+// and the per-uid budgets are counted there.
+
+TEST_F(ForeignUidTest, NameRulesRefuseTheNameAlreadyAtRegister) {
+  StartDaemon(GuestNamesOnly());
+  SpawnForeign();
+  const std::string refused = Ask("raw_register router");
+  EXPECT_THAT(refused, StartsWith("error PERMISSION_DENIED"));
+  EXPECT_THAT(refused, HasSubstr("policy.name_rules"));
+  EXPECT_THAT(refused, HasSubstr("guest-*"));
+  EXPECT_TRUE(Processes().empty());
+}
+
+// A Register declaring someone else's pid (here pid 1, whose uid has no
+// name rules, so Register's early check passes) can never attach: the
+// link's pid must match. It holds nothing meanwhile.
+TEST_F(ForeignUidTest, RegistrationDeclaringAnotherPidHoldsNothing) {
+  StartDaemon(GuestNamesOnly());
+  SpawnForeign();
+  EXPECT_EQ(Ask("register_flood router 3 1"), "ok 3 0");
+  auto router = Connect("router");
+  ASSERT_NE(router, nullptr);
+  EXPECT_EQ(router->process_id(), Processes().back().id());
+  // A pid that runs nothing is refused outright.
+  EXPECT_THAT(Ask("register_flood guest-1 1 4194303"),
+              HasSubstr("INVALID_ARGUMENT"));
+}
+
+// Two squatters re-register "router" (and flood registrations) as fast as
+// they can, never attaching; the rightful router, and sixteen workers,
+// register and attach within their normal bound all along.
+TEST_F(ForeignUidTest, SquattersFloodingRegisterCannotKeepTheRightfulOut) {
+  StartDaemon(absl::StrCat("policy { ", AdmitBoth(), " }"));
+  SpawnForeign();
+  auto second = ForeignProcess::Spawn({"--address=" + daemon_->address()});
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::atomic<bool> flooding{true};
+  std::string answers[2];
+  std::thread squatters[2];
+  ForeignProcess* floods[2] = {foreign_.get(), second->get()};
+  for (int i = 0; i < 2; ++i) {
+    squatters[i] = std::thread([&, i] {
+      auto answer =
+          floods[i]->Command("register_flood router 3000", absl::Seconds(60));
+      answers[i] = answer.ok() ? *answer : answer.status().ToString();
+      flooding = false;
+    });
+  }
+  int rounds = 0;
+  absl::Duration slowest;
+  while (flooding) {
+    const absl::Time start = absl::Now();
+    auto router = Connect("router");
+    auto worker = Connect(absl::StrCat("worker-", rounds));
+    ASSERT_TRUE(router != nullptr && worker != nullptr) << "round " << rounds;
+    slowest = std::max(slowest, absl::Now() - start);
+    // Synchronously: a Session's destructor only closes its link, and the
+    // daemon frees the name when it sees the EOF.
+    EXPECT_TRUE(router->Unregister().ok());
+    EXPECT_TRUE(worker->Unregister().ok());
+    ++rounds;
+  }
+  for (std::thread& t : squatters) t.join();
+  for (const std::string& answer : answers) {
+    // Squatting Registers were accepted (and evicted) whenever the
+    // rightful router was not attached: the flood was real.
+    const std::vector<std::string> words = absl::StrSplit(answer, ' ');
+    int accepted = 0;
+    ASSERT_GE(words.size(), 3u) << answer;
+    ASSERT_TRUE(absl::SimpleAtoi(words[1], &accepted)) << answer;
+    EXPECT_GT(accepted, 0) << answer;
+  }
+  EXPECT_GE(rounds, 16) << "the flood ended before 16 rounds overlapped it";
+  EXPECT_LT(slowest, absl::Seconds(2));
+  std::cerr << "rounds during the flood: " << rounds
+            << ", slowest router+worker connect: " << slowest << "\n";
+}
+
+TEST_F(ForeignUidTest, RegistrationRateIsCountedPerUid) {
+  StartDaemon(absl::StrCat("policy { ", AdmitBoth(),
+                           " }\nlimits { registrations_per_second: 1 "
+                           "registration_burst: 3 }"));
+  SpawnForeign();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(Ask(absl::StrCat("connect guest-", i)), StartsWith("ok "));
+  }
+  const std::string limited = Ask("connect guest-3");
+  EXPECT_THAT(limited, StartsWith("error RESOURCE_EXHAUSTED"));
+  EXPECT_THAT(limited, HasSubstr(absl::StrCat("uid ", kForeignUid)));
+  EXPECT_THAT(limited, HasSubstr("limits.registrations_per_second"));
+  // Another uid's budget is its own.
+  auto mine = Connect("router");
+  EXPECT_NE(mine, nullptr);
 }
 
 // With socket_group set, the daemon makes the directory 0750 and the

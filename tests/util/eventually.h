@@ -13,7 +13,7 @@ namespace shmport::testing {
 // Polls `done` (every `every`) until it holds (true) or `timeout` passes
 // (false).
 inline bool Eventually(const std::function<bool()>& done,
-                       absl::Duration timeout,
+                       absl::Duration timeout = absl::Seconds(20),
                        absl::Duration every = absl::Milliseconds(5)) {
   const absl::Time deadline = absl::Now() + timeout;
   while (!done()) {

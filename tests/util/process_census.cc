@@ -18,6 +18,17 @@ std::string ProcDir(pid_t pid) {
 
 }  // namespace
 
+uint64_t ProcStatusBytes(pid_t pid, const std::string& key) {
+  std::ifstream in(ProcDir(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) {
+      return std::stoull(line.substr(key.size() + 1)) * 1024;
+    }
+  }
+  return 0;
+}
+
 std::vector<std::string> ListOpenFds(pid_t pid) {
   std::vector<std::string> out;
   const std::string dir = ProcDir(pid) + "/fd";

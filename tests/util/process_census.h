@@ -27,6 +27,10 @@ void ResetPeakResident();
 // Rss of the shmport segment mappings of `pid` (/proc/<pid>/smaps), summed.
 uint64_t SegmentResidentBytes(pid_t pid = 0);
 
+// A size field of /proc/<pid>/status ("VmRSS", "VmHWM") in bytes; 0 when
+// the process or the field is missing.
+uint64_t ProcStatusBytes(pid_t pid, const std::string& key);
+
 // Snapshot taken at construction; Leaked*() compare with now.
 class ProcessCensus {
  public:
