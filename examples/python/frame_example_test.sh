@@ -7,6 +7,9 @@ set -euo pipefail
 RUNFILES=${TEST_SRCDIR:?}/shmport
 export PYTHONPATH=$RUNFILES/python/site
 PYTHON=/usr/bin/python3
+# shellcheck source=tests/python/sanitizer_preload.sh
+source "$RUNFILES/tests/python/sanitizer_preload.sh" \
+  "$RUNFILES/python/site/shmport/_shmport.so"
 DIR=$(mktemp -d /tmp/sp-frameXXXXXX)
 export SHMPORT_ADDRESS=unix:$DIR/control.sock  # as `make run` would use
 mkfifo "$DIR/ready"
