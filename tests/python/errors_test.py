@@ -45,6 +45,16 @@ def test_bad_name_is_invalid_argument(address):
     assert isinstance(error.value, ValueError)
 
 
+def test_labels_reach_the_daemon_and_bad_ones_are_invalid_argument(address):
+    with shmport.Session.connect(name=unique_name("py"), address=address,
+                                 labels={"role": "worker"}) as s:
+        assert s.process_id > 0
+    with pytest.raises(shmport.InvalidArgument) as error:
+        shmport.Session.connect(name=unique_name("py"), address=address,
+                                labels={"k" * 64: "v"})
+    assert "64" in str(error.value)
+
+
 def test_no_daemon_is_unavailable():
     with pytest.raises(shmport.Unavailable):
         shmport.Session.connect(name="nobody",
