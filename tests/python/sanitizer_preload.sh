@@ -12,5 +12,7 @@ for runtime in asan tsan; do
     stdcxx=$(ldd "$1" | awk 'index($1, "libstdc++.so") == 1 { print $3 }')
     export LD_PRELOAD="$lib $stdcxx"
     export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+    supp="$(dirname "${BASH_SOURCE[0]}")/tsan_suppressions.txt"
+    export TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$supp
   fi
 done
