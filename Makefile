@@ -5,7 +5,7 @@ BAZEL ?= bazel
 DEMO ?= 1
 DURATION ?= 0
 
-.PHONY: all setup build run test test-quick test-long bench fmt clean help
+.PHONY: all setup build run test test-quick test-long bench bench-python fmt clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test-quick  the plain test run only"
 	@echo "make test-long   fuzzers and the soak test (tens of minutes)"
 	@echo "make bench       transport comparison; writes bench/results/latest.{json,svg}"
+	@echo "make bench-python  the Python binding vs multiprocessing.Pipe and a socketpair (bench/python_compare.py)"
 	@echo "make fmt         clang-format every C++ file"
 
 setup:
@@ -37,6 +38,13 @@ test-long: setup
 
 bench: setup
 	@tools/run_bench.sh
+
+# Optimised builds of the package and the daemon, then one comparison run.
+bench-python: setup
+	$(BAZEL) build -c opt //python:site //server:shmportd
+	@BIN=$$($(BAZEL) info -c opt bazel-bin 2>/dev/null) && \
+	  PYTHONPATH=$$BIN/python/site /usr/bin/python3 bench/python_compare.py \
+	  --shmportd=$$BIN/server/shmportd
 
 fmt: setup
 	@git ls-files '*.cc' '*.h' '*.proto' | xargs clang-format -i --style=file
