@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/shmport_c_endpoint.h"
 #include "shmport/port.h"
 #include "shmport/unique_fd.h"
 
@@ -70,15 +71,19 @@ class ShmportEndpoint : public Endpoint {
 class ShmportConnection : public Connection {
  public:
   ShmportConnection(UniqueFd sender, UniqueFd receiver, size_t payload_bytes,
-                    bool spin)
+                    bool spin, ShmportTransport::Api api)
       : ends_{std::move(sender), std::move(receiver)},
         payload_bytes_(payload_bytes),
-        spin_(spin) {}
+        spin_(spin),
+        api_(api) {}
 
   absl::StatusOr<std::unique_ptr<Endpoint>> Open(Side side,
                                                  pid_t peer_pid) override {
     const int mine = side == Side::kSender ? 0 : 1;
     ends_[1 - mine].Reset();
+    if (api_ == ShmportTransport::Api::kC) {
+      return OpenCEndpoint(std::move(ends_[mine]), peer_pid, payload_bytes_);
+    }
     PeerIdentity peer;
     peer.pid = peer_pid;
     peer.uid = getuid();
@@ -94,6 +99,7 @@ class ShmportConnection : public Connection {
   UniqueFd ends_[2];
   size_t payload_bytes_;
   bool spin_;
+  ShmportTransport::Api api_;
 };
 
 }  // namespace
@@ -106,7 +112,7 @@ absl::StatusOr<std::unique_ptr<Connection>> ShmportTransport::Connect(
         absl::StrCat("socketpair: ", std::strerror(errno)));
   }
   return std::make_unique<ShmportConnection>(UniqueFd(fds[0]), UniqueFd(fds[1]),
-                                             payload_bytes, spin_);
+                                             payload_bytes, spin_, api_);
 }
 
 }  // namespace shmport::bench

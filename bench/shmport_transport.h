@@ -5,7 +5,9 @@
 // directly in its shared-memory Buffer; the receiver reads it in place.
 //
 // The spin variant receives by calling Port::TryReceive() in a loop instead
-// of blocking (a latency row only: it burns a core on each side).
+// of blocking (a latency row only: it burns a core on each side). The C
+// variant ("shmport-c") does what "shmport" does through the C ABI
+// (bench/shmport_c_endpoint.h).
 #ifndef SHMPORT_BENCH_SHMPORT_TRANSPORT_H_
 #define SHMPORT_BENCH_SHMPORT_TRANSPORT_H_
 
@@ -19,9 +21,12 @@ namespace shmport::bench {
 
 class ShmportTransport : public Transport {
  public:
-  explicit ShmportTransport(bool spin) : spin_(spin) {}
+  enum class Api { kCpp, kC };
+  explicit ShmportTransport(bool spin, Api api = Api::kCpp)
+      : spin_(spin), api_(api) {}
 
   std::string name() const override {
+    if (api_ == Api::kC) return "shmport-c";
     return spin_ ? "shmport-spin" : "shmport";
   }
   bool Supports(Mode mode) const override {
@@ -32,6 +37,7 @@ class ShmportTransport : public Transport {
 
  private:
   bool spin_;
+  Api api_;
 };
 
 }  // namespace shmport::bench

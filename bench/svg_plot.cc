@@ -29,9 +29,10 @@ struct Style {
 
 Style StyleOf(const std::string& transport) {
   static const std::map<std::string, Style> known = {
-      {"shmport", {"#1f77b4", ""}}, {"shmport-spin", {"#17becf", ""}},
-      {"unix", {"#ff7f0e", ""}},    {"pipe", {"#2ca02c", ""}},
-      {"grpc", {"#d62728", ""}},    {"memcpy", {"#555555", "6,4"}},
+      {"shmport", {"#1f77b4", ""}},      {"shmport-spin", {"#17becf", ""}},
+      {"shmport-c", {"#1f77b4", "4,2"}}, {"unix", {"#ff7f0e", ""}},
+      {"pipe", {"#2ca02c", ""}},         {"grpc", {"#d62728", ""}},
+      {"memcpy", {"#555555", "6,4"}},
   };
   auto it = known.find(transport);
   if (it != known.end()) return it->second;

@@ -10,7 +10,7 @@
 namespace shmport::bench {
 
 std::vector<std::string> AllTransportNames() {
-  return {"shmport", "shmport-spin", "unix", "pipe", "grpc"};
+  return {"shmport", "shmport-spin", "shmport-c", "unix", "pipe", "grpc"};
 }
 
 absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
@@ -18,6 +18,9 @@ absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
   if (name == "shmport") return std::make_shared<ShmportTransport>(false);
   if (name == "shmport-spin") {
     return std::make_shared<ShmportTransport>(true);
+  }
+  if (name == "shmport-c") {
+    return std::make_shared<ShmportTransport>(false, ShmportTransport::Api::kC);
   }
   if (name == "unix")
     return std::make_shared<UnixTransport>(tuning.unix_socket_buffer_bytes);

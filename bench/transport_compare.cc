@@ -1,5 +1,6 @@
-// transport_compare: shmport side by side with a Unix socketpair, a pipe and
-// gRPC streaming, plus memcpy as the physical reference (DESIGN.md §5).
+// transport_compare: shmport (through its C++ API and its C ABI) side by side
+// with a Unix socketpair, a pipe and gRPC streaming, plus memcpy as the
+// physical reference (DESIGN.md §5).
 //
 //   bazel run -c opt //bench:transport_compare -- [--json] [--plot=F.svg]
 //

@@ -740,6 +740,21 @@ void PortCore::FlushPendingAck() {
   }
 }
 
+void PortCore::ReleaseUnusedChunks(absl::Span<Buffer> buffers) {
+  bool freed = false;
+  for (Buffer& b : buffers) {
+    if (b.segment_ == nullptr || b.size_ == 0) continue;  // empty: kept whole
+    const uint64_t chunk = b.segment_->geometry().chunk_size;
+    const auto used = static_cast<uint32_t>((b.size_ + chunk - 1) / chunk);
+    if (used >= b.chunk_count_) continue;
+    b.segment_->chunks().Free(b.first_chunk_ + used, b.chunk_count_ - used);
+    b.chunk_count_ = used;
+    b.capacity_ = used * chunk;
+    freed = true;
+  }
+  if (freed) OnOutgoingFreed();
+}
+
 absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
                             bool last, const wire::TrackingRef* tracking) {
   if (buffers.empty()) {
@@ -771,6 +786,7 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
         "its own");
   }
   if (closed()) return closed_reason();
+  ReleaseUnusedChunks(buffers);
   const Deadline deadline(options_.send_timeout);
   const uint8_t flags = last ? wire::kFlagLast : 0;
   std::lock_guard<std::mutex> send_lock(send_mu_);

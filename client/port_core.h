@@ -92,6 +92,9 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   absl::StatusOr<bool> Cancel(Tracking& tracking);
 
  private:
+  // Returns the chunks past each buffer's size (a buffer shrunk by
+  // Buffer::Resize): the peer frees only those its descriptor covers.
+  void ReleaseUnusedChunks(absl::Span<Buffer> buffers);
   struct OutSegment {
     std::shared_ptr<Segment> segment;
     bool announced = false;  // NEW_SEGMENT sent

@@ -120,6 +120,21 @@ TEST(PortTest, ReceiverFreesChunksInPlaceWhenTheMessageDrops) {
   EXPECT_EQ(ports->a->stats().chunks_in_use, 0u);
 }
 
+TEST(PortTest, ABufferShrunkBeforeSendReturnsEveryChunk) {
+  auto ports = OpenLocalPorts();
+  ASSERT_TRUE(ports.ok());
+  auto b = ports->a->Allocate(40000);  // 3 chunks of 16 KiB
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(b->Resize(100));  // the descriptor covers one of them
+  ASSERT_TRUE(ports->a->Send(1, std::move(*b)).ok());
+  EXPECT_EQ(ports->a->stats().chunks_in_use, 1u);  // the peer's, not leaked
+  auto m = ports->b->Receive(kLong);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->size(), 100u);
+  *m = Message();
+  EXPECT_EQ(ports->a->stats().chunks_in_use, 0u);
+}
+
 TEST(PortTest, UnsentBufferReturnsItsChunks) {
   auto ports = OpenLocalPorts();
   ASSERT_TRUE(ports.ok());
