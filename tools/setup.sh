@@ -9,6 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf   # the Python control-plane example
+  pybind11-dev python3-dev python3-numpy python3-pytest  # the shmport Python package
   clang libclang-rt-14-dev  # libFuzzer targets
   clang-format             # make fmt
   procps                   # ps/pgrep in the demo and tests

@@ -35,10 +35,26 @@ _FIXED_LINKOPTS = {
     # Debian ships no grpc++_reflection.pc.
     "grpc++_reflection": ["-Wl,--no-as-needed", "-lgrpc++_reflection", "-Wl,--as-needed"],
     "pthread": ["-lpthread"],
+    # Header-only, in /usr/include/pybind11 (pybind11-dev).
+    "pybind11": [],
+}
+
+# name -> a command printing a header directory that the toolchain does not
+# search by itself. It is linked into the repository and becomes the
+# library's include path (headers only: an extension module links no
+# libpython, the interpreter provides its symbols).
+_INCLUDE_DIRS = {
+    # Debian's interpreter, never a pyenv/virtualenv one on PATH.
+    "python3": [
+        "/usr/bin/python3",
+        "-c",
+        "import sysconfig; print(sysconfig.get_paths()['include'])",
+    ],
 }
 
 _DEPS = {
     "grpc++": ["protobuf", "absl"],
+    "pybind11": ["python3"],
     "grpc++_reflection": ["grpc++"],
     "gmock": ["gtest"],
     "gtest_main": ["gtest"],
@@ -53,10 +69,30 @@ def _pkg_config_libs(ctx, modules):
         ))
     return result.stdout.strip().split(" ")
 
+def _include_dir_library(ctx, name):
+    result = ctx.execute(_INCLUDE_DIRS[name])
+    directory = result.stdout.strip()
+    if result.return_code != 0 or not directory:
+        fail("cannot find the headers of {}: {}\nRun tools/setup.sh to install the system packages.".format(
+            name,
+            result.stderr,
+        ))
+    ctx.symlink(directory, name + "_include")
+    return [
+        "cc_library(",
+        '    name = "{}",'.format(name),
+        '    hdrs = glob(["{}_include/**/*.h"]),'.format(name),
+        '    includes = ["{}_include"],'.format(name),
+        ")",
+        "",
+    ]
+
 def _system_libs_impl(ctx):
     if ctx.which("pkg-config") == None:
         fail("pkg-config not found. Run tools/setup.sh (as root) to install the system packages.")
     lines = ['package(default_visibility = ["//visibility:public"])', ""]
+    for name in sorted(_INCLUDE_DIRS.keys()):
+        lines += _include_dir_library(ctx, name)
     names = sorted(list(_PKG_CONFIG.keys()) + list(_FIXED_LINKOPTS.keys()))
     for name in names:
         if name in _PKG_CONFIG:
@@ -84,5 +120,5 @@ def _system_libs_impl(ctx):
 system_libs = repository_rule(
     implementation = _system_libs_impl,
     local = True,
-    doc = "Debian system libraries (gRPC, protobuf, abseil, gtest, benchmark) via pkg-config.",
+    doc = "Debian system libraries (gRPC, protobuf, abseil, gtest, benchmark, Python headers, pybind11) via pkg-config.",
 )
