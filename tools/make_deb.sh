@@ -8,7 +8,7 @@
 #
 # Prints the path of DIR/shmport_<version>_amd64.deb.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+
 
 die() {
   echo "make_deb.sh: $*" >&2
@@ -30,7 +30,7 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb not found (apt-get install dpkg)
 stage=$(mktemp -d /tmp/shmport-deb.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage"
-tools/install.sh install --dist "$dist" --prefix /usr --destdir "$stage" \
+"$(dirname "$0")/install.sh" install --dist "$dist" --prefix /usr --destdir "$stage" \
   --no-manifest >/dev/null
 version=$(tar -xOf "$dist" ./meta/version)
 arch=$(dpkg --print-architecture)
