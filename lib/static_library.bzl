@@ -66,7 +66,10 @@ def _shmport_static_library_impl(ctx):
         user_link_flags = depset(flags),
     )
     return [
-        DefaultInfo(files = depset([merged])),
+        DefaultInfo(
+            files = depset([merged]),
+            runfiles = ctx.runfiles(files = [merged]),
+        ),
         CcInfo(linking_context = cc_common.create_linking_context(
             linker_inputs = depset([linker_input]),
         )),

@@ -117,9 +117,10 @@ do_install() {
     make_dirs "$prefix/$(dirname "$manifest_path")"
     printf '%s\n' "${entries[@]}" | sort -u -k2 >"$root/$manifest_path"
     chmod 0644 "$root/$manifest_path"
-    # A new SONAME under /usr/local/lib is found through ld.so's cache.
-    if [[ -z $destdir && $(id -u) == 0 ]] && command -v ldconfig >/dev/null; then
-      ldconfig
+    # A new SONAME under /usr/local/lib is found through ld.so's cache
+    # (other prefixes: LD_LIBRARY_PATH, or the rpath CMake sets).
+    if [[ -z $destdir && ($prefix == /usr/local || $prefix == /usr) && $(id -u) == 0 ]]; then
+      ldconfig || echo "install.sh: warning: ldconfig failed; run it as root" >&2
     fi
   fi
   echo "installed shmport $(cat "$tree/meta/version") into $root"

@@ -35,27 +35,30 @@ chmod 0755 "$stage"
 version=$(tar -xOf "$dist" ./meta/version)
 arch=$(dpkg --print-architecture)
 
-# The package that owns shared library `soname`, as "name (>= version)".
-owner_of() {
-  local soname=$1 path candidate package
-  path=$(ldconfig -p | awk -v l="$soname" '$1 == l && /x86-64/ { print $NF; exit }')
-  [[ -n $path ]] || die "no $soname on this system (ldconfig -p)"
-  for candidate in "$path" "$(readlink -f "$path")" "${path#/usr}" "/usr$path"; do
-    package=$(dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1) && [[ -n $package ]] && break
-  done
-  [[ -n $package ]] || die "no Debian package owns $path (dpkg -S)"
-  local installed
-  installed=$(dpkg-query -W -f='${Version}' "$package")
-  echo "$package (>= ${installed%-*})"
-}
-
+# The Debian packages that hold the shared libraries the staged ELF files
+# need, as "name (>= installed version)", comma-separated. One dpkg -S for
+# all of them (it is slow); with merged /usr a library may be registered
+# under /lib or /usr/lib, so both names are asked.
 depends() {
-  local sonames
+  local sonames soname path paths=()
   sonames=$(find "$stage" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
     xargs -0 -r readelf -d 2>/dev/null |
     sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -v '^libshmport\.so' | sort -u)
-  local soname
-  for soname in $sonames; do owner_of "$soname"; done | sort -u | paste -sd, | sed 's/,/, /g'
+  for soname in $sonames; do
+    path=$(ldconfig -p | awk -v l="$soname" '$1 == l && /x86-64/ { print $NF; exit }')
+    [[ -n $path ]] || die "no $soname on this system (ldconfig -p)"
+    path=$(readlink -f "$path")
+    paths+=("$path" "${path#/usr}")
+  done
+  local owners
+  owners=$(dpkg -S "${paths[@]}" 2>/dev/null | cut -d: -f1 | sort -u)
+  [[ -n $owners ]] || die "dpkg -S found no package for $sonames"
+  local package
+  for package in $owners; do
+    local installed
+    installed=$(dpkg-query -W -f='${Version}' "$package")
+    echo "$package (>= ${installed%-*})"
+  done | paste -sd, | sed 's/,/, /g'
 }
 
 deps=$(depends)
@@ -88,5 +91,5 @@ chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/triggers"
 
 mkdir -p "$out"
 deb="$out/shmport_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip --build "$stage" "$deb" >/dev/null
 echo "$deb"

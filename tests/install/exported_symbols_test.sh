@@ -15,12 +15,13 @@ archive="$RUNFILES/lib/libshmport.a"
 nm -DC --defined-only "$so" | sed -E 's/^[0-9a-f]+ [A-Za-z] //; s/@@?LIBSHMPORT_0$//' |
   grep -v '^LIBSHMPORT_0$' | sort -u >"$WORK/exported"
 public='^(shmport_[a-z0-9_]+'
-public+='|shmport::(Session|Port|Buffer|Message|Tracking|UniqueFd|PortStatsSource)::[~A-Za-z_][A-Za-z0-9_]*(\[abi:cxx11\])?\(.*'
+public+='|shmport::(Session|Port|Buffer|Message|Tracking|UniqueFd|PortStatsSource)::'
+public+='(~?[A-Za-z_][A-Za-z0-9_]*(\[abi:cxx11\])?|operator[^(]+)\(.*'
 public+='|(typeinfo|typeinfo name|vtable) for shmport::PortStatsSource)$'
 if grep -v -E "$public" "$WORK/exported"; then
   fail "libshmport.so exports the symbols above, which are not public API"
 fi
-grep -E 'shmport::internal|google::|absl::|grpc|Fragment' "$WORK/exported" &&
+grep -E '^(shmport::internal|shmport::v1|google::|absl::|grpc|std::)|Fragment' "$WORK/exported" &&
   fail "libshmport.so exports internals (above)"
 for symbol in shmport_version shmport_session_connect shmport_port_receive \
   shmport_message_release 'shmport::Session::Connect(shmport::SessionOptions const&)' \
