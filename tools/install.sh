@@ -13,7 +13,8 @@
 # are empty, and nothing else. --no-manifest (a package's staging tree)
 # writes none and skips ldconfig.
 #
-# Python: the package goes where the prefix's python3 looks:
+# Python: the package goes where Debian's /usr/bin/python3 (the one the
+# extension is built for) looks under the prefix:
 # $PREFIX/lib/python3/dist-packages for /usr (Debian's own packages), else
 # $PREFIX/lib/python3.X/dist-packages (Debian's python3 reads
 # /usr/local/lib/python3.X/dist-packages).
@@ -47,7 +48,7 @@ python_dir() {
   if [[ $prefix == /usr ]]; then
     echo lib/python3/dist-packages
   else
-    python3 -c 'import sys; print("lib/python%d.%d/dist-packages" % sys.version_info[:2])'
+    /usr/bin/python3 -c 'import sys; print("lib/python%d.%d/dist-packages" % sys.version_info[:2])'
   fi
 }
 

@@ -63,7 +63,7 @@ depends() {
 
 deps=$(depends)
 if [[ -d "$stage/usr/lib/python3/dist-packages/shmport" ]]; then
-  python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  python=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   deps="$deps, python3 (>= $python), python3 (<< ${python%.*}.$((${python#*.} + 1)))"
 fi
 size=$(du -sk "$stage" | cut -f1)

@@ -2,7 +2,8 @@
 # Programs outside the source tree use an installed libshmport (issue 10,
 # acceptance 2): libshmport goes into a temporary prefix; the C consumer
 # and the C++ consumer are copied out of the tree and built with the
-# README's own lines (pkg-config for C, CMake for C++); each runs the
+# README's own lines (pkg-config for C, CMake for C++; the C program also
+# with libshmport.a and pkg-config --static); each runs the
 # exchange (exchange.h: 1,000 messages of 0 B - 8 MiB each way, every byte
 # checked) with the Bazel-built C++ echo_peer through a real shmportd. The
 # README's Python block runs with the installed package against
@@ -33,6 +34,15 @@ else
   fail "C: the README's pkg-config line did not build consumer.c"
 fi
 
+# --- C, with libshmport.a (pkg-config --static) --------------------------------------
+if (cd "$WORK/c" && cc -std=c11 -Wall -Wextra -Werror app.c $(pkg-config --cflags shmport) \
+  -o app-static -Wl,-Bstatic -lshmport -Wl,-Bdynamic $(pkg-config --static --libs shmport)); then
+  ldd "$WORK/c/app-static" | grep -q libshmport && fail "C static: still needs libshmport.so"
+  run_exchange "C via libshmport.a" "$WORK/c/app-static" c-static
+else
+  fail "C static: consumer.c did not link with libshmport.a and pkg-config --static"
+fi
+
 # --- C++, with CMake -------------------------------------------------------------------
 mkdir "$WORK/cmake"
 cp "$RUNFILES/tests/install/consumer.cc" "$WORK/cmake/app.cc"
@@ -58,7 +68,7 @@ fi
 # --- Python, from the prefix ---------------------------------------------------------
 readme_block python >"$WORK/app.py"
 grep -q 'import shmport' "$WORK/app.py" || fail "the README's Python block is missing"
-pydir=$(python3 -c 'import sys; print("lib/python%d.%d/dist-packages" % sys.version_info[:2])')
+pydir=$(/usr/bin/python3 -c 'import sys; print("lib/python%d.%d/dist-packages" % sys.version_info[:2])')
 "$RUNFILES/examples/c/receiver" >"$WORK/receiver.out" 2>&1 &
 receiver=$!
 PYTHONPATH="$prefix/$pydir" timeout 60 /usr/bin/python3 -c \
