@@ -8,8 +8,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 DIST = bazel-bin/lib/shmport-dist.tar
 
-.PHONY: all setup build run test test-quick test-long bench fmt clean help \
-	dist install uninstall deb
+.PHONY: all setup build run test test-quick test-long bench bench-python fmt clean \
+	help dist install uninstall deb
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make test-quick  the plain test run only"
 	@echo "make test-long   fuzzers and the soak test (tens of minutes)"
 	@echo "make bench       transport comparison; writes bench/results/latest.{json,svg}"
+	@echo "make bench-python  the Python binding vs multiprocessing.Pipe and a socketpair (bench/python_compare.py)"
 	@echo "make fmt         clang-format every C++ file"
 	@echo "make install     install shmportd, shmportctl, libshmport (.so, .a, headers, pkg-config,"
 	@echo "                 CMake) and the Python package into \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
@@ -45,6 +46,13 @@ test-long: setup
 
 bench: setup
 	@tools/run_bench.sh
+
+# Optimised builds of the package and the daemon, then one comparison run.
+bench-python: setup
+	$(BAZEL) build -c opt //python:site //server:shmportd
+	@BIN=$$($(BAZEL) info -c opt bazel-bin 2>/dev/null) && \
+	  PYTHONPATH=$$BIN/python/site /usr/bin/python3 bench/python_compare.py \
+	  --shmportd=$$BIN/server/shmportd
 
 fmt: setup
 	@git ls-files '*.cc' '*.h' '*.proto' | xargs clang-format -i --style=file
