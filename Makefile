@@ -4,8 +4,12 @@
 BAZEL ?= bazel
 DEMO ?= 1
 DURATION ?= 0
+PREFIX ?= /usr/local
+DESTDIR ?=
+DIST = bazel-bin/lib/shmport-dist.tar
 
-.PHONY: all setup build run test test-quick test-long bench bench-python fmt clean help
+.PHONY: all setup build run test test-quick test-long bench bench-python fmt clean \
+	help dist install uninstall deb
 
 all: build
 
@@ -17,6 +21,10 @@ help:
 	@echo "make bench       transport comparison; writes bench/results/latest.{json,svg}"
 	@echo "make bench-python  the Python binding vs multiprocessing.Pipe and a socketpair (bench/python_compare.py)"
 	@echo "make fmt         clang-format every C++ file"
+	@echo "make install     install shmportd, shmportctl, libshmport (.so, .a, headers, pkg-config,"
+	@echo "                 CMake) and the Python package into \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
+	@echo "make uninstall   remove exactly what make install installed there (same PREFIX, DESTDIR)"
+	@echo "make deb         shmport_<version>_amd64.deb of the same files (apt-get install ./shmport_*.deb)"
 
 setup:
 	@tools/setup.sh
@@ -48,6 +56,19 @@ bench-python: setup
 
 fmt: setup
 	@git ls-files '*.cc' '*.h' '*.proto' | xargs clang-format -i --style=file
+
+# Everything installed, in one tar (lib/BUILD.bazel, tools/install.sh).
+dist: setup
+	$(BAZEL) build //lib:dist
+
+install: dist
+	@tools/install.sh install --dist $(DIST) --prefix $(PREFIX) --destdir "$(DESTDIR)"
+
+uninstall:
+	@tools/install.sh uninstall --prefix $(PREFIX) --destdir "$(DESTDIR)"
+
+deb: dist
+	@tools/make_deb.sh --dist $(DIST) --out .
 
 clean:
 	$(BAZEL) clean

@@ -1,5 +1,5 @@
 // shmport._shmport: the extension module of the shmport Python package,
-// pybind11 over libshmport's C++ API (docs/python.md, decisions D19).
+// pybind11 over libshmport's C++ API (docs/python.md, decisions D21).
 #include <pybind11/pybind11.h>
 
 #include "python/buffer_object.h"

@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   bazel-bootstrap          # Bazel 4.2 (/usr/bin/bazel-4)
   g++ make pkg-config
+  cmake                    # tests/install: the CMake consumer of an installed libshmport
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf   # the Python control-plane example
