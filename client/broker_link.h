@@ -37,6 +37,9 @@ absl::StatusOr<BrokerNotice> ParseBrokerNotice(
 // What an AttachResult frame says: OK, or the daemon's code and message.
 // INTERNAL for a frame that is not an AttachResult or a code outside
 // google.rpc.Code.
+// The payload AttachResultStatus puts on a refusal whose Attach the daemon
+// never read (AttachResult.attach_unread): a new connection may succeed.
+inline constexpr char kAttachUnreadPayload[] = "shmport/attach-unread";
 absl::Status AttachResultStatus(const v1::BrokerFrame& frame);
 
 // The link is what keeps a registration alive: closing it (or exiting)
@@ -100,10 +103,11 @@ class BrokerLink {
  private:
   explicit BrokerLink(UnixChannel channel) : channel_(std::move(channel)) {}
   // One connection's attempt, answered by `deadline`.
-  static absl::StatusOr<BrokerLink> AttachOnce(
-      absl::string_view broker_address, uint64_t process_id,
-      absl::string_view token, absl::Time deadline,
-      const DaemonOwner& daemon);
+  static absl::StatusOr<BrokerLink> AttachOnce(absl::string_view broker_address,
+                                               uint64_t process_id,
+                                               absl::string_view token,
+                                               absl::Time deadline,
+                                               const DaemonOwner& daemon);
   UnixChannel channel_;
 };
 

@@ -340,7 +340,7 @@ void Broker::OnListenReadable(std::vector<Report>* reports) {
     if (e == entries_.end() || e->second.kind != Kind::kPending) continue;
     if (absl::Status refusal = CheckPendingCaps(e->second.peer.uid);
         !refusal.ok()) {
-      RefuseConnection(e->second.fd.get(), refusal);
+      RefuseUnread(e->second.fd.get(), refusal);
       RemoveEntry(handle);
     }
   }
@@ -381,12 +381,24 @@ void Broker::ExpirePending(absl::Time now) {
   while (!pending_deadlines_.empty() &&
          pending_deadlines_.begin()->first <= now) {
     const uint64_t handle = pending_deadlines_.begin()->second;
-    RefuseConnection(
+    RefuseUnread(
         entries_.at(handle).fd.get(),
         absl::DeadlineExceededError(absl::StrCat(
             "no Attach within ", absl::FormatDuration(limits_.pending_timeout),
             " of connecting (connections.broker_pending_timeout_ms)")));
     RemoveEntry(handle);
+  }
+}
+
+void Broker::RefuseUnread(int fd, const absl::Status& why) {
+  v1::BrokerFrame frame = AttachResultFrame(why);
+  frame.mutable_attach_result()->set_attach_unread(true);
+  const std::string bytes = FrameBytes(frame);
+  [[maybe_unused]] ssize_t n =
+      ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (uint64_t suppressed = 0; refusal_log_.Allow(&suppressed)) {
+    Log(LogLevel::kWarning, "broker_connection_refused",
+        {{"error", why.message()}, {"suppressed", suppressed}});
   }
 }
 

@@ -185,6 +185,10 @@ class Broker {
   // Sends the refusal (best effort) on a connection about to be closed;
   // with `log`, logs it too (throttled). The listener logs its own.
   void RefuseConnection(int fd, const absl::Status& why, bool log = true);
+  // A refusal of a connection whose Attach was never read (caps, the
+  // pending deadline): AttachResult.attach_unread tells the client that
+  // trying again on a new connection is worth it. Logged (throttled).
+  void RefuseUnread(int fd, const absl::Status& why);
 
   uint64_t AddEntry(Kind kind, UniqueFd fd, uint64_t process_id);
   void RemoveEntry(uint64_t handle);

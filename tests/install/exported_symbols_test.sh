@@ -17,6 +17,7 @@ nm -DC --defined-only "$so" | sed -E 's/^[0-9a-f]+ [A-Za-z] //; s/@@?LIBSHMPORT_
 public='^(shmport_[a-z0-9_]+'
 public+='|shmport::(Session|Port|Buffer|Message|Tracking|UniqueFd|PortStatsSource)::'
 public+='(~?[A-Za-z_][A-Za-z0-9_]*(\[abi:cxx11\])?|operator[^(]+)\(.*'
+public+='|shmport::(SetMaxPeerSegmentsPerProcess|MaxPeerSegmentsPerProcess|PeerSegmentsMapped)\(.*'
 public+='|(typeinfo|typeinfo name|vtable) for shmport::PortStatsSource)$'
 if grep -v -E "$public" "$WORK/exported"; then
   fail "libshmport.so exports the symbols above, which are not public API"
