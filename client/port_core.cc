@@ -754,6 +754,8 @@ void PortCore::ReleaseUnusedChunks(absl::Span<Buffer> buffers) {
   for (Buffer& b : buffers) {
     if (b.segment_ == nullptr || b.size_ == 0) continue;  // empty: kept whole
     const uint64_t chunk = b.segment_->geometry().chunk_size;
+    // The usual case, every chunk used, costs no division.
+    if (b.size_ + chunk > b.capacity_) continue;
     const auto used = static_cast<uint32_t>((b.size_ + chunk - 1) / chunk);
     if (used >= b.chunk_count_) continue;
     b.segment_->chunks().Free(b.first_chunk_ + used, b.chunk_count_ - used);

@@ -17,26 +17,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "shmport/session.h"
 #include "gtest/gtest.h"
+#include "shmport/session.h"
 #include "tests/control/daemon_process.h"
 #include "tests/security/hostile_sockets.h"
+#include "tests/util/eventually.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
 namespace {
 
-constexpr absl::Duration kBound = absl::Seconds(20);
 constexpr int kDaemonFdLimit = 128;
-
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 int CountLines(const std::string& path) {
   std::ifstream in(path);

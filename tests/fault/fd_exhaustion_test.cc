@@ -22,6 +22,7 @@
 #include "tests/fault/fd_limit.h"
 #include "tests/load/worker_ring.h"
 #include "tests/ports/port_harness.h"
+#include "tests/util/eventually.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
@@ -30,15 +31,6 @@ namespace {
 constexpr absl::Duration kBound = absl::Seconds(20);
 
 std::string Text(const absl::Status& s) { return std::string(s.message()); }
-
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 TEST(FdExhaustionTest, SenderWithoutFdsGetsResourceExhaustedThenRecovers) {
   ProcessCensus census;

@@ -21,21 +21,13 @@
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/load/worker_ring.h"
+#include "tests/util/eventually.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
 namespace {
 
 constexpr absl::Duration kBound = absl::Seconds(20);
-
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 // A parent directory under /tmp; the daemon creates `dir` inside it, so
 // that the directory's mode is the daemon's doing.
