@@ -21,9 +21,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "shmport/unique_fd.h"
 #include "common/unix_channel.h"
 #include "server/log_throttle.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::server {
 

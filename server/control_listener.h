@@ -23,10 +23,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "shmport/unique_fd.h"
 #include "grpcpp/server.h"
 #include "server/acceptor.h"
 #include "server/log_throttle.h"
+#include "shmport/unique_fd.h"
 
 namespace shmport::server {
 

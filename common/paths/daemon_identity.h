@@ -18,7 +18,6 @@
 
 namespace shmport {
 
-
 // The uids whose files and sockets are accepted as the daemon's.
 struct DaemonOwner {
   uid_t uid = 0;

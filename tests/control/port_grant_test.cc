@@ -4,10 +4,10 @@
 
 #include <string>
 
-#include "shmport/session.h"
 #include "common/segment_layout.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shmport/session.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "client/peer_mapping_budget.h"
-#include "shmport/port.h"
 #include "client/port_grant.h"
 #include "common/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 #include "tests/ports/raw_peer.h"
 #include "tests/util/process_census.h"

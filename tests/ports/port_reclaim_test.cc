@@ -5,8 +5,8 @@
 // drops.
 #include <vector>
 
-#include "shmport/port.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/eventually.h"
 #include "tests/util/process_census.h"

@@ -7,10 +7,10 @@
 #include <thread>
 #include <vector>
 
-#include "shmport/port.h"
 #include "common/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shmport/port.h"
 #include "tests/ports/port_harness.h"
 #include "tests/ports/raw_peer.h"
 #include "tests/util/eventually.h"

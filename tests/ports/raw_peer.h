@@ -9,11 +9,11 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "shmport/port.h"
 #include "common/ring.h"
 #include "common/segment.h"
 #include "common/unix_channel.h"
 #include "common/wire.h"
+#include "shmport/port.h"
 
 namespace shmport::testing {
 

@@ -7,8 +7,8 @@
 // Switching uid needs root, which CI has; elsewhere these tests skip.
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "shmport/session.h"
 #include "gtest/gtest.h"
+#include "shmport/session.h"
 #include "tests/security/foreign_uid_test.h"
 #include "tests/util/process_census.h"
 

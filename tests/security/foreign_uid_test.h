@@ -19,8 +19,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "shmport/session.h"
 #include "gtest/gtest.h"
+#include "shmport/session.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/security/foreign_process.h"
