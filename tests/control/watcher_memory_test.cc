@@ -182,7 +182,9 @@ TEST_F(WatcherMemoryTest, SilentWatchersCostBoundedMemoryAndGiveItBack) {
   std::cerr << "daemon RSS " << rss_before / kMiB << " MiB before, "
             << rss_attacked / kMiB << " MiB with " << kWatchers
             << " silent watchers and " << 2 * heavy << " 10-KB events\n";
-  if (kRssIsMeaningful) EXPECT_LT(rss_attacked, rss_before + 64 * kMiB);
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_attacked, rss_before + 64 * kMiB);
+  }
   const grpc::Status dropped = watchers.back()->ReadToEnd();
   EXPECT_EQ(dropped.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(dropped.error_message(), HasSubstr("watcher_queue_bytes"));
@@ -259,7 +261,9 @@ TEST_F(WatcherMemoryTest, IncludeExistingWatchersShareOneSnapshot) {
             << rss_watched / kMiB << " MiB with " << kWatchers
             << " include_existing watchers; Register p50 " << p50_alone
             << " alone, " << p50_watched << " with them\n";
-  if (kRssIsMeaningful) EXPECT_LT(rss_watched, rss_before + 48 * kMiB);
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_watched, rss_before + 48 * kMiB);
+  }
   // Generous (a shared machine), yet far below the 2.5 ms measured when
   // Register paid per watcher.
   EXPECT_LT(p50_watched, p50_alone * 3 + absl::Milliseconds(1));
