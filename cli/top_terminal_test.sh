@@ -9,12 +9,12 @@ CTL="$RUNFILES/cli/shmportctl"
 DAEMON="$RUNFILES/server/shmportd"
 WORK=$(mktemp -d /tmp/sp-top.XXXXXX)
 ADDRESS="unix:$WORK/control.sock"
-TMUX_SOCKET="sp-top-$$"
+TMUX_SOCKET="$WORK/tmux.sock"  # private: parallel runs share /tmp and may share a pid
 export TERM=xterm
 pids=()
 
 cleanup() {
-  tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null
+  tmux -S "$TMUX_SOCKET" kill-server 2>/dev/null
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$WORK"
@@ -47,7 +47,7 @@ start_daemon() {
     fail "shmportd did not answer"
 }
 
-screen() { tmux -L "$TMUX_SOCKET" capture-pane -p -J -t top >"$WORK/screen"; }
+screen() { tmux -S "$TMUX_SOCKET" capture-pane -p -J -t top >"$WORK/screen"; }
 # The port ids of the rows on screen, in order.
 rows() { screen && awk '$2 ~ /worker-[12]/ { print $1 }' "$WORK/screen"; }
 two_measured_rows() {
@@ -64,7 +64,7 @@ for w in worker-1 worker-2; do
   pids+=($!)
 done
 
-tmux -L "$TMUX_SOCKET" -f /dev/null new-session -d -s top -x 80 -y 24 \
+tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s top -x 80 -y 24 \
   "'$CTL' --address='$ADDRESS' top --interval=200ms; echo \$? >'$WORK/exit'; sleep 60" ||
   fail "tmux did not start"
 
@@ -79,7 +79,7 @@ PY
 # Several later frames: the rows stay where they were.
 stamp=$(head -1 "$WORK/screen")
 for frame in 1 2 3; do
-  await 10 bash -c "tmux -L '$TMUX_SOCKET' capture-pane -p -J -t top | head -1 | grep -vqF '$stamp'" ||
+  await 10 bash -c "tmux -S '$TMUX_SOCKET' capture-pane -p -J -t top | head -1 | grep -vqF '$stamp'" ||
     fail "top stopped redrawing"
   stamp=$(screen && head -1 "$WORK/screen")
   [[ "$(rows)" == "$first" ]] || fail "rows changed order: '$first' -> '$(rows)'"
@@ -87,14 +87,14 @@ done
 
 # The daemon goes away and comes back: top says so, then carries on.
 kill -KILL "$daemon_pid"
-await 20 bash -c "tmux -L '$TMUX_SOCKET' capture-pane -p -J -t top | grep -q 'shmportd does not answer'" ||
+await 20 bash -c "tmux -S '$TMUX_SOCKET' capture-pane -p -J -t top | grep -q 'shmportd does not answer'" ||
   fail "top did not report the daemon gone"
 [[ -f "$WORK/exit" ]] && fail "top exited when the daemon went away"
 start_daemon
-await 30 bash -c "tmux -L '$TMUX_SOCKET' capture-pane -p -J -t top | grep -q '^shmportd .* — '" ||
+await 30 bash -c "tmux -S '$TMUX_SOCKET' capture-pane -p -J -t top | grep -q '^shmportd .* — '" ||
   fail "top did not resume after the daemon came back"
 
-tmux -L "$TMUX_SOCKET" send-keys -t top q
+tmux -S "$TMUX_SOCKET" send-keys -t top q
 await 10 test -s "$WORK/exit" || fail "q did not end top"
 [[ "$(cat "$WORK/exit")" == "0" ]] || fail "top exited with $(cat "$WORK/exit") after q"
 echo "PASS"
