@@ -43,6 +43,9 @@ void FillDefaults(DaemonConfig* config) {
   if (config->watcher_queue_limit() == 0) {
     config->set_watcher_queue_limit(kDefaultWatcherQueueLimit);
   }
+  if (config->metrics().max_port_series() == 0) {
+    config->mutable_metrics()->set_max_port_series(kDefaultMaxPortSeries);
+  }
   auto* l = config->mutable_limits();
   if (l->max_processes() == 0) l->set_max_processes(kDefaultMaxProcesses);
   if (l->max_ports_per_process() == 0) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -20,6 +21,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/metrics_address.h"
+#include "server/metrics_snapshot.h"
 #include "server/secret.h"
 #include "shmport/unique_fd.h"
 
@@ -159,6 +162,17 @@ absl::Status RestrictSockets(std::initializer_list<std::string> paths,
   return absl::OkStatus();
 }
 
+// The metrics endpoint's bind address: the flag, else the config; empty
+// when neither asks for one.
+absl::StatusOr<std::string> MetricsBindAddress(const DaemonConfig& config,
+                                               const std::string& flag,
+                                               bool flag_allow_remote) {
+  const std::string& listen = flag.empty() ? config.metrics().listen() : flag;
+  if (listen.empty()) return std::string();
+  return ValidateMetricsListen(
+      listen, flag_allow_remote || config.metrics().allow_remote());
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
@@ -167,6 +181,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(options.config_path);
   if (!config.ok()) return config.status();
   d->config_ = std::move(*config);
+
+  absl::StatusOr<std::string> metrics_bind = MetricsBindAddress(
+      d->config_, options.metrics_listen, options.metrics_allow_remote);
+  if (!metrics_bind.ok()) return metrics_bind.status();
 
   const std::string address = options.listen_address.empty()
                                   ? DefaultControlAddress()
@@ -227,6 +245,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials());
   builder.RegisterService(d->service_.get());
+  if (!metrics_bind->empty()) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(d->refusals_.NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   d->server_ = builder.BuildAndStart();
   if (d->server_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(
@@ -239,6 +264,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     return s;
   }
   if (absl::Status s = d->broker_->Start(); !s.ok()) return s;
+  if (absl::Status s = d->StartMetrics(*metrics_bind); !s.ok()) return s;
   Log(LogLevel::kInfo, "daemon_started",
       {{"address", address},
        {"broker", p.broker_address},
@@ -249,12 +275,30 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   return d;
 }
 
+absl::Status Daemon::StartMetrics(const std::string& bind_address) {
+  if (bind_address.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> metrics =
+      MetricsEndpoint::Start(
+          bind_address, config_.metrics().max_port_series(),
+          [this] { return TakeMetricsSnapshot(*switchboard_, refusals_); });
+  if (!metrics.ok()) return metrics.status();
+  metrics_ = std::move(*metrics);
+  Log(LogLevel::kInfo, "metrics_serving",
+      {{"address", metrics_->address()}, {"path", "/metrics"}});
+  return absl::OkStatus();
+}
+
+std::string Daemon::metrics_address() const {
+  return metrics_ == nullptr ? "" : metrics_->address();
+}
+
 Daemon::~Daemon() { Shutdown(absl::Seconds(1)); }
 
 void Daemon::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   Log(LogLevel::kInfo, "daemon_stopping", {});
+  metrics_.reset();
   if (switchboard_ != nullptr) switchboard_->Shutdown();
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) {

@@ -13,6 +13,8 @@
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/control_service.h"
+#include "server/metrics_endpoint.h"
+#include "server/metrics_refusals.h"
 #include "server/switchboard.h"
 
 namespace shmport::server {
@@ -25,6 +27,12 @@ struct DaemonOptions {
   std::string runtime_dir;
   // Text-format DaemonConfig; empty: built-in defaults.
   std::string config_path;
+  // HOST:PORT for the Prometheus endpoint; non-empty overrides the
+  // config's metrics.listen.
+  std::string metrics_listen;
+  // Allow a non-loopback metrics address (or the config's
+  // metrics.allow_remote).
+  bool metrics_allow_remote = false;
 };
 
 // Thread-safety: Start and Shutdown are called from one thread (main).
@@ -49,9 +57,13 @@ class Daemon {
   void Shutdown(absl::Duration grace);
 
   const RuntimePaths& paths() const { return paths_; }
+  // "127.0.0.1:9464" (the port bound); empty without a metrics endpoint.
+  std::string metrics_address() const;
 
  private:
   Daemon() = default;
+  // Starts the Prometheus endpoint when `bind_address` is non-empty.
+  absl::Status StartMetrics(const std::string& bind_address);
 
   RuntimePaths paths_;
   DaemonConfig config_;
@@ -61,7 +73,10 @@ class Daemon {
   std::unique_ptr<Switchboard> switchboard_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<ControlService> service_;
+  RpcRefusals refusals_;  // counted by the server's interceptor
   std::unique_ptr<grpc::Server> server_;
+  // Reads the switchboard and refusals_ at each scrape: goes first.
+  std::unique_ptr<MetricsEndpoint> metrics_;
   bool shut_down_ = false;
   bool owns_files_ = false;  // remove the socket files and token at exit
 };

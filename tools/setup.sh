@@ -12,6 +12,11 @@ PACKAGES=(
   clang libclang-rt-14-dev  # libFuzzer targets
   clang-format             # make fmt
   procps                   # ps/pgrep in the demo and tests
+  prometheus-cpp-dev       # shmportd's /metrics endpoint (Exposer, civetweb)
+  libsystemd-dev           # sd_notify, socket activation
+  prometheus               # the metrics acceptance test scrapes with it
+  systemd                  # systemd-socket-activate, systemd-analyze (tests)
+  curl                     # the metrics test reads /metrics and the API
 )
 
 missing=()

@@ -28,7 +28,11 @@ _PKG_CONFIG = {
     "grpc++": ["grpc++"],
     "gtest": ["gtest"],
     "gtest_main": ["gtest_main"],
+    # prometheus-cpp-dev: the pull Exposer (civetweb inside) and the core.
+    "prometheus_cpp": ["prometheus-cpp-pull", "prometheus-cpp-core"],
     "protobuf": ["protobuf"],
+    # libsystemd-dev: sd_notify and sd_listen_fds_with_names.
+    "systemd": ["libsystemd"],
 }
 
 _FIXED_LINKOPTS = {
@@ -84,5 +88,5 @@ def _system_libs_impl(ctx):
 system_libs = repository_rule(
     implementation = _system_libs_impl,
     local = True,
-    doc = "Debian system libraries (gRPC, protobuf, abseil, gtest, benchmark) via pkg-config.",
+    doc = "Debian system libraries (gRPC, protobuf, abseil, gtest, benchmark, prometheus-cpp, libsystemd) via pkg-config.",
 )

@@ -1,0 +1,23 @@
+#include "server/metrics_snapshot.h"
+
+#include "server/control_service.h"
+
+namespace shmport::server {
+
+MetricsSnapshot TakeMetricsSnapshot(Switchboard& switchboard,
+                                    const RpcRefusals& refusals) {
+  MetricsSnapshot s;
+  s.version = kDaemonVersion;
+  s.stats = switchboard.GetStats();
+  for (const v1::ProcessInfo& p : switchboard.ListProcesses().processes()) {
+    if (p.state() == v1::PROCESS_STATE_ATTACHED) {
+      ++s.processes_attached;
+    } else {
+      ++s.processes_registered;
+    }
+  }
+  s.refusals = refusals.Snapshot();
+  return s;
+}
+
+}  // namespace shmport::server
