@@ -20,8 +20,14 @@ struct HostPort {
 absl::Status Invalid(absl::string_view address, absl::string_view why) {
   return absl::InvalidArgumentError(
       absl::StrCat("metrics listen address \"", address,
-                   "\" (--metrics_listen, config metrics.listen): ", why,
-                   " (use HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)"));
+                   "\" (--metrics_listen, config metrics.listen): ", why));
+}
+
+// A malformed address: say what the form is.
+absl::Status Malformed(absl::string_view address, absl::string_view why) {
+  return Invalid(address, absl::StrCat(why,
+                                       "; use HOST:PORT, e.g. "
+                                       "127.0.0.1:9464 or [::1]:9464"));
 }
 
 absl::StatusOr<HostPort> Split(absl::string_view address) {

@@ -9,7 +9,8 @@ MetricsSnapshot TakeMetricsSnapshot(Switchboard& switchboard,
   MetricsSnapshot s;
   s.version = kDaemonVersion;
   s.stats = switchboard.GetStats();
-  for (const v1::ProcessInfo& p : switchboard.ListProcesses().processes()) {
+  const v1::ListProcessesResponse processes = switchboard.ListProcesses();
+  for (const v1::ProcessInfo& p : processes.processes()) {
     if (p.state() == v1::PROCESS_STATE_ATTACHED) {
       ++s.processes_attached;
     } else {

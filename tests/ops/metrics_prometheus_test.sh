@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Issue 13, acceptance 1: a real Prometheus (Debian's `prometheus`) scrapes
+# shmportd's /metrics every second while a router and two workers stream
+# through it. Through Prometheus's HTTP API the test finds per-port byte
+# counters that grow between two queries and chunks-in-use gauges within
+# the configured total; `promtool check metrics` accepts the exposition.
+# Every wait polls a condition under a deadline.
+set -uo pipefail
+
+RUNFILES="${TEST_SRCDIR:?run me with bazel test}/shmport"
+for tool in prometheus promtool curl jq python3; do
+  command -v "$tool" >/dev/null || { echo "FAIL: no $tool (run tools/setup.sh)"; exit 1; }
+done
+WORK=$(mktemp -d /tmp/sp-XXXXXX)
+pids=()
+cleanup() {
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for log in "$WORK"/*.log; do echo "--- $log"; tail -20 "$log"; done
+  exit 1
+}
+
+# A port nobody listens on now (the kernel's pick for an ephemeral bind).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Polls `condition` (a shell command) every 0.2 s for up to `seconds`.
+wait_for() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for $what"
+    sleep 0.2
+  done
+}
+
+# --- shmportd with a small default geometry: 64 chunks x 2 segments. -----
+CHUNKS_LIMIT=128
+cat >"$WORK/shmportd.textproto" <<CONF
+limits { default_geometry { chunk_size: 16384 chunk_count: 64 max_segments: 2 } }
+metrics { max_port_series: 16 }
+CONF
+METRICS_PORT=$(free_port)
+ADDRESS="unix:$WORK/control.sock"
+mkfifo "$WORK/ready"
+"$RUNFILES/server/shmportd" --listen="$ADDRESS" --config="$WORK/shmportd.textproto" \
+  --metrics_listen="127.0.0.1:$METRICS_PORT" --ready_fd=3 3>"$WORK/ready" \
+  >"$WORK/shmportd.log" 2>&1 &
+pids+=($!)
+ready=""
+read -r -t 30 ready <"$WORK/ready"
+[[ "$ready" == "ready" ]] || fail "shmportd did not start"
+
+# --- Traffic: a router and two workers. ---------------------------------------
+"$RUNFILES/examples/router" --address="$ADDRESS" >"$WORK/router.log" 2>&1 &
+pids+=($!)
+for n in 1 2; do
+  "$RUNFILES/examples/worker" --address="$ADDRESS" --name="worker-$n" \
+    --payload=65536 >"$WORK/worker-$n.log" 2>&1 &
+  pids+=($!)
+done
+
+# --- The exposition itself passes promtool. ------------------------------------
+curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/exposition.txt" ||
+  fail "GET /metrics failed"
+promtool check metrics <"$WORK/exposition.txt" >"$WORK/promtool.log" 2>&1 ||
+  fail "promtool check metrics rejected the exposition: $(cat "$WORK/promtool.log")"
+grep -q '^shmport_build_info{version="[^"]*"} 1$' "$WORK/exposition.txt" ||
+  fail "no shmport_build_info in the exposition"
+
+# --- Prometheus, scraping every second. -----------------------------------------
+PROM_PORT=$(free_port)
+cat >"$WORK/prometheus.yml" <<CONF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: shmportd
+    static_configs:
+      - targets: ["127.0.0.1:$METRICS_PORT"]
+CONF
+prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
+pids+=($!)
+
+# Prints "labels value" per series of the instant query $1, sorted.
+query() {
+  curl -sf --get "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
+    jq -r '.data.result[] | "\(.metric.port_id)/\(.metric.a)/\(.metric.b)/\(.metric.end) \(.value[1])"' |
+    sort
+}
+two_ports_sending() {
+  [[ $(query 'shmport_port_sent_bytes_total > 0' | wc -l) -ge 2 ]]
+}
+wait_for 25 "Prometheus to scrape two ports with bytes sent" two_ports_sending
+first=$(query 'shmport_port_sent_bytes_total > 0')
+echo "first query:"
+echo "$first"
+grep -q '/worker-1/router/a ' <<<"$first" || fail "no series for worker-1 -> router"
+grep -q '/worker-2/router/a ' <<<"$first" || fail "no series for worker-2 -> router"
+
+# Every series seen in the first query grows.
+all_grew() {
+  local now
+  now=$(query 'shmport_port_sent_bytes_total > 0')
+  while read -r series value; do
+    local later
+    later=$(awk -v s="$series" '$1 == s { print $2 }' <<<"$now")
+    [[ -n "$later" ]] || return 1
+    awk -v a="$value" -v b="$later" 'BEGIN { exit !(b > a) }' || return 1
+  done <<<"$first"
+}
+wait_for 10 "the per-port byte counters to grow" all_grew
+echo "later query:"
+query 'shmport_port_sent_bytes_total > 0'
+
+# Chunks in use: every end's gauge is present and within the configured total.
+limits=$(query 'shmport_port_chunks_limit')
+in_use=$(query 'shmport_port_chunks_in_use')
+[[ $(wc -l <<<"$in_use") -ge 4 ]] || fail "chunks-in-use gauges missing: $in_use"
+while read -r series value; do
+  [[ "$value" == "$CHUNKS_LIMIT" ]] ||
+    fail "$series: chunks limit $value, configured $CHUNKS_LIMIT"
+done <<<"$limits"
+while read -r series value; do
+  awk -v v="$value" -v l="$CHUNKS_LIMIT" 'BEGIN { exit !(v >= 0 && v <= l) }' ||
+    fail "$series: $value chunks in use, outside [0, $CHUNKS_LIMIT]"
+done <<<"$in_use"
+over=$(query 'shmport_port_chunks_in_use > on(port_id, end) shmport_port_chunks_limit')
+[[ -z "$over" ]] || fail "PromQL finds chunks in use above the limit: $over"
+up=$(curl -sf --get "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+  --data-urlencode 'query=up{job="shmportd"}' | jq -r '.data.result[0].value[1]')
+[[ "$up" == "1" ]] || fail "up{job=shmportd} is '$up'"
+echo "PASS: Prometheus scraped growing per-port byte counters and bounded chunk gauges"
