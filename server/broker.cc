@@ -1,6 +1,7 @@
 #include "server/broker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -84,7 +85,20 @@ struct Broker::Report {
 };
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
-    absl::string_view address, BrokerListener* listener) {
+    absl::string_view address, BrokerListener* listener, UniqueFd inherited) {
+  absl::StatusOr<UniqueFd> fd =
+      inherited ? AdoptListening(std::move(inherited)) : BindListening(address);
+  if (!fd.ok()) return fd.status();
+  UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd) return ErrnoToStatus(errno, "epoll_create1");
+  UniqueFd wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd) return ErrnoToStatus(errno, "eventfd");
+  return std::unique_ptr<Broker>(new Broker(std::string(address),
+                                            std::move(*fd), std::move(epoll_fd),
+                                            std::move(wake_fd), listener));
+}
+
+absl::StatusOr<UniqueFd> Broker::BindListening(absl::string_view address) {
   socklen_t length = 0;
   absl::StatusOr<sockaddr_un> addr = MakeAddress(address, &length);
   if (!addr.ok()) return addr.status();
@@ -101,13 +115,18 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
   if (::listen(fd.get(), 4096) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("listen on \"", address, "\""));
   }
-  UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_fd) return ErrnoToStatus(errno, "epoll_create1");
-  UniqueFd wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake_fd) return ErrnoToStatus(errno, "eventfd");
-  return std::unique_ptr<Broker>(new Broker(std::string(address), std::move(fd),
-                                            std::move(epoll_fd),
-                                            std::move(wake_fd), listener));
+  return fd;
+}
+
+absl::StatusOr<UniqueFd> Broker::AdoptListening(UniqueFd fd) {
+  // The loop never blocks on accept: an inherited socket may come blocking.
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0 ||
+      ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0) {
+    return ErrnoToStatus(errno,
+                         "make the inherited broker socket non-blocking");
+  }
+  return fd;
 }
 
 v1::BrokerFrame AttachResultFrame(const absl::Status& status) {

@@ -76,9 +76,12 @@ class Broker {
  public:
   // Binds and listens on `address` (a filesystem path, or "@name" for the
   // abstract namespace). Errors: the socket() / bind() / listen() failure,
-  // naming the address.
+  // naming the address. With a valid `inherited` (a listening
+  // SOCK_SEQPACKET socket a service manager passed in, already at
+  // `address`), serves on that one instead of binding.
   static absl::StatusOr<std::unique_ptr<Broker>> Listen(
-      absl::string_view address, BrokerListener* listener);
+      absl::string_view address, BrokerListener* listener,
+      UniqueFd inherited = UniqueFd());
 
   // Stops the loop (if running) and closes every fd.
   ~Broker();
@@ -110,6 +113,11 @@ class Broker {
   size_t fd_count() const;
 
  private:
+  // The listening socket: a new one bound at `address`, or an inherited
+  // one made non-blocking.
+  static absl::StatusOr<UniqueFd> BindListening(absl::string_view address);
+  static absl::StatusOr<UniqueFd> AdoptListening(UniqueFd fd);
+
   enum class Kind { kListen, kWake, kPending, kLink, kPidfd, kTimer };
   struct Entry {
     Kind kind;

@@ -24,6 +24,7 @@
 #include "server/metrics_address.h"
 #include "server/metrics_snapshot.h"
 #include "server/secret.h"
+#include "server/systemd_sockets.h"
 #include "shmport/unique_fd.h"
 
 namespace shmport::server {
@@ -186,14 +187,24 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       d->config_, options.metrics_listen, options.metrics_allow_remote);
   if (!metrics_bind.ok()) return metrics_bind.status();
 
-  const std::string address = options.listen_address.empty()
-                                  ? DefaultControlAddress()
-                                  : options.listen_address;
+  ActivatedSockets activated;
+  if (options.socket_activation) {
+    absl::StatusOr<ActivatedSockets> taken = TakeActivatedSockets();
+    if (!taken.ok()) return taken.status();
+    activated = std::move(*taken);
+  }
+  d->inherited_control_ = static_cast<bool>(activated.control);
+  d->inherited_broker_ = static_cast<bool>(activated.broker);
+  const std::string address =
+      !options.listen_address.empty() ? options.listen_address
+      : d->inherited_control_ ? absl::StrCat("unix:", activated.control_path)
+                              : DefaultControlAddress();
   absl::StatusOr<RuntimePaths> paths =
       RuntimePathsFor(address, options.runtime_dir);
   if (!paths.ok()) return paths.status();
   d->paths_ = std::move(*paths);
   const RuntimePaths& p = d->paths_;
+  if (absl::Status s = MatchActivatedSockets(activated, p); !s.ok()) return s;
 
   const std::string& socket_group = d->config_.socket_group();
   absl::StatusOr<gid_t> gid = SocketGroupId(socket_group);
@@ -202,14 +213,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       !s.ok()) {
     return s;
   }
-  if (!p.control_socket_path.empty()) {
+  // An inherited socket is live by design: probing it would find "another
+  // daemon" (us).
+  if (!p.control_socket_path.empty() && !d->inherited_control_) {
     if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
                                          "control socket");
         !s.ok()) {
       return s;
     }
   }
-  if (p.broker_address[0] != '@') {
+  if (p.broker_address[0] != '@' && !d->inherited_broker_) {
     if (absl::Status s =
             ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
         !s.ok()) {
@@ -221,8 +234,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (!admin_token.ok()) return admin_token.status();
 
   d->switchboard_ = std::make_unique<Switchboard>(d->config_, ::getuid());
-  absl::StatusOr<std::unique_ptr<Broker>> broker =
-      Broker::Listen(p.broker_address, d->switchboard_.get());
+  absl::StatusOr<std::unique_ptr<Broker>> broker = Broker::Listen(
+      p.broker_address, d->switchboard_.get(), std::move(activated.broker));
   if (!broker.ok()) return broker.status();
   d->broker_ = std::move(*broker);
   d->switchboard_->SetBroker(d->broker_.get());
@@ -240,26 +253,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                       .started_at = absl::Now(),
                       .admin_token = *admin_token,
                       .watcher_queue_limit = d->config_.watcher_queue_limit()});
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials());
-  builder.RegisterService(d->service_.get());
-  if (!metrics_bind->empty()) {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(d->refusals_.NewInterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  if (absl::Status s = d->StartGrpc(address, std::move(activated.control),
+                                    /*count_refusals=*/!metrics_bind->empty());
+      !s.ok()) {
+    return s;
   }
-  d->server_ = builder.BuildAndStart();
-  if (d->server_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", address,
-        " (in use by another process, or the directory is not writable)"));
-  }
-  if (absl::Status s = RestrictSockets(
-          {p.control_socket_path, p.broker_address}, socket_group, *gid);
+  // A service manager's sockets keep the modes its unit gave them.
+  if (absl::Status s =
+          RestrictSockets({d->inherited_control_ ? "" : p.control_socket_path,
+                           d->inherited_broker_ ? "" : p.broker_address},
+                          socket_group, *gid);
       !s.ok()) {
     return s;
   }
@@ -270,9 +273,41 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
        {"broker", p.broker_address},
        {"admin_token", p.admin_token_path},
        {"pid", ::getpid()},
+       {"socket_activated", d->inherited_control_ || d->inherited_broker_},
        {"config", options.config_path.empty() ? "built-in defaults"
                                               : options.config_path}});
   return d;
+}
+
+absl::Status Daemon::StartGrpc(const std::string& address,
+                               UniqueFd inherited_control,
+                               bool count_refusals) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  if (!inherited_control) {
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials());
+  }
+  builder.RegisterService(service_.get());
+  if (count_refusals) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(refusals_.NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address,
+        " (in use by another process, or the directory is not writable)"));
+  }
+  if (!inherited_control) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<InheritedListener>> listener =
+      InheritedListener::Start(std::move(inherited_control), server_.get());
+  if (!listener.ok()) return listener.status();
+  control_listener_ = std::move(*listener);
+  return absl::OkStatus();
 }
 
 absl::Status Daemon::StartMetrics(const std::string& bind_address) {
@@ -307,6 +342,7 @@ void Daemon::Shutdown(absl::Duration grace) {
     // Watchers were just told to finish; give calls in flight the grace
     // period, then cut whatever is left (idle connections included).
     const absl::Time deadline = absl::Now() + grace;
+    if (control_listener_ != nullptr) control_listener_->Stop();
     if (!service_->WaitIdle(deadline)) {
       Log(LogLevel::kWarning, "shutdown_calls_cut", {});
     }
@@ -318,8 +354,10 @@ void Daemon::Shutdown(absl::Duration grace) {
   }
   if (broker_ != nullptr) broker_->Stop("daemon shutting down");
   if (owns_files_) {
+    // A service manager's sockets stay: it listens on them for our restart.
     for (const std::string& path :
-         {paths_.control_socket_path, paths_.broker_address,
+         {inherited_control_ ? "" : paths_.control_socket_path,
+          inherited_broker_ ? "" : paths_.broker_address,
           paths_.admin_token_path}) {
       if (!path.empty() && path[0] != '@') ::unlink(path.c_str());
     }

@@ -13,6 +13,7 @@
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/control_service.h"
+#include "server/inherited_listener.h"
 #include "server/metrics_endpoint.h"
 #include "server/metrics_refusals.h"
 #include "server/switchboard.h"
@@ -33,6 +34,10 @@ struct DaemonOptions {
   // Allow a non-loopback metrics address (or the config's
   // metrics.allow_remote).
   bool metrics_allow_remote = false;
+  // Serve on the sockets a service manager passed ($LISTEN_FDS, named
+  // control and broker) instead of binding them. An inherited control
+  // socket's path is the address when listen_address is empty.
+  bool socket_activation = false;
 };
 
 // Thread-safety: Start and Shutdown are called from one thread (main).
@@ -62,6 +67,10 @@ class Daemon {
 
  private:
   Daemon() = default;
+  // Builds and starts the gRPC server: listening on `address`, or on
+  // `inherited_control` through an InheritedListener.
+  absl::Status StartGrpc(const std::string& address, UniqueFd inherited_control,
+                         bool count_refusals);
   // Starts the Prometheus endpoint when `bind_address` is non-empty.
   absl::Status StartMetrics(const std::string& bind_address);
 
@@ -75,10 +84,15 @@ class Daemon {
   std::unique_ptr<ControlService> service_;
   RpcRefusals refusals_;  // counted by the server's interceptor
   std::unique_ptr<grpc::Server> server_;
+  // Accepts on an inherited control socket for server_: goes before it.
+  std::unique_ptr<InheritedListener> control_listener_;
   // Reads the switchboard and refusals_ at each scrape: goes first.
   std::unique_ptr<MetricsEndpoint> metrics_;
   bool shut_down_ = false;
   bool owns_files_ = false;  // remove the socket files and token at exit
+  // Socket-activated: the service manager owns these files.
+  bool inherited_control_ = false;
+  bool inherited_broker_ = false;
 };
 
 }  // namespace shmport::server

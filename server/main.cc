@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   options.runtime_dir = absl::GetFlag(FLAGS_runtime_dir);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.metrics_allow_remote = absl::GetFlag(FLAGS_metrics_allow_remote);
+  options.socket_activation = true;
   auto daemon = shmport::server::Daemon::Start(options);
   if (!daemon.ok()) {
     shmport::Log(shmport::LogLevel::kError, "daemon_start_failed",
