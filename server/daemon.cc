@@ -198,7 +198,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   const std::string address =
       !options.listen_address.empty() ? options.listen_address
       : d->inherited_control_ ? absl::StrCat("unix:", activated.control_path)
-                              : DefaultControlAddress();
+                              : DefaultListenAddress();
   absl::StatusOr<RuntimePaths> paths =
       RuntimePathsFor(address, options.runtime_dir);
   if (!paths.ok()) return paths.status();

@@ -21,7 +21,8 @@
 namespace shmport::server {
 
 struct DaemonOptions {
-  // gRPC address to serve; empty: DefaultControlAddress().
+  // gRPC address to serve; empty: an inherited control socket's, else
+  // DefaultListenAddress().
   std::string listen_address;
   // Directory for the broker socket and admin.token; empty: the control
   // socket's directory (required for unix-abstract: addresses).

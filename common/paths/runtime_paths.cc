@@ -1,6 +1,7 @@
 #include "common/paths/runtime_paths.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/status/status.h"
@@ -36,6 +37,11 @@ std::string JoinPath(absl::string_view dir, absl::string_view name) {
   return absl::StrCat(dir, "/", name);
 }
 
+bool IsSocket(absl::string_view path) {
+  struct stat st;
+  return ::stat(std::string(path).c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 }  // namespace
 
 std::string DefaultRuntimeDirectory() {
@@ -44,11 +50,22 @@ std::string DefaultRuntimeDirectory() {
   return absl::StrCat("/tmp/shmport-", ::getuid());
 }
 
-std::string DefaultControlAddress() {
+std::string DefaultListenAddress() {
   const char* env = ::getenv("SHMPORT_ADDRESS");
   if (env != nullptr && env[0] != '\0') return env;
   return absl::StrCat(kUnixPrefix,
                       JoinPath(DefaultRuntimeDirectory(), "control.sock"));
+}
+
+std::string DefaultControlAddress(absl::string_view system_socket) {
+  const char* env = ::getenv("SHMPORT_ADDRESS");
+  if (env != nullptr && env[0] != '\0') return env;
+  const std::string per_user =
+      JoinPath(DefaultRuntimeDirectory(), "control.sock");
+  if (!IsSocket(per_user) && IsSocket(system_socket)) {
+    return absl::StrCat(kUnixPrefix, system_socket);
+  }
+  return absl::StrCat(kUnixPrefix, per_user);
 }
 
 absl::StatusOr<RuntimePaths> RuntimePathsFor(absl::string_view address,

@@ -36,9 +36,19 @@ struct RuntimePaths {
 // variable names an absolute path, else /tmp/shmport-$UID.
 std::string DefaultRuntimeDirectory();
 
-// The default control address: $SHMPORT_ADDRESS when set and non-empty,
-// else "unix:" + DefaultRuntimeDirectory() + "/control.sock".
-std::string DefaultControlAddress();
+// The system-wide daemon's control socket (dist/systemd/shmportd.socket).
+inline constexpr char kSystemControlSocket[] = "/run/shmport/control.sock";
+
+// Where a client finds the daemon: $SHMPORT_ADDRESS when set and non-empty;
+// else the per-user socket ("unix:" + DefaultRuntimeDirectory() +
+// "/control.sock") when it exists; else `system_socket` when it exists;
+// else the per-user one (so that an error names the user's own default).
+std::string DefaultControlAddress(
+    absl::string_view system_socket = kSystemControlSocket);
+
+// Where a daemon listens by default: $SHMPORT_ADDRESS, else the per-user
+// socket. Never the system-wide one: that belongs to its service manager.
+std::string DefaultListenAddress();
 
 // Derives every path from a control address.
 //  * "unix:PATH" or "unix://PATH" (absolute or relative): the directory is

@@ -1,8 +1,12 @@
 #include "common/paths/runtime_paths.h"
 
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -63,6 +67,77 @@ TEST(RuntimePathsTest, DefaultAddressIsControlSocketInDefaultDirectory) {
 TEST(RuntimePathsTest, ShmportAddressOverridesDefault) {
   ScopedEnv addr("SHMPORT_ADDRESS", "unix:/tmp/elsewhere/c.sock");
   EXPECT_EQ(DefaultControlAddress(), "unix:/tmp/elsewhere/c.sock");
+}
+
+// A listening-capable unix socket file at `path` (the caller removes it).
+void MakeSocketFile(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+      << path;
+  ::close(fd);
+}
+
+// A scratch runtime directory with a per-user dir and a "system" socket
+// path, standing in for $XDG_RUNTIME_DIR and /run/shmport/control.sock.
+class DefaultAddressTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/sp-rpXXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    root_ = dir;
+    ASSERT_EQ(::mkdir((root_ + "/shmport").c_str(), 0700), 0);
+    user_socket_ = root_ + "/shmport/control.sock";
+    system_socket_ = root_ + "/system.sock";
+  }
+  void TearDown() override {
+    ::unlink(user_socket_.c_str());
+    ::unlink(system_socket_.c_str());
+    ::rmdir((root_ + "/shmport").c_str());
+    ::rmdir(root_.c_str());
+  }
+  std::string root_, user_socket_, system_socket_;
+};
+
+TEST_F(DefaultAddressTest, SystemSocketIsFoundWhenNoPerUserSocketExists) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  ScopedEnv addr("SHMPORT_ADDRESS", nullptr);
+  MakeSocketFile(system_socket_);
+  EXPECT_EQ(DefaultControlAddress(system_socket_), "unix:" + system_socket_);
+}
+
+TEST_F(DefaultAddressTest, PerUserSocketWinsOverSystemSocket) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  ScopedEnv addr("SHMPORT_ADDRESS", nullptr);
+  MakeSocketFile(system_socket_);
+  MakeSocketFile(user_socket_);
+  EXPECT_EQ(DefaultControlAddress(system_socket_), "unix:" + user_socket_);
+}
+
+TEST_F(DefaultAddressTest, NeitherSocketExistingNamesThePerUserDefault) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  ScopedEnv addr("SHMPORT_ADDRESS", nullptr);
+  EXPECT_EQ(DefaultControlAddress(system_socket_), "unix:" + user_socket_);
+}
+
+TEST_F(DefaultAddressTest, ShmportAddressWinsOverExistingSockets) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  ScopedEnv addr("SHMPORT_ADDRESS", "unix:/tmp/elsewhere/c.sock");
+  MakeSocketFile(system_socket_);
+  MakeSocketFile(user_socket_);
+  EXPECT_EQ(DefaultControlAddress(system_socket_),
+            "unix:/tmp/elsewhere/c.sock");
+}
+
+TEST_F(DefaultAddressTest, DaemonListensPerUserEvenWhenSystemSocketExists) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  ScopedEnv addr("SHMPORT_ADDRESS", nullptr);
+  MakeSocketFile(system_socket_);
+  EXPECT_EQ(DefaultListenAddress(), "unix:" + user_socket_);
 }
 
 TEST(RuntimePathsTest, UnixPathPutsBrokerAndTokenNextToControlSocket) {
