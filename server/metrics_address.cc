@@ -81,7 +81,7 @@ absl::StatusOr<std::string> ValidateMetricsListen(absl::string_view address,
   bool parsed = false;
   const bool loopback = IsLoopback(*hp, &parsed);
   if (!parsed) {
-    return Invalid(
+    return Malformed(
         address, absl::StrCat("host \"", hp->host, "\" is not an IP address"));
   }
   if (!loopback && !allow_remote) {

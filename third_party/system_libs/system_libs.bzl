@@ -41,6 +41,11 @@ _FIXED_LINKOPTS = {
     "pthread": ["-lpthread"],
 }
 
+# Libraries only //server:daemon calls: in a test binary that links the
+# daemon as a shared library, --as-needed would drop them from the test's
+# own link line although the daemon's .so needs them.
+_NO_AS_NEEDED = ["prometheus_cpp", "systemd"]
+
 _DEPS = {
     "grpc++": ["protobuf", "absl"],
     "grpc++_reflection": ["grpc++"],
@@ -67,6 +72,8 @@ def _system_libs_impl(ctx):
             opts = _pkg_config_libs(ctx, _PKG_CONFIG[name])
         else:
             opts = _FIXED_LINKOPTS[name]
+        if name in _NO_AS_NEEDED:
+            opts = ["-Wl,--no-as-needed"] + opts + ["-Wl,--as-needed"]
 
         # De-duplicate while keeping the first occurrence (link order).
         seen = {}
