@@ -114,6 +114,24 @@ absl::Status ClaimSocketPath(const std::string& path, int type,
   return absl::OkStatus();
 }
 
+// Claims the control and broker socket paths (ClaimSocketPath), except
+// inherited ones: those are live by design, and probing them would find
+// "another daemon" (us).
+absl::Status ClaimSocketPaths(const RuntimePaths& p, bool inherited_control,
+                              bool inherited_broker) {
+  if (!p.control_socket_path.empty() && !inherited_control) {
+    if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
+                                         "control socket");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (p.broker_address[0] != '@' && !inherited_broker) {
+    return ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
+  }
+  return absl::OkStatus();
+}
+
 // Writes the token to a fresh 0600 file and renames it into place, so a
 // reader never sees a partial token or a looser mode.
 absl::Status WriteAdminToken(const std::string& path,
@@ -213,21 +231,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       !s.ok()) {
     return s;
   }
-  // An inherited socket is live by design: probing it would find "another
-  // daemon" (us).
-  if (!p.control_socket_path.empty() && !d->inherited_control_) {
-    if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
-                                         "control socket");
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (p.broker_address[0] != '@' && !d->inherited_broker_) {
-    if (absl::Status s =
-            ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
-        !s.ok()) {
-      return s;
-    }
+  if (absl::Status s =
+          ClaimSocketPaths(p, d->inherited_control_, d->inherited_broker_);
+      !s.ok()) {
+    return s;
   }
 
   absl::StatusOr<std::string> admin_token = NewSecret();
