@@ -33,14 +33,16 @@ absl::StatusOr<std::string> BoundPath(int fd, absl::string_view name) {
   return std::string(addr.sun_path, strnlen(addr.sun_path, path_length));
 }
 
-absl::Status Check(int fd, const char* name, int type,
-                   const char* unit_directive) {
+// OK and the socket's path when `fd` is a listening unix socket of `type`
+// bound to a filesystem path.
+absl::StatusOr<std::string> CheckListening(int fd, const char* name, int type,
+                                           const char* type_name) {
   if (::sd_is_socket_unix(fd, type, /*listening=*/1, nullptr, 0) <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("inherited fd ", fd, " named '", name,
-                     "' is not a listening unix ", unit_directive, " socket"));
+                     "' is not a listening unix ", type_name, " socket"));
   }
-  return absl::OkStatus();
+  return BoundPath(fd, name);
 }
 
 }  // namespace
@@ -72,24 +74,14 @@ absl::StatusOr<ActivatedSockets> TakeActivatedSockets() {
     *slot = UniqueFd(fd);
   }
   if (sockets.control) {
-    if (absl::Status s =
-            Check(sockets.control.get(), "control", SOCK_STREAM, "stream");
-        !s.ok()) {
-      return s;
-    }
     absl::StatusOr<std::string> path =
-        BoundPath(sockets.control.get(), "control");
+        CheckListening(sockets.control.get(), "control", SOCK_STREAM, "stream");
     if (!path.ok()) return path.status();
     sockets.control_path = *path;
   }
   if (sockets.broker) {
-    if (absl::Status s = Check(sockets.broker.get(), "broker", SOCK_SEQPACKET,
-                               "sequential-packet");
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<std::string> path =
-        BoundPath(sockets.broker.get(), "broker");
+    absl::StatusOr<std::string> path = CheckListening(
+        sockets.broker.get(), "broker", SOCK_SEQPACKET, "sequential-packet");
     if (!path.ok()) return path.status();
     sockets.broker_path = *path;
   }

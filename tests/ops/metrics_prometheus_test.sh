@@ -11,34 +11,11 @@ RUNFILES="${TEST_SRCDIR:?run me with bazel test}/shmport"
 for tool in prometheus promtool curl jq python3; do
   command -v "$tool" >/dev/null || { echo "FAIL: no $tool (run tools/setup.sh)"; exit 1; }
 done
-WORK=$(mktemp -d /tmp/sp-XXXXXX)
-pids=()
-cleanup() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$WORK"/*.log; do echo "--- $log"; tail -20 "$log"; done
-  exit 1
-}
+source "$RUNFILES/tests/ops/process_group.sh"
 
 # A port nobody listens on now (the kernel's pick for an ephemeral bind).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Polls `condition` (a shell command) every 0.2 s for up to `seconds`.
-wait_for() {
-  local seconds=$1 what=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for $what"
-    sleep 0.2
-  done
 }
 
 # --- shmportd with a small default geometry: 64 chunks x 2 segments. -----

@@ -15,28 +15,7 @@ set -uo pipefail
 RUNFILES="${TEST_SRCDIR:?run me with bazel test}/shmport"
 command -v systemd-socket-activate >/dev/null ||
   { echo "FAIL: no systemd-socket-activate (run tools/setup.sh)"; exit 1; }
-WORK=$(mktemp -d /tmp/sp-XXXXXX)
-pids=()
-cleanup() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -KILL "${pids[i]}" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$WORK"/*.log; do echo "--- $log"; tail -20 "$log"; done
-  exit 1
-}
-wait_for() {
-  local seconds=$1 what=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out after ${seconds}s waiting for $what"
-    sleep 0.1
-  done
-}
+source "$RUNFILES/tests/ops/process_group.sh"
 
 # The service manager's side of sd_notify: a datagram socket whose
 # messages go to notify.log, one line per field.
@@ -116,4 +95,21 @@ awk '/^READY=1$/ { r = NR } /^STOPPING=1$/ { s = NR } END { exit !(r && s && r <
   "$WORK/notify.log" || fail "READY=1 did not come before STOPPING=1"
 echo "notifications:"
 cat "$WORK/notify.log"
-echo "PASS: served on inherited sockets; READY=1 then STOPPING=1"
+
+# A socket of the wrong type under a daemon's name stops start-up, naming
+# the fd: a stream socket passed as "broker".
+mkdir "$WORK/wrong"
+systemd-socket-activate -l "$WORK/wrong/control.sock" --fdname=broker \
+  "$RUNFILES/server/shmportd" --listen="unix:$WORK/wrong/c.sock" \
+  >"$WORK/wrong.log" 2>&1 &
+wrong=$!
+pids+=($wrong)
+wait_for 10 "the wrong-type socket" test -S "$WORK/wrong/control.sock"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' \
+  "$WORK/wrong/control.sock" || fail "could not trigger the wrong-type activation"
+wait "$wrong"
+rc=$?
+[[ $rc -eq 1 ]] || fail "a stream socket named broker: exit $rc, expected 1"
+grep -q "inherited fd 3 named 'broker' is not a listening unix sequential-packet socket" \
+  "$WORK/wrong.log" || fail "the refusal does not name the fd and type"
+echo "PASS: served on inherited sockets; READY=1 then STOPPING=1; a wrong socket type is refused"
