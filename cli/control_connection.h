@@ -20,8 +20,8 @@ namespace shmport::cli {
 
 struct ConnectionOptions {
   // gRPC address; empty: DefaultControlAddress() ($SHMPORT_ADDRESS, else
-  // unix:$XDG_RUNTIME_DIR/shmport/control.sock, else
-  // unix:/tmp/shmport-$UID/control.sock), exactly as shmportd chooses.
+  // the per-user socket if it exists, else /run/shmport/control.sock if it
+  // exists, else the per-user one), as the library chooses.
   std::string address;
   // Where admin.token lives when it is not next to the socket (the
   // daemon's --runtime_dir; required for unix-abstract: addresses).

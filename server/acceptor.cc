@@ -1,6 +1,7 @@
 #include "server/acceptor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -68,6 +69,25 @@ absl::StatusOr<Acceptor> Acceptor::Listen(absl::string_view address, int type,
         errno, absl::StrCat("listen on ", what, " \"", address, "\""));
   }
   return Acceptor(std::move(fd), std::move(what));
+}
+
+absl::StatusOr<Acceptor> Acceptor::Adopt(UniqueFd listening, std::string what) {
+  // The loop never blocks in accept: an inherited socket may come blocking.
+  const int flags = ::fcntl(listening.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(listening.get(), F_SETFL, flags | O_NONBLOCK) != 0 ||
+      ::fcntl(listening.get(), F_SETFD, FD_CLOEXEC) != 0) {
+    return ErrnoToStatus(errno,
+                         absl::StrCat("make the inherited ", what,
+                                      " non-blocking and close-on-exec"));
+  }
+  return Acceptor(std::move(listening), std::move(what));
+}
+
+absl::StatusOr<Acceptor> Acceptor::ListenOrAdopt(absl::string_view address,
+                                                 int type, std::string what,
+                                                 UniqueFd inherited) {
+  if (inherited) return Adopt(std::move(inherited), std::move(what));
+  return Listen(address, type, std::move(what));
 }
 
 absl::Status Acceptor::Watch(int epoll_fd, uint64_t data) {

@@ -48,6 +48,14 @@ class Acceptor {
   // naming the address.
   static absl::StatusOr<Acceptor> Listen(absl::string_view address, int type,
                                          std::string what);
+  // Takes over `listening`, a socket already bound and listening (one a
+  // service manager passed in; its type checked by the caller), made
+  // non-blocking and close-on-exec. Errors: the fcntl() failure.
+  static absl::StatusOr<Acceptor> Adopt(UniqueFd listening, std::string what);
+  // Adopt(inherited) when `inherited` is valid, else Listen(address).
+  static absl::StatusOr<Acceptor> ListenOrAdopt(absl::string_view address,
+                                                int type, std::string what,
+                                                UniqueFd inherited);
 
   Acceptor(Acceptor&&) = default;
   Acceptor& operator=(Acceptor&&) = default;

@@ -68,9 +68,9 @@ struct Broker::Report {
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
     absl::string_view address, BrokerListener* listener,
-    const BrokerLimits& limits) {
-  absl::StatusOr<Acceptor> acceptor =
-      Acceptor::Listen(address, SOCK_SEQPACKET, "broker socket");
+    const BrokerLimits& limits, UniqueFd inherited) {
+  absl::StatusOr<Acceptor> acceptor = Acceptor::ListenOrAdopt(
+      address, SOCK_SEQPACKET, "broker socket", std::move(inherited));
   if (!acceptor.ok()) return acceptor.status();
   UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd) return ErrnoToStatus(errno, "epoll_create1");
@@ -253,6 +253,11 @@ size_t Broker::fd_count() const {
   return entries_.size() + 1;  // and the listening socket
 }
 
+size_t Broker::pending_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_deadlines_.size();
+}
+
 int Broker::WaitTimeoutMs() const {
   absl::Time next = acceptor_.paused_until();
   if (!pending_deadlines_.empty()) {
@@ -391,6 +396,7 @@ void Broker::ExpirePending(absl::Time now) {
 }
 
 void Broker::RefuseUnread(int fd, const absl::Status& why) {
+  if (limit_refusals_ != nullptr) limit_refusals_->Count(why);
   v1::BrokerFrame frame = AttachResultFrame(why);
   frame.mutable_attach_result()->set_attach_unread(true);
   const std::string bytes = FrameBytes(frame);
@@ -403,6 +409,7 @@ void Broker::RefuseUnread(int fd, const absl::Status& why) {
 }
 
 void Broker::RefuseConnection(int fd, const absl::Status& why, bool log) {
+  if (limit_refusals_ != nullptr) limit_refusals_->Count(why);
   const std::string bytes = FrameBytes(AttachResultFrame(why));
   [[maybe_unused]] ssize_t n =
       ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "common/unix_channel.h"
 #include "server/acceptor.h"
+#include "server/limit_refusals.h"
 #include "server/log_throttle.h"
 #include "shmport/unique_fd.h"
 #include "shmport/v1/broker.pb.h"
@@ -99,10 +100,12 @@ class Broker {
  public:
   // Binds and listens on `address` (a filesystem path, or "@name" for the
   // abstract namespace). Errors: the socket() / bind() / listen() failure,
-  // naming the address.
+  // naming the address. With a valid `inherited` (a listening
+  // SOCK_SEQPACKET socket a service manager passed in, already at
+  // `address`), serves on that one instead of binding.
   static absl::StatusOr<std::unique_ptr<Broker>> Listen(
       absl::string_view address, BrokerListener* listener,
-      const BrokerLimits& limits = {});
+      const BrokerLimits& limits = {}, UniqueFd inherited = UniqueFd());
 
   // Stops the loop (if running) and closes every fd.
   ~Broker();
@@ -139,6 +142,11 @@ class Broker {
   const std::string& address() const { return address_; }
   // Descriptors the broker holds now (links, pidfds, timers, pending).
   size_t fd_count() const;
+  // Connections accepted that have not sent Attach yet.
+  size_t pending_count() const;
+  // Counts each connection refused for a limit into `refusals` (which
+  // must outlive the broker). Call before Start.
+  void CountRefusalsIn(LimitRefusals* refusals) { limit_refusals_ = refusals; }
 
  private:
   // kPending: connected, said nothing yet. kAttaching: sent Attach, which
@@ -204,7 +212,8 @@ class Broker {
   const UniqueFd epoll_fd_;
   std::thread thread_;
 
-  mutable std::mutex mu_;  // guards everything below
+  LimitRefusals* limit_refusals_ = nullptr;  // set before Start
+  mutable std::mutex mu_;                    // guards everything below
   // Every fd the loop watches, by a handle that is never reused, so an
   // event for an fd closed meanwhile finds nothing instead of a newcomer.
   std::map<uint64_t, Entry> entries_;

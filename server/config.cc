@@ -69,6 +69,9 @@ void FillDefaults(DaemonConfig* config) {
   }
   Default(config, &DaemonConfig::watcher_queue_bytes,
           &DaemonConfig::set_watcher_queue_bytes, kDefaultWatcherQueueBytes);
+  if (config->metrics().max_port_series() == 0) {
+    config->mutable_metrics()->set_max_port_series(kDefaultMaxPortSeries);
+  }
   auto* l = config->mutable_limits();
   using Limits = config::v1::Limits;
   Default(l, &Limits::max_unattached_registrations,

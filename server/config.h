@@ -36,6 +36,7 @@ inline constexpr uint32_t kDefaultMaxWatchersPerUid = 16;
 inline constexpr uint32_t kDefaultChunkSize = 16 * 1024;
 inline constexpr uint32_t kDefaultChunkCount = 1024;
 inline constexpr uint32_t kDefaultInlineThreshold = 1024;
+inline constexpr uint32_t kDefaultMaxPortSeries = 256;
 // Inline payloads ride in one socket datagram; keep them well inside the
 // default socket buffer.
 inline constexpr uint32_t kMaxInlineThreshold = 64 * 1024;

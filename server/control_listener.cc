@@ -33,9 +33,10 @@ int TimeoutMs(absl::Time until) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ControlListener>> ControlListener::Listen(
-    absl::string_view address, const ControlConnectionLimits& limits) {
-  absl::StatusOr<Acceptor> acceptor =
-      Acceptor::Listen(address, SOCK_STREAM, "control socket");
+    absl::string_view address, const ControlConnectionLimits& limits,
+    UniqueFd inherited) {
+  absl::StatusOr<Acceptor> acceptor = Acceptor::ListenOrAdopt(
+      address, SOCK_STREAM, "control socket", std::move(inherited));
   if (!acceptor.ok()) return acceptor.status();
   UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd) return ErrnoToStatus(errno, "epoll_create1");
@@ -78,6 +79,7 @@ void ControlListener::Stop() {
     thread_.join();
   }
   connections_.clear();
+  open_connections_.store(0, std::memory_order_relaxed);
   per_uid_.clear();
   acceptor_.Close();
 }
@@ -112,6 +114,7 @@ void ControlListener::OnListenReadable() {
     std::optional<AcceptedConnection> conn = acceptor_.Accept();
     if (!conn) return;
     if (absl::Status refusal = Admit(conn->peer.uid); !refusal.ok()) {
+      if (limit_refusals_ != nullptr) limit_refusals_->Count(refusal);
       if (uint64_t suppressed = 0; refusal_log_.Allow(&suppressed)) {
         Log(LogLevel::kWarning, "control_connection_refused",
             {{"peer_pid", conn->peer.pid},
@@ -132,6 +135,7 @@ void ControlListener::OnListenReadable() {
       continue;
     }
     connections_.emplace(handle, Watched{std::move(duplicate), conn->peer.uid});
+    open_connections_.store(connections_.size(), std::memory_order_relaxed);
     ++per_uid_[conn->peer.uid];
     // gRPC owns the fd from here on (and closes it).
     grpc::AddInsecureChannelFromFd(server_, conn->fd.Release());
@@ -163,6 +167,7 @@ void ControlListener::Forget(uint64_t handle) {
   auto uid = per_uid_.find(it->second.uid);
   if (uid != per_uid_.end() && --uid->second == 0) per_uid_.erase(uid);
   connections_.erase(it);  // closing the duplicate unwatches it
+  open_connections_.store(connections_.size(), std::memory_order_relaxed);
 }
 
 }  // namespace shmport::server

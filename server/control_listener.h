@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/server.h"
 #include "server/acceptor.h"
+#include "server/limit_refusals.h"
 #include "server/log_throttle.h"
 #include "shmport/unique_fd.h"
 
@@ -40,9 +42,12 @@ struct ControlConnectionLimits {
 class ControlListener {
  public:
   // Binds and listens on `address`: a filesystem path, or "@name" for the
-  // abstract namespace. Errors as for Acceptor::Listen.
+  // abstract namespace. Errors as for Acceptor::Listen. With a valid
+  // `inherited` (a listening SOCK_STREAM socket a service manager passed
+  // in, already at `address`), accepts on that one instead of binding.
   static absl::StatusOr<std::unique_ptr<ControlListener>> Listen(
-      absl::string_view address, const ControlConnectionLimits& limits);
+      absl::string_view address, const ControlConnectionLimits& limits,
+      UniqueFd inherited = UniqueFd());
 
   // Stop().
   ~ControlListener();
@@ -55,6 +60,14 @@ class ControlListener {
   // Stops accepting and closes the listening socket and the duplicates.
   // Connections already handed over stay the server's. Idempotent.
   void Stop();
+
+  // Counts each connection refused for a cap into `refusals` (which must
+  // outlive the listener). Call before Start.
+  void CountRefusalsIn(LimitRefusals* refusals) { limit_refusals_ = refusals; }
+  // Control connections open now (any thread).
+  size_t open_connections() const {
+    return open_connections_.load(std::memory_order_relaxed);
+  }
 
  private:
   // A connection handed to gRPC, watched through its duplicate.
@@ -76,6 +89,8 @@ class ControlListener {
   const UniqueFd epoll_fd_;
   const UniqueFd wake_fd_;
   grpc::Server* server_ = nullptr;
+  LimitRefusals* limit_refusals_ = nullptr;  // set before Start
+  std::atomic<size_t> open_connections_{0};  // connections_.size()
   std::thread thread_;
   // Loop thread only:
   absl::flat_hash_map<uint64_t, Watched> connections_;

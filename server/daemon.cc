@@ -11,6 +11,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -22,7 +23,10 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/metrics_address.h"
+#include "server/metrics_snapshot.h"
 #include "server/secret.h"
+#include "server/systemd_sockets.h"
 #include "shmport/unique_fd.h"
 
 namespace shmport::server {
@@ -129,6 +133,24 @@ absl::Status ClaimSocketPath(const std::string& path, int type,
   return absl::OkStatus();
 }
 
+// Claims the control and broker socket paths (ClaimSocketPath), except
+// inherited ones: those are live by design, and probing them would find
+// "another daemon" (us).
+absl::Status ClaimSocketPaths(const RuntimePaths& p, bool inherited_control,
+                              bool inherited_broker) {
+  if (!p.control_socket_path.empty() && !inherited_control) {
+    if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
+                                         "control socket");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (p.broker_address[0] != '@' && !inherited_broker) {
+    return ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
+  }
+  return absl::OkStatus();
+}
+
 // Writes the token to a fresh 0600 file and renames it into place, so a
 // reader never sees a partial token or a looser mode.
 absl::Status WriteAdminToken(const std::string& path,
@@ -192,6 +214,17 @@ std::string ControlSocketAddress(const RuntimePaths& p) {
   return absl::StrCat("@", name);
 }
 
+// The metrics endpoint's bind address: the flag, else the config; empty
+// when neither asks for one.
+absl::StatusOr<std::string> MetricsBindAddress(const DaemonConfig& config,
+                                               const std::string& flag,
+                                               bool flag_allow_remote) {
+  const std::string& listen = flag.empty() ? config.metrics().listen() : flag;
+  if (listen.empty()) return std::string();
+  return ValidateMetricsListen(
+      listen, flag_allow_remote || config.metrics().allow_remote());
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
@@ -201,14 +234,28 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (!config.ok()) return config.status();
   d->config_ = std::move(*config);
 
-  const std::string address = options.listen_address.empty()
-                                  ? DefaultControlAddress()
-                                  : options.listen_address;
+  absl::StatusOr<std::string> metrics_bind = MetricsBindAddress(
+      d->config_, options.metrics_listen, options.metrics_allow_remote);
+  if (!metrics_bind.ok()) return metrics_bind.status();
+
+  ActivatedSockets activated;
+  if (options.socket_activation) {
+    absl::StatusOr<ActivatedSockets> taken = TakeActivatedSockets();
+    if (!taken.ok()) return taken.status();
+    activated = std::move(*taken);
+  }
+  d->inherited_control_ = static_cast<bool>(activated.control);
+  d->inherited_broker_ = static_cast<bool>(activated.broker);
+  const std::string address =
+      !options.listen_address.empty() ? options.listen_address
+      : d->inherited_control_ ? absl::StrCat("unix:", activated.control_path)
+                              : DefaultListenAddress();
   absl::StatusOr<RuntimePaths> paths =
       RuntimePathsFor(address, options.runtime_dir);
   if (!paths.ok()) return paths.status();
   d->paths_ = std::move(*paths);
   const RuntimePaths& p = d->paths_;
+  if (absl::Status s = MatchActivatedSockets(activated, p); !s.ok()) return s;
 
   const std::string& socket_group = d->config_.socket_group();
   absl::StatusOr<gid_t> gid = SocketGroupId(socket_group);
@@ -217,30 +264,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       !s.ok()) {
     return s;
   }
-  if (!p.control_socket_path.empty()) {
-    if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
-                                         "control socket");
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (p.broker_address[0] != '@') {
-    if (absl::Status s =
-            ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
-        !s.ok()) {
-      return s;
-    }
+  if (absl::Status s =
+          ClaimSocketPaths(p, d->inherited_control_, d->inherited_broker_);
+      !s.ok()) {
+    return s;
   }
 
   absl::StatusOr<std::string> admin_token = NewSecret();
   if (!admin_token.ok()) return admin_token.status();
 
   d->switchboard_ = std::make_unique<Switchboard>(d->config_, ::getuid());
-  absl::StatusOr<std::unique_ptr<Broker>> broker =
-      Broker::Listen(p.broker_address, d->switchboard_.get(),
-                     BrokerLimitsFrom(d->config_.connections()));
+  absl::StatusOr<std::unique_ptr<Broker>> broker = Broker::Listen(
+      p.broker_address, d->switchboard_.get(),
+      BrokerLimitsFrom(d->config_.connections()), std::move(activated.broker));
   if (!broker.ok()) return broker.status();
   d->broker_ = std::move(*broker);
+  d->broker_->CountRefusalsIn(&d->limit_refusals_);
   d->switchboard_->SetBroker(d->broker_.get());
   // From here on the files are ours: remove them on any failure below.
   d->owns_files_ = true;
@@ -257,32 +296,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                       .admin_token = *admin_token,
                       .watcher_queue_limit = d->config_.watcher_queue_limit(),
                       .watcher_queue_bytes = d->config_.watcher_queue_bytes()});
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  // The daemon accepts control connections itself, to cap them (gRPC 1.51
-  // cannot); the server gets each admitted connection's fd.
-  absl::StatusOr<std::unique_ptr<ControlListener>> control =
-      ControlListener::Listen(
-          ControlSocketAddress(p),
-          {.max_connections =
-               d->config_.connections().max_control_connections(),
-           .max_per_uid =
-               d->config_.connections().max_control_connections_per_uid()});
-  if (!control.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", address, ": ", control.status().message(),
-        " (in use by another process, or the directory is not "
-        "writable)"));
+  if (absl::Status s = d->StartGrpc(address, std::move(activated.control),
+                                    /*count_refusals=*/!metrics_bind->empty());
+      !s.ok()) {
+    return s;
   }
-  d->control_listener_ = std::move(*control);
-  grpc::ServerBuilder builder;
-  builder.RegisterService(d->service_.get());
-  d->server_ = builder.BuildAndStart();
-  if (d->server_ == nullptr) {
-    return absl::InternalError("the gRPC server did not start");
-  }
-  if (absl::Status s = RestrictSockets(
-          {p.control_socket_path, p.broker_address}, socket_group, *gid);
+  // A service manager's sockets keep the modes its unit gave them.
+  if (absl::Status s =
+          RestrictSockets({d->inherited_control_ ? "" : p.control_socket_path,
+                           d->inherited_broker_ ? "" : p.broker_address},
+                          socket_group, *gid);
       !s.ok()) {
     return s;
   }
@@ -290,14 +313,78 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (absl::Status s = d->control_listener_->Start(d->server_.get()); !s.ok()) {
     return s;
   }
+  if (absl::Status s = d->StartMetrics(*metrics_bind); !s.ok()) return s;
   Log(LogLevel::kInfo, "daemon_started",
       {{"address", address},
        {"broker", p.broker_address},
        {"admin_token", p.admin_token_path},
        {"pid", ::getpid()},
+       {"socket_activated", d->inherited_control_ || d->inherited_broker_},
        {"config", options.config_path.empty() ? "built-in defaults"
                                               : options.config_path}});
   return d;
+}
+
+absl::Status Daemon::StartGrpc(const std::string& address,
+                               UniqueFd inherited_control,
+                               bool count_refusals) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The daemon accepts control connections itself, to cap them (gRPC 1.51
+  // cannot); the server gets each admitted connection's fd. An inherited
+  // control socket is simply the socket it accepts on.
+  absl::StatusOr<std::unique_ptr<ControlListener>> control =
+      ControlListener::Listen(
+          ControlSocketAddress(paths_),
+          {.max_connections = config_.connections().max_control_connections(),
+           .max_per_uid =
+               config_.connections().max_control_connections_per_uid()},
+          std::move(inherited_control));
+  if (!control.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address, ": ", control.status().message(),
+        " (in use by another process, or the directory is not "
+        "writable)"));
+  }
+  control_listener_ = std::move(*control);
+  control_listener_->CountRefusalsIn(&limit_refusals_);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(service_.get());
+  if (count_refusals) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(refusals_.NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
+    return absl::InternalError("the gRPC server did not start");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartMetrics(const std::string& bind_address) {
+  if (bind_address.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> metrics =
+      MetricsEndpoint::Start(bind_address, config_.metrics().max_port_series(),
+                             [this] {
+                               return TakeMetricsSnapshot(
+                                   {.switchboard = switchboard_.get(),
+                                    .rpc_refusals = &refusals_,
+                                    .limit_refusals = &limit_refusals_,
+                                    .control_listener = control_listener_.get(),
+                                    .broker = broker_.get()});
+                             });
+  if (!metrics.ok()) return metrics.status();
+  metrics_ = std::move(*metrics);
+  Log(LogLevel::kInfo, "metrics_serving",
+      {{"address", metrics_->address()}, {"path", "/metrics"}});
+  return absl::OkStatus();
+}
+
+std::string Daemon::metrics_address() const {
+  return metrics_ == nullptr ? "" : metrics_->address();
 }
 
 Daemon::~Daemon() { Shutdown(absl::Seconds(1)); }
@@ -306,6 +393,7 @@ void Daemon::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   Log(LogLevel::kInfo, "daemon_stopping", {});
+  metrics_.reset();
   if (switchboard_ != nullptr) switchboard_->Shutdown();
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) {
@@ -327,8 +415,10 @@ void Daemon::Shutdown(absl::Duration grace) {
   }
   if (broker_ != nullptr) broker_->Stop("daemon shutting down");
   if (owns_files_) {
+    // A service manager's sockets stay: it listens on them for our restart.
     for (const std::string& path :
-         {paths_.control_socket_path, paths_.broker_address,
+         {inherited_control_ ? "" : paths_.control_socket_path,
+          inherited_broker_ ? "" : paths_.broker_address,
           paths_.admin_token_path}) {
       if (!path.empty() && path[0] != '@') ::unlink(path.c_str());
     }

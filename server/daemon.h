@@ -14,18 +14,31 @@
 #include "server/config.h"
 #include "server/control_listener.h"
 #include "server/control_service.h"
+#include "server/metrics_endpoint.h"
+#include "server/metrics_refusals.h"
 #include "server/switchboard.h"
 
 namespace shmport::server {
 
 struct DaemonOptions {
-  // gRPC address to serve; empty: DefaultControlAddress().
+  // gRPC address to serve; empty: an inherited control socket's, else
+  // DefaultListenAddress().
   std::string listen_address;
   // Directory for the broker socket and admin.token; empty: the control
   // socket's directory (required for unix-abstract: addresses).
   std::string runtime_dir;
   // Text-format DaemonConfig; empty: built-in defaults.
   std::string config_path;
+  // HOST:PORT for the Prometheus endpoint; non-empty overrides the
+  // config's metrics.listen.
+  std::string metrics_listen;
+  // Allow a non-loopback metrics address (or the config's
+  // metrics.allow_remote).
+  bool metrics_allow_remote = false;
+  // Serve on the sockets a service manager passed ($LISTEN_FDS, named
+  // control and broker) instead of binding them. An inherited control
+  // socket's path is the address when listen_address is empty.
+  bool socket_activation = false;
 };
 
 // Thread-safety: Start and Shutdown are called from one thread (main).
@@ -53,9 +66,17 @@ class Daemon {
   void Shutdown(absl::Duration grace);
 
   const RuntimePaths& paths() const { return paths_; }
+  // "127.0.0.1:9464" (the port bound); empty without a metrics endpoint.
+  std::string metrics_address() const;
 
  private:
   Daemon() = default;
+  // The control listener (binding `address`, or accepting on
+  // `inherited_control`) and the gRPC server it feeds.
+  absl::Status StartGrpc(const std::string& address, UniqueFd inherited_control,
+                         bool count_refusals);
+  // Starts the Prometheus endpoint when `bind_address` is non-empty.
+  absl::Status StartMetrics(const std::string& bind_address);
 
   RuntimePaths paths_;
   DaemonConfig config_;
@@ -65,11 +86,18 @@ class Daemon {
   std::unique_ptr<Switchboard> switchboard_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<ControlService> service_;
+  LimitRefusals limit_refusals_;  // the listener, broker and refusals_ count
+  RpcRefusals refusals_{&limit_refusals_};  // the server's interceptor counts
   std::unique_ptr<grpc::Server> server_;
   // Hands connections to server_: stopped (and destroyed) before it.
   std::unique_ptr<ControlListener> control_listener_;
+  // Reads the switchboard and refusals_ at each scrape: goes first.
+  std::unique_ptr<MetricsEndpoint> metrics_;
   bool shut_down_ = false;
   bool owns_files_ = false;  // remove the socket files and token at exit
+  // Socket-activated: the service manager owns these files.
+  bool inherited_control_ = false;
+  bool inherited_broker_ = false;
 };
 
 }  // namespace shmport::server

@@ -9,9 +9,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "server/daemon.h"
+#include "server/systemd_notify.h"
 
 ABSL_FLAG(std::string, listen, "",
           "gRPC address to serve: unix:PATH or unix-abstract:NAME. Default: "
@@ -27,8 +30,35 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
 ABSL_FLAG(int, ready_fd, -1,
           "when >= 0, write \"ready\\n\" to this inherited fd and close it "
           "once serving (for supervisors and tests)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on (GET /metrics), e.g. "
+          "127.0.0.1:9464; overrides config metrics.listen. Default: off");
+ABSL_FLAG(bool, metrics_allow_remote, false,
+          "allow a non-loopback --metrics_listen host (the metrics name "
+          "every process and port)");
 
 namespace {
+
+// `--help` lists this file's flags (absl's default looks for a file named
+// after the program, which matches none here and prints "No flags
+// matched").
+bool IsDaemonFlagFile(absl::string_view file) {
+  return absl::EndsWith(file, "server/main.cc");
+}
+
+void SetUsage() {
+  absl::SetProgramUsageMessage(
+      "the shmport control-plane daemon\n\n"
+      "  shmportd [--listen=unix:PATH] [--config=FILE] [--log_level=info]\n"
+      "           [--metrics_listen=127.0.0.1:9464]\n\n"
+      "Stops cleanly on SIGTERM or SIGINT. Under systemd: Type=notify, and "
+      "the control and broker sockets may be socket-activated "
+      "(FileDescriptorName=control / broker).");
+  absl::FlagsUsageConfig config;
+  config.contains_helpshort_flags = &IsDaemonFlagFile;
+  config.contains_help_flags = &IsDaemonFlagFile;
+  absl::SetFlagsUsageConfig(config);
+}
 
 // Lets every open port and link have its fd: the load target is a thousand
 // processes, each with a link and a pidfd.
@@ -41,13 +71,19 @@ void RaiseFdLimit() {
   }
 }
 
+// The STATUS= line a service manager shows.
+std::string ServingStatus(const shmport::server::Daemon& daemon) {
+  std::string status = absl::StrCat("serving ", daemon.paths().control_address);
+  if (const std::string metrics = daemon.metrics_address(); !metrics.empty()) {
+    absl::StrAppend(&status, ", metrics on http://", metrics, "/metrics");
+  }
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the shmport control-plane daemon\n\n"
-      "  shmportd [--listen=unix:PATH] [--config=FILE] [--log_level=info]\n\n"
-      "Stops cleanly on SIGTERM or SIGINT.");
+  SetUsage();
   absl::ParseCommandLine(argc, argv);
 
   shmport::LogLevel level;
@@ -74,6 +110,9 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.config_path = absl::GetFlag(FLAGS_config);
   options.runtime_dir = absl::GetFlag(FLAGS_runtime_dir);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.metrics_allow_remote = absl::GetFlag(FLAGS_metrics_allow_remote);
+  options.socket_activation = true;
   auto daemon = shmport::server::Daemon::Start(options);
   if (!daemon.ok()) {
     shmport::Log(shmport::LogLevel::kError, "daemon_start_failed",
@@ -84,11 +123,14 @@ int main(int argc, char** argv) {
     [[maybe_unused]] ssize_t n = ::write(fd, "ready\n", 6);
     ::close(fd);
   }
+  shmport::server::NotifyReady(ServingStatus(**daemon));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   shmport::Log(shmport::LogLevel::kInfo, "signal_received",
                {{"signal", signal_number}});
+  shmport::server::NotifyStopping(
+      absl::StrCat("stopping (signal ", signal_number, ")"));
   // The 2 s promise: 1.5 s for calls in flight, the rest for closing.
   (*daemon)->Shutdown(absl::Milliseconds(1500));
   daemon->reset();

@@ -15,6 +15,11 @@ PACKAGES=(
   clang-format             # make fmt
   procps                   # ps/pgrep in the demo and tests
   tmux                     # shmportctl top on a real terminal (cli:top_terminal_test)
+  prometheus-cpp-dev       # shmportd's /metrics endpoint (Exposer, civetweb)
+  libsystemd-dev           # sd_notify, socket activation
+  prometheus               # the metrics acceptance test scrapes with it
+  systemd                  # systemd-socket-activate, systemd-analyze (tests)
+  curl jq                  # the metrics test reads /metrics and the API
 )
 
 missing=()

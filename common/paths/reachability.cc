@@ -1,14 +1,17 @@
 #include "common/paths/reachability.h"
 
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/paths/runtime_paths.h"
 
 namespace shmport {
@@ -33,6 +36,29 @@ std::string SocketPathOf(absl::string_view address) {
   return paths.ok() ? paths->control_socket_path : std::string();
 }
 
+bool IsSocket(const std::string& path) {
+  struct stat st {};
+  return !path.empty() && ::stat(path.c_str(), &st) == 0 &&
+         S_ISSOCK(st.st_mode);
+}
+
+// When the default search ended at `address`: what else it looked at,
+// e.g. "; also looked for unix:/run/shmport/control.sock (not there)".
+std::string SearchNote(absl::string_view address,
+                       absl::string_view system_socket) {
+  const std::vector<std::string> order =
+      DefaultControlSearchOrder(system_socket);
+  if (order.size() < 2 || order.front() != address) return "";
+  std::vector<std::string> others;
+  for (size_t i = 1; i < order.size(); ++i) {
+    absl::StrAppend(&others.emplace_back(), order[i],
+                    IsSocket(SocketPathOf(order[i]))
+                        ? " (there too: remove the per-user socket to use it)"
+                        : " (not there)");
+  }
+  return absl::StrCat("; also looked for ", absl::StrJoin(others, ", "));
+}
+
 // The socket, or the first directory above it that this process can see,
 // and who owns it.
 absl::Status PermissionDenied(absl::string_view address,
@@ -55,6 +81,22 @@ absl::Status PermissionDenied(absl::string_view address,
 
 }  // namespace
 
+std::vector<std::string> DefaultControlSearchOrder(
+    absl::string_view system_socket) {
+  const char* env = ::getenv("SHMPORT_ADDRESS");
+  if (env != nullptr && env[0] != '\0') return {env};
+  return {DefaultListenAddress(), absl::StrCat("unix:", system_socket)};
+}
+
+std::string DefaultControlAddress(absl::string_view system_socket) {
+  const std::vector<std::string> order =
+      DefaultControlSearchOrder(system_socket);
+  for (const std::string& address : order) {
+    if (IsSocket(SocketPathOf(address))) return address;
+  }
+  return order.front();
+}
+
 absl::Status ValidateControlAddress(absl::string_view address) {
   if (absl::StartsWith(address, "/")) {
     return absl::InvalidArgumentError(
@@ -70,7 +112,8 @@ bool IsDaemonMessage(absl::string_view message) {
 }
 
 absl::Status ExplainUnreachable(absl::string_view address,
-                                absl::string_view transport_reason) {
+                                absl::string_view transport_reason,
+                                absl::string_view system_socket) {
   const absl::string_view reason = SystemReason(transport_reason);
   const std::string path = SocketPathOf(address);
   struct stat st {};
@@ -82,14 +125,15 @@ absl::Status ExplainUnreachable(absl::string_view address,
   }
   if (found && S_ISSOCK(st.st_mode) &&
       absl::StrContains(reason, "Connection refused")) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot reach shmportd: is shmportd running? tried ", address,
-        " (nothing listens on ", path,
-        ": a stale socket, left by a daemon that stopped). ", kHowToStart));
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach shmportd: is shmportd running? tried ",
+                     address, " (nothing listens on ", path,
+                     ": a stale socket, left by a daemon that stopped)",
+                     SearchNote(address, system_socket), ". ", kHowToStart));
   }
-  return absl::UnavailableError(
-      absl::StrCat("cannot reach shmportd: is shmportd running? tried ",
-                   address, " (", reason, "). ", kHowToStart));
+  return absl::UnavailableError(absl::StrCat(
+      "cannot reach shmportd: is shmportd running? tried ", address, " (",
+      reason, ")", SearchNote(address, system_socket), ". ", kHowToStart));
 }
 
 }  // namespace shmport

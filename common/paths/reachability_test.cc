@@ -13,10 +13,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shmport/unique_fd.h"
+#include "tests/util/scoped_env.h"
 
 namespace shmport {
 namespace {
 
+using ::shmport::testing::ScopedEnv;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -98,6 +100,95 @@ TEST_F(ReachabilityTest, SocketOfAnotherUserNamesItsOwnerAndSocketGroup) {
                                         "mode 0600"));
   EXPECT_THAT(s.message(), HasSubstr("socket_group"));
   EXPECT_THAT(s.message(), Not(HasSubstr("is shmportd running?")));
+}
+
+// A scratch $XDG_RUNTIME_DIR with its shmport/ directory, and a path
+// standing in for /run/shmport/control.sock.
+class DefaultSearchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/sp-search.XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    root_ = dir;
+    ASSERT_EQ(::mkdir((root_ + "/shmport").c_str(), 0700), 0);
+    user_socket_ = root_ + "/shmport/control.sock";
+    system_socket_ = root_ + "/system.sock";
+  }
+  void TearDown() override {
+    ::unlink(user_socket_.c_str());
+    ::unlink(system_socket_.c_str());
+    ::rmdir((root_ + "/shmport").c_str());
+    ::rmdir(root_.c_str());
+  }
+
+  std::string root_, user_socket_, system_socket_;
+  ScopedEnv no_address_{"SHMPORT_ADDRESS", nullptr};
+};
+
+TEST_F(DefaultSearchTest, PerUserSocketComesBeforeTheSystemOne) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  EXPECT_THAT(
+      DefaultControlSearchOrder(system_socket_),
+      ::testing::ElementsAre("unix:" + user_socket_, "unix:" + system_socket_));
+  EXPECT_THAT(DefaultControlSearchOrder(),
+              ::testing::ElementsAre("unix:" + user_socket_,
+                                     "unix:/run/shmport/control.sock"));
+}
+
+TEST_F(DefaultSearchTest, SystemSocketIsFoundWhenNoPerUserSocketExists) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  UniqueFd system = BoundSocket(system_socket_);
+  EXPECT_EQ(DefaultControlAddress(system_socket_), "unix:" + system_socket_);
+}
+
+TEST_F(DefaultSearchTest, PerUserSocketWinsOverTheSystemSocket) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  UniqueFd system = BoundSocket(system_socket_);
+  UniqueFd user = BoundSocket(user_socket_);
+  EXPECT_EQ(DefaultControlAddress(system_socket_), "unix:" + user_socket_);
+}
+
+TEST_F(DefaultSearchTest, ShmportAddressIsTheWholeSearch) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  ScopedEnv address("SHMPORT_ADDRESS", "unix:/tmp/elsewhere/c.sock");
+  UniqueFd system = BoundSocket(system_socket_);
+  EXPECT_EQ(DefaultControlAddress(system_socket_),
+            "unix:/tmp/elsewhere/c.sock");
+  EXPECT_THAT(DefaultControlSearchOrder(system_socket_),
+              ::testing::ElementsAre("unix:/tmp/elsewhere/c.sock"));
+}
+
+TEST_F(DefaultSearchTest, NeitherSocketNamesThePerUserOneAndBothInTheError) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  const std::string address = DefaultControlAddress(system_socket_);
+  EXPECT_EQ(address, "unix:" + user_socket_);
+  absl::Status s = ExplainUnreachable(
+      address, "UNKNOWN: x: No such file or directory", system_socket_);
+  EXPECT_THAT(s.message(),
+              HasSubstr("tried " + address +
+                        " (No such file or directory); also looked for "
+                        "unix:" +
+                        system_socket_ + " (not there)"));
+}
+
+TEST_F(DefaultSearchTest, StalePerUserSocketHidingTheSystemOneIsNamed) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  UniqueFd system = BoundSocket(system_socket_);
+  UniqueFd user = BoundSocket(user_socket_);
+  absl::Status s = ExplainUnreachable(
+      "unix:" + user_socket_, "UNKNOWN: x: Connection refused", system_socket_);
+  EXPECT_THAT(s.message(), HasSubstr("stale socket"));
+  EXPECT_THAT(s.message(), HasSubstr("also looked for unix:" + system_socket_ +
+                                     " (there too: remove the per-user "
+                                     "socket to use it)"));
+}
+
+TEST_F(DefaultSearchTest, AnExplicitAddressGetsNoSearchNote) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", root_.c_str());
+  absl::Status s = ExplainUnreachable("unix:" + root_ + "/other.sock",
+                                      "UNKNOWN: x: No such file or directory",
+                                      system_socket_);
+  EXPECT_THAT(s.message(), Not(HasSubstr("also looked for")));
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ std::string DefaultRuntimeDirectory() {
   return JoinPath(root, absl::StrCat("shmport-", ::getuid()));
 }
 
-std::string DefaultControlAddress() {
+std::string DefaultListenAddress() {
   const char* env = ::getenv("SHMPORT_ADDRESS");
   if (env != nullptr && env[0] != '\0') return env;
   return absl::StrCat(kUnixPrefix,

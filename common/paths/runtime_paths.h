@@ -38,9 +38,12 @@ struct RuntimePaths {
 // Another user can create the /tmp one first: see daemon_identity.h.
 std::string DefaultRuntimeDirectory();
 
-// The default control address: $SHMPORT_ADDRESS when set and non-empty,
-// else "unix:" + DefaultRuntimeDirectory() + "/control.sock".
-std::string DefaultControlAddress();
+// Where a daemon listens by default: $SHMPORT_ADDRESS when set and
+// non-empty, else the per-user socket ("unix:" + DefaultRuntimeDirectory()
+// + "/control.sock"). Never the system-wide one: that belongs to its
+// service manager. Clients search further: DefaultControlAddress in
+// common/paths/reachability.h.
+std::string DefaultListenAddress();
 
 // Derives every path from a control address.
 //  * "unix:PATH" or "unix://PATH" (absolute or relative): the directory is

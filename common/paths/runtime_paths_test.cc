@@ -47,15 +47,15 @@ TEST(RuntimePathsTest, RelativeShmportTmpdirIsIgnored) {
   EXPECT_EQ(DefaultRuntimeDirectory(), absl::StrCat("/tmp/shmport-", getuid()));
 }
 
-TEST(RuntimePathsTest, DefaultAddressIsControlSocketInDefaultDirectory) {
-  ScopedEnv xdg("XDG_RUNTIME_DIR", "/run/user/7");
-  ScopedEnv addr("SHMPORT_ADDRESS", nullptr);
-  EXPECT_EQ(DefaultControlAddress(), "unix:/run/user/7/shmport/control.sock");
+TEST(RuntimePathsTest, ShmportAddressOverridesTheListenDefault) {
+  ScopedEnv addr("SHMPORT_ADDRESS", "unix:/tmp/elsewhere/c.sock");
+  EXPECT_EQ(DefaultListenAddress(), "unix:/tmp/elsewhere/c.sock");
 }
 
-TEST(RuntimePathsTest, ShmportAddressOverridesDefault) {
-  ScopedEnv addr("SHMPORT_ADDRESS", "unix:/tmp/elsewhere/c.sock");
-  EXPECT_EQ(DefaultControlAddress(), "unix:/tmp/elsewhere/c.sock");
+TEST(RuntimePathsTest, DaemonListensOnThePerUserSocket) {
+  ScopedEnv xdg("XDG_RUNTIME_DIR", "/run/user/7");
+  ScopedEnv addr("SHMPORT_ADDRESS", nullptr);
+  EXPECT_EQ(DefaultListenAddress(), "unix:/run/user/7/shmport/control.sock");
 }
 
 TEST(RuntimePathsTest, UnixPathPutsBrokerAndTokenNextToControlSocket) {

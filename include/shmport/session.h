@@ -41,7 +41,8 @@ struct SessionOptions {
   // Shown by ListProcesses (at most 32; keys 1..63, values 0..255 chars).
   std::map<std::string, std::string> labels;
   // The daemon's gRPC address; empty: DefaultControlAddress() (see
-  // common/paths/runtime_paths.h).
+  // common/paths/reachability.h: $SHMPORT_ADDRESS, else the per-user
+  // socket, else the system-wide /run/shmport/control.sock).
   std::string address;
   // The uid shmportd must run as: its directory, its control socket and
   // its broker socket must belong to it (or to root), or Connect refuses

@@ -28,7 +28,11 @@ _PKG_CONFIG = {
     "grpc++": ["grpc++"],
     "gtest": ["gtest"],
     "gtest_main": ["gtest_main"],
+    # prometheus-cpp-dev: the pull Exposer (civetweb inside) and the core.
+    "prometheus_cpp": ["prometheus-cpp-pull", "prometheus-cpp-core"],
     "protobuf": ["protobuf"],
+    # libsystemd-dev: sd_notify and sd_listen_fds_with_names.
+    "systemd": ["libsystemd"],
 }
 
 _FIXED_LINKOPTS = {
@@ -51,6 +55,11 @@ _INCLUDE_DIRS = {
         "import sysconfig; print(sysconfig.get_paths()['include'])",
     ],
 }
+
+# Libraries only //server:daemon calls: in a test binary that links the
+# daemon as a shared library, --as-needed would drop them from the test's
+# own link line although the daemon's .so needs them.
+_NO_AS_NEEDED = ["prometheus_cpp", "systemd"]
 
 _DEPS = {
     "grpc++": ["protobuf", "absl"],
@@ -99,6 +108,8 @@ def _system_libs_impl(ctx):
             opts = _pkg_config_libs(ctx, _PKG_CONFIG[name])
         else:
             opts = _FIXED_LINKOPTS[name]
+        if name in _NO_AS_NEEDED:
+            opts = ["-Wl,--no-as-needed"] + opts + ["-Wl,--as-needed"]
 
         # De-duplicate while keeping the first occurrence (link order).
         seen = {}
@@ -120,5 +131,5 @@ def _system_libs_impl(ctx):
 system_libs = repository_rule(
     implementation = _system_libs_impl,
     local = True,
-    doc = "Debian system libraries (gRPC, protobuf, abseil, gtest, benchmark, Python headers, pybind11) via pkg-config.",
+    doc = "Debian system libraries (gRPC, protobuf, abseil, gtest, benchmark, Python headers, pybind11, prometheus-cpp, libsystemd) via pkg-config.",
 )
