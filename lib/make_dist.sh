@@ -5,7 +5,11 @@
 # where the prefix's python3 looks.
 #
 #   make_dist.sh OUT.tar VERSION SOVERSION --bin F... --lib F... \
-#     --include F... --template F... [--python F...]
+#     --include F... --template F... [--python F...] [--systemd F...] \
+#     [--systemd-user F...] [--share F...] [--doc F...]
+# (--systemd: system units, lib/systemd/system; --systemd-user: user units,
+# lib/systemd/user; --share: share/shmport, the example config; --doc:
+# share/doc/shmport, what the units' Documentation= names.)
 set -euo pipefail
 out=$1 version=$2 soversion=$3
 shift 3
@@ -21,6 +25,10 @@ place() {  # place KIND FILE
     lib) install -m 0644 "$file" "$tree/lib/$name" ;;
     include) install -m 0644 "$file" "$tree/include/shmport/$name" ;;
     python) mkdir -p "$tree/python/shmport" && install -m 0644 "$file" "$tree/python/shmport/$name" ;;
+    systemd) install -D -m 0644 "$file" "$tree/lib/systemd/system/$name" ;;
+    systemd-user) install -D -m 0644 "$file" "$tree/lib/systemd/user/$name" ;;
+    share) install -D -m 0644 "$file" "$tree/share/shmport/$name" ;;
+    doc) install -D -m 0644 "$file" "$tree/share/doc/shmport/$name" ;;
     template)
       local dir=lib/cmake/shmport
       [[ $name == *.pc.in ]] && dir=lib/pkgconfig
@@ -34,7 +42,8 @@ place() {  # place KIND FILE
 kind=""
 for arg in "$@"; do
   case $arg in
-    --bin | --lib | --include | --template | --python) kind=${arg#--} ;;
+    --bin | --lib | --include | --template | --python | --systemd | --systemd-user | \
+      --share | --doc) kind=${arg#--} ;;
     *) place "$kind" "$arg" ;;
   esac
 done

@@ -18,7 +18,8 @@
 
 ABSL_FLAG(std::string, listen, "",
           "gRPC address to serve: unix:PATH or unix-abstract:NAME. Default: "
-          "unix:$XDG_RUNTIME_DIR/shmport/control.sock, else "
+          "a socket-activated control socket's path, else $SHMPORT_ADDRESS, "
+          "else unix:$XDG_RUNTIME_DIR/shmport/control.sock, else "
           "unix:/tmp/shmport-$UID/control.sock");
 ABSL_FLAG(std::string, config, "",
           "text-format shmport.config.v1.DaemonConfig file; default: "

@@ -90,6 +90,12 @@ do_install() {
   trap "rm -rf '$tree'" EXIT
   tar -C "$tree" -xf "$dist"
   sed -i "s|@PREFIX@|$prefix|g" "$tree/lib/pkgconfig/shmport.pc"
+  # The units name /usr/bin/shmportd and /usr/share/doc/shmport: this prefix's.
+  if [[ -d $tree/lib/systemd && $prefix != /usr ]]; then
+    find "$tree/lib/systemd" -type f -exec sed -i \
+      -e "s|/usr/bin/shmportd|$prefix/bin/shmportd|g" \
+      -e "s|/usr/share/doc/shmport|$prefix/share/doc/shmport|g" {} +
+  fi
 
   # $DESTDIR is a staging area, not part of the install.
   [[ -z $destdir ]] || mkdir -p "$destdir"
@@ -103,7 +109,7 @@ do_install() {
   local rel
   while IFS= read -r rel; do
     put "$tree/$rel" "$prefix/$rel"
-  done < <(cd "$tree" && find bin include lib \( -type f -o -type l \) | sort)
+  done < <(cd "$tree" && find bin include lib share \( -type f -o -type l \) 2>/dev/null | sort)
   if [[ -d $tree/python ]]; then
     local pydir
     pydir=$(python_dir)

@@ -36,6 +36,21 @@ if grep -l -E 'grpc|google/protobuf|\.pb\.h' "$root"/usr/include/shmport/*.h; th
   fail "an installed header includes gRPC or protobuf"
 fi
 
+# The units and the example config ship; ExecStart names the prefix's daemon.
+grep -qx 'ExecStart=/usr/bin/shmportd --config=/etc/shmport/shmportd.textproto' \
+  "$root/usr/lib/systemd/system/shmportd.service" || fail "shmportd.service ExecStart"
+grep -q '^metrics {' "$root/usr/share/shmport/shmportd.textproto" ||
+  fail "the example config has no metrics section"
+local_root="$WORK/local"
+bash "$INSTALL_SH" install --dist "$DIST" --prefix /usr/local --destdir "$local_root" >/dev/null ||
+  fail "install under /usr/local failed"
+for unit in system/shmportd.service user/shmportd.service; do
+  grep -q '^ExecStart=/usr/local/bin/shmportd' "$local_root/usr/local/lib/systemd/$unit" ||
+    fail "$unit under /usr/local does not run /usr/local/bin/shmportd"
+  grep -q '^Documentation=file:///usr/local/share/doc/shmport/operations.md$' \
+    "$local_root/usr/local/lib/systemd/$unit" || fail "$unit under /usr/local: Documentation="
+done
+
 # --- installing again changes nothing; uninstall leaves nothing -------------
 bash "$INSTALL_SH" install --dist "$DIST" --prefix /usr --destdir "$root" >/dev/null ||
   fail "second install failed"
