@@ -5,6 +5,8 @@
 # register, attach and open a port. With NOTIFY_SOCKET pointing at this
 # test's datagram socket, the daemon sends READY=1 once serving and
 # STOPPING=1 on SIGTERM; it leaves the inherited socket files in place.
+# A socket of the wrong type is refused, and the control-connection caps
+# hold on an inherited socket.
 #
 # systemd-socket-activate has one socket type per invocation, so two run
 # nested: the outer one passes the broker socket through to the inner one,
@@ -112,4 +114,34 @@ rc=$?
 [[ $rc -eq 1 ]] || fail "a stream socket named broker: exit $rc, expected 1"
 grep -q "inherited fd 3 named 'broker' is not a listening unix sequential-packet socket" \
   "$WORK/wrong.log" || fail "the refusal does not name the fd and type"
-echo "PASS: served on inherited sockets; READY=1 then STOPPING=1; a wrong socket type is refused"
+# The connection caps hold on an inherited control socket as on a bound
+# one: with connections.max_control_connections = 2, the first two
+# connections get gRPC's SETTINGS frame and the third is closed at once.
+mkdir "$WORK/capped"
+cat >"$WORK/capped.textproto" <<CONF
+connections { max_control_connections: 2 max_control_connections_per_uid: 2 }
+CONF
+systemd-socket-activate -l "$WORK/capped/control.sock" --fdname=control \
+  "$RUNFILES/server/shmportd" --config="$WORK/capped.textproto" \
+  >"$WORK/capped.log" 2>&1 &
+capped=$!
+pids+=($capped)
+wait_for 10 "the capped daemon's socket" test -S "$WORK/capped/control.sock"
+python3 -c '
+import socket, sys
+conns = []
+for _ in range(3):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    conns.append(s)
+got = []
+for s in conns:
+    s.settimeout(20)
+    got.append("data" if s.recv(64) else "eof")
+print(" ".join(got))
+sys.exit(got != ["data", "data", "eof"])
+' "$WORK/capped/control.sock" >"$WORK/capped-clients.log" 2>&1 ||
+  fail "connections on the inherited socket: $(cat "$WORK/capped-clients.log"), want data data eof"
+grep -q 'event=control_connection_refused.*connections.max_control_connections = 2' \
+  "$WORK/capped.log" || fail "the refusal on the inherited socket names no cap"
+echo "PASS: served on inherited sockets; READY=1 then STOPPING=1; a wrong socket type is refused; the connection caps hold on an inherited socket"
