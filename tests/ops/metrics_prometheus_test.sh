@@ -31,16 +31,19 @@ limits {
 }
 metrics { max_port_series: 16 }
 CONF
-METRICS_PORT=$(free_port)
 ADDRESS="unix:$WORK/control.sock"
 mkfifo "$WORK/ready"
 "$RUNFILES/server/shmportd" --listen="$ADDRESS" --config="$WORK/shmportd.textproto" \
-  --metrics_listen="127.0.0.1:$METRICS_PORT" --ready_fd=3 3>"$WORK/ready" \
+  --metrics_listen=127.0.0.1:0 --ready_fd=3 3>"$WORK/ready" \
   >"$WORK/shmportd.log" 2>&1 &
 pids+=($!)
 ready=""
 read -r -t 30 ready <"$WORK/ready"
 [[ "$ready" == "ready" ]] || fail "shmportd did not start"
+# Port 0: the daemon's log line names the port it bound.
+METRICS_PORT=$(sed -n 's/.*event=metrics_serving address=127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+  "$WORK/shmportd.log")
+[[ -n "$METRICS_PORT" ]] || fail "no metrics_serving line names the port"
 
 # --- Traffic: a router and two workers. ---------------------------------------
 "$RUNFILES/examples/router" --address="$ADDRESS" >"$WORK/router.log" 2>&1 &
