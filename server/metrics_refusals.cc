@@ -1,5 +1,6 @@
 #include "server/metrics_refusals.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 
@@ -8,24 +9,8 @@ namespace {
 
 constexpr absl::string_view kServicePrefix = "/shmport.v1.ControlPlane/";
 
-// gRPC's canonical names, indexed by code.
-constexpr const char* kCodeNames[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
+// gRPC's codes are absl's, 1 (CANCELLED) to 16 (UNAUTHENTICATED).
+constexpr int kLastCode = static_cast<int>(grpc::StatusCode::UNAUTHENTICATED);
 
 // Method names are the service's own (at most a few dozen, all short and
 // made of [A-Za-z]); anything else (health checks, reflection, unknown
@@ -78,7 +63,7 @@ class RefusalInterceptorFactory
 void RpcRefusals::Count(absl::string_view full_method,
                         const grpc::Status& status) {
   const int index = static_cast<int>(status.error_code());
-  if (index <= 0 || index >= static_cast<int>(std::size(kCodeNames))) return;
+  if (index <= 0 || index > kLastCode) return;
   if (limits_ != nullptr) {
     limits_->Count(absl::Status(static_cast<absl::StatusCode>(index),
                                 status.error_message()));
@@ -92,7 +77,10 @@ std::vector<RefusalCount> RpcRefusals::Snapshot() const {
   std::vector<RefusalCount> out;
   out.reserve(counts_.size());
   for (const auto& [key, count] : counts_) {
-    out.push_back({key.first, kCodeNames[key.second], count});
+    out.push_back(
+        {key.first,
+         absl::StatusCodeToString(static_cast<absl::StatusCode>(key.second)),
+         count});
   }
   return out;
 }
