@@ -239,23 +239,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (!metrics_bind.ok()) return metrics_bind.status();
 
   ActivatedSockets activated;
-  if (options.socket_activation) {
-    absl::StatusOr<ActivatedSockets> taken = TakeActivatedSockets();
-    if (!taken.ok()) return taken.status();
-    activated = std::move(*taken);
-  }
-  d->inherited_control_ = static_cast<bool>(activated.control);
-  d->inherited_broker_ = static_cast<bool>(activated.broker);
-  const std::string address =
-      !options.listen_address.empty() ? options.listen_address
-      : d->inherited_control_ ? absl::StrCat("unix:", activated.control_path)
-                              : DefaultListenAddress();
-  absl::StatusOr<RuntimePaths> paths =
-      RuntimePathsFor(address, options.runtime_dir);
-  if (!paths.ok()) return paths.status();
-  d->paths_ = std::move(*paths);
+  absl::StatusOr<std::string> found = d->FindPaths(options, &activated);
+  if (!found.ok()) return found.status();
+  const std::string address = std::move(*found);
   const RuntimePaths& p = d->paths_;
-  if (absl::Status s = MatchActivatedSockets(activated, p); !s.ok()) return s;
 
   const std::string& socket_group = d->config_.socket_group();
   absl::StatusOr<gid_t> gid = SocketGroupId(socket_group);
@@ -323,6 +310,29 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
        {"config", options.config_path.empty() ? "built-in defaults"
                                               : options.config_path}});
   return d;
+}
+
+absl::StatusOr<std::string> Daemon::FindPaths(const DaemonOptions& options,
+                                              ActivatedSockets* activated) {
+  if (options.socket_activation) {
+    absl::StatusOr<ActivatedSockets> taken = TakeActivatedSockets();
+    if (!taken.ok()) return taken.status();
+    *activated = std::move(*taken);
+  }
+  inherited_control_ = static_cast<bool>(activated->control);
+  inherited_broker_ = static_cast<bool>(activated->broker);
+  const std::string address =
+      !options.listen_address.empty() ? options.listen_address
+      : inherited_control_ ? absl::StrCat("unix:", activated->control_path)
+                           : DefaultListenAddress();
+  absl::StatusOr<RuntimePaths> paths =
+      RuntimePathsFor(address, options.runtime_dir);
+  if (!paths.ok()) return paths.status();
+  paths_ = std::move(*paths);
+  if (absl::Status s = MatchActivatedSockets(*activated, paths_); !s.ok()) {
+    return s;
+  }
+  return address;
 }
 
 absl::Status Daemon::StartGrpc(const std::string& address,

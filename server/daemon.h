@@ -17,6 +17,7 @@
 #include "server/metrics_endpoint.h"
 #include "server/metrics_refusals.h"
 #include "server/switchboard.h"
+#include "server/systemd_sockets.h"
 
 namespace shmport::server {
 
@@ -71,6 +72,13 @@ class Daemon {
 
  private:
   Daemon() = default;
+  // Takes the socket-activated sockets (with options.socket_activation)
+  // and sets paths_ from the address it returns: --listen, else the
+  // inherited control socket's, else DefaultListenAddress(). Errors: a bad
+  // inherited socket or address, or inherited sockets elsewhere than
+  // paths_ says.
+  absl::StatusOr<std::string> FindPaths(const DaemonOptions& options,
+                                        ActivatedSockets* activated);
   // The control listener (binding `address`, or accepting on
   // `inherited_control`) and the gRPC server it feeds.
   absl::Status StartGrpc(const std::string& address, UniqueFd inherited_control,
