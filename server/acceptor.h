@@ -50,7 +50,6 @@ class Acceptor {
                                          std::string what);
 
   Acceptor(Acceptor&&) = default;
-  Acceptor& operator=(Acceptor&&) = default;
 
   // Adds the socket to `epoll_fd` (EPOLLIN) with `data` as its event data.
   absl::Status Watch(int epoll_fd, uint64_t data);
