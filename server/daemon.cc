@@ -192,6 +192,47 @@ std::string ControlSocketAddress(const RuntimePaths& p) {
   return absl::StrCat("@", name);
 }
 
+// Makes the runtime directory and claims its socket paths (a stale socket
+// of a dead daemon is removed; a live one's is an error).
+absl::Status ClaimRuntimeDirectory(const RuntimePaths& p,
+                                   const std::string& socket_group, gid_t gid) {
+  if (absl::Status s = PrepareDirectory(p.directory, socket_group, gid);
+      !s.ok()) {
+    return s;
+  }
+  if (!p.control_socket_path.empty()) {
+    if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
+                                         "control socket");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (p.broker_address[0] != '@') {
+    return ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
+  }
+  return absl::OkStatus();
+}
+
+// The daemon accepts control connections itself, to cap them (gRPC 1.51
+// cannot); the server gets each admitted connection's fd. UNAVAILABLE
+// naming `address` when it cannot listen.
+absl::StatusOr<std::unique_ptr<ControlListener>> ListenForControl(
+    const RuntimePaths& p, const config::v1::ConnectionLimits& limits,
+    const std::string& address) {
+  absl::StatusOr<std::unique_ptr<ControlListener>> control =
+      ControlListener::Listen(
+          ControlSocketAddress(p),
+          {.max_connections = limits.max_control_connections(),
+           .max_per_uid = limits.max_control_connections_per_uid()});
+  if (!control.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address, ": ", control.status().message(),
+        " (in use by another process, or the directory is not "
+        "writable)"));
+  }
+  return control;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
@@ -213,23 +254,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   const std::string& socket_group = d->config_.socket_group();
   absl::StatusOr<gid_t> gid = SocketGroupId(socket_group);
   if (!gid.ok()) return gid.status();
-  if (absl::Status s = PrepareDirectory(p.directory, socket_group, *gid);
-      !s.ok()) {
+  if (absl::Status s = ClaimRuntimeDirectory(p, socket_group, *gid); !s.ok()) {
     return s;
-  }
-  if (!p.control_socket_path.empty()) {
-    if (absl::Status s = ClaimSocketPath(p.control_socket_path, SOCK_STREAM,
-                                         "control socket");
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (p.broker_address[0] != '@') {
-    if (absl::Status s =
-            ClaimSocketPath(p.broker_address, SOCK_SEQPACKET, "broker socket");
-        !s.ok()) {
-      return s;
-    }
   }
 
   absl::StatusOr<std::string> admin_token = NewSecret();
@@ -259,21 +285,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                       .watcher_queue_bytes = d->config_.watcher_queue_bytes()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  // The daemon accepts control connections itself, to cap them (gRPC 1.51
-  // cannot); the server gets each admitted connection's fd.
   absl::StatusOr<std::unique_ptr<ControlListener>> control =
-      ControlListener::Listen(
-          ControlSocketAddress(p),
-          {.max_connections =
-               d->config_.connections().max_control_connections(),
-           .max_per_uid =
-               d->config_.connections().max_control_connections_per_uid()});
-  if (!control.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", address, ": ", control.status().message(),
-        " (in use by another process, or the directory is not "
-        "writable)"));
-  }
+      ListenForControl(p, d->config_.connections(), address);
+  if (!control.ok()) return control.status();
   d->control_listener_ = std::move(*control);
   grpc::ServerBuilder builder;
   builder.RegisterService(d->service_.get());
