@@ -225,9 +225,10 @@ absl::Status Broker::SendLocked(uint64_t process_id,
       /*with_credentials=*/false, /*dont_wait=*/true);
   e->second.fd = channel.TakeFd();
   if (IsWouldBlock(status)) {
-    return absl::UnavailableError(
+    // Still marked (IsWouldBlock): a full link is its process's doing.
+    return WouldBlockError(
         absl::StrCat("broker link of process ", process_id,
-                     " is full: the process is not reading its notices"));
+                     " is full (the process is not reading its notices)"));
   }
   return status;
 }
@@ -249,11 +250,6 @@ void Broker::ReleaseLocked(uint64_t process_id, absl::string_view reason) {
   RemoveEntry(p->second.pidfd);
   RemoveEntry(p->second.timer);
   processes_.erase(p);
-}
-
-size_t Broker::fd_count() const {
-  MutexLock lock(&mu_);
-  return entries_.size() + 1;  // and the listening socket
 }
 
 int Broker::WaitTimeoutMs() const {

@@ -131,7 +131,7 @@ class Broker {
 
   // Sends `frame` (with `fd` attached when >= 0; the caller keeps its fd)
   // on process_id's link without blocking. UNAVAILABLE when the process has
-  // no link, or its link is full or broken.
+  // no link, or its link is full (then also IsWouldBlock) or broken.
   absl::Status Send(uint64_t process_id, const v1::BrokerFrame& frame,
                     int fd = -1) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -141,8 +141,6 @@ class Broker {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& address() const { return address_; }
-  // Descriptors the broker holds now (links, pidfds, timers, pending).
-  size_t fd_count() const;
 
  private:
   // kPending: connected, said nothing yet. kAttaching: sent Attach, which

@@ -7,23 +7,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "server/secret.h"
 
 namespace shmport::server {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  // absl::StatusCode and grpc::StatusCode share their numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
-
 grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx,
                                  const absl::Status& s) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpc(s));
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
@@ -50,7 +44,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
                                : caller.status();
     if (s.ok()) return;
     MutexLock lock(&mu_);
-    if (!finish_status_.has_value()) finish_status_ = ToGrpc(s);
+    if (!finish_status_.has_value()) finish_status_ = ToGrpcStatus(s);
     DropQueue();
     MaybeFinish();
   }

@@ -155,9 +155,4 @@ uint64_t EventBus::watchers_dropped() const {
   return dropped_;
 }
 
-uint64_t EventBus::last_sequence() const {
-  MutexLock lock(&mu_);
-  return sequence_;
-}
-
 }  // namespace shmport::server

@@ -73,7 +73,6 @@ class EventBus {
   // Watchers dropped for lagging (each drop loses that watcher's remaining
   // events; DaemonStats.events_dropped).
   uint64_t watchers_dropped() const ABSL_LOCKS_EXCLUDED(mu_);
-  uint64_t last_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Subscription {

@@ -5,7 +5,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
@@ -803,7 +802,7 @@ void Switchboard::NotifyPortClosed(const PortRecord& port,
     // on the port itself once the other end goes away. A peer that is gone
     // as well (both ends died at once) is normal, not worth a warning.
     if (absl::Status s = broker_->Send(end, frame); !s.ok()) {
-      const bool full = absl::StrContains(s.message(), "is full");
+      const bool full = IsWouldBlock(s);
       Log(full ? LogLevel::kWarning : LogLevel::kDebug,
           "port_closed_notice_lost",
           {{"port", port.info.id()}, {"process", end}, {"error", s.message()}});
