@@ -15,7 +15,7 @@ all: build
 
 help:
 	@echo "make run         start shmportd and the demo (DEMO=0: daemon only; DURATION=N: stop after N s)"
-	@echo "make test        install, build and run every test (plain, ASan+UBSan, TSan)"
+	@echo "make test        install, build and run every test (static checks, plain, ASan+UBSan, TSan)"
 	@echo "make test-quick  the plain test run only"
 	@echo "make test-long   fuzzers and the soak test (tens of minutes)"
 	@echo "make bench       transport comparison; writes bench/results/latest.{json,svg}"
@@ -49,8 +49,8 @@ bench: setup
 
 # Optimised builds of the package and the daemon, then one comparison run.
 bench-python: setup
-	$(BAZEL) build -c opt //python:site //server:shmportd
-	@BIN=$$($(BAZEL) info -c opt bazel-bin 2>/dev/null) && \
+	$(BAZEL) build --config=opt //python:site //server:shmportd
+	@BIN=$$($(BAZEL) info --config=opt bazel-bin 2>/dev/null) && \
 	  PYTHONPATH=$$BIN/python/site /usr/bin/python3 bench/python_compare.py \
 	  --shmportd=$$BIN/server/shmportd
 

@@ -1,6 +1,6 @@
 // transport_compare: shmport (through its C++ API and its C ABI) side by side
 // with a Unix socketpair, a pipe and gRPC streaming, plus memcpy as the
-// physical reference (DESIGN.md §5).
+// physical reference.
 //
 //   bazel run -c opt //bench:transport_compare -- [--json] [--plot=F.svg]
 //
@@ -206,7 +206,7 @@ int Main() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Compares shmport with a Unix socketpair, a pipe and gRPC streaming "
-      "between two local processes (DESIGN.md §5).");
+      "between two local processes.");
   absl::ParseCommandLine(argc, argv);
   return shmport::bench::Main();
 }

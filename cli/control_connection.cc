@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/paths/daemon_identity.h"
 #include "common/paths/reachability.h"
 #include "common/paths/runtime_paths.h"
@@ -180,8 +181,7 @@ absl::Status ControlConnection::Explain(const grpc::Status& status) const {
       break;
   }
   // The daemon's messages already name the problem and the value.
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      message);
+  return FromGrpcStatus(status);
 }
 
 }  // namespace shmport::cli

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
@@ -40,18 +41,22 @@ StopSignal::~StopSignal() {
 }
 
 void StopSignal::SetStopAction(std::function<void()> action) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   action_ = std::move(action);
 }
 
 bool StopSignal::WaitFor(absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                           [this] { return stopped_; });
+  MutexLock lock(&mu_);
+  const auto until =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  while (!stopped_) {
+    if (!stop_cv_.WaitUntil(&lock, until)) return stopped_;
+  }
+  return true;
 }
 
 bool StopSignal::stopped() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return stopped_;
 }
 
@@ -70,7 +75,7 @@ void StopSignal::Run() {
       continue;
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (!action_) {
         // Nobody asked for a clean stop: behave like the default action.
         ::_exit(128 + static_cast<int>(info.ssi_signo));
@@ -80,7 +85,7 @@ void StopSignal::Run() {
       // action (and whatever it points to) is never called again.
       action_();
     }
-    stop_cv_.notify_all();
+    stop_cv_.SignalAll();
   }
 }
 

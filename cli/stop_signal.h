@@ -3,12 +3,12 @@
 #ifndef SHMPORT_CLI_STOP_SIGNAL_H_
 #define SHMPORT_CLI_STOP_SIGNAL_H_
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "shmport/unique_fd.h"
 
 namespace shmport::cli {
@@ -34,20 +34,22 @@ class StopSignal {
   // thread, under the lock: it must not block nor call back into this
   // object) instead of ending the process. Once this returns, an action
   // set before is never called again.
-  void SetStopAction(std::function<void()> action);
+  void SetStopAction(std::function<void()> action) ABSL_LOCKS_EXCLUDED(mu_);
   // Waits up to `timeout` for a stop; true when one happened.
-  bool WaitFor(absl::Duration timeout);
-  bool stopped() const;
+  bool WaitFor(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
+  bool stopped() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
 
   UniqueFd signal_fd_;
-  UniqueFd wake_fd_;                 // eventfd: the destructor's "stop reading"
-  mutable std::mutex mu_;            // guards the three below
-  std::condition_variable stop_cv_;  // signalled when stopped_ turns true
-  std::function<void()> action_;
-  bool stopped_ = false;
+  UniqueFd wake_fd_;  // eventfd: the destructor's "stop reading"
+  // Guards the two below. Lock order (docs/architecture.md, "Locks"): a
+  // leaf apart from the action, which runs under it.
+  mutable Mutex mu_;
+  CondVar stop_cv_;  // signalled when stopped_ turns true
+  std::function<void()> action_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // started last, joined first
 };
 

@@ -95,15 +95,9 @@ absl::Status AttachResultStatus(const v1::BrokerFrame& frame) {
         "the daemon answered Attach with frame kind ",
         static_cast<int>(frame.kind_case()), ", expected AttachResult"));
   }
-  const int code = frame.attach_result().code();
-  if (code == 0) return absl::OkStatus();
-  if (code < 0 || code > 16) {
-    return absl::InternalError(
-        absl::StrCat("the daemon refused the attach with unknown code ", code,
-                     ": ", frame.attach_result().message()));
-  }
-  absl::Status refused(static_cast<absl::StatusCode>(code),
-                       frame.attach_result().message());
+  absl::Status refused = StatusFromWire(frame.attach_result().code(),
+                                        frame.attach_result().message());
+  if (refused.ok()) return refused;
   if (frame.attach_result().attach_unread()) {
     refused.SetPayload(kAttachUnreadPayload, absl::Cord("1"));
   }

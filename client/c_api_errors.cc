@@ -17,7 +17,7 @@ thread_local std::string last_string;
 }  // namespace
 
 void ErrorSlot::Set(absl::string_view message) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   message_.assign(message.data(), message.size());
 }
 
@@ -26,7 +26,7 @@ shmport_status ErrorSlot::CopyTo(const char* function, char* out,
   if (out == nullptr && out_size > 0) {
     return InvalidArgument(function, "out is NULL but out_size is not 0");
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (out_size > 0) {
     const size_t n = std::min(out_size - 1, message_.size());
     std::memcpy(out, message_.data(), n);

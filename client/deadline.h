@@ -14,7 +14,6 @@ namespace shmport::internal {
 class Deadline {
  public:
   explicit Deadline(absl::Duration timeout) : timeout_(timeout) {}
-  static Deadline Never() { return Deadline(absl::InfiniteDuration()); }
   static Deadline Passed() { return Deadline(absl::ZeroDuration(), true); }
 
   absl::Time at() const {

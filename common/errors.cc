@@ -76,4 +76,15 @@ absl::StatusCode StatusCodeFromWire(int code, absl::StatusCode fallback) {
                                  : fallback;
 }
 
+absl::Status StatusFromWire(int code, absl::string_view message) {
+  if (code == 0) return absl::OkStatus();
+  const absl::StatusCode known =
+      StatusCodeFromWire(code, absl::StatusCode::kOk);
+  if (known == absl::StatusCode::kOk) {
+    return absl::InternalError(
+        absl::StrCat("unknown error code ", code, ": ", message));
+  }
+  return absl::Status(known, message);
+}
+
 }  // namespace shmport

@@ -22,6 +22,10 @@ bool IsWouldBlock(const absl::Status& status);
 // frame): the matching absl code for 1..16, else `fallback` (0 is not an
 // error, and anything else is not a code this build knows).
 absl::StatusCode StatusCodeFromWire(int code, absl::StatusCode fallback);
+// A status that came from another process as a code and a message (an
+// AttachResult, a gRPC answer): OK for 0, that code for 1..16, and INTERNAL
+// naming the code for anything else (a newer peer's).
+absl::Status StatusFromWire(int code, absl::string_view message);
 
 }  // namespace shmport
 

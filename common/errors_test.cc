@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -34,6 +35,20 @@ TEST(ErrorsTest, StatusCodeFromWireKnowsOnlyErrorCodes) {
             absl::StatusCode::kUnauthenticated);
   for (int code : {0, -1, 17, 1 << 30}) {
     EXPECT_EQ(StatusCodeFromWire(code, kFallback), kFallback) << code;
+  }
+}
+
+TEST(ErrorsTest, StatusFromWireKeepsKnownCodesAndNamesUnknownOnes) {
+  EXPECT_TRUE(StatusFromWire(0, "ignored").ok());
+  const absl::Status known = StatusFromWire(7, "policy says no");
+  EXPECT_EQ(known.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(known.message(), "policy says no");
+  for (int code : {-1, 17, 1 << 30}) {
+    const absl::Status unknown = StatusFromWire(code, "from the future");
+    EXPECT_EQ(unknown.code(), absl::StatusCode::kInternal) << code;
+    EXPECT_THAT(unknown.message(),
+                HasSubstr(absl::StrCat("unknown error code ", code)));
+    EXPECT_THAT(unknown.message(), HasSubstr("from the future"));
   }
 }
 

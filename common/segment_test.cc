@@ -112,7 +112,9 @@ TEST(SegmentTest, SecondProcessReceivesTheFdAndSeesTheWritersBytes) {
   testing::ProcessCensus census;
   auto pair = UnixChannel::Pair();
   ASSERT_TRUE(pair.ok());
-  auto& [parent_end, child_end] = *pair;
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  UnixChannel& parent_end = pair->first;
+  UnixChannel& child_end = pair->second;
   auto seg = Segment::Create(9, kSmall, 0);
   ASSERT_TRUE(seg.ok());
   const Segment::Expectation expect = ExpectationFor(**seg);

@@ -25,7 +25,9 @@ TEST(UnixChannelTest, FdsAndCredentialsCrossBetweenProcesses) {
   testing::ProcessCensus census;
   auto pair = UnixChannel::Pair();
   ASSERT_TRUE(pair.ok());
-  auto& [parent_end, child_end] = *pair;
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  UnixChannel& parent_end = pair->first;
+  UnixChannel& child_end = pair->second;
   ASSERT_TRUE(parent_end.SetPassCredentials(true).ok());
 
   auto child = testing::ChildProcess::Fork([&]() -> int {
@@ -202,7 +204,9 @@ TEST(UnixChannelTest, TooManyFdsIsControlTruncationAndAllAreClosed) {
 TEST(UnixChannelTest, FdDroppedForWantOfASlotIsResourceExhausted) {
   auto pair = UnixChannel::Pair();
   ASSERT_TRUE(pair.ok());
-  auto& [parent_end, child_end] = *pair;
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  UnixChannel& parent_end = pair->first;
+  UnixChannel& child_end = pair->second;
   for (int i = 0; i < 2; ++i) {
     int p[2];
     ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);

@@ -58,7 +58,6 @@ class Acceptor {
                                                 UniqueFd inherited);
 
   Acceptor(Acceptor&&) = default;
-  Acceptor& operator=(Acceptor&&) = default;
 
   // Adds the socket to `epoll_fd` (EPOLLIN) with `data` as its event data.
   absl::Status Watch(int epoll_fd, uint64_t data);

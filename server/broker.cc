@@ -79,10 +79,13 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
   std::unique_ptr<Broker> broker(
       new Broker(std::string(address), std::move(*acceptor),
                  std::move(epoll_fd), std::move(wake_fd), listener, limits));
-  if (absl::Status s = broker->acceptor_.Watch(broker->epoll_fd_.get(),
-                                               broker->listen_handle_);
-      !s.ok()) {
-    return s;
+  {
+    MutexLock lock(&broker->mu_);
+    if (absl::Status s = broker->acceptor_.Watch(broker->epoll_fd_.get(),
+                                                 broker->listen_handle_);
+        !s.ok()) {
+      return s;
+    }
   }
   return broker;
 }
@@ -102,14 +105,14 @@ Broker::Broker(std::string address, Acceptor acceptor, UniqueFd epoll_fd,
       limits_(limits),
       epoll_fd_(std::move(epoll_fd)),
       acceptor_(std::move(acceptor)) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   listen_handle_ = next_handle_++;
   wake_handle_ = AddEntry(Kind::kWake, std::move(wake_fd), 0);
 }
 
 Broker::~Broker() {
   Stop("");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   entries_.clear();
   processes_.clear();
 }
@@ -121,7 +124,7 @@ absl::Status Broker::Start() {
 
 void Broker::Stop(absl::string_view reason) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
     if (!reason.empty()) {
@@ -136,7 +139,7 @@ void Broker::Stop(absl::string_view reason) {
         ::write(entries_.at(wake_handle_).fd.get(), &one, sizeof(one));
   }
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   acceptor_.Close();  // new connections are refused from here on
   // Close every link now, so clients see EOF as the daemon exits.
   for (auto it = entries_.begin(); it != entries_.end();) {
@@ -189,7 +192,7 @@ absl::Status Broker::StartAttachTimer(uint64_t process_id,
   if (::timerfd_settime(timer.get(), 0, &spec, nullptr) != 0) {
     return ErrnoToStatus(errno, "timerfd_settime");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (stopped_) return absl::UnavailableError("the daemon is shutting down");
   ProcessFds& fds = processes_[process_id];
   RemoveEntry(fds.timer);
@@ -200,7 +203,7 @@ absl::Status Broker::StartAttachTimer(uint64_t process_id,
 
 absl::Status Broker::Send(uint64_t process_id, const v1::BrokerFrame& frame,
                           int fd) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return SendLocked(process_id, frame, fd);
 }
 
@@ -222,15 +225,16 @@ absl::Status Broker::SendLocked(uint64_t process_id,
       /*with_credentials=*/false, /*dont_wait=*/true);
   e->second.fd = channel.TakeFd();
   if (IsWouldBlock(status)) {
-    return absl::UnavailableError(
+    // Still marked (IsWouldBlock): a full link is its process's doing.
+    return WouldBlockError(
         absl::StrCat("broker link of process ", process_id,
-                     " is full: the process is not reading its notices"));
+                     " is full (the process is not reading its notices)"));
   }
   return status;
 }
 
 void Broker::Release(uint64_t process_id, absl::string_view reason) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ReleaseLocked(process_id, reason);
 }
 
@@ -248,13 +252,8 @@ void Broker::ReleaseLocked(uint64_t process_id, absl::string_view reason) {
   processes_.erase(p);
 }
 
-size_t Broker::fd_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return entries_.size() + 1;  // and the listening socket
-}
-
 size_t Broker::pending_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return pending_deadlines_.size();
 }
 
@@ -276,7 +275,7 @@ void Broker::Loop() {
   while (true) {
     int timeout_ms;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       timeout_ms = WaitTimeoutMs();
     }
     const int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms);
@@ -287,7 +286,7 @@ void Broker::Loop() {
     }
     std::vector<Report> reports;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       for (int i = 0; i < n; ++i) {
         const uint64_t handle = events[i].data.u64;
         if (handle == listen_handle_) {
@@ -460,7 +459,7 @@ void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
 }
 
 absl::Status Broker::InstallLink(const AttachRequest& request) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto e = entries_.find(request.connection);
   if (e == entries_.end() || e->second.kind != Kind::kAttaching) {
     return absl::UnavailableError("the broker connection closed meanwhile");
@@ -588,7 +587,7 @@ void Broker::CompleteAttach(const Report& report) {
   const absl::Status status = listener_->OnAttach(
       {report.process_id, report.token, report.peer, report.handle});
   if (status.ok()) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto e = entries_.find(report.handle);
   if (e == entries_.end() || e->second.kind != Kind::kAttaching) return;
   RefuseConnection(e->second.fd.get(), status, /*log=*/false);

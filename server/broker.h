@@ -7,18 +7,19 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/unix_channel.h"
 #include "server/acceptor.h"
 #include "server/limit_refusals.h"
@@ -94,8 +95,8 @@ class BrokerListener {
 // with UNAVAILABLE, so one stuck client cannot stall the daemon.
 //
 // Thread-safety: every public method is thread-safe. Lock order: callers
-// may hold the Switchboard's lock when calling in; the broker never calls
-// the listener with its own lock held.
+// may hold the Switchboard's lock when calling in; the broker's own lock is
+// a leaf, never held while it calls the listener.
 class Broker {
  public:
   // Binds and listens on `address` (a filesystem path, or "@name" for the
@@ -113,37 +114,38 @@ class Broker {
   Broker& operator=(const Broker&) = delete;
 
   // Starts the event-loop thread.
-  absl::Status Start();
+  absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
   // Sends Goodbye{reason} on every link, stops the thread, closes every fd.
   // Idempotent.
-  void Stop(absl::string_view reason);
+  void Stop(absl::string_view reason) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Arms a one-shot timer: OnAttachExpired(process_id) after `timeout`
   // unless the process attaches (or is released) first.
-  absl::Status StartAttachTimer(uint64_t process_id, absl::Duration timeout);
+  absl::Status StartAttachTimer(uint64_t process_id, absl::Duration timeout)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Makes request.connection process request.process_id's link, watches
   // request.peer.pid (a pidfd), stops the attach timer and sends the OK
   // AttachResult. For BrokerListener::OnAttach. Errors: FAILED_PRECONDITION
   // (the process already has a link), UNAVAILABLE (the connection is gone,
   // the pid cannot be watched, or the result cannot be sent).
-  absl::Status InstallLink(const AttachRequest& request);
+  absl::Status InstallLink(const AttachRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sends `frame` (with `fd` attached when >= 0; the caller keeps its fd)
   // on process_id's link without blocking. UNAVAILABLE when the process has
-  // no link, or its link is full or broken.
+  // no link, or its link is full (then also IsWouldBlock) or broken.
   absl::Status Send(uint64_t process_id, const v1::BrokerFrame& frame,
-                    int fd = -1);
+                    int fd = -1) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Forgets the process: sends Goodbye{reason} (best effort) unless reason
   // is empty, then closes its link, pidfd and timer.
-  void Release(uint64_t process_id, absl::string_view reason);
+  void Release(uint64_t process_id, absl::string_view reason)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& address() const { return address_; }
-  // Descriptors the broker holds now (links, pidfds, timers, pending).
-  size_t fd_count() const;
   // Connections accepted that have not sent Attach yet.
-  size_t pending_count() const;
+  size_t pending_count() const ABSL_LOCKS_EXCLUDED(mu_);
   // Counts each connection refused for a limit into `refusals` (which
   // must outlive the broker). Call before Start.
   void CountRefusalsIn(LimitRefusals* refusals) { limit_refusals_ = refusals; }
@@ -173,38 +175,48 @@ class Broker {
          UniqueFd wake_fd, BrokerListener* listener,
          const BrokerLimits& limits);
 
-  void Loop();
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
   // How long epoll_wait may sleep: until the next pending deadline or the
-  // end of an accept pause. Called with mu_ held.
-  int WaitTimeoutMs() const;
-  // Each returns what to report; called with mu_ held.
-  void OnListenReadable(std::vector<Report>* reports);
-  uint64_t AddPending(AcceptedConnection connection);
+  // end of an accept pause.
+  int WaitTimeoutMs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Each returns what to report.
+  void OnListenReadable(std::vector<Report>* reports)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t AddPending(AcceptedConnection connection)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED naming the cap when a pending connection of `uid`
   // (already counted) is one too many.
-  absl::Status CheckPendingCaps(uid_t uid) const;
-  void ExpirePending(absl::Time now);
-  void OnPendingReadable(uint64_t handle, std::vector<Report>* reports);
-  void OnLinkReadable(uint64_t handle, std::vector<Report>* reports);
-  void Dispatch(Report& report);
+  absl::Status CheckPendingCaps(uid_t uid) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpirePending(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnPendingReadable(uint64_t handle, std::vector<Report>* reports)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnLinkReadable(uint64_t handle, std::vector<Report>* reports)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Dispatch(Report& report) ABSL_LOCKS_EXCLUDED(mu_);
   // Settles an Attach: asks the listener, and closes the connection with
   // the refusal unless the listener installed it.
-  void CompleteAttach(const Report& report);
+  void CompleteAttach(const Report& report) ABSL_LOCKS_EXCLUDED(mu_);
   // Sends the refusal (best effort) on a connection about to be closed;
   // with `log`, logs it too (throttled). The listener logs its own.
-  void RefuseConnection(int fd, const absl::Status& why, bool log = true);
+  void RefuseConnection(int fd, const absl::Status& why, bool log = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A refusal of a connection whose Attach was never read (caps, the
   // pending deadline): AttachResult.attach_unread tells the client that
   // trying again on a new connection is worth it. Logged (throttled).
-  void RefuseUnread(int fd, const absl::Status& why);
+  void RefuseUnread(int fd, const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  uint64_t AddEntry(Kind kind, UniqueFd fd, uint64_t process_id);
-  void RemoveEntry(uint64_t handle);
+  uint64_t AddEntry(Kind kind, UniqueFd fd, uint64_t process_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveEntry(uint64_t handle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops a pending entry's bookkeeping (its deadline and uid count).
-  void ForgetPending(uint64_t handle, const Entry& entry);
-  void ReleaseLocked(uint64_t process_id, absl::string_view reason);
+  void ForgetPending(uint64_t handle, const Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseLocked(uint64_t process_id, absl::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SendLocked(uint64_t process_id, const v1::BrokerFrame& frame,
-                          int fd);
+                          int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string address_;
   BrokerListener* const listener_;
@@ -213,20 +225,25 @@ class Broker {
   std::thread thread_;
 
   LimitRefusals* limit_refusals_ = nullptr;  // set before Start
-  mutable std::mutex mu_;                    // guards everything below
+  // Guards everything below. Lock order (docs/architecture.md, "Locks"): a
+  // leaf, taken after Switchboard::mu_ and never held while calling out.
+  mutable Mutex mu_;
   // Every fd the loop watches, by a handle that is never reused, so an
   // event for an fd closed meanwhile finds nothing instead of a newcomer.
-  std::map<uint64_t, Entry> entries_;
-  absl::flat_hash_map<uint64_t, ProcessFds> processes_;
-  uint64_t next_handle_ = 1;
-  Acceptor acceptor_;  // broker.sock, watched under listen_handle_
-  uint64_t listen_handle_ = 0;
-  uint64_t wake_handle_ = 0;
+  std::map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, ProcessFds> processes_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
+  // broker.sock, watched under listen_handle_.
+  Acceptor acceptor_ ABSL_GUARDED_BY(mu_);
+  uint64_t listen_handle_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t wake_handle_ ABSL_GUARDED_BY(mu_) = 0;
   // Pending connections by deadline (the earliest first), and per uid.
-  std::set<std::pair<absl::Time, uint64_t>> pending_deadlines_;
-  absl::flat_hash_map<uid_t, size_t> pending_per_uid_;
-  LogThrottle refusal_log_;  // pending connections refused or expired
-  bool stopped_ = false;
+  std::set<std::pair<absl::Time, uint64_t>> pending_deadlines_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uid_t, size_t> pending_per_uid_ ABSL_GUARDED_BY(mu_);
+  // Pending connections refused or expired.
+  LogThrottle refusal_log_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace shmport::server

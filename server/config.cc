@@ -148,8 +148,9 @@ absl::Status ValidateConnections(const config::v1::ConnectionLimits& c,
   return absl::OkStatus();
 }
 
-absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
-  const auto& l = c.limits();
+// The chunk bounds, and the default geometry within them.
+absl::Status ValidateGeometryLimits(const config::v1::Limits& l,
+                                    absl::string_view origin) {
   if (!IsPowerOfTwo(l.max_chunk_size()) ||
       l.max_chunk_size() < layout::kMinChunkSize ||
       l.max_chunk_size() > layout::kMaxChunkSize) {
@@ -195,6 +196,14 @@ absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
                       g.inline_threshold(),
                       absl::StrCat("must be at most ", kMaxInlineThreshold));
   }
+  return absl::OkStatus();
+}
+
+// The per-port byte cap (room for the smallest port and for a default
+// one) and the port counts.
+absl::Status ValidatePortCaps(const config::v1::Limits& l,
+                              absl::string_view origin) {
+  const auto& g = l.default_geometry();
   // The smallest port (one minimal segment each way) must fit the byte cap,
   // or no port could ever open.
   const uint64_t smallest = 2 * (layout::kHeaderSize + layout::kMinChunkSize);
@@ -220,19 +229,22 @@ absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
         origin, "limits.max_ports_per_process", l.max_ports_per_process(),
         absl::StrCat("exceeds limits.max_ports = ", l.max_ports()));
   }
-  if (absl::Status s = ValidateConnections(c.connections(), origin); !s.ok()) {
-    return s;
-  }
-  for (int i = 0; i < c.policy().name_rules_size(); ++i) {
-    if (c.policy().name_rules(i).name_patterns_size() == 0) {
+  return absl::OkStatus();
+}
+
+// Rules that could never match as written.
+absl::Status ValidatePolicy(const config::v1::Policy& policy,
+                            absl::string_view origin) {
+  for (int i = 0; i < policy.name_rules_size(); ++i) {
+    if (policy.name_rules(i).name_patterns_size() == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(origin, ": policy.name_rules[", i, "] (uid ",
-                       c.policy().name_rules(i).uid(),
+                       policy.name_rules(i).uid(),
                        ") has no name_patterns: it would forbid every name"));
     }
   }
-  for (int i = 0; i < c.policy().port_rules_size(); ++i) {
-    const auto& rule = c.policy().port_rules(i);
+  for (int i = 0; i < policy.port_rules_size(); ++i) {
+    const auto& rule = policy.port_rules(i);
     if (rule.from().empty() || rule.to().empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(origin, ": policy.port_rules[", i,
@@ -240,6 +252,20 @@ absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
     }
   }
   return absl::OkStatus();
+}
+
+// The first problem, in the order the checks are written.
+absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
+  if (absl::Status s = ValidateGeometryLimits(c.limits(), origin); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidatePortCaps(c.limits(), origin); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateConnections(c.connections(), origin); !s.ok()) {
+    return s;
+  }
+  return ValidatePolicy(c.policy(), origin);
 }
 
 }  // namespace

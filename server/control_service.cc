@@ -3,28 +3,21 @@
 #include <unistd.h>
 
 #include <deque>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "server/secret.h"
 
 namespace shmport::server {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  // absl::StatusCode and grpc::StatusCode share their numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
-
 grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx,
                                  const absl::Status& s) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpc(s));
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
@@ -45,19 +38,19 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
 
   // Subscribes, or finishes with why not.
   void Start(const absl::StatusOr<Caller>& caller,
-             const v1::WatchEventsRequest& request) {
+             const v1::WatchEventsRequest& request) ABSL_LOCKS_EXCLUDED(mu_) {
     const absl::Status s = caller.ok()
                                ? switchboard_->Watch(this, request, *caller)
                                : caller.status();
     if (s.ok()) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!finish_status_.has_value()) finish_status_ = ToGrpc(s);
+    MutexLock lock(&mu_);
+    if (!finish_status_.has_value()) finish_status_ = ToGrpcStatus(s);
     DropQueue();
     MaybeFinish();
   }
 
-  bool Offer(const EventRef& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
+  bool Offer(const EventRef& event) override ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
     if (finish_status_.has_value()) return true;  // ending; ignore quietly
     std::string overflow;
     if (queue_.size() >= bounds_.events) {
@@ -84,14 +77,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
     return true;
   }
 
-  void OnBusClosed() override {
-    std::lock_guard<std::mutex> lock(mu_);
+  void OnBusClosed() override ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
     if (!finish_status_.has_value()) finish_status_ = grpc::Status::OK;
     MaybeFinish();
   }
 
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
     writing_ = false;
     held_bytes_ -= current_->bytes;
     current_.reset();
@@ -107,8 +100,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
     }
   }
 
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
+  void OnCancel() override ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
     DropQueue();
     if (!finish_status_.has_value()) finish_status_ = grpc::Status::CANCELLED;
     MaybeFinish();
@@ -121,23 +114,23 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
   }
 
  private:
-  // Requires mu_. Starts writing the front of the queue.
-  void WriteNext() {
+  // Starts writing the front of the queue.
+  void WriteNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     current_ = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
     StartWrite(&current_->event);
   }
 
-  // Requires mu_. Forgets what is queued (not what is being written).
-  void DropQueue() {
+  // Forgets what is queued (not what is being written).
+  void DropQueue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     queue_.clear();
     held_bytes_ = current_ != nullptr ? current_->bytes : 0;
   }
 
-  // Requires mu_. Finishes once the decision is made and nothing is in
-  // flight or queued (gRPC forbids Finish during a write).
-  void MaybeFinish() {
+  // Finishes once the decision is made and nothing is in flight or queued
+  // (gRPC forbids Finish during a write).
+  void MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || writing_ || !finish_status_.has_value() ||
         !queue_.empty()) {
       return;
@@ -149,13 +142,18 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event>,
   ControlService::CallScope call_;  // ends in OnDone, with the reactor
   Switchboard* const switchboard_;
   const Bounds bounds_;
-  std::mutex mu_;  // guards everything below
-  std::deque<EventRef> queue_;
-  EventRef current_;       // being written; must outlive the write
-  size_t held_bytes_ = 0;  // of queue_ and current_
-  bool writing_ = false;
-  bool finished_ = false;
-  std::optional<grpc::Status> finish_status_;  // set: finish when idle
+  // Guards everything below. Lock order (docs/architecture.md, "Locks"):
+  // taken after Switchboard::mu_ (the snapshot) and EventBus::mu_
+  // (OnBusClosed); held only to call gRPC's StartWrite and Finish.
+  Mutex mu_;
+  std::deque<EventRef> queue_ ABSL_GUARDED_BY(mu_);
+  // Being written; must outlive the write.
+  EventRef current_ ABSL_GUARDED_BY(mu_);
+  size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of queue_ and current_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // Set: finish when idle.
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -271,19 +269,22 @@ grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(
 
 ControlService::CallScope::CallScope(ControlService* service)
     : service_(service) {
-  std::lock_guard<std::mutex> lock(service_->calls_mu_);
+  MutexLock lock(&service_->calls_mu_);
   ++service_->calls_in_flight_;
 }
 
 ControlService::CallScope::~CallScope() {
-  std::lock_guard<std::mutex> lock(service_->calls_mu_);
-  if (--service_->calls_in_flight_ == 0) service_->calls_done_.notify_all();
+  MutexLock lock(&service_->calls_mu_);
+  if (--service_->calls_in_flight_ == 0) service_->calls_done_.SignalAll();
 }
 
 bool ControlService::WaitIdle(absl::Time deadline) {
-  std::unique_lock<std::mutex> lock(calls_mu_);
-  return calls_done_.wait_until(lock, absl::ToChronoTime(deadline),
-                                [this] { return calls_in_flight_ == 0; });
+  MutexLock lock(&calls_mu_);
+  const auto until = absl::ToChronoTime(deadline);
+  while (calls_in_flight_ != 0) {
+    if (!calls_done_.WaitUntil(&lock, until)) return calls_in_flight_ == 0;
+  }
+  return true;
 }
 
 }  // namespace shmport::server

@@ -4,11 +4,11 @@
 #ifndef SHMPORT_SERVER_CONTROL_SERVICE_H_
 #define SHMPORT_SERVER_CONTROL_SERVICE_H_
 
-#include <condition_variable>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "server/switchboard.h"
 #include "shmport/v1/control.grpc.pb.h"
 
@@ -68,7 +68,7 @@ class ControlService final : public v1::ControlPlane::CallbackService {
   // for idle client connections to go away, which they never do by
   // themselves; the daemon waits for its calls here and then shuts gRPC
   // down at once.
-  bool WaitIdle(absl::Time deadline);
+  bool WaitIdle(absl::Time deadline) ABSL_LOCKS_EXCLUDED(calls_mu_);
 
   // Counts one call in flight for its lifetime.
   class CallScope {
@@ -90,9 +90,11 @@ class ControlService final : public v1::ControlPlane::CallbackService {
   Switchboard* const switchboard_;
   const ServiceIdentity identity_;
 
-  std::mutex calls_mu_;  // guards calls_in_flight_
-  std::condition_variable calls_done_;
-  int calls_in_flight_ = 0;
+  // Guards calls_in_flight_. Lock order (docs/architecture.md, "Locks"): a
+  // leaf, held only to count.
+  Mutex calls_mu_;
+  CondVar calls_done_;  // calls_in_flight_ reached 0
+  int calls_in_flight_ ABSL_GUARDED_BY(calls_mu_) = 0;
 };
 
 }  // namespace shmport::server

@@ -301,15 +301,20 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     return s;
   }
   if (absl::Status s = d->StartMetrics(*metrics_bind); !s.ok()) return s;
+  d->LogStarted(options, address);
+  return d;
+}
+
+void Daemon::LogStarted(const DaemonOptions& options,
+                        const std::string& address) const {
   Log(LogLevel::kInfo, "daemon_started",
       {{"address", address},
-       {"broker", p.broker_address},
-       {"admin_token", p.admin_token_path},
+       {"broker", paths_.broker_address},
+       {"admin_token", paths_.admin_token_path},
        {"pid", ::getpid()},
-       {"socket_activated", d->inherited_control_ || d->inherited_broker_},
+       {"socket_activated", inherited_control_ || inherited_broker_},
        {"config", options.config_path.empty() ? "built-in defaults"
                                               : options.config_path}});
-  return d;
 }
 
 absl::StatusOr<std::string> Daemon::FindPaths(const DaemonOptions& options,

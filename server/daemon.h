@@ -77,6 +77,9 @@ class Daemon {
   // inherited control socket's, else DefaultListenAddress(). Errors: a bad
   // inherited socket or address, or inherited sockets elsewhere than
   // paths_ says.
+  // The one line that says the daemon serves, and where.
+  void LogStarted(const DaemonOptions& options,
+                  const std::string& address) const;
   absl::StatusOr<std::string> FindPaths(const DaemonOptions& options,
                                         ActivatedSockets* activated);
   // The control listener (binding `address`, or accepting on

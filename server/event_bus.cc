@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -25,49 +26,49 @@ EventBus::~EventBus() {
 }
 
 uint64_t EventBus::Publish(v1::Event event) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const uint64_t sequence = ++sequence_;
   // Nobody could ever see it: later subscribers start after it.
   if (watchers_.empty() || closing_) return sequence;
   event.set_sequence(sequence);
   event.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
   outbox_.push_back(std::make_shared<const SharedEvent>(std::move(event)));
-  if (outbox_.size() == 1) wake_.notify_one();
+  if (outbox_.size() == 1) wake_.Signal();
   return sequence;
 }
 
 bool EventBus::Subscribe(EventWatcher* watcher) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (closing_) return false;
   watchers_.push_back({watcher, sequence_ + 1});
   return true;
 }
 
 void EventBus::Unsubscribe(EventWatcher* watcher) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it =
       std::find_if(watchers_.begin(), watchers_.end(),
                    [&](const Subscription& s) { return s.watcher == watcher; });
   if (it != watchers_.end()) {
     watchers_.erase(it);
     trim_due_ = true;
-    wake_.notify_one();
+    wake_.Signal();
   }
   // A pass that copied the list before the erase may still offer to it.
-  settled_.wait(lock, [&] { return !offering_; });
+  while (offering_) settled_.Wait(&lock);
 }
 
 void EventBus::Drain() {
-  std::unique_lock<std::mutex> lock(mu_);
-  settled_.wait(lock, [&] { return outbox_.empty() && !offering_; });
+  MutexLock lock(&mu_);
+  while (!outbox_.empty() || offering_) settled_.Wait(&lock);
 }
 
 bool EventBus::StopFanOut() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closing_) return false;
     closing_ = true;
-    wake_.notify_one();
+    wake_.Signal();
   }
   // The loop offers what the outbox holds before it returns.
   fan_out_.join();
@@ -76,7 +77,7 @@ bool EventBus::StopFanOut() {
 
 void EventBus::Close() {
   if (!StopFanOut()) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // Under the lock, so that an Unsubscribe (and the watcher's deletion)
   // cannot overtake the call.
   for (const Subscription& s : watchers_) s.watcher->OnBusClosed();
@@ -84,18 +85,22 @@ void EventBus::Close() {
 }
 
 void EventBus::FanOutLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
     if (outbox_.empty()) {
       if (closing_) return;
-      auto busy = [&] { return !outbox_.empty() || closing_; };
       if (!trim_due_) {
-        wake_.wait(lock, [&] { return busy() || trim_due_; });
-      } else if (!wake_.wait_for(lock, kTrimDelay, busy)) {
+        wake_.Wait(&lock);
+        continue;
+      }
+      const auto trim_at = std::chrono::steady_clock::now() + kTrimDelay;
+      while (outbox_.empty() && !closing_ && wake_.WaitUntil(&lock, trim_at)) {
+      }
+      if (outbox_.empty() && !closing_) {
         trim_due_ = false;
-        lock.unlock();
+        lock.Unlock();
         ::malloc_trim(0);
-        lock.lock();
+        lock.Lock();
       }
       continue;
     }
@@ -103,10 +108,10 @@ void EventBus::FanOutLoop() {
     batch.swap(outbox_);
     const std::vector<Subscription> watchers = watchers_;
     offering_ = true;
-    lock.unlock();
+    lock.Unlock();
     const std::vector<EventWatcher*> refused = Offer(batch, watchers);
     batch.clear();  // drop our references outside the lock
-    lock.lock();
+    lock.Lock();
     offering_ = false;
     for (EventWatcher* w : refused) {
       auto it =
@@ -117,7 +122,7 @@ void EventBus::FanOutLoop() {
       ++dropped_;
       trim_due_ = true;
     }
-    settled_.notify_all();
+    settled_.SignalAll();
   }
 }
 
@@ -141,18 +146,13 @@ std::vector<EventWatcher*> EventBus::Offer(
 }
 
 uint32_t EventBus::watcher_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return watchers_.size();
 }
 
 uint64_t EventBus::watchers_dropped() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return dropped_;
-}
-
-uint64_t EventBus::last_sequence() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return sequence_;
 }
 
 }  // namespace shmport::server

@@ -3,14 +3,14 @@
 #ifndef SHMPORT_SERVER_EVENT_BUS_H_
 #define SHMPORT_SERVER_EVENT_BUS_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "common/mutex.h"
 #include "server/shared_event.h"
 #include "shmport/v1/control.pb.h"
 
@@ -53,27 +53,26 @@ class EventBus {
 
   // Stamps `event` (sequence, time) and queues it for every watcher.
   // Returns the sequence number.
-  uint64_t Publish(v1::Event event);
+  uint64_t Publish(v1::Event event) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Adds a watcher (not owned) for the events published from now on.
   // Returns false after Close(): the caller should end the stream at once.
-  bool Subscribe(EventWatcher* watcher);
+  bool Subscribe(EventWatcher* watcher) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes a watcher; after it returns, the bus never calls it again.
   // A no-op for a watcher the bus already forgot.
-  void Unsubscribe(EventWatcher* watcher);
+  void Unsubscribe(EventWatcher* watcher) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits until every event published so far has been offered.
-  void Drain();
+  void Drain() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Offers what is queued, tells every watcher to finish (OnBusClosed) and
   // refuses new ones. Idempotent.
-  void Close();
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
-  uint32_t watcher_count() const;
+  uint32_t watcher_count() const ABSL_LOCKS_EXCLUDED(mu_);
   // Watchers dropped for lagging (each drop loses that watcher's remaining
   // events; DaemonStats.events_dropped).
-  uint64_t watchers_dropped() const;
-  uint64_t last_sequence() const;
+  uint64_t watchers_dropped() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Subscription {
@@ -81,24 +80,29 @@ class EventBus {
     uint64_t first_sequence;  // events before it predate the subscription
   };
 
-  void FanOutLoop();
+  void FanOutLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Offers what is queued and ends the thread; false when already done.
-  bool StopFanOut();
+  bool StopFanOut() ABSL_LOCKS_EXCLUDED(mu_);
   // Offers `batch` to `watchers`; returns the watchers that refused.
   static std::vector<EventWatcher*> Offer(
       const std::deque<EventRef>& batch,
       const std::vector<Subscription>& watchers);
 
-  mutable std::mutex mu_;            // guards everything below
-  std::condition_variable wake_;     // outbox filled, closing, trim due
-  std::condition_variable settled_;  // a fan-out pass ended
-  std::vector<Subscription> watchers_;
-  std::deque<EventRef> outbox_;  // published, not offered yet
-  bool offering_ = false;        // a pass runs without mu_
-  uint64_t sequence_ = 0;        // last published
-  uint64_t dropped_ = 0;
-  bool trim_due_ = false;  // a watcher left: give memory back when idle
-  bool closing_ = false;
+  // Guards everything below. Lock order (docs/architecture.md, "Locks"):
+  // taken after Switchboard::mu_; held while Close tells watchers
+  // (OnBusClosed takes a watcher's lock), never while offering events.
+  mutable Mutex mu_;
+  CondVar wake_;     // outbox filled, closing, trim due
+  CondVar settled_;  // a fan-out pass ended
+  std::vector<Subscription> watchers_ ABSL_GUARDED_BY(mu_);
+  // Published, not offered yet.
+  std::deque<EventRef> outbox_ ABSL_GUARDED_BY(mu_);
+  bool offering_ ABSL_GUARDED_BY(mu_) = false;  // a pass runs without mu_
+  uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;  // last published
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  // A watcher left: give memory back when idle.
+  bool trim_due_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
   std::thread fan_out_;  // last: starts once the rest is built
 };
 

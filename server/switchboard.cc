@@ -5,7 +5,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
@@ -73,7 +72,7 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
   absl::StatusOr<std::string> token = NewSecret();
   if (!token.ok()) return token.status();
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("the daemon is shutting down");
   }
@@ -187,7 +186,7 @@ absl::Status Switchboard::Unregister(const v1::UnregisterRequest& r,
     return absl::InvalidArgumentError(
         "process_id is 0; process ids start at 1");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ProcessRecord* p = registry_.FindProcess(r.process_id());
   if (p == nullptr) {
     return absl::NotFoundError(
@@ -205,7 +204,7 @@ absl::Status Switchboard::Unregister(const v1::UnregisterRequest& r,
 
 absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
     const v1::OpenPortRequest& r, const Caller& c) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("the daemon is shutting down");
   }
@@ -351,7 +350,7 @@ absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
   if (r.port_id() == 0) {
     return absl::InvalidArgumentError("port_id is 0; port ids start at 1");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   PortRecord* port = registry_.FindPort(r.port_id());
   if (port == nullptr) {
     return absl::NotFoundError(
@@ -383,7 +382,7 @@ absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
 }
 
 v1::ListProcessesResponse Switchboard::ListProcesses() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   v1::ListProcessesResponse response;
   for (const auto& [id, p] : registry_.processes()) {
     *response.add_processes() = p.info;
@@ -393,7 +392,7 @@ v1::ListProcessesResponse Switchboard::ListProcesses() {
 
 absl::StatusOr<v1::ListPortsResponse> Switchboard::ListPorts(
     const v1::ListPortsRequest& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   v1::ListPortsResponse response;
   if (r.process_id() == 0) {
     for (const auto& [id, port] : registry_.ports()) {
@@ -420,7 +419,7 @@ v1::GetStatsResponse Switchboard::GetStats() {
   // Outside the lock: reading /proc is slow-ish and needs no registry.
   d->set_rss_bytes(ResidentBytes());
   d->set_open_fds(OpenFdCount());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   d->set_processes(registry_.processes().size());
   d->set_ports(registry_.ports().size());
   d->set_registrations_total(registrations_total_);
@@ -437,7 +436,7 @@ v1::GetStatsResponse Switchboard::GetStats() {
 }
 
 void Switchboard::FillStatus(v1::GetStatusResponse* status) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   status->set_processes(registry_.processes().size());
   status->set_ports(registry_.ports().size());
   status->set_broker_address(broker_->address());
@@ -446,7 +445,7 @@ void Switchboard::FillStatus(v1::GetStatusResponse* status) {
 absl::Status Switchboard::Watch(EventWatcher* watcher,
                                 const v1::WatchEventsRequest& r,
                                 const Caller& c) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("the daemon is shutting down");
   }
@@ -546,7 +545,7 @@ bool Switchboard::OfferExisting(EventWatcher* watcher) {
 
 void Switchboard::Unwatch(EventWatcher* watcher) {
   bus_.Unsubscribe(watcher);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = watcher_slots_.find(watcher);
   if (it == watcher_slots_.end()) return;
   ReleaseWatcherSlot(it->second);
@@ -555,74 +554,86 @@ void Switchboard::Unwatch(EventWatcher* watcher) {
 
 void Switchboard::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     shutting_down_ = true;
   }
   bus_.Close();
 }
 
 absl::Status Switchboard::OnAttach(const AttachRequest& request) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const uint64_t process_id = request.process_id;
-  const Credentials& peer = request.peer;
-  auto refuse = [&](absl::Status status) {
-    ++attach_refused_;
-    if (uint64_t suppressed = 0; attach_refused_log_.Allow(&suppressed)) {
-      Log(LogLevel::kWarning, "attach_refused",
-          {{"process", process_id},
-           {"peer_pid", peer.pid},
-           {"peer_uid", peer.uid},
-           {"error", status.message()},
-           {"suppressed", suppressed}});
-    }
-    return status;
-  };
   // Every check comes before the broker installs anything, and the token
   // first: a stranger's Attach is refused without touching the rightful
   // process's registration, timer or (future) link.
-  ProcessRecord* p = registry_.FindProcess(process_id);
-  if (p == nullptr) {
-    return refuse(absl::NotFoundError(absl::StrCat(
-        "no registration with process_id ", process_id,
-        " (it expired, ended, or never existed; register again)")));
+  absl::StatusOr<ProcessRecord*> found = FindAttaching(request);
+  if (!found.ok()) {
+    CountRefusedAttach(request, found.status());
+    return found.status();
   }
-  if (!SecretsEqual(request.token, p->token)) {
-    return refuse(absl::PermissionDeniedError(
-        absl::StrCat("session_token does not match process ", Describe(*p))));
-  }
-  if (p->info.state() == v1::PROCESS_STATE_ATTACHED) {
-    return refuse(absl::FailedPreconditionError(
-        absl::StrCat("process ", Describe(*p), " is already attached")));
-  }
-  if (peer.pid != p->info.pid()) {
-    return refuse(absl::PermissionDeniedError(
-        absl::StrCat("broker link comes from pid ", peer.pid, " but process ",
-                     Describe(*p), " registered pid ", p->info.pid())));
-  }
-  if (absl::Status s = Admit(*p, peer); !s.ok()) {
+  ProcessRecord* p = *found;
+  if (absl::Status s = Admit(*p, request.peer); !s.ok()) {
     // The registering process itself (right token, right pid) is refused:
     // it can never attach, so its registration ends now rather than at the
-    // attach timeout. A refusal above (wrong token, wrong pid) may come
-    // from a stranger and leaves the registration to its rightful process.
-    // The broker sends the refusal on the connection.
-    (void)refuse(s);
+    // attach timeout. A refusal by FindAttaching (wrong token, wrong pid)
+    // may come from a stranger and leaves the registration to its rightful
+    // process. The broker sends the refusal on the connection.
+    CountRefusedAttach(request, s);
     EndRegistration(process_id, absl::StrCat("attach refused: ", s.message()));
     return s;
   }
   // Installing sends the OK result, under this lock: ahead of any PortOpened.
   if (absl::Status s = broker_->InstallLink(request); !s.ok()) {
     // Admit bound the name: the registration cannot stay half attached.
-    (void)refuse(s);
+    CountRefusedAttach(request, s);
     EndRegistration(process_id, absl::StrCat("attach failed: ", s.message()));
     return s;
   }
   Log(LogLevel::kInfo, "process_attached",
       {{"process", process_id},
        {"name", p->info.name()},
-       {"pid", peer.pid},
-       {"uid", peer.uid}});
+       {"pid", request.peer.pid},
+       {"uid", request.peer.uid}});
   Publish(v1::Event::PROCESS_REGISTERED, &p->info, nullptr, "attached");
   return absl::OkStatus();
+}
+
+absl::StatusOr<ProcessRecord*> Switchboard::FindAttaching(
+    const AttachRequest& request) {
+  const uint64_t process_id = request.process_id;
+  ProcessRecord* p = registry_.FindProcess(process_id);
+  if (p == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no registration with process_id ", process_id,
+                     " (it expired, ended, or never existed; register again)"));
+  }
+  if (!SecretsEqual(request.token, p->token)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("session_token does not match process ", Describe(*p)));
+  }
+  if (p->info.state() == v1::PROCESS_STATE_ATTACHED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("process ", Describe(*p), " is already attached"));
+  }
+  if (request.peer.pid != p->info.pid()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "broker link comes from pid ", request.peer.pid, " but process ",
+        Describe(*p), " registered pid ", p->info.pid()));
+  }
+  return p;
+}
+
+void Switchboard::CountRefusedAttach(const AttachRequest& request,
+                                     const absl::Status& why) {
+  ++attach_refused_;
+  if (uint64_t suppressed = 0; attach_refused_log_.Allow(&suppressed)) {
+    Log(LogLevel::kWarning, "attach_refused",
+        {{"process", request.process_id},
+         {"peer_pid", request.peer.pid},
+         {"peer_uid", request.peer.uid},
+         {"error", why.message()},
+         {"suppressed", suppressed}});
+  }
 }
 
 absl::Status Switchboard::Admit(ProcessRecord& p, const Credentials& peer) {
@@ -663,7 +674,7 @@ absl::Status Switchboard::Admit(ProcessRecord& p, const Credentials& peer) {
 
 void Switchboard::OnAttachRefused(uint64_t process_id,
                                   absl::string_view reason) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++attach_refused_;
   if (uint64_t suppressed = 0; attach_refused_log_.Allow(&suppressed)) {
     Log(LogLevel::kWarning, "attach_refused",
@@ -674,17 +685,17 @@ void Switchboard::OnAttachRefused(uint64_t process_id,
 }
 
 void Switchboard::OnLinkClosed(uint64_t process_id, absl::string_view reason) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   EndRegistration(process_id, reason);
 }
 
 void Switchboard::OnProcessExited(uint64_t process_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   EndRegistration(process_id, "process exited");
 }
 
 void Switchboard::OnAttachExpired(uint64_t process_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const ProcessRecord* p = registry_.FindProcess(process_id);
   if (p == nullptr || p->info.state() != v1::PROCESS_STATE_REGISTERED) return;
   ++registrations_expired_;
@@ -693,7 +704,7 @@ void Switchboard::OnAttachExpired(uint64_t process_id) {
 
 void Switchboard::OnStatsReport(uint64_t process_id,
                                 const v1::StatsReport& report) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const int64_t now = NowMs();
   for (const v1::PortStatsEntry& entry : report.ports()) {
     PortRecord* port = registry_.FindPort(entry.port_id());
@@ -730,7 +741,7 @@ void Switchboard::OnStatsReport(uint64_t process_id,
 
 void Switchboard::OnPortNotTaken(uint64_t process_id,
                                  const v1::PortNotTaken& not_taken) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   PortRecord* port = registry_.FindPort(not_taken.port_id());
   const ProcessRecord* p = registry_.FindProcess(process_id);
   if (port == nullptr || p == nullptr ||
@@ -791,7 +802,7 @@ void Switchboard::NotifyPortClosed(const PortRecord& port,
     // on the port itself once the other end goes away. A peer that is gone
     // as well (both ends died at once) is normal, not worth a warning.
     if (absl::Status s = broker_->Send(end, frame); !s.ok()) {
-      const bool full = absl::StrContains(s.message(), "is full");
+      const bool full = IsWouldBlock(s);
       Log(full ? LogLevel::kWarning : LogLevel::kDebug,
           "port_closed_notice_lost",
           {{"port", port.info.id()}, {"process", end}, {"error", s.message()}});

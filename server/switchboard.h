@@ -7,15 +7,16 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/event_bus.h"
@@ -46,9 +47,9 @@ struct Caller {
 // change and its events happen under one lock, so watchers see them in the
 // order they happened.
 //
-// Thread-safety: all methods are thread-safe. Lock order: Switchboard,
-// then EventBus, then Broker; the broker calls the BrokerListener methods
-// without its own lock.
+// Thread-safety: all methods are thread-safe. Lock order: mu_ first, then
+// EventBus's or Broker's (never both: see docs/architecture.md, "Locks");
+// the broker calls the BrokerListener methods without its own lock.
 class Switchboard : public BrokerListener {
  public:
   // `config` must have its defaults filled. `daemon_uid` is the uid the
@@ -62,17 +63,21 @@ class Switchboard : public BrokerListener {
 
   // ControlPlane methods. Each returns a status whose code is the gRPC
   // code to answer with and whose message names the problem and the value.
-  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r);
-  absl::Status Unregister(const v1::UnregisterRequest& r, const Caller& c);
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& r)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Unregister(const v1::UnregisterRequest& r, const Caller& c)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::OpenPortResponse> OpenPort(const v1::OpenPortRequest& r,
-                                                const Caller& c);
-  absl::Status ClosePort(const v1::ClosePortRequest& r, const Caller& c);
-  v1::ListProcessesResponse ListProcesses();
-  absl::StatusOr<v1::ListPortsResponse> ListPorts(
-      const v1::ListPortsRequest& r);
-  v1::GetStatsResponse GetStats();
+                                                const Caller& c)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ClosePort(const v1::ClosePortRequest& r, const Caller& c)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  v1::ListProcessesResponse ListProcesses() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::ListPortsResponse> ListPorts(const v1::ListPortsRequest& r)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  v1::GetStatsResponse GetStats() ABSL_LOCKS_EXCLUDED(mu_);
   // Fills the counts of `status`.
-  void FillStatus(v1::GetStatusResponse* status);
+  void FillStatus(v1::GetStatusResponse* status) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Subscribes `watcher` as `r` asks; with include_existing, first offers
   // the live processes and ports as synthetic events (sequence 0, shared
@@ -83,76 +88,90 @@ class Switchboard : public BrokerListener {
   // stream itself), PERMISSION_DENIED / NOT_FOUND for a process_id whose
   // session_token does not match, UNAVAILABLE when shutting down.
   absl::Status Watch(EventWatcher* watcher, const v1::WatchEventsRequest& r,
-                     const Caller& c);
+                     const Caller& c) ABSL_LOCKS_EXCLUDED(mu_);
   // Ends a subscription Watch made and frees its slot.
-  void Unwatch(EventWatcher* watcher);
+  void Unwatch(EventWatcher* watcher) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Refuses new registrations and ports (UNAVAILABLE) and ends every
   // watcher's stream with OK.
-  void Shutdown();
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   // BrokerListener (called on the broker thread).
-  absl::Status OnAttach(const AttachRequest& request) override;
-  void OnAttachRefused(uint64_t process_id, absl::string_view reason) override;
-  void OnLinkClosed(uint64_t process_id, absl::string_view reason) override;
-  void OnProcessExited(uint64_t process_id) override;
-  void OnAttachExpired(uint64_t process_id) override;
+  absl::Status OnAttach(const AttachRequest& request) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnAttachRefused(uint64_t process_id, absl::string_view reason) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnLinkClosed(uint64_t process_id, absl::string_view reason) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnProcessExited(uint64_t process_id) override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnAttachExpired(uint64_t process_id) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnStatsReport(uint64_t process_id,
-                     const v1::StatsReport& report) override;
+                     const v1::StatsReport& report) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   void OnPortNotTaken(uint64_t process_id,
-                      const v1::PortNotTaken& not_taken) override;
+                      const v1::PortNotTaken& not_taken) override
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Resolves a ProcessRef; `field` names it in messages.
   absl::StatusOr<ProcessRecord*> Resolve(const v1::ProcessRef& ref,
                                          absl::string_view field)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK when `token` is `process`'s, or the caller is admin.
   absl::Status Authorize(const ProcessRecord& process, absl::string_view token,
                          const Caller& caller, absl::string_view action)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands each end of `pair` to its process (PortOpened). When either send
   // fails, forgets the port, tells `a` if it already holds its end, and
   // returns UNAVAILABLE naming the process that could not take it.
   absl::Status DeliverPort(const v1::PortInfo& port, const ProcessRecord& a,
                            const ProcessRecord& b, bool asked_by_a,
                            const std::pair<UnixChannel, UnixChannel>& pair)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED naming the limit when a port from `a` to `b` would
   // exceed one (per process, incoming, per pair, daemon-wide).
   absl::Status CheckPortLimits(const ProcessRecord& a, const ProcessRecord& b)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The registration `request` names, when its token, state and pid allow
+  // the attach: NOT_FOUND, PERMISSION_DENIED or FAILED_PRECONDITION
+  // otherwise. Touches nothing, since a stranger may have sent it.
+  absl::StatusOr<ProcessRecord*> FindAttaching(const AttachRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts a refused Attach (attach_refused) and logs it, throttled.
+  void CountRefusedAttach(const AttachRequest& request, const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The checks an attach by the registering process itself must pass
   // (policy, the uid's rate and process budget, the daemon's cap, the
   // name), in that order; binds the name and marks `p` ATTACHED when all
   // pass.
   absl::Status Admit(ProcessRecord& p, const Credentials& peer)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the oldest unattached registrations while there are more than
   // limits.max_unattached_registrations.
-  void EvictUnattachedBeyondLimit() /* requires mu_ */;
+  void EvictUnattachedBeyondLimit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the process and its ports, notifies peers and watchers, and
   // releases its broker resources. `reason` goes into events and logs.
   void EndRegistration(uint64_t process_id, absl::string_view reason)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets a port, tells its ends (those not in `skip`) with
   // PortClosed{reason, code}, and emits PORT_CLOSED.
   void NotifyPortClosed(const PortRecord& port, absl::string_view reason,
                         uint64_t skip,
                         absl::StatusCode code = absl::StatusCode::kOk)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A watcher's place in the budgets: its uid, kAnonymousWatcher, or
   // kUncountedWatcher (an operator).
   static constexpr int64_t kAnonymousWatcher = -1;
   static constexpr int64_t kUncountedWatcher = -2;
   absl::StatusOr<int64_t> TakeWatcherSlot(const v1::WatchEventsRequest& r,
-                                          const Caller& c) /* requires mu_ */;
-  void ReleaseWatcherSlot(int64_t slot) /* requires mu_ */;
+                                          const Caller& c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseWatcherSlot(int64_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Offers the include_existing snapshot; false when the watcher refused.
-  bool OfferExisting(EventWatcher* watcher) /* requires mu_ */;
+  bool OfferExisting(EventWatcher* watcher) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
                const v1::PortInfo* port, absl::string_view reason)
-      /* requires mu_ */;
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Policy policy_;
   const absl::Duration attach_timeout_;
@@ -160,21 +179,26 @@ class Switchboard : public BrokerListener {
   Broker* broker_ = nullptr;  // set once by SetBroker
   EventBus bus_;              // thread-safe on its own
 
-  std::mutex mu_;  // guards everything below; taken before bus_ and broker_
-  Registry registry_;
+  // Guards everything below. Lock order (docs/architecture.md, "Locks"):
+  // the first lock of the daemon; taken before EventBus::mu_, Broker::mu_
+  // and a watcher's lock (the include_existing snapshot), never after any.
+  Mutex mu_;
+  Registry registry_ ABSL_GUARDED_BY(mu_);
   // Attaches per uid (limits.registrations_per_second): Register cannot
   // tell who calls, the broker link's SO_PEERCRED can.
-  absl::flat_hash_map<uid_t, RateLimiter> attach_rate_;
+  absl::flat_hash_map<uid_t, RateLimiter> attach_rate_ ABSL_GUARDED_BY(mu_);
   // Watch slots taken, by watcher, and how many each budget holds.
-  absl::flat_hash_map<EventWatcher*, int64_t> watcher_slots_;
-  absl::flat_hash_map<int64_t, uint32_t> watchers_per_uid_;
-  uint32_t counted_watchers_ = 0;
-  bool shutting_down_ = false;
-  uint64_t registrations_total_ = 0;
-  uint64_t ports_opened_total_ = 0;
-  uint64_t registrations_expired_ = 0;
-  uint64_t attach_refused_ = 0;
-  LogThrottle attach_refused_log_;  // a stranger may send bogus Attaches
+  absl::flat_hash_map<EventWatcher*, int64_t> watcher_slots_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int64_t, uint32_t> watchers_per_uid_ ABSL_GUARDED_BY(mu_);
+  uint32_t counted_watchers_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t registrations_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t ports_opened_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t registrations_expired_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t attach_refused_ ABSL_GUARDED_BY(mu_) = 0;
+  // A stranger may send bogus Attaches.
+  LogThrottle attach_refused_log_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shmport::server

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: builds //bench:transport_compare optimised, runs the full
 # side-by-side comparison once, and writes
-#   bench/results/latest.json   the JSON array (DESIGN.md §5)
+#   bench/results/latest.json   the JSON array, one object per cell
 #   bench/results/latest.svg    throughput and latency vs payload size
 #   bench/results/latest.md     the tables plus the machine they ran on
 # The previous results are replaced only when the run succeeds (a checksum
@@ -16,8 +16,8 @@ BAZEL=${BAZEL:-bazel}
 OUT=bench/results
 mkdir -p "$OUT"
 
-"$BAZEL" build -c opt //bench:transport_compare
-BIN="$("$BAZEL" info -c opt bazel-bin 2>/dev/null)/bench/transport_compare"
+"$BAZEL" build --config=opt //bench:transport_compare
+BIN="$("$BAZEL" info --config=opt bazel-bin 2>/dev/null)/bench/transport_compare"
 # Run a private copy: a rebuild by someone else mid-run cannot swap it.
 WORK=$(mktemp -d /tmp/shmport-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT

@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Runs the whole suite: plain build, then ASan+UBSan, then the concurrency
+# Runs the whole suite: the static checks (clang's thread-safety analysis of
+# every source file, tools/thread_safety_check.sh; no function over 80
+# lines in server/ and common/, tools/function_lengths.py), the plain build
+# (-Werror on our sources, .bazelrc), then ASan+UBSan, then the concurrency
 # tests under TSan. Ends with one line "N passed, N failed" counted from the
-# test cases in Bazel's JUnit XML, and exits non-zero on any failure.
+# test cases in Bazel's JUnit XML plus the static checks' cases (one per
+# file checked), and exits non-zero on any failure.
 #
-#   SHMPORT_TEST_PHASES="plain asan tsan"   which phases to run
-#   BAZEL=bazel                              the bazel binary
+#   SHMPORT_TEST_PHASES="static plain asan tsan"   which phases to run
+#   BAZEL=bazel                                     the bazel binary
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 BAZEL=${BAZEL:-bazel}
-PHASES=${SHMPORT_TEST_PHASES:-plain asan tsan}
+PHASES=${SHMPORT_TEST_PHASES:-static plain asan tsan}
 TALLY=$(mktemp /tmp/shmport-tally.XXXXXX)
 trap 'rm -f "$TALLY"' EXIT
 echo "0 0" >"$TALLY"
 overall=0
+
+# Adds one case, passed (0) or failed (anything else), to the tally.
+tally_case() {
+  local p f
+  read -r p f <"$TALLY"
+  if (($1 == 0)); then
+    p=$((p + 1))
+  else
+    f=$((f + 1))
+    overall=1
+  fi
+  echo "$p $f" >"$TALLY"
+}
 
 run_phase() {
   local name=$1 query=$2
@@ -41,6 +58,14 @@ run_phase() {
 
 for phase in $PHASES; do
   case $phase in
+    static)
+      # One case per source file, and two for the check's self-test.
+      echo "== static: clang -Wthread-safety -Werror (tools/thread_safety_check.sh)"
+      BAZEL=$BAZEL tools/thread_safety_check.sh --tally "$TALLY" || overall=1
+      echo "== static: no function over 80 lines in server/ and common/"
+      python3 tools/function_lengths.py --max 80 --top 3 server common
+      tally_case $?
+      ;;
     plain)
       run_phase plain 'tests(//...) except attr(tags, "manual", tests(//...))'
       ;;

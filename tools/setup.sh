@@ -11,7 +11,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf   # the Python control-plane example
   pybind11-dev python3-dev python3-numpy python3-pytest  # the shmport Python package
-  clang libclang-rt-14-dev  # libFuzzer targets
+  clang libclang-rt-14-dev  # libFuzzer targets; clang -Wthread-safety (tools/thread_safety_check.sh)
   clang-format             # make fmt
   procps                   # ps/pgrep in the demo and tests
   tmux                     # shmportctl top on a real terminal (cli:top_terminal_test)

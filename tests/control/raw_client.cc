@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 
 namespace shmport::testing {
 
@@ -30,8 +31,7 @@ absl::StatusOr<RawRegistration> RegisterOnly(v1::ControlPlane::Stub& stub,
   v1::RegisterResponse response;
   grpc::Status status = stub.Register(Context().get(), request, &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return FromGrpcStatus(status);
   }
   RawRegistration r;
   r.id = response.process_id();

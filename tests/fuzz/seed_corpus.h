@@ -34,7 +34,7 @@ struct SeedCorpus {
 SeedCorpus WireDecodeSeeds();
 
 // Segments a receiver must accept, and near misses that each break one rule
-// of DESIGN.md §3.2 (a seal, a size, a header field, the fd's kind).
+// of protocol.md §2 (a seal, a size, a header field, the fd's kind).
 SeedCorpus SegmentOpenSeeds();
 
 // Rings a reader drains cleanly, and hostile ones: a fault Open must see,

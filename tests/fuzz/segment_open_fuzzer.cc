@@ -1,6 +1,6 @@
 // Fuzz target: Segment::Open, where a receiver decides whether a memfd that
 // a peer sent may be mapped (seals, fstat size, header bytes, geometry,
-// token; DESIGN.md §3.2).
+// token; protocol.md §2).
 //
 // Each input becomes a real descriptor (segment_open_input.h), so the kernel
 // answers F_GET_SEALS, fstat and mmap exactly as it would for a peer. Checked

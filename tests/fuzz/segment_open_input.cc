@@ -41,7 +41,7 @@ uint64_t Adjust(uint64_t size, uint8_t selector) {
   return size;
 }
 
-// DESIGN.md §3.2 and segment_layout.h, restated rather than calling
+// protocol.md §2 and segment_layout.h, restated rather than calling
 // ValidateGeometry, so that the model can disagree with the code.
 bool GeometryIsValid(const SegmentGeometry& g) {
   return std::has_single_bit(g.chunk_size) &&

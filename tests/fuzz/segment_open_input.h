@@ -97,7 +97,7 @@ struct SegmentOpenInput {
   bool mmap_fails() const { return (control.faults & kFaultMmap) != 0; }
 
   // The reference model: true iff a correct Segment::Open accepts this fd
-  // (DESIGN.md §3.2), written independently of segment.cc.
+  // (protocol.md §2), written independently of segment.cc.
   bool ShouldOpen() const;
 };
 

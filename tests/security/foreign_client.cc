@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "client/broker_link.h"
+#include "common/grpc_status.h"
 #include "grpcpp/create_channel.h"
 #include "shmport/session.h"
 #include "shmport/v1/control.grpc.pb.h"
@@ -47,6 +48,7 @@ ABSL_FLAG(std::string, address, "", "the daemon's gRPC address");
 namespace {
 
 using shmport::BrokerLink;
+using shmport::FromGrpcStatus;
 using shmport::Port;
 using shmport::Session;
 
@@ -173,8 +175,7 @@ class Client {
 
  private:
   static std::string GrpcError(const grpc::Status& s) {
-    return ErrorLine(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                                  s.error_message()));
+    return ErrorLine(FromGrpcStatus(s));
   }
 
   std::string RegisterFlood(const std::string& name, int count, pid_t pid) {
@@ -195,11 +196,9 @@ class Client {
     }
     return absl::StrCat(
         "ok ", accepted, " ", count - accepted,
-        last.ok()
-            ? ""
-            : absl::StrCat(
-                  " ", absl::StatusCodeToString(
-                           static_cast<absl::StatusCode>(last.error_code()))));
+        last.ok() ? ""
+                  : absl::StrCat(" ", absl::StatusCodeToString(
+                                          FromGrpcStatus(last).code())));
   }
 
   static std::string ConnectSocket(const std::string& path) {
