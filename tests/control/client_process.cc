@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 
 namespace shmport::testing {
 
@@ -20,20 +19,10 @@ std::string ClientProcess::FindBinary() {
 absl::StatusOr<ClientProcess> ClientProcess::Spawn(
     std::vector<std::string> args) {
   args.insert(args.begin(), FindBinary());
-  absl::StatusOr<PipedChild> child = PipedChild::Exec(std::move(args));
+  absl::StatusOr<PipedChild> child =
+      PipedChild::Exec("control client", std::move(args));
   if (!child.ok()) return child.status();
   return ClientProcess(*std::move(child));
-}
-
-absl::StatusOr<std::string> ClientProcess::ReadLine(absl::Duration timeout) {
-  absl::StatusOr<std::string> line = child_.ReadLine(absl::Now() + timeout);
-  if (!line.ok()) {
-    return absl::Status(
-        line.status().code(),
-        absl::StrCat("control client, waiting ", absl::FormatDuration(timeout),
-                     " for a line: ", line.status().message()));
-  }
-  return line;
 }
 
 absl::StatusOr<int> ClientProcess::Finish(absl::Duration timeout) {

@@ -30,7 +30,9 @@ class ClientProcess {
 
   // The next stdout line (without "\n"), waiting up to `timeout`.
   // DEADLINE_EXCEEDED, or UNAVAILABLE at EOF (the child exited).
-  absl::StatusOr<std::string> ReadLine(absl::Duration timeout);
+  absl::StatusOr<std::string> ReadLine(absl::Duration timeout) {
+    return child_.ReadLine(timeout);
+  }
   // Closes stdin (the child then exits) and waits for its exit code.
   absl::StatusOr<int> Finish(absl::Duration timeout);
   // Sends `signal` and reaps the child (so: a signal that ends it).

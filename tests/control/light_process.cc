@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "client/broker_link.h"
 
 namespace shmport::testing {
@@ -86,31 +85,10 @@ int ChildMain(int commands, int replies) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LightProcess>> LightProcess::Fork() {
-  absl::StatusOr<PipedChild> child = PipedChild::Fork(ChildMain);
+  absl::StatusOr<PipedChild> child =
+      PipedChild::Fork("light process", ChildMain);
   if (!child.ok()) return child.status();
   return std::unique_ptr<LightProcess>(new LightProcess(*std::move(child)));
-}
-
-absl::Status LightProcess::SendCommand(const std::string& bytes) {
-  if (absl::Status s = child_.Write(bytes); !s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("light process ", pid(), " is gone"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status LightProcess::ReadReply(void* data, size_t size,
-                                     absl::Duration timeout) {
-  absl::Status s = child_.ReadExactly(data, size, absl::Now() + timeout);
-  if (absl::IsDeadlineExceeded(s)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("light process ", pid(), " did not answer"));
-  }
-  if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("light process ", pid(), " exited"));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status LightProcess::Attach(const std::string& broker_address,
@@ -121,9 +99,10 @@ absl::Status LightProcess::Attach(const std::string& broker_address,
                  sizeof(process_id));
   AppendString(&message, broker_address);
   AppendString(&message, token);
-  if (absl::Status s = SendCommand(message); !s.ok()) return s;
+  if (absl::Status s = child_.Write(message); !s.ok()) return s;
   int32_t code = 0;
-  if (absl::Status s = ReadReply(&code, sizeof(code), timeout); !s.ok()) {
+  if (absl::Status s = child_.ReadExactly(&code, sizeof(code), timeout);
+      !s.ok()) {
     return s;
   }
   if (code == 0) return absl::OkStatus();
@@ -133,11 +112,11 @@ absl::Status LightProcess::Attach(const std::string& broker_address,
 }
 
 absl::Status LightProcess::WarmUp(absl::Duration timeout) {
-  if (absl::Status s = SendCommand(std::string(1, kWarmUp)); !s.ok()) {
+  if (absl::Status s = child_.Write(std::string(1, kWarmUp)); !s.ok()) {
     return s;
   }
   uint32_t size = 0;
-  return ReadReply(&size, sizeof(size), timeout);
+  return child_.ReadExactly(&size, sizeof(size), timeout);
 }
 
 absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(
@@ -146,12 +125,13 @@ absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(
   message[0] = kCounts;
   std::memcpy(message + 1, &opened, sizeof(opened));
   std::memcpy(message + 1 + sizeof(opened), &closed, sizeof(closed));
-  if (absl::Status s = SendCommand(std::string(message, sizeof(message)));
+  if (absl::Status s = child_.Write(std::string(message, sizeof(message)));
       !s.ok()) {
     return s;
   }
   uint32_t counts[2];
-  if (absl::Status s = ReadReply(counts, sizeof(counts), timeout); !s.ok()) {
+  if (absl::Status s = child_.ReadExactly(counts, sizeof(counts), timeout);
+      !s.ok()) {
     return s;
   }
   return Counts{counts[0], counts[1]};

@@ -60,8 +60,6 @@ class LightProcess {
 
  private:
   explicit LightProcess(PipedChild child) : child_(std::move(child)) {}
-  absl::Status SendCommand(const std::string& bytes);
-  absl::Status ReadReply(void* data, size_t size, absl::Duration timeout);
 
   PipedChild child_;  // commands in, replies out
 };

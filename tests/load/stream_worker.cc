@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -570,7 +569,7 @@ absl::StatusOr<std::unique_ptr<StreamWorker>> StreamWorker::Fork(
   // would then wait forever for the allocator's (see StreamWorker). Its
   // stdin and stdout are the two pipes.
   absl::StatusOr<PipedChild> child =
-      PipedChild::Exec({std::move(binary), "0", "1"});
+      PipedChild::Exec("stream worker", {std::move(binary), "0", "1"});
   if (!child.ok()) return child.status();
   std::unique_ptr<StreamWorker> worker(new StreamWorker(*std::move(child)));
   // The options go first, as plain bytes.
@@ -589,40 +588,22 @@ int RunStreamWorker(int commands, int replies) {
   return ChildMain(commands, replies, options);
 }
 
-absl::Status StreamWorker::SendCommand(const std::string& bytes) {
-  if (!child_.Write(bytes).ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("worker ", pid(), " is gone (command pipe closed)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status StreamWorker::ReadReply(void* data, size_t size,
-                                     absl::Duration timeout) {
-  absl::Status s = child_.ReadExactly(data, size, absl::Now() + timeout);
-  if (absl::IsDeadlineExceeded(s)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("worker ", pid(), " did not answer within ",
-                     absl::FormatDuration(timeout)));
-  }
-  if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("worker ", pid(), " closed its reply pipe (it exited)"));
-  }
-  return absl::OkStatus();
-}
-
 namespace {
 
-// Reads replies until the one for `request` (earlier ones are late answers
-// to requests that timed out).
-absl::StatusOr<Reply> AwaitReply(
-    uint32_t request, absl::Duration timeout,
-    const std::function<absl::Status(void*, size_t, absl::Duration)>& read) {
+// Sends command `kind` (request id, then `fields`) and reads replies until
+// the one for that request (earlier ones are late answers to requests that
+// timed out).
+absl::StatusOr<Reply> Call(PipedChild& child, char kind, uint32_t request,
+                           const std::string& fields, absl::Duration timeout) {
+  std::string command(1, kind);
+  AppendValue(&command, request);
+  command.append(fields);
+  if (absl::Status s = child.Write(command); !s.ok()) return s;
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     Reply reply;
-    if (absl::Status s = read(&reply, sizeof(reply), deadline - absl::Now());
+    if (absl::Status s =
+            child.ReadExactly(&reply, sizeof(reply), deadline - absl::Now());
         !s.ok()) {
       return s;
     }
@@ -638,17 +619,12 @@ absl::StatusOr<Reply> AwaitReply(
 absl::Status StreamWorker::Attach(const std::string& broker_address,
                                   uint64_t process_id, const std::string& token,
                                   absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kAttach);
-  AppendValue(&command, request);
-  AppendValue(&command, process_id);
-  AppendString(&command, broker_address);
-  AppendString(&command, token);
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
+  std::string fields;
+  AppendValue(&fields, process_id);
+  AppendString(&fields, broker_address);
+  AppendString(&fields, token);
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kAttach, ++next_request_, fields, timeout);
   if (!reply.ok()) return reply.status();
   if (reply->code == 0) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(reply->code),
@@ -657,15 +633,10 @@ absl::Status StreamWorker::Attach(const std::string& broker_address,
 
 absl::StatusOr<WorkerReport> StreamWorker::LimitFds(int spare,
                                                     absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kFdLimit);
-  AppendValue(&command, request);
-  AppendValue(&command, static_cast<int32_t>(spare));
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
+  std::string fields;
+  AppendValue(&fields, static_cast<int32_t>(spare));
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kFdLimit, ++next_request_, fields, timeout);
   if (!reply.ok()) return reply.status();
   if (reply->code != 0) {
     return absl::Status(static_cast<absl::StatusCode>(reply->code),
@@ -675,27 +646,15 @@ absl::StatusOr<WorkerReport> StreamWorker::LimitFds(int spare,
 }
 
 absl::StatusOr<WorkerReport> StreamWorker::Report(absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kReport);
-  AppendValue(&command, request);
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kReport, ++next_request_, "", timeout);
   if (!reply.ok()) return reply.status();
   return reply->report;
 }
 
 absl::StatusOr<WorkerReport> StreamWorker::Finish(absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kFinish);
-  AppendValue(&command, request);
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kFinish, ++next_request_, "", timeout);
   if (!reply.ok()) return reply.status();
   const std::string exit = Wait(timeout);
   if (exit != "exit 0") {

@@ -159,9 +159,6 @@ class StreamWorker {
 
  private:
   explicit StreamWorker(PipedChild child) : child_(std::move(child)) {}
-  absl::Status ReadReply(void* data, size_t size, absl::Duration timeout);
-  absl::Status SendCommand(const std::string& bytes);
-
   PipedChild child_;           // its stdin: commands; its stdout: replies
   uint32_t next_request_ = 0;  // matches replies to requests
 };

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "tests/util/other_user.h"
 
 namespace shmport::testing {
@@ -44,7 +43,7 @@ absl::StatusOr<std::unique_ptr<ForeignProcess>> ForeignProcess::Spawn(
   std::vector<std::string> argv = {(*copy)->path()};
   argv.insert(argv.end(), args.begin(), args.end());
   absl::StatusOr<PipedChild> child = PipedChild::Exec(
-      std::move(argv),
+      "foreign client", std::move(argv),
       [uid, gid] { return BecomeUser(uid, gid) && ::chdir("/") == 0; });
   if (!child.ok()) return child.status();
   return std::unique_ptr<ForeignProcess>(
@@ -61,7 +60,7 @@ absl::StatusOr<std::string> ForeignProcess::Command(const std::string& line,
   if (absl::Status s = child_.Write(line + "\n"); !s.ok()) {
     return absl::UnavailableError("the foreign client is gone");
   }
-  absl::StatusOr<std::string> answer = child_.ReadLine(absl::Now() + timeout);
+  absl::StatusOr<std::string> answer = child_.ReadLine(timeout);
   if (absl::IsDeadlineExceeded(answer.status())) {
     return absl::DeadlineExceededError(
         absl::StrCat("no answer to '", line, "'"));

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
@@ -49,7 +50,7 @@ void KeepOnly(int a, int b) {
 }  // namespace
 
 absl::StatusOr<PipedChild> PipedChild::Fork(
-    const std::function<int(int in, int out)>& body) {
+    std::string name, const std::function<int(int in, int out)>& body) {
   absl::StatusOr<Pipes> pipes = MakePipes();
   if (!pipes.ok()) return pipes.status();
   const int in = pipes->child_in.get();
@@ -58,12 +59,13 @@ absl::StatusOr<PipedChild> PipedChild::Fork(
     KeepOnly(in, out);
     return body(in, out);
   });
-  return PipedChild(std::move(child), std::move(pipes->parent_out),
-                    std::move(pipes->parent_in));
+  return PipedChild(std::move(name), std::move(child),
+                    std::move(pipes->parent_out), std::move(pipes->parent_in));
 }
 
 absl::StatusOr<PipedChild> PipedChild::Exec(
-    std::vector<std::string> argv, const std::function<bool()>& before_exec) {
+    std::string name, std::vector<std::string> argv,
+    const std::function<bool()>& before_exec) {
   absl::StatusOr<Pipes> pipes = MakePipes();
   if (!pipes.ok()) return pipes.status();
   std::vector<char*> args;
@@ -80,30 +82,35 @@ absl::StatusOr<PipedChild> PipedChild::Exec(
     ::execv(args[0], args.data());
     return 127;
   });
-  return PipedChild(std::move(child), std::move(pipes->parent_out),
-                    std::move(pipes->parent_in));
+  return PipedChild(std::move(name), std::move(child),
+                    std::move(pipes->parent_out), std::move(pipes->parent_in));
+}
+
+std::string PipedChild::Describe() const {
+  return absl::StrCat(name_, " (pid ", pid(), ")");
 }
 
 absl::Status PipedChild::Write(absl::string_view bytes) {
   if (!to_child_ || !WriteFull(to_child_.get(), bytes.data(), bytes.size())) {
     return absl::UnavailableError(
-        absl::StrCat("pid ", pid(), " closed its input (it exited)"));
+        absl::StrCat(Describe(), " is gone: its input pipe is closed"));
   }
   return absl::OkStatus();
 }
 
-absl::Status PipedChild::ReadMore(absl::Time deadline) {
+absl::Status PipedChild::ReadMore(absl::Time deadline, absl::Duration timeout) {
   while (true) {
     if (!WaitReadable(from_child_.get(), deadline)) {
       return absl::DeadlineExceededError(
-          absl::StrCat("pid ", pid(), " did not answer in time"));
+          absl::StrCat(Describe(), " did not answer within ",
+                       absl::FormatDuration(timeout)));
     }
     char chunk[4096];
     const ssize_t n = ::read(from_child_.get(), chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       return absl::UnavailableError(
-          absl::StrCat("pid ", pid(), " closed its output (it exited)"));
+          absl::StrCat(Describe(), " closed its output pipe (it exited)"));
     }
     buffered_.append(chunk, static_cast<size_t>(n));
     return absl::OkStatus();
@@ -111,16 +118,18 @@ absl::Status PipedChild::ReadMore(absl::Time deadline) {
 }
 
 absl::Status PipedChild::ReadExactly(void* data, size_t size,
-                                     absl::Time deadline) {
+                                     absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   while (buffered_.size() < size) {
-    if (absl::Status s = ReadMore(deadline); !s.ok()) return s;
+    if (absl::Status s = ReadMore(deadline, timeout); !s.ok()) return s;
   }
   std::memcpy(data, buffered_.data(), size);
   buffered_.erase(0, size);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> PipedChild::ReadLine(absl::Time deadline) {
+absl::StatusOr<std::string> PipedChild::ReadLine(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     const size_t newline = buffered_.find('\n');
     if (newline != std::string::npos) {
@@ -128,7 +137,7 @@ absl::StatusOr<std::string> PipedChild::ReadLine(absl::Time deadline) {
       buffered_.erase(0, newline + 1);
       return line;
     }
-    if (absl::Status s = ReadMore(deadline); !s.ok()) {
+    if (absl::Status s = ReadMore(deadline, timeout); !s.ok()) {
       if (!absl::IsDeadlineExceeded(s)) return s;
       return absl::DeadlineExceededError(
           absl::StrCat(s.message(), " (a line so far: \"", buffered_, "\")"));

@@ -22,7 +22,8 @@
 
 namespace shmport::testing {
 
-// Thread-safety: none; one thread drives each PipedChild.
+// Thread-safety: none; one thread drives each PipedChild. Its errors name
+// the child by `name` ("stream worker") and pid.
 class PipedChild {
  public:
   // Forks; the child runs body(in, out) with its ends of the two pipes
@@ -31,14 +32,14 @@ class PipedChild {
   // close-on-exec closes nothing, and a child holding the parent's ends of
   // its siblings' pipes would keep them from ever seeing EOF.
   static absl::StatusOr<PipedChild> Fork(
-      const std::function<int(int in, int out)>& body);
+      std::string name, const std::function<int(int in, int out)>& body);
 
   // Forks and execs argv[0] with `argv`, its stdin and stdout being the two
   // pipes (it must log to stderr only). `before_exec` runs in the child
   // first, with async-signal-safe calls only (drop privileges, chdir...);
   // when it returns false the child exits 126; 127 when exec fails.
   static absl::StatusOr<PipedChild> Exec(
-      std::vector<std::string> argv,
+      std::string name, std::vector<std::string> argv,
       const std::function<bool()>& before_exec = nullptr);
 
   PipedChild(PipedChild&& other) noexcept = default;
@@ -52,23 +53,28 @@ class PipedChild {
   // Writes all of `bytes` to the child. UNAVAILABLE when it closed its
   // input (it exited).
   absl::Status Write(absl::string_view bytes);
-  // Reads exactly `size` bytes. DEADLINE_EXCEEDED at `deadline`,
+  // Reads exactly `size` bytes. DEADLINE_EXCEEDED after `timeout`,
   // UNAVAILABLE at EOF (the child exited).
-  absl::Status ReadExactly(void* data, size_t size, absl::Time deadline);
-  // The next line the child writes, without "\n". DEADLINE_EXCEEDED at
-  // `deadline` (the message quotes what came so far), UNAVAILABLE at EOF.
-  absl::StatusOr<std::string> ReadLine(absl::Time deadline);
+  absl::Status ReadExactly(void* data, size_t size, absl::Duration timeout);
+  // The next line the child writes, without "\n". DEADLINE_EXCEEDED after
+  // `timeout` (the message quotes what came so far), UNAVAILABLE at EOF.
+  absl::StatusOr<std::string> ReadLine(absl::Duration timeout);
   // Closes the child's input: it reads EOF.
   void CloseInput() { to_child_.Reset(); }
 
  private:
-  PipedChild(ChildProcess child, UniqueFd to_child, UniqueFd from_child)
-      : child_(std::move(child)),
+  PipedChild(std::string name, ChildProcess child, UniqueFd to_child,
+             UniqueFd from_child)
+      : name_(std::move(name)),
+        child_(std::move(child)),
         to_child_(std::move(to_child)),
         from_child_(std::move(from_child)) {}
-  // Appends what the child wrote, waiting until `deadline`.
-  absl::Status ReadMore(absl::Time deadline);
+  // Appends what the child wrote, waiting until `deadline`; the error
+  // names `timeout`.
+  absl::Status ReadMore(absl::Time deadline, absl::Duration timeout);
+  std::string Describe() const;  // "stream worker (pid 123)"
 
+  std::string name_;
   ChildProcess child_;
   UniqueFd to_child_;     // parent -> child
   UniqueFd from_child_;   // child -> parent
