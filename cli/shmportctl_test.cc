@@ -31,6 +31,7 @@
 #include "shmport/unique_fd.h"
 #include "tests/control/daemon_process.h"
 #include "tests/util/eventually.h"
+#include "tests/util/fd_wait.h"
 
 extern char** environ;
 
@@ -39,6 +40,7 @@ namespace {
 
 using ::shmport::testing::DaemonProcess;
 using ::shmport::testing::Eventually;
+using ::shmport::testing::PollTimeoutMs;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -162,9 +164,9 @@ class Cli {
   // False at the deadline or when both pipes are closed.
   bool Pump(absl::Time deadline) {
     pollfd fds[2] = {{out_.get(), POLLIN, 0}, {err_.get(), POLLIN, 0}};
-    const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    const int ms = PollTimeoutMs(deadline);
     if (ms <= 0 || (!out_.valid() && !err_.valid())) return false;
-    if (::poll(fds, 2, static_cast<int>(ms)) <= 0) return false;
+    if (::poll(fds, 2, ms) <= 0) return false;
     char buffer[4096];
     for (int i = 0; i < 2; ++i) {
       if (fds[i].revents == 0) continue;

@@ -58,6 +58,15 @@ absl::StatusOr<ForkedPeer> ForkPeer(const std::function<int(Port&)>& body,
   return ForkedPeer{std::move(child), *std::move(port)};
 }
 
+absl::Status ReceiveUntilError(Port& port, absl::Duration timeout,
+                               int max_messages) {
+  absl::Status end;
+  for (int i = 0; i < max_messages && end.ok(); ++i) {
+    end = port.Receive(timeout).status();
+  }
+  return end;
+}
+
 PortOptions SmallPortOptions(uint32_t chunks, uint32_t max_segments) {
   PortOptions o;
   o.geometry = {4096, chunks};
