@@ -30,6 +30,8 @@
 #include "shmport/session.h"
 #include "shmport/unique_fd.h"
 #include "tests/control/daemon_process.h"
+#include "tests/util/eventually.h"
+#include "tests/util/fd_wait.h"
 
 extern char** environ;
 
@@ -37,6 +39,8 @@ namespace shmport::cli {
 namespace {
 
 using ::shmport::testing::DaemonProcess;
+using ::shmport::testing::Eventually;
+using ::shmport::testing::PollTimeoutMs;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -160,9 +164,9 @@ class Cli {
   // False at the deadline or when both pipes are closed.
   bool Pump(absl::Time deadline) {
     pollfd fds[2] = {{out_.get(), POLLIN, 0}, {err_.get(), POLLIN, 0}};
-    const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    const int ms = PollTimeoutMs(deadline);
     if (ms <= 0 || (!out_.valid() && !err_.valid())) return false;
-    if (::poll(fds, 2, static_cast<int>(ms)) <= 0) return false;
+    if (::poll(fds, 2, ms) <= 0) return false;
     char buffer[4096];
     for (int i = 0; i < 2; ++i) {
       if (fds[i].revents == 0) continue;
@@ -284,35 +288,39 @@ class ShmportctlTest : public ::testing::Test {
   // Waits (bounded) until both ends have reported the traffic above.
   static void AwaitReports() {
     auto stub = daemon_->NewStub();
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      grpc::ClientContext context;
-      v1::ListPortsResponse ports;
-      ASSERT_TRUE(stub->ListPorts(&context, {}, &ports).ok());
-      if (ports.ports_size() == 1 &&
-          ports.ports(0).a().stats().messages_sent() == kMessages &&
-          ports.ports(0).b().stats().messages_received() == kMessages &&
-          ports.ports(0).a().stats().chunks_in_use() == 0) {
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    FAIL() << "the ends never reported " << kMessages << " messages";
+    grpc::Status rpc;
+    const bool reported = Eventually(
+        [&] {
+          grpc::ClientContext context;
+          v1::ListPortsResponse ports;
+          rpc = stub->ListPorts(&context, {}, &ports);
+          return !rpc.ok() ||
+                 (ports.ports_size() == 1 &&
+                  ports.ports(0).a().stats().messages_sent() == kMessages &&
+                  ports.ports(0).b().stats().messages_received() == kMessages &&
+                  ports.ports(0).a().stats().chunks_in_use() == 0);
+        },
+        absl::Seconds(30));
+    ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+    ASSERT_TRUE(reported) << "the ends never reported " << kMessages
+                          << " messages";
   }
 
   // Waits (bounded) until the daemon lists `count` processes: a session
   // that ends leaves the registry when the daemon sees its link close.
   static void AwaitProcessCount(int count) {
     auto stub = daemon_->NewStub();
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      grpc::ClientContext context;
-      v1::ListProcessesResponse processes;
-      ASSERT_TRUE(stub->ListProcesses(&context, {}, &processes).ok());
-      if (processes.processes_size() == count) return;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    FAIL() << "the daemon never listed " << count << " processes";
+    grpc::Status rpc;
+    const bool listed = Eventually(
+        [&] {
+          grpc::ClientContext context;
+          v1::ListProcessesResponse processes;
+          rpc = stub->ListProcesses(&context, {}, &processes);
+          return !rpc.ok() || processes.processes_size() == count;
+        },
+        absl::Seconds(30));
+    ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+    ASSERT_TRUE(listed) << "the daemon never listed " << count << " processes";
   }
 
   static std::string Address() {
@@ -546,15 +554,17 @@ TEST_F(ShmportctlTest, WatchShowsNewEventsAndStopsCleanlyOnSigint) {
   EXPECT_TRUE(watch->AwaitOutput("waiting for events", absl::Seconds(30)));
   // The stream is open once the daemon counts the watcher.
   auto stub = daemon_->NewStub();
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  for (;;) {
-    grpc::ClientContext context;
-    v1::GetStatsResponse stats;
-    ASSERT_TRUE(stub->GetStats(&context, {}, &stats).ok());
-    if (stats.daemon().watchers() >= 1) break;
-    ASSERT_LT(absl::Now(), deadline) << "the watcher never connected";
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  grpc::Status rpc;
+  const bool connected = Eventually(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetStatsResponse stats;
+        rpc = stub->GetStats(&context, {}, &stats);
+        return !rpc.ok() || stats.daemon().watchers() >= 1;
+      },
+      absl::Seconds(30));
+  ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+  ASSERT_TRUE(connected) << "the watcher never connected";
   {
     std::unique_ptr<Session> visitor = Connect("visitor", {});
     ASSERT_NE(visitor, nullptr);

@@ -6,11 +6,12 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "shmport/unique_fd.h"
+#include "tests/util/piped_child.h"
 
 namespace shmport::testing {
 
@@ -20,35 +21,30 @@ class ClientProcess {
   // Runs control_client with `args` (e.g. "--name=a", "--mode=echo").
   static absl::StatusOr<ClientProcess> Spawn(std::vector<std::string> args);
 
-  ClientProcess(ClientProcess&& other) noexcept;
+  ClientProcess(ClientProcess&& other) noexcept = default;
   ClientProcess& operator=(ClientProcess&&) = delete;
   // Kills (SIGKILL) and reaps the child if it still runs.
-  ~ClientProcess();
+  ~ClientProcess() = default;
 
-  pid_t pid() const { return pid_; }
-  // A pidfd: readable once the child has exited.
-  int pidfd() const { return pidfd_.get(); }
+  pid_t pid() const { return child_.pid(); }
 
   // The next stdout line (without "\n"), waiting up to `timeout`.
   // DEADLINE_EXCEEDED, or UNAVAILABLE at EOF (the child exited).
-  absl::StatusOr<std::string> ReadLine(absl::Duration timeout);
+  absl::StatusOr<std::string> ReadLine(absl::Duration timeout) {
+    return child_.ReadLine(timeout);
+  }
   // Closes stdin (the child then exits) and waits for its exit code.
   absl::StatusOr<int> Finish(absl::Duration timeout);
+  // Sends `signal` and reaps the child (so: a signal that ends it).
   void Kill(int signal);
 
   // The path of control_client (runfiles of the running test).
   static std::string FindBinary();
 
  private:
-  ClientProcess() = default;
-  absl::StatusOr<int> Wait(absl::Duration timeout);
+  explicit ClientProcess(PipedChild child) : child_(std::move(child)) {}
 
-  pid_t pid_ = 0;
-  bool reaped_ = false;
-  UniqueFd pidfd_;
-  UniqueFd stdin_;
-  UniqueFd stdout_;
-  std::string buffered_;
+  PipedChild child_;  // stdin: closed to end it; stdout: its report lines
 };
 
 }  // namespace shmport::testing

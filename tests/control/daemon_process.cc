@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -24,16 +23,10 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
 namespace {
-
-int PollTimeoutMs(absl::Time deadline) {
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(
-      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
-}
 
 bool IsExecutable(const std::string& path) {
   return !path.empty() && ::access(path.c_str(), X_OK) == 0;
@@ -159,20 +152,15 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
   const absl::Time deadline = absl::Now() + options.ready_timeout;
   char buffer[16];
   ssize_t got = 0;
-  while (true) {
-    pollfd p{ready_read.get(), POLLIN, 0};
-    const int r = ::poll(&p, 1, PollTimeoutMs(deadline));
-    if (r < 0 && errno == EINTR) continue;
-    if (r == 0) {
+  do {
+    if (!WaitReadable(ready_read.get(), deadline)) {
       d->Kill(SIGKILL);
       return absl::DeadlineExceededError(
           absl::StrCat("shmportd did not become ready within ",
                        absl::FormatDuration(options.ready_timeout)));
     }
     got = ::read(ready_read.get(), buffer, sizeof(buffer));
-    if (got < 0 && errno == EINTR) continue;
-    break;
-  }
+  } while (got < 0 && errno == EINTR);
   if (got <= 0) {
     absl::StatusOr<int> code = d->WaitForExit(absl::Seconds(5));
     return absl::FailedPreconditionError(absl::StrCat(
@@ -273,19 +261,10 @@ absl::StatusOr<int> DaemonProcess::WaitForExit(absl::Duration timeout) {
     return absl::InternalError(
         absl::StrCat("shmportd ended by ", DescribeWaitStatus(exit_status_)));
   }
-  const absl::Time deadline = absl::Now() + timeout;
-  if (pidfd_) {
-    while (true) {
-      pollfd p{pidfd_.get(), POLLIN, 0};
-      const int r = ::poll(&p, 1, PollTimeoutMs(deadline));
-      if (r < 0 && errno == EINTR) continue;
-      if (r == 0) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("shmportd (pid ", pid_, ") did not exit within ",
-                         absl::FormatDuration(timeout)));
-      }
-      break;
-    }
+  if (pidfd_ && !WaitReadable(pidfd_.get(), absl::Now() + timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("shmportd (pid ", pid_, ") did not exit within ",
+                     absl::FormatDuration(timeout)));
   }
   while (::waitpid(pid_, &exit_status_, 0) < 0 && errno == EINTR) {
   }

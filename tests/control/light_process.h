@@ -12,12 +12,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "shmport/unique_fd.h"
-#include "tests/util/child_process.h"
+#include "tests/util/piped_child.h"
 
 namespace shmport::testing {
 
@@ -56,18 +56,12 @@ class LightProcess {
 
   // Ends the child: closing its pipe makes it exit 0.
   std::string Finish(absl::Duration timeout);
-  void Kill(int signal) { child_.Kill(signal); }
+  void Kill(int signal) { child_.process().Kill(signal); }
 
  private:
-  LightProcess(ChildProcess child, UniqueFd commands, UniqueFd replies)
-      : child_(std::move(child)),
-        commands_(std::move(commands)),
-        replies_(std::move(replies)) {}
-  absl::Status ReadReply(void* data, size_t size, absl::Duration timeout);
+  explicit LightProcess(PipedChild child) : child_(std::move(child)) {}
 
-  ChildProcess child_;
-  UniqueFd commands_;  // parent -> child
-  UniqueFd replies_;   // child -> parent
+  PipedChild child_;  // commands in, replies out
 };
 
 }  // namespace shmport::testing

@@ -1,7 +1,6 @@
 // Acceptance 3: attach checks the kernel's credentials, unattached
 // registrations expire, and a killed process vanishes, event-driven, with
 // its peers told (PORT_CLOSED notice, EOF on the port).
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,6 +15,8 @@
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/util/child_process.h"
+#include "tests/util/eventually.h"
+#include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
 namespace {
@@ -88,11 +89,8 @@ TEST(LivenessTest, RegistrationThatNeverAttachesExpires) {
   auto r = RegisterOnly(*stub, "never-attaches");
   ASSERT_TRUE(r.ok()) << r.status();
   // The daemon's timerfd ends it; watch for that with a bounded poll.
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (Listed(*stub, r->id) && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  EXPECT_FALSE(Listed(*stub, r->id));
+  EXPECT_TRUE(Eventually([&] { return !Listed(*stub, r->id); }))
+      << "registration " << r->id << " is still listed";
   EXPECT_EQ(Stats(*stub).registrations_expired(), 1u);
   // The name is free again, and the old token is worthless.
   EXPECT_TRUE(RegisterOnly(*stub, "never-attaches").ok());
@@ -162,8 +160,7 @@ TEST(LivenessTest, SigkilledProcessVanishesAndItsPeerIsTold) {
   ssize_t n = 1;
   char buffer[256];
   while (n > 0 && absl::Now() < deadline) {
-    pollfd p{port_end.get(), POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+    ASSERT_TRUE(WaitReadable(port_end.get(), absl::Now() + absl::Seconds(10)));
     n = ::recv(port_end.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
   }
   EXPECT_EQ(n, 0) << "expected EOF on the dead peer's port";

@@ -1,11 +1,11 @@
 #include "tests/control/raw_client.h"
 
-#include <poll.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
+#include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
 
@@ -58,14 +58,11 @@ absl::StatusOr<BrokerNotice> NextNotice(BrokerLink& link,
     absl::StatusOr<std::optional<BrokerNotice>> notice = link.Receive();
     if (!notice.ok()) return notice.status();
     if (notice->has_value()) return std::move(**notice);
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
+    if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError("no broker notice in time");
     }
-    pollfd p{link.fd(), POLLIN, 0};
-    ::poll(&p, 1,
-           static_cast<int>(absl::ToInt64Milliseconds(
-               absl::Ceil(left, absl::Milliseconds(1)))));
+    // Readable or not, Receive looks again: a notice, EOF, or the deadline.
+    WaitReadable(link.fd(), deadline);
   }
 }
 

@@ -18,6 +18,7 @@
 #include "tests/control/client_process.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
+#include "tests/util/eventually.h"
 
 namespace shmport::testing {
 namespace {
@@ -37,19 +38,16 @@ SessionOptions Options(const DaemonProcess& daemon, const std::string& name) {
 v1::PortInfo AwaitPortStats(
     v1::ControlPlane::Stub& stub, uint64_t id,
     const std::function<bool(const v1::PortInfo&)>& done) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
   v1::PortInfo last;
-  while (absl::Now() < deadline) {
+  EXPECT_TRUE(Eventually([&] {
     v1::ListPortsResponse ports;
     EXPECT_TRUE(stub.ListPorts(Context().get(), {}, &ports).ok());
     for (const auto& p : ports.ports()) {
       if (p.id() == id) last = p;
     }
-    if (last.id() == id && done(last)) return last;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ADD_FAILURE() << "port " << id
-                << " stats never complete: " << last.DebugString();
+    return last.id() == id && done(last);
+  })) << "port "
+      << id << " stats never complete: " << last.DebugString();
   return last;
 }
 
@@ -224,14 +222,14 @@ TEST(SessionTest, APortClosedAtBothEndsLeavesTheRegistry) {
 
   (*pa)->Close();
   pb->reset();  // destroying a Port closes it too
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  do {
+  grpc::Status listed;
+  const bool closed = Eventually([&] {
     ports.Clear();
-    ASSERT_TRUE(stub->ListPorts(Context().get(), {}, &ports).ok());
-    if (ports.ports_size() == 0) break;
-    absl::SleepFor(absl::Milliseconds(20));
-  } while (absl::Now() < deadline);
-  EXPECT_EQ(ports.ports_size(), 0) << ports.DebugString();
+    listed = stub->ListPorts(Context().get(), {}, &ports);
+    return !listed.ok() || ports.ports_size() == 0;
+  });
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  EXPECT_TRUE(closed) << ports.DebugString();
   v1::ListProcessesResponse processes;
   ASSERT_TRUE(stub->ListProcesses(Context().get(), {}, &processes).ok());
   EXPECT_EQ(processes.processes_size(), 2);

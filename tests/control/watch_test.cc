@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
+#include "tests/util/eventually.h"
 
 namespace shmport::testing {
 namespace {
@@ -39,14 +40,14 @@ std::unique_ptr<Watcher> StartWatch(v1::ControlPlane::Stub& stub,
 // Waits (bounded) until the daemon counts `n` watchers: subscription is
 // asynchronous to the client's call.
 void AwaitWatchers(v1::ControlPlane::Stub& stub, uint32_t n) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
+  grpc::Status rpc;
+  const bool counted = Eventually([&] {
     v1::GetStatsResponse stats;
-    ASSERT_TRUE(stub.GetStats(Context().get(), {}, &stats).ok());
-    if (stats.daemon().watchers() == n) return;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  FAIL() << "the daemon never counted " << n << " watchers";
+    rpc = stub.GetStats(Context().get(), {}, &stats);
+    return !rpc.ok() || stats.daemon().watchers() == n;
+  });
+  ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+  ASSERT_TRUE(counted) << "the daemon never counted " << n << " watchers";
 }
 
 // Reads and discards every notice waiting on `link` (PortOpened fds close).

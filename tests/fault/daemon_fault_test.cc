@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <functional>
 #include <random>
 
 #include "absl/cleanup/cleanup.h"
@@ -21,24 +20,13 @@
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/load/worker_ring.h"
+#include "tests/util/eventually.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
 namespace {
 
 constexpr absl::Duration kBound = absl::Seconds(20);
-
-// Polls `done` until it holds or `timeout` passes (a deadline-bounded wait
-// on state that only another process can change).
-bool Eventually(const std::function<bool()>& done,
-                absl::Duration timeout = kBound) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 WorkerRingOptions RingOptions(int workers, int ports_per_worker) {
   WorkerRingOptions o;
@@ -262,7 +250,8 @@ TEST(DaemonFaultTest, WorkersKilledEndedOrStoppedKeepTheRegistryExact) {
     const int action = round < 3 ? round : static_cast<int>(rng() % 3);
     SCOPED_TRACE(
         absl::StrCat("round ", round, ": action ", action, " on ", r.name(i)));
-    // A random point in the streams.
+    // A random point in the streams: time passing is the input here (where
+    // the fault lands), not a wait for anything.
     absl::SleepFor(absl::Milliseconds(rng() % 300));
     const std::vector<WorkerReport> before = Reports(r);
     if (action == 0 || action == 1) {

@@ -184,10 +184,7 @@ void SendIntoAnFdlessReceiver(const std::function<int(Port&, Signal&)>& body) {
     // The send itself may succeed (the memfd left with the datagram); the
     // receiver's close reaches us as UNAVAILABLE, within the bound.
     (void)peer->port->SendCopy(2, std::vector<uint8_t>(8192, 2));
-    absl::Status end;
-    for (int i = 0; i < 1000 && end.ok(); ++i) {
-      end = peer->port->Receive(kBound).status();
-    }
+    const absl::Status end = ReceiveUntilError(*peer->port, kBound, 1000);
     EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable) << end;
     EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
   }

@@ -141,10 +141,7 @@ TEST(MemoryLimitTest, ReceiverOverItsLimitClosesThePortWithAReason) {
     ASSERT_TRUE(peer->port->SendCopy(1, std::vector<uint8_t>(10, 1)).ok());
     ASSERT_TRUE(go.Wait(kBound).has_value());
     (void)peer->port->SendCopy(2, std::vector<uint8_t>(1 << 20, 2));
-    absl::Status end;
-    for (int i = 0; i < 1000 && end.ok(); ++i) {
-      end = peer->port->Receive(kBound).status();
-    }
+    const absl::Status end = ReceiveUntilError(*peer->port, kBound, 1000);
     EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable) << end;
     EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
   }

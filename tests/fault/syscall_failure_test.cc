@@ -220,10 +220,7 @@ void ExpectReceiverClosesOnFailingMmap(bool after_first,
     ASSERT_TRUE(go.Wait(kBound).has_value());
     (void)peer->port->SendCopy(2, std::vector<uint8_t>(8192, 2));
     // The receiver's close reaches this side as UNAVAILABLE, in bound.
-    absl::Status end;
-    for (int i = 0; i < 1000 && end.ok(); ++i) {
-      end = peer->port->Receive(kBound).status();
-    }
+    const absl::Status end = ReceiveUntilError(*peer->port, kBound, 1000);
     EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable) << end;
     EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
   }

@@ -7,19 +7,17 @@
 // not the socket; fd() turns readable only because the TryReceive that
 // found nothing raised the ring's sleep flag, so the sender adds a
 // RING_WAKE. Without a ring every message crosses the socket.
-#include <poll.h>
 
 #include "gtest/gtest.h"
 #include "shmport/port.h"
 #include "tests/ports/port_harness.h"
+#include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
 namespace {
 
 bool Readable(int fd, absl::Duration timeout) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) >
-         0;
+  return WaitReadable(fd, absl::Now() + timeout);
 }
 
 // The loop's pattern on one port: drain, sleep in poll(), wake for the

@@ -11,6 +11,7 @@
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/load/worker_ring.h"
+#include "tests/util/eventually.h"
 #include "tests/util/process_census.h"
 
 namespace shmport::testing {
@@ -226,26 +227,23 @@ void Soak::Shutdown() {
   ring_.reset();
   // The daemon drops each registration when its link closes; then it must
   // be back where it started: no process, no port, its idle fds.
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
   v1::GetStatsResponse stats;
-  while (true) {
-    stats.Clear();
-    const grpc::Status s = stub_->GetStats(Context().get(), {}, &stats);
-    result_.daemon_fds_after = CountOpenFds(daemon_->pid());
-    if (s.ok() && stats.daemon().processes() == 0 &&
-        stats.daemon().ports() == 0 &&
-        result_.daemon_fds_after <= result_.daemon_fds_idle) {
-      break;
-    }
-    if (absl::Now() > deadline) {
-      Fail(absl::StrCat("after every worker ended the daemon still has ",
-                        stats.daemon().processes(), " processes, ",
-                        stats.daemon().ports(), " ports and ",
-                        result_.daemon_fds_after, " fds (",
-                        result_.daemon_fds_idle, " before the first worker)"));
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
+  const bool back = Eventually(
+      [&] {
+        stats.Clear();
+        const grpc::Status s = stub_->GetStats(Context().get(), {}, &stats);
+        result_.daemon_fds_after = CountOpenFds(daemon_->pid());
+        return s.ok() && stats.daemon().processes() == 0 &&
+               stats.daemon().ports() == 0 &&
+               result_.daemon_fds_after <= result_.daemon_fds_idle;
+      },
+      absl::Seconds(30), absl::Milliseconds(20));
+  if (!back) {
+    Fail(absl::StrCat("after every worker ended the daemon still has ",
+                      stats.daemon().processes(), " processes, ",
+                      stats.daemon().ports(), " ports and ",
+                      result_.daemon_fds_after, " fds (",
+                      result_.daemon_fds_idle, " before the first worker)"));
   }
   absl::StatusOr<int> code = daemon_->Stop(absl::Seconds(10));
   if (!code.ok() || *code != 0) {

@@ -1,7 +1,6 @@
 #include "tests/load/stream_worker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -75,43 +73,6 @@ uint64_t Mix(uint64_t x) {
 // The pattern of message `seq` in one direction of port `port_id`.
 uint64_t PatternSeed(uint64_t port_id, bool from_initiator, uint64_t seq) {
   return Mix(Mix(port_id * 2 + (from_initiator ? 1 : 0)) ^ seq);
-}
-
-bool ReadAll(int fd, void* data, size_t size) {
-  auto* p = static_cast<uint8_t*>(data);
-  while (size > 0) {
-    const ssize_t n = ::read(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool WriteAll(int fd, const void* data, size_t size) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool ReadString(int fd, std::string* s) {
-  uint32_t length = 0;
-  if (!ReadAll(fd, &length, sizeof(length)) || length > 4096) return false;
-  s->resize(length);
-  return ReadAll(fd, s->data(), length);
-}
-
-void AppendString(std::string* out, const std::string& s) {
-  const uint32_t length = s.size();
-  out->append(reinterpret_cast<const char*>(&length), sizeof(length));
-  out->append(s);
 }
 
 template <typename T>
@@ -436,16 +397,16 @@ int ChildMain(int commands, int replies, const StreamOptions& options) {
     }
     if (fds[0].revents == 0) continue;
     char command;
-    if (!ReadAll(commands, &command, 1)) {  // the parent is gone
+    if (!ReadFull(commands, &command, 1)) {  // the parent is gone
       stop_all();
       return 0;
     }
     Reply reply;
-    if (!ReadAll(commands, &reply.request, sizeof(reply.request))) return 6;
+    if (!ReadFull(commands, &reply.request, sizeof(reply.request))) return 6;
     if (command == kAttach) {
       uint64_t id = 0;
       std::string address, token;
-      if (!ReadAll(commands, &id, sizeof(id)) ||
+      if (!ReadFull(commands, &id, sizeof(id)) ||
           !ReadString(commands, &address) || !ReadString(commands, &token)) {
         return 6;
       }
@@ -457,7 +418,7 @@ int ChildMain(int commands, int replies, const StreamOptions& options) {
       if (attached.ok()) link = *std::move(attached);
     } else if (command == kFdLimit) {
       int32_t spare = 0;
-      if (!ReadAll(commands, &spare, sizeof(spare))) return 6;
+      if (!ReadFull(commands, &spare, sizeof(spare))) return 6;
       fd_limit.reset();
       if (spare >= 0) {
         absl::StatusOr<FdLimit> limit = FdLimit::Exhaust(spare);
@@ -470,19 +431,12 @@ int ChildMain(int commands, int replies, const StreamOptions& options) {
     } else if (command == kFinish) {
       stop_all();
       reply.report = counters.Snapshot(fd_limit);
-      return WriteAll(replies, &reply, sizeof(reply)) ? 0 : 4;
+      return WriteFull(replies, &reply, sizeof(reply)) ? 0 : 4;
     } else {
       return 7;
     }
-    if (!WriteAll(replies, &reply, sizeof(reply))) return 4;
+    if (!WriteFull(replies, &reply, sizeof(reply))) return 4;
   }
-}
-
-int PollTimeoutMs(absl::Time deadline) {
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(
-      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
 }
 
 }  // namespace
@@ -609,42 +563,19 @@ absl::StatusOr<std::unique_ptr<StreamWorker>> StreamWorker::Fork(
         "no stream worker at ", binary,
         " (depend on //tests/load:worker_ring, which carries it)"));
   }
-  int commands[2], replies[2];
-  if (::pipe2(commands, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-  }
-  if (::pipe2(replies, O_CLOEXEC) != 0) {
-    ::close(commands[0]);
-    ::close(commands[1]);
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-  }
   // The worker runs its own binary, not a fork of this process: a fork of
   // a multi-threaded process (gRPC's threads) inherits every lock another
   // thread held at that instant, and under ASan a port thread of the worker
-  // would then wait forever for the allocator's (see StreamWorker).
-  std::string commands_arg = absl::StrCat(commands[0]);
-  std::string replies_arg = absl::StrCat(replies[1]);
-  char* argv[] = {binary.data(), commands_arg.data(), replies_arg.data(),
-                  nullptr};
-  ChildProcess child = ChildProcess::Fork([&] {
-    // Only async-signal-safe calls until exec. The two pipe ends survive
-    // it; every other fd is close-on-exec or closed here.
-    ::fcntl(commands[0], F_SETFD, 0);
-    ::fcntl(replies[1], F_SETFD, 0);
-    const int keep_low = std::min(commands[0], replies[1]);
-    const int keep_high = std::max(commands[0], replies[1]);
-    ::close_range(3, keep_low - 1, 0);
-    ::close_range(keep_low + 1, keep_high - 1, 0);
-    ::close_range(keep_high + 1, ~0U, 0);
-    ::execv(argv[0], argv);
-    return 127;
-  });
-  ::close(commands[0]);
-  ::close(replies[1]);
-  std::unique_ptr<StreamWorker> worker(new StreamWorker(
-      std::move(child), UniqueFd(commands[1]), UniqueFd(replies[0])));
+  // would then wait forever for the allocator's (see StreamWorker). Its
+  // stdin and stdout are the two pipes.
+  absl::StatusOr<PipedChild> child =
+      PipedChild::Exec("stream worker", {std::move(binary), "0", "1"});
+  if (!child.ok()) return child.status();
+  std::unique_ptr<StreamWorker> worker(new StreamWorker(*std::move(child)));
   // The options go first, as plain bytes.
-  if (!WriteAll(worker->commands_.get(), &options, sizeof(options))) {
+  const absl::string_view bytes(reinterpret_cast<const char*>(&options),
+                                sizeof(options));
+  if (!worker->child_.Write(bytes).ok()) {
     return absl::UnavailableError(absl::StrCat(
         "stream worker ", worker->pid(), " exited before it took its options"));
   }
@@ -653,54 +584,26 @@ absl::StatusOr<std::unique_ptr<StreamWorker>> StreamWorker::Fork(
 
 int RunStreamWorker(int commands, int replies) {
   StreamOptions options;
-  if (!ReadAll(commands, &options, sizeof(options))) return 6;
+  if (!ReadFull(commands, &options, sizeof(options))) return 6;
   return ChildMain(commands, replies, options);
-}
-
-absl::Status StreamWorker::SendCommand(const std::string& bytes) {
-  if (!WriteAll(commands_.get(), bytes.data(), bytes.size())) {
-    return absl::UnavailableError(
-        absl::StrCat("worker ", pid(), " is gone (command pipe closed)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status StreamWorker::ReadReply(void* data, size_t size,
-                                     absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  auto* p = static_cast<uint8_t*>(data);
-  while (size > 0) {
-    pollfd fd{replies_.get(), POLLIN, 0};
-    const int r = ::poll(&fd, 1, PollTimeoutMs(deadline));
-    if (r < 0 && errno == EINTR) continue;
-    if (r == 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("worker ", pid(), " did not answer within ",
-                       absl::FormatDuration(timeout)));
-    }
-    const ssize_t n = ::read(replies_.get(), p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return absl::UnavailableError(
-          absl::StrCat("worker ", pid(), " closed its reply pipe (it exited)"));
-    }
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
 }
 
 namespace {
 
-// Reads replies until the one for `request` (earlier ones are late answers
-// to requests that timed out).
-absl::StatusOr<Reply> AwaitReply(
-    uint32_t request, absl::Duration timeout,
-    const std::function<absl::Status(void*, size_t, absl::Duration)>& read) {
+// Sends command `kind` (request id, then `fields`) and reads replies until
+// the one for that request (earlier ones are late answers to requests that
+// timed out).
+absl::StatusOr<Reply> Call(PipedChild& child, char kind, uint32_t request,
+                           const std::string& fields, absl::Duration timeout) {
+  std::string command(1, kind);
+  AppendValue(&command, request);
+  command.append(fields);
+  if (absl::Status s = child.Write(command); !s.ok()) return s;
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     Reply reply;
-    if (absl::Status s = read(&reply, sizeof(reply), deadline - absl::Now());
+    if (absl::Status s =
+            child.ReadExactly(&reply, sizeof(reply), deadline - absl::Now());
         !s.ok()) {
       return s;
     }
@@ -716,17 +619,12 @@ absl::StatusOr<Reply> AwaitReply(
 absl::Status StreamWorker::Attach(const std::string& broker_address,
                                   uint64_t process_id, const std::string& token,
                                   absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kAttach);
-  AppendValue(&command, request);
-  AppendValue(&command, process_id);
-  AppendString(&command, broker_address);
-  AppendString(&command, token);
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
+  std::string fields;
+  AppendValue(&fields, process_id);
+  AppendString(&fields, broker_address);
+  AppendString(&fields, token);
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kAttach, ++next_request_, fields, timeout);
   if (!reply.ok()) return reply.status();
   if (reply->code == 0) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(reply->code),
@@ -735,15 +633,10 @@ absl::Status StreamWorker::Attach(const std::string& broker_address,
 
 absl::StatusOr<WorkerReport> StreamWorker::LimitFds(int spare,
                                                     absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kFdLimit);
-  AppendValue(&command, request);
-  AppendValue(&command, static_cast<int32_t>(spare));
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
+  std::string fields;
+  AppendValue(&fields, static_cast<int32_t>(spare));
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kFdLimit, ++next_request_, fields, timeout);
   if (!reply.ok()) return reply.status();
   if (reply->code != 0) {
     return absl::Status(static_cast<absl::StatusCode>(reply->code),
@@ -753,27 +646,15 @@ absl::StatusOr<WorkerReport> StreamWorker::LimitFds(int spare,
 }
 
 absl::StatusOr<WorkerReport> StreamWorker::Report(absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kReport);
-  AppendValue(&command, request);
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kReport, ++next_request_, "", timeout);
   if (!reply.ok()) return reply.status();
   return reply->report;
 }
 
 absl::StatusOr<WorkerReport> StreamWorker::Finish(absl::Duration timeout) {
-  const uint32_t request = ++next_request_;
-  std::string command(1, kFinish);
-  AppendValue(&command, request);
-  if (absl::Status s = SendCommand(command); !s.ok()) return s;
   absl::StatusOr<Reply> reply =
-      AwaitReply(request, timeout, [this](void* d, size_t n, absl::Duration t) {
-        return ReadReply(d, n, t);
-      });
+      Call(child_, kFinish, ++next_request_, "", timeout);
   if (!reply.ok()) return reply.status();
   const std::string exit = Wait(timeout);
   if (exit != "exit 0") {

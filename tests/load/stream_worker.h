@@ -26,12 +26,12 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "shmport/unique_fd.h"
-#include "tests/util/child_process.h"
+#include "tests/util/piped_child.h"
 
 namespace shmport::testing {
 
@@ -151,21 +151,15 @@ class StreamWorker {
   // returns the final counters and waits for the exit ("exit 0").
   absl::StatusOr<WorkerReport> Finish(absl::Duration timeout);
 
-  void Kill(int signal) { child_.Kill(signal); }
+  void Kill(int signal) { child_.process().Kill(signal); }
   // Waits for the child to end: "exit 0", "signal 9", "timeout", ...
-  std::string Wait(absl::Duration timeout) { return child_.Wait(timeout); }
+  std::string Wait(absl::Duration timeout) {
+    return child_.process().Wait(timeout);
+  }
 
  private:
-  StreamWorker(ChildProcess child, UniqueFd commands, UniqueFd replies)
-      : child_(std::move(child)),
-        commands_(std::move(commands)),
-        replies_(std::move(replies)) {}
-  absl::Status ReadReply(void* data, size_t size, absl::Duration timeout);
-  absl::Status SendCommand(const std::string& bytes);
-
-  ChildProcess child_;
-  UniqueFd commands_;          // parent -> child
-  UniqueFd replies_;           // child -> parent
+  explicit StreamWorker(PipedChild child) : child_(std::move(child)) {}
+  PipedChild child_;           // its stdin: commands; its stdout: replies
   uint32_t next_request_ = 0;  // matches replies to requests
 };
 

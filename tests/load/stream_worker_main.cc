@@ -1,5 +1,6 @@
 // The StreamWorker process (tests/load/stream_worker.h): started by
-// StreamWorker::Fork as `stream_worker_main COMMANDS_FD REPLIES_FD`.
+// StreamWorker::Fork as `stream_worker_main 0 1` (its stdin and stdout are
+// the command and reply pipes).
 #include <cstdio>
 #include <cstdlib>
 

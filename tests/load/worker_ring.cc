@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/control/raw_client.h"
+#include "tests/util/eventually.h"
 
 namespace shmport::testing {
 namespace {
@@ -70,17 +71,14 @@ absl::Status WorkerRing::StartWorker(int i) {
   v1::RegisterResponse response;
   // The daemon frees the name of an ended holder when its link closes or
   // its pidfd fires: retry ALREADY_EXISTS for a bounded while.
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (true) {
-    const grpc::Status status =
-        stub_->Register(Context().get(), request, &response);
-    if (status.ok()) break;
-    if (status.error_code() != grpc::StatusCode::ALREADY_EXISTS ||
-        absl::Now() > deadline) {
-      return absl::InternalError(
-          absl::StrCat("Register ", name(i), ": ", Describe(status)));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
+  grpc::Status status;
+  Eventually([&] {
+    status = stub_->Register(Context().get(), request, &response);
+    return status.error_code() != grpc::StatusCode::ALREADY_EXISTS;
+  });
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("Register ", name(i), ": ", Describe(status)));
   }
   if (absl::Status st =
           (*worker)->Attach(response.broker_address(), response.process_id(),
@@ -161,18 +159,18 @@ absl::Status WorkerRing::Respawn(int i) {
 absl::Status WorkerRing::AwaitPortsOpen(int i, int ports) {
   // The handshakes run in the workers' port threads, after OpenPort
   // returned; a fault injected before they finish would fail them.
-  const absl::Time deadline = absl::Now() + kReplyTimeout;
-  while (true) {
-    absl::StatusOr<WorkerReport> r = slots_[i].worker->Report(kReplyTimeout);
-    if (!r.ok()) return r.status();
-    if (r->ports_open >= static_cast<uint64_t>(ports)) return absl::OkStatus();
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          name(i), " has ", r->ports_open, " of its ", ports, " ports open (",
-          r->port_open_failures, " handshakes failed)"));
-    }
-    absl::SleepFor(absl::Milliseconds(2));
-  }
+  absl::StatusOr<WorkerReport> r;
+  const bool open = Eventually(
+      [&] {
+        r = slots_[i].worker->Report(kReplyTimeout);
+        return !r.ok() || r->ports_open >= static_cast<uint64_t>(ports);
+      },
+      kReplyTimeout, absl::Milliseconds(2));
+  if (!r.ok()) return r.status();
+  if (open) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat(
+      name(i), " has ", r->ports_open, " of its ", ports, " ports open (",
+      r->port_open_failures, " handshakes failed)"));
 }
 
 absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {
@@ -252,12 +250,14 @@ absl::Status WorkerRing::CheckRegistry(int* processes, int* ports) const {
 }
 
 absl::Status WorkerRing::AwaitRegistry(absl::Duration timeout) const {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    absl::Status s = CheckRegistry();
-    if (s.ok() || absl::Now() > deadline) return s;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  absl::Status s;
+  Eventually(
+      [&] {
+        s = CheckRegistry();
+        return s.ok();
+      },
+      timeout, absl::Milliseconds(10));
+  return s;
 }
 
 absl::StatusOr<std::vector<WorkerReport>> WorkerRing::FinishAll(

@@ -1,12 +1,15 @@
 #include "tests/ports/port_harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+
+#include "absl/time/clock.h"
+#include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
 
@@ -53,6 +56,15 @@ absl::StatusOr<ForkedPeer> ForkPeer(const std::function<int(Port&)>& body,
                  parent_options);
   if (!port.ok()) return port.status();
   return ForkedPeer{std::move(child), *std::move(port)};
+}
+
+absl::Status ReceiveUntilError(Port& port, absl::Duration timeout,
+                               int max_messages) {
+  absl::Status end;
+  for (int i = 0; i < max_messages && end.ok(); ++i) {
+    end = port.Receive(timeout).status();
+  }
+  return end;
 }
 
 PortOptions SmallPortOptions(uint32_t chunks, uint32_t max_segments) {
@@ -126,12 +138,7 @@ void Signal::Notify(char value) {
 }
 
 std::optional<char> Signal::Wait(absl::Duration timeout) {
-  pollfd p{read_.get(), POLLIN, 0};
-  const int ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
-  int r;
-  while ((r = ::poll(&p, 1, ms)) < 0 && errno == EINTR) {
-  }
-  if (r <= 0) return std::nullopt;
+  if (!WaitReadable(read_.get(), absl::Now() + timeout)) return std::nullopt;
   char c;
   if (::read(read_.get(), &c, 1) != 1) return std::nullopt;
   return c;

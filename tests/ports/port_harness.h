@@ -44,6 +44,12 @@ bool CheckPattern(const uint8_t* data, size_t size, uint64_t seed);
 // Checks a message's fragments, in order, as one pattern.
 bool CheckPattern(const Message& message, uint64_t seed);
 
+// Receives (and drops) messages until `port` fails, each Receive waiting
+// up to `timeout`; returns that error, or OK when `max_messages` came
+// first. For "whatever arrives, the port ends as UNAVAILABLE".
+absl::Status ReceiveUntilError(Port& port, absl::Duration timeout,
+                               int max_messages);
+
 // A child process holding the other end of a port to this process.
 struct ForkedPeer {
   ChildProcess child;

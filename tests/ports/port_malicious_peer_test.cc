@@ -46,10 +46,8 @@ TEST_P(PortMaliciousPeerTest, ClosesThePortWithAReasonAndLeaksNothing) {
     ASSERT_TRUE(port.ok()) << port.status();
     GetParam().run(raw);
     // Whatever the attack, the port closes: never a crash or a hang.
-    absl::Status end;
-    for (int i = 0; i < 10 && end.ok(); ++i) {
-      end = (*port)->Receive(absl::Seconds(10)).status();
-    }
+    const absl::Status end =
+        testing::ReceiveUntilError(**port, absl::Seconds(10), 10);
     EXPECT_EQ(end.code(), absl::StatusCode::kUnavailable) << end;
     EXPECT_THAT(std::string((*port)->closed_reason().message()),
                 HasSubstr(GetParam().reason));

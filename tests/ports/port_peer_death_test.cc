@@ -66,10 +66,8 @@ TEST(PortPeerDeathTest, SurvivorOfAKilledSenderWakesCleansUpAndReconnects) {
       }
       peer->child.Kill(SIGKILL);
       // Drain what was sent before the kill; then the EOF.
-      absl::Status end;
-      for (int i = 0; i < 100000 && end.ok(); ++i) {
-        end = peer->port->Receive(kBound).status();
-      }
+      const absl::Status end =
+          testing::ReceiveUntilError(*peer->port, kBound, 100000);
       ASSERT_EQ(end.code(), absl::StatusCode::kUnavailable)
           << "trial " << trial << ": " << end;
       EXPECT_TRUE(peer->port->closed());

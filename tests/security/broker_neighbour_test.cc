@@ -6,7 +6,6 @@
 // installed, so a bogus Attach cannot occupy a registration's link).
 //
 // Switching uid needs root, which CI has; elsewhere these tests skip.
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -28,6 +27,7 @@
 #include "shmport/v1/broker.pb.h"
 #include "tests/security/foreign_uid_test.h"
 #include "tests/security/hostile_sockets.h"
+#include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
 namespace {
@@ -94,8 +94,9 @@ std::string RefusalOfAnIdleConnection(const std::string& broker) {
                 sizeof(addr)) != 0) {
     return "connect failed";
   }
-  pollfd p{fd.get(), POLLIN, 0};
-  if (::poll(&p, 1, 10000) != 1) return "no answer";
+  if (!WaitReadable(fd.get(), absl::Now() + absl::Seconds(10))) {
+    return "no answer";
+  }
   char buffer[4096];
   const ssize_t n = ::recv(fd.get(), buffer, sizeof(buffer), 0);
   v1::BrokerFrame frame;

@@ -10,12 +10,13 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "shmport/unique_fd.h"
 #include "tests/util/other_user.h"
+#include "tests/util/piped_child.h"
 
 namespace shmport::testing {
 
@@ -43,7 +44,7 @@ class ForeignProcess {
   ForeignProcess(const ForeignProcess&) = delete;
   ForeignProcess& operator=(const ForeignProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
 
   // Sends one command line and returns the answer line ("ok ..." or
   // "error CODE ..."). DEADLINE_EXCEEDED or UNAVAILABLE (it exited) when
@@ -52,12 +53,10 @@ class ForeignProcess {
       const std::string& line, absl::Duration timeout = absl::Seconds(30));
 
  private:
-  ForeignProcess() = default;
+  ForeignProcess(PipedChild child, std::unique_ptr<BinaryCopy> copy)
+      : child_(std::move(child)), copy_(std::move(copy)) {}
 
-  pid_t pid_ = 0;
-  UniqueFd stdin_;
-  UniqueFd stdout_;
-  std::string buffered_;
+  PipedChild child_;                  // stdin: commands; stdout: answers
   std::unique_ptr<BinaryCopy> copy_;  // what the other uid runs
 };
 

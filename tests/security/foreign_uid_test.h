@@ -12,7 +12,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,19 +23,11 @@
 #include "tests/control/daemon_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/security/foreign_process.h"
+#include "tests/util/eventually.h"
 
 namespace shmport::testing {
 
 inline constexpr absl::Duration kBound = absl::Seconds(20);
-
-inline bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + kBound;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 // A policy that admits this (root) process and the other uid.
 inline std::string AdmitBoth() {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "shmport/v1/broker.pb.h"
+#include "tests/util/fd_wait.h"
 
 namespace shmport::testing {
 namespace {
@@ -124,8 +125,7 @@ std::string HostileSockets::WaitClosed(int expected, int timeout_ms) {
     if (closed >= expected || open.empty() || left <= absl::ZeroDuration()) {
       return absl::StrCat("ok ", closed, Counts(codes_));
     }
-    ::poll(open.data(), open.size(),
-           static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    ::poll(open.data(), open.size(), PollTimeoutMs(deadline));
   }
 }
 

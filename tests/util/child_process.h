@@ -6,8 +6,10 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace shmport::testing {
@@ -28,12 +30,21 @@ class ChildProcess {
   // Waits up to `timeout` for the child to end. Returns a description:
   // "exit 0", "exit 3", "signal 9", or "timeout" (the child is then killed).
   std::string Wait(absl::Duration timeout = absl::Seconds(60));
+  // Waits up to `timeout` for the child to end and returns its exit code;
+  // INTERNAL when a signal ended it, DEADLINE_EXCEEDED when it did not end
+  // in time (it is then killed).
+  absl::StatusOr<int> WaitForExitCode(absl::Duration timeout);
   void Kill(int signal);
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  // Reaps the child, waiting up to `timeout`: its waitpid status, or
+  // nullopt when it had to be killed at the timeout.
+  std::optional<int> Reap(absl::Duration timeout);
+
   pid_t pid_;
   bool reaped_ = false;
+  std::optional<int> status_;  // waitpid status, once reaped in time
 };
 
 }  // namespace shmport::testing
