@@ -155,6 +155,9 @@ class Switchboard : public BrokerListener {
       /* requires mu_ */;
 
   const Policy policy_;
+  // The inode of the daemon's own pid namespace (0: /proc does not say):
+  // registrations declared in another are containers (MatchDeclaredPid).
+  const uint64_t pid_namespace_;
   const absl::Duration attach_timeout_;
   const config::v1::Limits limits_;
   Broker* broker_ = nullptr;  // set once by SetBroker

@@ -46,7 +46,13 @@ std::string ClientProcess::FindBinary() {
 
 absl::StatusOr<ClientProcess> ClientProcess::Spawn(
     std::vector<std::string> args) {
+  return SpawnUnder({}, std::move(args));
+}
+
+absl::StatusOr<ClientProcess> ClientProcess::SpawnUnder(
+    std::vector<std::string> wrapper, std::vector<std::string> args) {
   args.insert(args.begin(), FindBinary());
+  args.insert(args.begin(), wrapper.begin(), wrapper.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
