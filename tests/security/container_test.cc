@@ -130,27 +130,6 @@ class BoxedProcess {
   pid_t pid_ = 0;
 };
 
-// Register as if from a process numbered `pid` in pid namespace `ns`.
-absl::StatusOr<RawRegistration> RegisterDeclaring(v1::ControlPlane::Stub& stub,
-                                                  const std::string& name,
-                                                  pid_t pid, uint64_t ns) {
-  v1::RegisterRequest request;
-  request.set_name(name);
-  request.set_pid(pid);
-  request.set_pid_namespace(ns);
-  v1::RegisterResponse response;
-  grpc::Status status = stub.Register(Context().get(), request, &response);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
-  }
-  RawRegistration r;
-  r.id = response.process_id();
-  r.token = response.session_token();
-  r.broker_address = response.broker_address();
-  return r;
-}
-
 const v1::ProcessInfo* Find(const v1::ListProcessesResponse& list,
                             const std::string& name) {
   for (const v1::ProcessInfo& p : list.processes()) {
