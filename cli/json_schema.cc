@@ -53,6 +53,8 @@ Json ProcessJson(const v1::ProcessInfo& p) {
       .Set("id", p.id())
       .Set("name", p.name())
       .Set("pid", p.pid())
+      .Set("pid_namespace", p.pid_namespace())
+      .Set("namespace_pid", p.namespace_pid())
       .Set("uid", p.uid())
       .Set("gid", p.gid())
       .Set("state", ProcessStateName(p.state()))

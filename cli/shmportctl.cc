@@ -221,11 +221,14 @@ absl::Status RunStats(Invocation& inv) {
     }
     Json ports = Json::Array();
     for (const v1::PortInfo& p : stats.ports()) ports.Append(PortJson(p));
-    PrintJson(inv, Json::Object()
-                       .Set("daemon", DaemonStatsJson(stats.daemon()))
-                       .Set("processes", std::move(processes))
-                       .Set("total", ProcessTrafficJson(TotalOf(stats.ports())))
-                       .Set("ports", std::move(ports)));
+    PrintJson(inv,
+              Json::Object()
+                  .Set("daemon", DaemonStatsJson(stats.daemon()))
+                  .Set("processes", std::move(processes))
+                  .Set("closed_ports", ProcessTrafficJson(ClosedPortsTraffic(
+                                           stats.daemon().closed_ports())))
+                  .Set("total", ProcessTrafficJson(TotalOf(stats)))
+                  .Set("ports", std::move(ports)));
   } else {
     Print(inv.io, StatsView(stats));
   }

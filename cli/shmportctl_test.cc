@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "shmport/session.h"
 #include "shmport/unique_fd.h"
+#include "tests/control/client_process.h"
 #include "tests/control/daemon_process.h"
 #include "tests/util/eventually.h"
 #include "tests/util/fd_wait.h"
@@ -38,6 +39,7 @@ extern char** environ;
 namespace shmport::cli {
 namespace {
 
+using ::shmport::testing::ClientProcess;
 using ::shmport::testing::DaemonProcess;
 using ::shmport::testing::Eventually;
 using ::shmport::testing::PollTimeoutMs;
@@ -511,6 +513,66 @@ TEST_F(ShmportctlTest, StatsJsonHasDaemonProcessesTotalAndPorts) {
   EXPECT_EQ(Number(processes[1], "bytes_received"), kMessages * kPayload);
   EXPECT_EQ(Number(Object(json, "total"), "bytes_sent"), kMessages * kPayload);
   EXPECT_EQ(Objects(json, "ports").size(), 1u);
+}
+
+// A process that exited took its ports along; what they carried stays in
+// the daemon's closed-port totals, in `stats` and `stats --json`.
+TEST(StatsOfExitedProcessesTest, TheirTrafficStillCountsInTheTotals) {
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::string address = (*daemon)->address();
+  constexpr int kEchoes = 10;
+  auto worker = ClientProcess::Spawn(
+      {"--address=" + address, "--name=w", "--mode=echo",
+       absl::StrCat("--messages=", kEchoes), "--stats_interval_ms=20"});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_THAT(worker->ReadLine(absl::Seconds(20)).value_or(""),
+              HasSubstr("registered"));
+  auto sender =
+      ClientProcess::Spawn({"--address=" + address, "--name=s", "--mode=send",
+                            "--peer=w", absl::StrCat("--messages=", kEchoes),
+                            "--payload=65536", "--stats_interval_ms=20"});
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  ASSERT_THAT(sender->ReadLine(absl::Seconds(20)).value_or(""),
+              HasSubstr("registered"));
+  ASSERT_THAT(sender->ReadLine(absl::Seconds(20)).value_or(""),
+              HasSubstr("sent"));
+  // Both ends' last reports are in before the worker goes.
+  auto stub = (*daemon)->NewStub();
+  auto stats = [&] {
+    grpc::ClientContext context;
+    v1::GetStatsResponse response;
+    EXPECT_TRUE(stub->GetStats(&context, {}, &response).ok());
+    return response;
+  };
+  ASSERT_TRUE(shmport::testing::Eventually([&] {
+    const v1::GetStatsResponse now = stats();
+    if (now.ports_size() != 1) return false;
+    const v1::PortEndStats& a = now.ports(0).a().stats();
+    const v1::PortEndStats& b = now.ports(0).b().stats();
+    return a.messages_sent() == kEchoes && a.messages_received() == kEchoes &&
+           b.messages_sent() == kEchoes && b.messages_received() == kEchoes;
+  }));
+  ASSERT_EQ(worker->Finish(absl::Seconds(20)).value_or(-1), 0);
+  ASSERT_TRUE(shmport::testing::Eventually(
+      [&] { return stats().daemon().processes() == 1; }));
+
+  constexpr double kBytes = 2.0 * kEchoes * 65536;  // both ends' sends
+  Cli::Result json = Cli::Run({"stats", "--json", "--address", address});
+  ASSERT_EQ(json.exit_code, 0) << json;
+  auto parsed = ParseJson(json.out);
+  EXPECT_TRUE(Objects(parsed, "ports").empty());
+  const auto& closed = Object(parsed, "closed_ports");
+  EXPECT_EQ(Number(closed, "ports"), 1);
+  EXPECT_EQ(Number(closed, "messages_sent"), 2 * kEchoes);
+  EXPECT_EQ(Number(closed, "bytes_sent"), kBytes);
+  EXPECT_EQ(Number(closed, "bytes_received"), kBytes);
+  EXPECT_EQ(Number(Object(parsed, "total"), "bytes_sent"), kBytes);
+  Cli::Result table = Cli::Run({"stats", "--address", address});
+  ASSERT_EQ(table.exit_code, 0) << table;
+  EXPECT_THAT(table.out, ContainsRegex("\\(closed ports\\) +1 +20 +1.2 MiB "
+                                       "+20 +1.2 MiB"));
+  EXPECT_EQ(sender->Finish(absl::Seconds(20)).value_or(-1), 0);
 }
 
 // --- watch ------------------------------------------------------------------

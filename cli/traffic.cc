@@ -35,11 +35,23 @@ std::vector<ProcessTraffic> TotalsByProcess(
   return totals;
 }
 
-ProcessTraffic TotalOf(
-    const google::protobuf::RepeatedPtrField<v1::PortInfo>& ports) {
-  ProcessTraffic total;
+ProcessTraffic ClosedPortsTraffic(const v1::ClosedPortTotals& closed) {
+  ProcessTraffic t;
+  t.name = "(closed ports)";
+  t.ports = static_cast<uint32_t>(closed.ports());
+  t.messages_sent = closed.messages_sent();
+  t.bytes_sent = closed.bytes_sent();
+  t.messages_received = closed.messages_received();
+  t.bytes_received = closed.bytes_received();
+  t.oosm_waits = closed.oosm_waits();
+  t.protocol_errors = closed.protocol_errors();
+  return t;
+}
+
+ProcessTraffic TotalOf(const v1::GetStatsResponse& stats) {
+  ProcessTraffic total = ClosedPortsTraffic(stats.daemon().closed_ports());
   total.name = "total";
-  for (const v1::PortInfo& port : ports) {
+  for (const v1::PortInfo& port : stats.ports()) {
     ++total.ports;
     Add(total, port.a().stats());
     Add(total, port.b().stats());

@@ -15,7 +15,7 @@ namespace shmport::cli {
 struct ProcessTraffic {
   uint64_t process_id = 0;
   std::string name;
-  uint32_t ports = 0;  // ports with this process at one end
+  uint64_t ports = 0;  // ports with this process at one end
   uint64_t messages_sent = 0;
   uint64_t bytes_sent = 0;
   uint64_t messages_received = 0;
@@ -30,9 +30,13 @@ struct ProcessTraffic {
 std::vector<ProcessTraffic> TotalsByProcess(
     const google::protobuf::RepeatedPtrField<v1::PortInfo>& ports);
 
-// The sum over every process (ports counts each port once).
-ProcessTraffic TotalOf(
-    const google::protobuf::RepeatedPtrField<v1::PortInfo>& ports);
+// What the closed ports carried (ports of exited processes too), as the
+// daemon keeps it: one row, however many have closed.
+ProcessTraffic ClosedPortsTraffic(const v1::ClosedPortTotals& closed);
+
+// The sum over the live ports' ends and the closed ports (ports counts
+// each port once): the traffic since the daemon started.
+ProcessTraffic TotalOf(const v1::GetStatsResponse& stats);
 
 }  // namespace shmport::cli
 

@@ -196,7 +196,8 @@ std::string StatsView(const v1::GetStatsResponse& stats) {
   for (const ProcessTraffic& t : TotalsByProcess(stats.ports())) {
     add(t, absl::StrCat(t.process_id));
   }
-  add(TotalOf(stats.ports()), "");
+  add(ClosedPortsTraffic(stats.daemon().closed_ports()), "");
+  add(TotalOf(stats), "");
   out += table.Render();
   return out;
 }

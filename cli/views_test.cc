@@ -126,6 +126,25 @@ TEST(StatsViewTest, SumsTrafficPerProcessAndInTotal) {
   EXPECT_THAT(view, ContainsRegex("total +1 +10 +2 KiB +10 +2 KiB"));
 }
 
+TEST(StatsViewTest, KeepsWhatClosedPortsCarriedInItsOwnRowAndTheTotal) {
+  v1::GetStatsResponse stats;
+  v1::ClosedPortTotals* closed = stats.mutable_daemon()->mutable_closed_ports();
+  closed->set_ports(3);
+  closed->set_messages_sent(30);
+  closed->set_bytes_sent(3 << 20);
+  closed->set_messages_received(30);
+  closed->set_bytes_received(3 << 20);
+  v1::PortInfo p = Port(7);
+  p.mutable_a()->mutable_stats()->set_messages_sent(10);
+  p.mutable_a()->mutable_stats()->set_bytes_sent(1 << 20);
+  *stats.add_ports() = p;
+  const std::string view = StatsView(stats);
+  EXPECT_THAT(view,
+              ContainsRegex("\\(closed ports\\) +3 +30 +3 MiB +30 +3 MiB"));
+  // Live plus closed: the traffic since the daemon started.
+  EXPECT_THAT(view, ContainsRegex("total +4 +40 +4 MiB +30 +3 MiB"));
+}
+
 TEST(EventLineTest, DescribesProcessEventsWithTheirReason) {
   v1::Event e;
   e.set_sequence(12);

@@ -15,6 +15,7 @@
 #include "client/peer_mapping_budget.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/pid_namespace.h"
 
 namespace shmport::internal {
 namespace {
@@ -93,6 +94,19 @@ bool SpinUntil(absl::Time until, bool yield, Ready ready) {
     __builtin_ia32_pause();
 #endif
   }
+}
+
+// Whether a HELLO's pid (the sender's getpid(), numbered in its own pid
+// namespace) is the process the kernel reports as `kernel_pid` (numbered
+// in this process's). Across namespaces: a sender in a container below
+// this one shows its own pid as the innermost NSpid; a sender this
+// namespace cannot see shows as 0, and there is nothing to compare (the
+// daemon's identity and the uid still are).
+bool HelloPidMatches(pid_t hello_pid, pid_t kernel_pid) {
+  if (hello_pid == kernel_pid) return true;
+  if (kernel_pid == 0) return true;
+  absl::StatusOr<pid_t> inner = InnermostPid(kernel_pid);
+  return inner.ok() && *inner == hello_pid;
 }
 
 }  // namespace
@@ -198,7 +212,7 @@ absl::Status PortCore::Handshake() {
         "peer credentials: the kernel reports uid %u, expected uid %u",
         cred.uid, peer_.uid));
   }
-  if (hello.pid != cred.pid) {
+  if (!HelloPidMatches(hello.pid, cred.pid)) {
     return absl::PermissionDeniedError(absl::StrFormat(
         "the peer's HELLO claims pid %d but the kernel reports pid %d",
         hello.pid, cred.pid));

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/paths/reachability.h"
 #include "common/paths/runtime_paths.h"
+#include "common/pid_namespace.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -137,6 +138,9 @@ absl::Status SessionCore::Establish() {
     (*request.mutable_labels())[key] = value;
   }
   request.set_pid(::getpid());
+  // In a container getpid() numbers this process in its own namespace:
+  // say which, so the daemon checks it there (0 if /proc does not say).
+  request.set_pid_namespace(PidNamespaceOf(0).value_or(0));
   request.set_version(kClientVersion);
   v1::RegisterResponse response;
   auto context = NewContext();

@@ -14,6 +14,17 @@ absl::Status NameTaken(absl::string_view name, uint64_t holder) {
                    "; names are unique among attached processes"));
 }
 
+void AddEnd(const v1::PortEndStats& end, v1::ClosedPortTotals* totals) {
+  totals->set_messages_sent(totals->messages_sent() + end.messages_sent());
+  totals->set_bytes_sent(totals->bytes_sent() + end.bytes_sent());
+  totals->set_messages_received(totals->messages_received() +
+                                end.messages_received());
+  totals->set_bytes_received(totals->bytes_received() + end.bytes_received());
+  totals->set_oosm_waits(totals->oosm_waits() + end.oosm_waits());
+  totals->set_protocol_errors(totals->protocol_errors() +
+                              end.protocol_errors());
+}
+
 }  // namespace
 
 absl::StatusOr<ProcessRecord*> Registry::AddProcess(v1::ProcessInfo info,
@@ -128,6 +139,9 @@ std::optional<PortRecord> Registry::RemovePort(uint64_t id) {
   if (it == ports_.end()) return std::nullopt;
   PortRecord port = std::move(it->second);
   ports_.erase(it);
+  closed_ports_.set_ports(closed_ports_.ports() + 1);
+  AddEnd(port.info.a().stats(), &closed_ports_);
+  AddEnd(port.info.b().stats(), &closed_ports_);
   const uint64_t a = port.info.a().process_id();
   const uint64_t b = port.info.b().process_id();
   Unlink(a, id, /*incoming=*/false);

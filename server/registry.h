@@ -88,6 +88,7 @@ class Registry {
   PortRecord* AddPort(uint64_t a, uint64_t b, const v1::Geometry& geometry,
                       int64_t opened_at_unix_ms);
   PortRecord* FindPort(uint64_t id);
+  // Removes the port and adds its ends' last reports to closed_ports().
   std::optional<PortRecord> RemovePort(uint64_t id);
   // Ports between `a` and `b`, whichever opened them.
   uint32_t PortsBetween(uint64_t a, uint64_t b) const;
@@ -104,6 +105,9 @@ class Registry {
     return processes_;
   }
   const std::map<uint64_t, PortRecord>& ports() const { return ports_; }
+  // What every removed port carried, summed (the ports of exited processes
+  // too): fixed size, however many ports come and go.
+  const v1::ClosedPortTotals& closed_ports() const { return closed_ports_; }
 
  private:
   // Drops `port_id` from process `id`'s set, if both exist.
@@ -123,6 +127,7 @@ class Registry {
   std::map<uint64_t, PortRecord> ports_;
   // Open ports per unordered pair of process ids.
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint32_t> pair_ports_;
+  v1::ClosedPortTotals closed_ports_;
 };
 
 }  // namespace shmport::server

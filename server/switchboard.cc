@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/pid_namespace.h"
 #include "common/segment_layout.h"
 #include "common/unix_channel.h"
 #include "server/pid_credentials.h"
@@ -33,13 +34,26 @@ std::string Describe(const ProcessRecord& p) {
   return absl::StrCat("'", p.info.name(), "' (id ", p.info.id(), ")");
 }
 
-v1::PeerIdentity IdentityOf(const ProcessRecord& p) {
+// Process `p` as `receiver` will see it; `daemon_namespace` is the
+// daemon's pid namespace. The pid is the one the receiver's kernel shows
+// for p: the daemon's numbering beside the daemon, p's own within p's
+// container, none (0) in another container.
+v1::PeerIdentity IdentityOf(const ProcessRecord& p,
+                            const ProcessRecord& receiver,
+                            uint64_t daemon_namespace) {
   v1::PeerIdentity id;
   id.set_process_id(p.info.id());
   id.set_name(p.info.name());
-  id.set_pid(p.info.pid());
+  const uint64_t seen_from = receiver.info.pid_namespace();
+  if (seen_from == daemon_namespace) {
+    id.set_pid(p.info.pid());
+  } else if (seen_from == p.info.pid_namespace()) {
+    id.set_pid(p.info.namespace_pid());
+  }
   id.set_uid(p.info.uid());
   id.set_gid(p.info.gid());
+  id.set_pid_namespace(p.info.pid_namespace());
+  id.set_namespace_pid(p.info.namespace_pid());
   return id;
 }
 
@@ -47,6 +61,7 @@ v1::PeerIdentity IdentityOf(const ProcessRecord& p) {
 
 Switchboard::Switchboard(const DaemonConfig& config, uid_t daemon_uid)
     : policy_(config, daemon_uid),
+      pid_namespace_(PidNamespaceOf(0).value_or(0)),
       attach_timeout_(absl::Milliseconds(config.attach_timeout_ms())),
       limits_(config.limits()) {}
 
@@ -64,10 +79,14 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
   // gRPC does not say who calls; the declared pid's owner is the only uid
   // the registration can ever attach as (OnAttach checks the link's pid),
   // so its name rules refuse early what the attach would refuse anyway.
-  absl::StatusOr<Credentials> declared = CredentialsOfPid(r.pid());
-  if (!declared.ok()) return declared.status();
-  if (absl::Status s = policy_.MayClaim(declared->uid, r.name()); !s.ok()) {
-    return s;
+  // A pid numbered in another pid namespace (a container) names nothing
+  // here: the attach checks it, and the name rules, against the kernel.
+  if (r.pid_namespace() == 0 || r.pid_namespace() == pid_namespace_) {
+    absl::StatusOr<Credentials> declared = CredentialsOfPid(r.pid());
+    if (!declared.ok()) return declared.status();
+    if (absl::Status s = policy_.MayClaim(declared->uid, r.name()); !s.ok()) {
+      return s;
+    }
   }
   absl::StatusOr<std::string> token = NewSecret();
   if (!token.ok()) return token.status();
@@ -85,6 +104,8 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
   info.set_name(r.name());
   *info.mutable_labels() = r.labels();
   info.set_pid(r.pid());
+  info.set_pid_namespace(r.pid_namespace());
+  info.set_namespace_pid(r.pid());
   info.set_version(r.version());
   info.set_registered_at_unix_ms(NowMs());
   absl::StatusOr<ProcessRecord*> added =
@@ -277,13 +298,15 @@ absl::Status Switchboard::DeliverPort(
   const uint64_t port_id = port.id();
   v1::BrokerFrame to_a;
   to_a.mutable_port_opened()->set_port_id(port_id);
-  *to_a.mutable_port_opened()->mutable_peer() = IdentityOf(b);
+  *to_a.mutable_port_opened()->mutable_peer() =
+      IdentityOf(b, a, pid_namespace_);
   *to_a.mutable_port_opened()->mutable_geometry() = port.geometry();
   to_a.mutable_port_opened()->set_max_bytes_per_direction(
       GrantedBytesPerDirection(port.geometry()));
   to_a.mutable_port_opened()->set_initiator(asked_by_a);
   v1::BrokerFrame to_b = to_a;
-  *to_b.mutable_port_opened()->mutable_peer() = IdentityOf(a);
+  *to_b.mutable_port_opened()->mutable_peer() =
+      IdentityOf(a, b, pid_namespace_);
   to_b.mutable_port_opened()->set_initiator(false);
 
   // Both ends leave the daemon in these two sends; the socketpair closes
@@ -429,6 +452,7 @@ v1::GetStatsResponse Switchboard::GetStats() {
   d->set_events_dropped(bus_.watchers_dropped());
   // Streams open, including dropped ones their clients have not ended.
   d->set_watchers(watcher_slots_.size());
+  *d->mutable_closed_ports() = registry_.closed_ports();
   for (const auto& [id, port] : registry_.ports()) {
     *response.add_ports() = port.info;
   }
@@ -615,11 +639,18 @@ absl::StatusOr<ProcessRecord*> Switchboard::FindAttaching(
     return absl::FailedPreconditionError(
         absl::StrCat("process ", Describe(*p), " is already attached"));
   }
-  if (request.peer.pid != p->info.pid()) {
+  absl::StatusOr<KernelPid> kernel = MatchDeclaredPid(
+      request.peer.pid, p->info.pid(), p->info.pid_namespace(),
+      pid_namespace_);
+  if (!kernel.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "broker link comes from pid ", request.peer.pid, " but process ",
-        Describe(*p), " registered pid ", p->info.pid()));
+        "process ", Describe(*p), ": ", kernel.status().message()));
   }
+  // From here on the kernel's numbering: the daemon's for `pid` (what ps,
+  // ports and pidfds use), the container's for namespace_pid.
+  p->info.set_pid(kernel->pid);
+  p->info.set_pid_namespace(kernel->pid_namespace);
+  p->info.set_namespace_pid(kernel->namespace_pid);
   return p;
 }
 

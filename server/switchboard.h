@@ -134,7 +134,8 @@ class Switchboard : public BrokerListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The registration `request` names, when its token, state and pid allow
   // the attach: NOT_FOUND, PERMISSION_DENIED or FAILED_PRECONDITION
-  // otherwise. Touches nothing, since a stranger may have sent it.
+  // otherwise. A refused request touches nothing, since a stranger may have
+  // sent it; an admitted one records the kernel's numbering of the pid.
   absl::StatusOr<ProcessRecord*> FindAttaching(const AttachRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Counts a refused Attach (attach_refused) and logs it, throttled.
@@ -174,6 +175,9 @@ class Switchboard : public BrokerListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Policy policy_;
+  // The inode of the daemon's own pid namespace (0: /proc does not say):
+  // registrations declared in another are containers (MatchDeclaredPid).
+  const uint64_t pid_namespace_;
   const absl::Duration attach_timeout_;
   const config::v1::Limits limits_;
   Broker* broker_ = nullptr;  // set once by SetBroker

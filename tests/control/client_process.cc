@@ -18,7 +18,13 @@ std::string ClientProcess::FindBinary() {
 
 absl::StatusOr<ClientProcess> ClientProcess::Spawn(
     std::vector<std::string> args) {
+  return SpawnUnder({}, std::move(args));
+}
+
+absl::StatusOr<ClientProcess> ClientProcess::SpawnUnder(
+    std::vector<std::string> wrapper, std::vector<std::string> args) {
   args.insert(args.begin(), FindBinary());
+  args.insert(args.begin(), wrapper.begin(), wrapper.end());
   absl::StatusOr<PipedChild> child =
       PipedChild::Exec("control client", std::move(args));
   if (!child.ok()) return child.status();

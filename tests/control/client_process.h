@@ -20,6 +20,12 @@ class ClientProcess {
  public:
   // Runs control_client with `args` (e.g. "--name=a", "--mode=echo").
   static absl::StatusOr<ClientProcess> Spawn(std::vector<std::string> args);
+  // Runs `wrapper` with control_client's path and `args` appended (e.g.
+  // {"/usr/bin/unshare", "--pid", "--fork", "--kill-child"}; for a shell,
+  // {..., "sh", "-c", "...; exec \"$0\" \"$@\""}). pid() is then the
+  // wrapper's, which must end when control_client does.
+  static absl::StatusOr<ClientProcess> SpawnUnder(
+      std::vector<std::string> wrapper, std::vector<std::string> args);
 
   ClientProcess(ClientProcess&& other) noexcept = default;
   ClientProcess& operator=(ClientProcess&&) = delete;

@@ -24,9 +24,17 @@ std::string Describe(const grpc::Status& status) {
 
 absl::StatusOr<RawRegistration> RegisterOnly(v1::ControlPlane::Stub& stub,
                                              const std::string& name) {
+  return RegisterDeclaring(stub, name, ::getpid(), 0);
+}
+
+absl::StatusOr<RawRegistration> RegisterDeclaring(v1::ControlPlane::Stub& stub,
+                                                  const std::string& name,
+                                                  pid_t pid,
+                                                  uint64_t pid_namespace) {
   v1::RegisterRequest request;
   request.set_name(name);
-  request.set_pid(::getpid());
+  request.set_pid(pid);
+  request.set_pid_namespace(pid_namespace);
   request.set_version("test");
   v1::RegisterResponse response;
   grpc::Status status = stub.Register(Context().get(), request, &response);

@@ -4,6 +4,8 @@
 #ifndef SHMPORT_TESTS_CONTROL_RAW_CLIENT_H_
 #define SHMPORT_TESTS_CONTROL_RAW_CLIENT_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -26,6 +28,12 @@ struct RawRegistration {
 // Register(name, pid = this process) without attaching.
 absl::StatusOr<RawRegistration> RegisterOnly(v1::ControlPlane::Stub& stub,
                                              const std::string& name);
+// Register declaring `pid` as pid namespace `pid_namespace` numbers it
+// (0: the daemon's), without attaching.
+absl::StatusOr<RawRegistration> RegisterDeclaring(v1::ControlPlane::Stub& stub,
+                                                  const std::string& name,
+                                                  pid_t pid,
+                                                  uint64_t pid_namespace);
 // Register and attach the broker link.
 absl::StatusOr<RawRegistration> RegisterAndAttach(v1::ControlPlane::Stub& stub,
                                                   const std::string& name);
