@@ -86,7 +86,8 @@ void AddDaemonFamilies(const MetricsSnapshot& s,
                         kCounter, d.registrations_expired()));
   out->push_back(Single("shmport_watchers_dropped_total",
                         "Watchers disconnected for lagging behind "
-                        "watcher_queue_limit events.",
+                        "watcher_queue_limit events or watcher_queue_bytes "
+                        "bytes.",
                         kCounter, d.events_dropped()));
 
   MetricFamily refusals = Family(
