@@ -1,8 +1,10 @@
 // transport_compare: shmport (through its C++ API and its C ABI) side by side
-// with a Unix socketpair, a pipe and gRPC streaming, plus memcpy as the
-// physical reference (DESIGN.md §5).
+// with a Unix socketpair, a pipe and gRPC streaming, plus two references:
+// memcpy (one core copying) and handoff (bare shared memory between the two
+// processes, the ceiling for any shared-memory transport) (DESIGN.md §5).
 //
 //   bazel run -c opt //bench:transport_compare -- [--json] [--plot=F.svg]
+//       [--touch=all,none]
 //
 // Every cell runs in two fresh processes; see workload.h for what is timed
 // and comparison.h for the order of the cells.
@@ -33,6 +35,10 @@ ABSL_FLAG(std::string, transports, "",
           "transports to compare, comma-separated (default: all)");
 ABSL_FLAG(std::string, modes, "throughput,pingpong",
           "modes, comma-separated: throughput, pingpong");
+ABSL_FLAG(std::string, touch, "all",
+          "how much of each payload the workload writes and reads, "
+          "comma-separated: all (every byte), none (the 24-byte header only, "
+          "as iceoryx's iceperf measures); every output labels the level");
 ABSL_FLAG(int, reps, 3, "repetitions of each cell (median reported)");
 ABSL_FLAG(int, warmup_ms, 200, "warm-up of each cell, ms");
 ABSL_FLAG(int, duration_ms, 1000, "measured window of each cell, ms");
@@ -79,6 +85,35 @@ absl::StatusOr<size_t> ParsePayload(absl::string_view text) {
   return bytes;
 }
 
+// --modes and --touch into the plan.
+absl::Status ParseModes(ComparisonPlan& plan) {
+  plan.modes.clear();
+  for (absl::string_view m :
+       absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty())) {
+    if (m == "throughput") {
+      plan.modes.push_back(Mode::kThroughput);
+    } else if (m == "pingpong") {
+      plan.modes.push_back(Mode::kPingPong);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--modes: \"", m, "\" is neither throughput nor pingpong"));
+    }
+  }
+  plan.touches.clear();
+  for (absl::string_view t :
+       absl::StrSplit(absl::GetFlag(FLAGS_touch), ',', absl::SkipEmpty())) {
+    if (t == "all") {
+      plan.touches.push_back(Touch::kAll);
+    } else if (t == "none") {
+      plan.touches.push_back(Touch::kNone);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--touch: \"", t, "\" is neither all nor none"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ComparisonPlan> PlanFromFlags() {
   ComparisonPlan plan;
   for (absl::string_view p :
@@ -102,21 +137,12 @@ absl::StatusOr<ComparisonPlan> PlanFromFlags() {
     if (!transport.ok()) return transport.status();
     plan.transports.push_back(*transport);
   }
-  plan.modes.clear();
-  for (absl::string_view m :
-       absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty())) {
-    if (m == "throughput") {
-      plan.modes.push_back(Mode::kThroughput);
-    } else if (m == "pingpong") {
-      plan.modes.push_back(Mode::kPingPong);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--modes: \"", m, "\" is neither throughput nor pingpong"));
-    }
-  }
-  if (plan.payloads.empty() || plan.transports.empty() || plan.modes.empty()) {
+  if (absl::Status s = ParseModes(plan); !s.ok()) return s;
+  if (plan.payloads.empty() || plan.transports.empty() || plan.modes.empty() ||
+      plan.touches.empty()) {
     return absl::InvalidArgumentError(
-        "--payloads, --transports and --modes must each name at least one");
+        "--payloads, --transports, --modes and --touch must each name at "
+        "least one");
   }
   plan.reps = absl::GetFlag(FLAGS_reps);
   const int warmup = absl::GetFlag(FLAGS_warmup_ms);

@@ -1,8 +1,9 @@
 #include "tests/control/light_process.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,9 +18,17 @@ namespace shmport::testing {
 namespace {
 
 // Commands: one byte, then the fields below, in host byte order.
-constexpr char kAttach = 'A';  // u64 id, u32 len, address, u32 len, token
-constexpr char kCounts = 'C';  // u32 opened, u32 closed
-constexpr char kWarmUp = 'W';  // no fields; answers u32 frame size
+constexpr char kAttach = 'A';   // u64 id, u32 len, address, u32 len, token
+constexpr char kCounts = 'C';   // u32 opened, u32 closed
+constexpr char kWarmUp = 'W';   // no fields; answers u32 frame size
+constexpr char kControl = 'G';  // u32 len, socket path; answers i32 errno
+
+// What a gRPC client sends first on a new connection (RFC 9113 §3.4): the
+// preface, then an empty SETTINGS frame; and its ACK of the server's
+// SETTINGS.
+constexpr char kHttp2Preface[] =
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+constexpr char kSettingsAck[] = "\0\0\0\x04\x01\0\0\0\0";
 
 bool ReadAll(int fd, void* data, size_t size) {
   auto* p = static_cast<uint8_t*>(data);
@@ -58,6 +67,38 @@ void AppendString(std::string* out, const std::string& s) {
   out->append(s);
 }
 
+// Connects to the daemon's control socket and opens an HTTP/2 connection
+// on it, as a Session's gRPC channel does. Returns the fd, or -errno.
+int OpenControlConnection(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) return -ENAMETOOLONG;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address),
+                sizeof(address)) != 0 ||
+      !WriteAll(fd, kHttp2Preface, sizeof(kHttp2Preface) - 1)) {
+    const int error = errno;
+    ::close(fd);
+    return -error;
+  }
+  return fd;
+}
+
+// The control connection spoke: discard what it said (the server's
+// SETTINGS, window updates) and acknowledge its settings once. False when
+// the daemon closed it.
+bool DrainControl(int fd, bool* acked) {
+  char buffer[4096];
+  const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+  if (n <= 0) return n < 0 && errno == EINTR;
+  if (!*acked) {
+    *acked = WriteAll(fd, kSettingsAck, sizeof(kSettingsAck) - 1);
+  }
+  return true;
+}
+
 // The child's whole life. Returns its exit code.
 int ChildMain(int commands, int replies) {
   BrokerLink link;
@@ -65,17 +106,23 @@ int ChildMain(int commands, int replies) {
   uint32_t opened = 0, closed = 0;
   bool waiting = false;  // a kCounts request is pending
   uint32_t want_opened = 0, want_closed = 0;
+  UniqueFd control;  // the held control connection, if asked for
+  bool control_acked = false;
   while (true) {
     if (waiting && opened >= want_opened && closed >= want_closed) {
       const uint32_t counts[2] = {opened, closed};
       if (!WriteAll(replies, counts, sizeof(counts))) return 4;
       waiting = false;
     }
-    pollfd fds[2] = {{commands, POLLIN, 0},
-                     {link.valid() ? link.fd() : -1, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    pollfd fds[3] = {{commands, POLLIN, 0},
+                     {link.valid() ? link.fd() : -1, POLLIN, 0},
+                     {control.get(), POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       return 5;
+    }
+    if (fds[2].revents != 0 && !DrainControl(control.get(), &control_acked)) {
+      return 8;  // the daemon closed the control connection
     }
     if (fds[1].revents != 0) {
       while (true) {
@@ -110,6 +157,13 @@ int ChildMain(int commands, int replies) {
       frame.mutable_attach()->set_session_token(std::string(64, '0'));
       const uint32_t size = frame.SerializeAsString().size();
       if (!WriteAll(replies, &size, sizeof(size))) return 4;
+    } else if (command == kControl) {
+      std::string path;
+      if (!ReadString(commands, &path)) return 6;
+      const int fd = OpenControlConnection(path);
+      const int32_t error = fd < 0 ? -fd : 0;
+      if (fd >= 0) control.Reset(fd);
+      if (!WriteAll(replies, &error, sizeof(error))) return 4;
     } else if (command == kCounts) {
       uint32_t want[2];
       if (!ReadAll(commands, want, sizeof(want))) return 6;
@@ -125,30 +179,25 @@ int ChildMain(int commands, int replies) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LightProcess>> LightProcess::Fork() {
-  int commands[2], replies[2];
-  if (::pipe2(commands, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-  }
-  if (::pipe2(replies, O_CLOEXEC) != 0) {
-    ::close(commands[0]);
-    ::close(commands[1]);
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
+  // One socket both ways: a single fd per child here, so that ten thousand
+  // children fit the parent's RLIMIT_NOFILE.
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    return absl::InternalError(
+        absl::StrCat("socketpair: ", std::strerror(errno)));
   }
   ChildProcess child = ChildProcess::Fork([&] {
-    // Keep only stdio and our two pipe ends. Without exec, CLOEXEC closes
-    // nothing: this child would hold the parent's ends of every earlier
-    // child's pipes, and those children would never see their EOF.
-    const int keep_low = std::min(commands[0], replies[1]);
-    const int keep_high = std::max(commands[0], replies[1]);
-    ::close_range(3, keep_low - 1, 0);
-    ::close_range(keep_low + 1, keep_high - 1, 0);
-    ::close_range(keep_high + 1, ~0U, 0);
-    return ChildMain(commands[0], replies[1]);
+    // Keep only stdio and our end. Without exec, CLOEXEC closes nothing:
+    // this child would hold the parent's ends of every earlier child's
+    // channel, and those children would never see their EOF.
+    const int mine = ends[1];
+    ::close_range(3, mine - 1, 0);
+    ::close_range(mine + 1, ~0U, 0);
+    return ChildMain(mine, mine);
   });
-  ::close(commands[0]);
-  ::close(replies[1]);
-  return std::unique_ptr<LightProcess>(new LightProcess(
-      std::move(child), UniqueFd(commands[1]), UniqueFd(replies[0])));
+  ::close(ends[1]);
+  return std::unique_ptr<LightProcess>(
+      new LightProcess(std::move(child), UniqueFd(ends[0])));
 }
 
 absl::Status LightProcess::ReadReply(void* data, size_t size,
@@ -156,7 +205,7 @@ absl::Status LightProcess::ReadReply(void* data, size_t size,
   const absl::Time deadline = absl::Now() + timeout;
   auto* p = static_cast<uint8_t*>(data);
   while (size > 0) {
-    pollfd fd{replies_.get(), POLLIN, 0};
+    pollfd fd{channel_.get(), POLLIN, 0};
     const int ms = static_cast<int>(std::max<int64_t>(
         0, absl::ToInt64Milliseconds(deadline - absl::Now())));
     const int r = ::poll(&fd, 1, ms);
@@ -165,7 +214,7 @@ absl::Status LightProcess::ReadReply(void* data, size_t size,
       return absl::DeadlineExceededError(
           absl::StrCat("light process ", pid(), " did not answer"));
     }
-    const ssize_t n = ::read(replies_.get(), p, size);
+    const ssize_t n = ::read(channel_.get(), p, size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       return absl::UnavailableError(
@@ -185,7 +234,7 @@ absl::Status LightProcess::Attach(const std::string& broker_address,
                  sizeof(process_id));
   AppendString(&message, broker_address);
   AppendString(&message, token);
-  if (!WriteAll(commands_.get(), message.data(), message.size())) {
+  if (!WriteAll(channel_.get(), message.data(), message.size())) {
     return absl::UnavailableError(
         absl::StrCat("light process ", pid(), " is gone"));
   }
@@ -199,8 +248,26 @@ absl::Status LightProcess::Attach(const std::string& broker_address,
       absl::StrCat("light process ", pid(), ": attach refused"));
 }
 
+absl::Status LightProcess::HoldControlConnection(const std::string& socket_path,
+                                                 absl::Duration timeout) {
+  std::string message(1, kControl);
+  AppendString(&message, socket_path);
+  if (!WriteAll(channel_.get(), message.data(), message.size())) {
+    return absl::UnavailableError(
+        absl::StrCat("light process ", pid(), " is gone"));
+  }
+  int32_t error = 0;
+  if (absl::Status s = ReadReply(&error, sizeof(error), timeout); !s.ok()) {
+    return s;
+  }
+  if (error == 0) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("light process ", pid(),
+                                             ": connect to ", socket_path, ": ",
+                                             std::strerror(error)));
+}
+
 absl::Status LightProcess::WarmUp(absl::Duration timeout) {
-  if (!WriteAll(commands_.get(), &kWarmUp, 1)) {
+  if (!WriteAll(channel_.get(), &kWarmUp, 1)) {
     return absl::UnavailableError(
         absl::StrCat("light process ", pid(), " is gone"));
   }
@@ -214,7 +281,7 @@ absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(
   message[0] = kCounts;
   std::memcpy(message + 1, &opened, sizeof(opened));
   std::memcpy(message + 1 + sizeof(opened), &closed, sizeof(closed));
-  if (!WriteAll(commands_.get(), message, sizeof(message))) {
+  if (!WriteAll(channel_.get(), message, sizeof(message))) {
     return absl::UnavailableError(
         absl::StrCat("light process ", pid(), " is gone"));
   }
@@ -226,7 +293,7 @@ absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(
 }
 
 std::string LightProcess::Finish(absl::Duration timeout) {
-  commands_.Reset();
+  channel_.Reset();
   return child_.Wait(timeout);
 }
 
