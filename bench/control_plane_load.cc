@@ -109,6 +109,7 @@ struct Results {
   uint32_t processes = 0, ports = 0;
   uint64_t rss = 0, hwm = 0, rss_idle = 0;
   uint32_t daemon_fds = 0;       // DaemonStats.open_fds
+  size_t get_stats_bytes = 0;    // one GetStats answer, encoded
   int proc_fds = 0;              // /proc/<daemon>/fd
   absl::Duration deaths_exited;  // killpg -> every victim's pidfd readable
   absl::Duration deaths_gone;    // killpg -> ListProcesses without them
@@ -421,6 +422,7 @@ absl::Status Census(Stub& stub, const DaemonProcess& daemon,
   r.processes = stats.daemon().processes();
   r.ports = stats.daemon().ports();
   r.daemon_fds = stats.daemon().open_fds();
+  r.get_stats_bytes = stats.ByteSizeLong();
   return absl::OkStatus();
 }
 
@@ -473,6 +475,7 @@ void PrintJson(const Sizes& s, const Results& r) {
       "\"list_ports_p50_us\": %.1f, \"list_ports_p99_us\": %.1f, "
       "\"list_ports_of_one_p50_us\": %.1f, "
       "\"list_processes_p50_us\": %.1f, \"get_stats_p50_us\": %.1f, "
+      "\"get_stats_bytes\": %zu, "
       "\"daemon_rss_bytes\": %llu, \"daemon_peak_rss_bytes\": %llu, "
       "\"daemon_idle_rss_bytes\": %llu, \"daemon_open_fds\": %u, "
       "\"daemon_proc_fds\": %d, \"deaths\": %d, "
@@ -482,7 +485,7 @@ void PrintJson(const Sizes& s, const Results& r) {
       r.processes, r.ports, static_cast<unsigned long long>(r.ends), seq.p50_us,
       seq.p99_us, reg.p50_us, reg.p99_us, rpc.p50_us, rpc.p99_us, open.p50_us,
       open.p99_us, lp.p50_us, lp.p99_us, lp1.p50_us, lpr.p50_us, gs.p50_us,
-      static_cast<unsigned long long>(r.rss),
+      r.get_stats_bytes, static_cast<unsigned long long>(r.rss),
       static_cast<unsigned long long>(r.hwm),
       static_cast<unsigned long long>(r.rss_idle), r.daemon_fds, r.proc_fds,
       s.deaths, Ms(r.deaths_exited), Ms(r.deaths_gone), Ms(r.all_gone),
@@ -511,6 +514,8 @@ void PrintTable(const Sizes& s, const Results& r) {
   PrintRow("ListPorts (one process)", r.list_ports_one);
   PrintRow("ListProcesses (at load)", r.list_processes);
   PrintRow("GetStats (at load)", r.get_stats);
+  std::printf("  one GetStats answer: %.1f MiB (every port)\n",
+              MiB(r.get_stats_bytes));
   std::printf(
       "  daemon RSS: %.1f MiB at load (peak %.1f MiB, idle %.1f MiB); "
       "%u open fds (/proc: %d)\n",

@@ -21,9 +21,12 @@ constexpr size_t kPage = 4096;
 // runner's deadline would kill both anyway; this says so first).
 constexpr absl::Duration kWaitTimeout = absl::Seconds(60);
 // Spins between looks at the clock and offers of the CPU (sched_yield): a
-// spinner that shares its CPU with the peer must let it run. 4096 pauses
-// are tens of microseconds, longer than any wait of the small payloads.
-constexpr uint64_t kSpinsPerCheck = 4096;
+// spinner that shares its CPU with the peer must let it run, or every
+// handoff waits for a time slice to end. 256 pauses (several microseconds)
+// are longer than a small payload's handoff on idle CPUs, so there the
+// loop never yields; a waiter for a large payload yields (a cheap syscall
+// with nothing else to run) while it has nothing to do anyway.
+constexpr uint64_t kSpinsPerCheck = 256;
 
 enum : uint64_t { kEmpty = 0, kFull = 1 };
 

@@ -8,10 +8,12 @@
 //
 // Every cell runs in two fresh processes; see workload.h for what is timed
 // and comparison.h for the order of the cells.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -21,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "bench/comparison.h"
@@ -85,33 +88,39 @@ absl::StatusOr<size_t> ParsePayload(absl::string_view text) {
   return bytes;
 }
 
-// --modes and --touch into the plan.
-absl::Status ParseModes(ComparisonPlan& plan) {
-  plan.modes.clear();
-  for (absl::string_view m :
-       absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty())) {
-    if (m == "throughput") {
-      plan.modes.push_back(Mode::kThroughput);
-    } else if (m == "pingpong") {
-      plan.modes.push_back(Mode::kPingPong);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--modes: \"", m, "\" is neither throughput nor pingpong"));
-    }
-  }
-  plan.touches.clear();
-  for (absl::string_view t :
-       absl::StrSplit(absl::GetFlag(FLAGS_touch), ',', absl::SkipEmpty())) {
-    if (t == "all") {
-      plan.touches.push_back(Touch::kAll);
-    } else if (t == "none") {
-      plan.touches.push_back(Touch::kNone);
-    } else {
+// Splits a comma-separated flag into values named in `choices`;
+// INVALID_ARGUMENT naming the flag and the choices for any other word.
+template <typename T>
+absl::Status ParseChoices(
+    absl::string_view flag, const std::string& text,
+    const std::vector<std::pair<absl::string_view, T>>& choices,
+    std::vector<T>& out) {
+  out.clear();
+  for (absl::string_view word : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    auto it = std::find_if(choices.begin(), choices.end(),
+                           [&](const auto& c) { return c.first == word; });
+    if (it == choices.end()) {
+      std::vector<absl::string_view> names;
+      for (const auto& c : choices) names.push_back(c.first);
       return absl::InvalidArgumentError(
-          absl::StrCat("--touch: \"", t, "\" is neither all nor none"));
+          absl::StrCat("--", flag, ": \"", word, "\" is none of ",
+                       absl::StrJoin(names, ", ")));
     }
+    out.push_back(it->second);
   }
   return absl::OkStatus();
+}
+
+// --modes and --touch into the plan.
+absl::Status ParseModes(ComparisonPlan& plan) {
+  absl::Status status = ParseChoices<Mode>(
+      "modes", absl::GetFlag(FLAGS_modes),
+      {{"throughput", Mode::kThroughput}, {"pingpong", Mode::kPingPong}},
+      plan.modes);
+  status.Update(ParseChoices<Touch>(
+      "touch", absl::GetFlag(FLAGS_touch),
+      {{"all", Touch::kAll}, {"none", Touch::kNone}}, plan.touches));
+  return status;
 }
 
 absl::StatusOr<ComparisonPlan> PlanFromFlags() {

@@ -226,6 +226,15 @@ absl::Status LightProcess::ReadReply(void* data, size_t size,
   return absl::OkStatus();
 }
 
+absl::Status LightProcess::Ask(absl::string_view message, void* reply,
+                               size_t reply_size, absl::Duration timeout) {
+  if (!WriteAll(channel_.get(), message.data(), message.size())) {
+    return absl::UnavailableError(
+        absl::StrCat("light process ", pid(), " is gone"));
+  }
+  return ReadReply(reply, reply_size, timeout);
+}
+
 absl::Status LightProcess::Attach(const std::string& broker_address,
                                   uint64_t process_id, const std::string& token,
                                   absl::Duration timeout) {
@@ -234,12 +243,8 @@ absl::Status LightProcess::Attach(const std::string& broker_address,
                  sizeof(process_id));
   AppendString(&message, broker_address);
   AppendString(&message, token);
-  if (!WriteAll(channel_.get(), message.data(), message.size())) {
-    return absl::UnavailableError(
-        absl::StrCat("light process ", pid(), " is gone"));
-  }
   int32_t code = 0;
-  if (absl::Status s = ReadReply(&code, sizeof(code), timeout); !s.ok()) {
+  if (absl::Status s = Ask(message, &code, sizeof(code), timeout); !s.ok()) {
     return s;
   }
   if (code == 0) return absl::OkStatus();
@@ -252,12 +257,8 @@ absl::Status LightProcess::HoldControlConnection(const std::string& socket_path,
                                                  absl::Duration timeout) {
   std::string message(1, kControl);
   AppendString(&message, socket_path);
-  if (!WriteAll(channel_.get(), message.data(), message.size())) {
-    return absl::UnavailableError(
-        absl::StrCat("light process ", pid(), " is gone"));
-  }
   int32_t error = 0;
-  if (absl::Status s = ReadReply(&error, sizeof(error), timeout); !s.ok()) {
+  if (absl::Status s = Ask(message, &error, sizeof(error), timeout); !s.ok()) {
     return s;
   }
   if (error == 0) return absl::OkStatus();
@@ -267,12 +268,8 @@ absl::Status LightProcess::HoldControlConnection(const std::string& socket_path,
 }
 
 absl::Status LightProcess::WarmUp(absl::Duration timeout) {
-  if (!WriteAll(channel_.get(), &kWarmUp, 1)) {
-    return absl::UnavailableError(
-        absl::StrCat("light process ", pid(), " is gone"));
-  }
   uint32_t size = 0;
-  return ReadReply(&size, sizeof(size), timeout);
+  return Ask(absl::string_view(&kWarmUp, 1), &size, sizeof(size), timeout);
 }
 
 absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(
@@ -281,12 +278,10 @@ absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(
   message[0] = kCounts;
   std::memcpy(message + 1, &opened, sizeof(opened));
   std::memcpy(message + 1 + sizeof(opened), &closed, sizeof(closed));
-  if (!WriteAll(channel_.get(), message, sizeof(message))) {
-    return absl::UnavailableError(
-        absl::StrCat("light process ", pid(), " is gone"));
-  }
   uint32_t counts[2];
-  if (absl::Status s = ReadReply(counts, sizeof(counts), timeout); !s.ok()) {
+  if (absl::Status s = Ask(absl::string_view(message, sizeof(message)), counts,
+                           sizeof(counts), timeout);
+      !s.ok()) {
     return s;
   }
   return Counts{counts[0], counts[1]};

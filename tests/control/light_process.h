@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "shmport/unique_fd.h"
 #include "tests/util/child_process.h"
@@ -70,6 +71,9 @@ class LightProcess {
   LightProcess(ChildProcess child, UniqueFd channel)
       : child_(std::move(child)), channel_(std::move(channel)) {}
   absl::Status ReadReply(void* data, size_t size, absl::Duration timeout);
+  // Sends a command and reads its fixed-size reply.
+  absl::Status Ask(absl::string_view message, void* reply, size_t reply_size,
+                   absl::Duration timeout);
 
   ChildProcess child_;
   UniqueFd channel_;  // commands to the child, its replies back
