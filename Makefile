@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 DIST = bazel-bin/lib/shmport-dist.tar
 
-.PHONY: all setup build run test test-quick test-long bench bench-python fmt clean \
+.PHONY: all setup build run test test-quick test-long bench bench-python bench-scale fmt clean \
 	help dist install uninstall deb
 
 all: build
@@ -20,6 +20,7 @@ help:
 	@echo "make test-long   fuzzers and the soak test (tens of minutes)"
 	@echo "make bench       transport comparison; writes bench/results/latest.{json,svg}"
 	@echo "make bench-python  the Python binding vs multiprocessing.Pipe and a socketpair (bench/python_compare.py)"
+	@echo "make bench-scale the control plane at 10,000 processes / 100,000 ports (SCALE_FLAGS=... to resize)"
 	@echo "make fmt         clang-format every C++ file"
 	@echo "make install     install shmportd, shmportctl, libshmport (.so, .a, headers, pkg-config,"
 	@echo "                 CMake) and the Python package into \$$(DESTDIR)\$$(PREFIX) (/usr/local)"
@@ -46,6 +47,15 @@ test-long: setup
 
 bench: setup
 	@tools/run_bench.sh
+
+# The control plane at issue 16's size: 10,000 light client processes,
+# 100,000 ports, 1,000 of the clients SIGKILLed at once. Needs ~2 GiB of
+# memory for the clients and RLIMIT_NOFILE ~44,000 (the bench raises it; as
+# root the hard limit too).
+SCALE_FLAGS ?= --processes=10000 --ports=100000 --deaths=1000
+bench-scale: setup
+	$(BAZEL) build -c opt //bench:control_plane_load
+	$$($(BAZEL) info -c opt bazel-bin 2>/dev/null)/bench/control_plane_load $(SCALE_FLAGS)
 
 # Optimised builds of the package and the daemon, then one comparison run.
 bench-python: setup

@@ -14,14 +14,14 @@
 namespace shmport::bench {
 namespace {
 
-using CellKey = std::tuple<Mode, size_t, std::string>;
+using CellKey = std::tuple<Touch, Mode, size_t, std::string>;
 
 std::string Describe(const CellKey& key, const CellMeasurement& m,
                      absl::Duration wall) {
-  const auto& [mode, payload, transport] = key;
-  std::string line =
-      absl::StrFormat("%-12s %-10s %8zu B: %12.0f msg/s %8.3f GB/s", transport,
-                      ModeName(mode), payload, m.msgs_per_s, m.gbytes_per_s);
+  const auto& [touch, mode, payload, transport] = key;
+  std::string line = absl::StrFormat(
+      "%-12s %-10s touch=%-4s %8zu B: %12.0f msg/s %8.3f GB/s", transport,
+      ModeName(mode), TouchName(touch), payload, m.msgs_per_s, m.gbytes_per_s);
   if (mode == Mode::kPingPong) {
     absl::StrAppendFormat(&line, "  rtt p50 %.1f us p99 %.1f us (%u)", m.p50_us,
                           m.p99_us, m.messages);
@@ -48,12 +48,13 @@ Spread SpreadOf(std::vector<double> values) {
   return s;
 }
 
-CellSummary SummariseCell(const std::string& transport, Mode mode,
+CellSummary SummariseCell(const std::string& transport, Mode mode, Touch touch,
                           size_t payload_bytes,
                           const std::vector<CellMeasurement>& reps) {
   CellSummary c;
   c.transport = transport;
   c.mode = mode;
+  c.touch = touch;
   c.payload_bytes = payload_bytes;
   c.reps = static_cast<int>(reps.size());
   std::vector<double> msgs, gbytes, p50, p99, p999;
@@ -73,21 +74,22 @@ CellSummary SummariseCell(const std::string& transport, Mode mode,
   return c;
 }
 
-absl::StatusOr<std::vector<CellSummary>> RunComparison(
-    const ComparisonPlan& plan) {
-  if (plan.reps < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reps must be >= 1, got ", plan.reps));
-  }
-  std::map<CellKey, std::vector<CellMeasurement>> results;
+namespace {
+
+// One repetition of every (payload, touch, mode, transport) cell, into
+// `results`.
+absl::Status RunRepetition(
+    const ComparisonPlan& plan, int rep,
+    std::map<CellKey, std::vector<CellMeasurement>>& results) {
   const size_t n = plan.transports.size();
-  for (int rep = 0; rep < plan.reps; ++rep) {
-    for (size_t payload : plan.payloads) {
+  for (size_t payload : plan.payloads) {
+    for (Touch touch : plan.touches) {
       WorkloadConfig config = plan.timing;
       config.payload_bytes = payload;
+      config.touch = touch;
       for (Mode mode : plan.modes) {
-        if (plan.memcpy && mode == Mode::kThroughput) {
-          CellKey key{mode, payload, kMemcpyName};
+        if (plan.memcpy && mode == Mode::kThroughput && touch == Touch::kAll) {
+          CellKey key{touch, mode, payload, kMemcpyName};
           const absl::Time start = absl::Now();
           CellMeasurement m =
               MeasureMemcpy(payload, config.warmup, config.duration);
@@ -99,7 +101,7 @@ absl::StatusOr<std::vector<CellSummary>> RunComparison(
         for (size_t k = 0; k < n; ++k) {
           const Transport& transport = *plan.transports[(k + rep) % n];
           if (!transport.Supports(mode)) continue;
-          CellKey key{mode, payload, transport.name()};
+          CellKey key{touch, mode, payload, transport.name()};
           const absl::Time start = absl::Now();
           absl::StatusOr<CellMeasurement> m = RunCell(transport, mode, config);
           if (!m.ok()) return m.status();
@@ -111,17 +113,35 @@ absl::StatusOr<std::vector<CellSummary>> RunComparison(
       }
     }
   }
+  return absl::OkStatus();
+}
 
+}  // namespace
+
+absl::StatusOr<std::vector<CellSummary>> RunComparison(
+    const ComparisonPlan& plan) {
+  if (plan.reps < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reps must be >= 1, got ", plan.reps));
+  }
+  std::map<CellKey, std::vector<CellMeasurement>> results;
+  for (int rep = 0; rep < plan.reps; ++rep) {
+    if (absl::Status s = RunRepetition(plan, rep, results); !s.ok()) return s;
+  }
+
+  std::vector<std::string> names;
+  for (const auto& t : plan.transports) names.push_back(t->name());
+  names.push_back(kMemcpyName);
   std::vector<CellSummary> summaries;
-  for (Mode mode : plan.modes) {
-    for (size_t payload : plan.payloads) {
-      std::vector<std::string> names;
-      for (const auto& t : plan.transports) names.push_back(t->name());
-      names.push_back(kMemcpyName);
-      for (const std::string& name : names) {
-        auto it = results.find(CellKey{mode, payload, name});
-        if (it == results.end()) continue;
-        summaries.push_back(SummariseCell(name, mode, payload, it->second));
+  for (Touch touch : plan.touches) {
+    for (Mode mode : plan.modes) {
+      for (size_t payload : plan.payloads) {
+        for (const std::string& name : names) {
+          auto it = results.find(CellKey{touch, mode, payload, name});
+          if (it == results.end()) continue;
+          summaries.push_back(
+              SummariseCell(name, mode, touch, payload, it->second));
+        }
       }
     }
   }

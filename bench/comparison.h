@@ -20,6 +20,8 @@ namespace shmport::bench {
 
 // The name of the memcpy reference rows.
 inline constexpr char kMemcpyName[] = "memcpy";
+// The name of the shared-memory handoff reference (handoff_transport.h).
+inline constexpr char kHandoffName[] = "handoff";
 
 const char* ModeName(Mode mode);
 
@@ -35,8 +37,9 @@ struct Spread {
 Spread SpreadOf(std::vector<double> values);
 
 struct CellSummary {
-  std::string transport;  // shmport, shmport-spin, unix, pipe, grpc, memcpy
+  std::string transport;  // shmport, ..., grpc, handoff, memcpy
   Mode mode = Mode::kThroughput;
+  Touch touch = Touch::kAll;
   size_t payload_bytes = 0;
   int reps = 0;
   Spread msgs_per_s;
@@ -47,7 +50,7 @@ struct CellSummary {
   uint64_t samples = 0;  // measured messages or round trips, all reps
 };
 
-CellSummary SummariseCell(const std::string& transport, Mode mode,
+CellSummary SummariseCell(const std::string& transport, Mode mode, Touch touch,
                           size_t payload_bytes,
                           const std::vector<CellMeasurement>& reps);
 
@@ -55,6 +58,9 @@ struct ComparisonPlan {
   std::vector<std::shared_ptr<const Transport>> transports;
   std::vector<size_t> payloads;
   std::vector<Mode> modes = {Mode::kThroughput, Mode::kPingPong};
+  // Each cell runs once per touch level (payload.h); memcpy only with
+  // Touch::kAll (it copies whole payloads).
+  std::vector<Touch> touches = {Touch::kAll};
   int reps = 3;
   // Timing of every cell; payload_bytes is set per cell.
   WorkloadConfig timing;
@@ -64,12 +70,13 @@ struct ComparisonPlan {
   std::function<void(absl::string_view)> progress;
 };
 
-// Runs every (rep, payload, mode, transport) cell in that nesting order,
+// Runs every (rep, payload, touch, mode, transport) cell in that nesting
+// order,
 // rotating the transport order each repetition so that drift and
 // ordering effects hit every transport alike. A transport that does not
 // support a mode is skipped for it. The first failing cell (a checksum
-// mismatch included) fails the whole run. Summaries come ordered by mode,
-// payload, then the plan's transport order (memcpy last).
+// mismatch included) fails the whole run. Summaries come ordered by touch,
+// mode, payload, then the plan's transport order (memcpy last).
 absl::StatusOr<std::vector<CellSummary>> RunComparison(
     const ComparisonPlan& plan);
 

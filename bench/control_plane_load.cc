@@ -1,9 +1,13 @@
-// Control-plane load (acceptance 5): a real shmportd with 1,000 registered
-// client processes and 10,000 ports. Measures Register + attach + OpenPort
-// latency (p50/p99) and the daemon's memory and fds at that load.
+// Control-plane load and scale (issue 16): a real shmportd with --processes
+// registered client processes and --ports ports among them. Measures
+// Register + attach + OpenPort latency (p50/p99), the daemon's memory and
+// fds at that load, the latency of the whole-registry queries (ListPorts,
+// ListProcesses, GetStats), and how long the daemon takes to notice and
+// clean up --deaths clients SIGKILLed at once.
 //
-//   bazel run -c opt //bench:control_plane_load -- [--processes=1000]
-//       [--ports=10000] [--json]
+//   bazel run -c opt //bench:control_plane_load -- [--processes=200]
+//       [--ports=2000] [--deaths=100] [--json]
+//   make bench-scale      the issue-16 size: 10,000 / 100,000 / 1,000
 //
 // The clients are light forked processes (tests/control/light_process.h):
 // this process registers on each one's behalf (Register names the child's
@@ -11,39 +15,66 @@
 // kernel's pid), and keeps every port fd it is handed. Each of the first
 // --processes samples times the whole sequence for one new process:
 // Register, attach, and its first OpenPort. The remaining ports are opened
-// afterwards and timed alone.
+// afterwards and timed alone. The --deaths victims share one process group,
+// so one killpg(SIGKILL) ends them together.
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "shmport/unique_fd.h"
 #include "tests/control/daemon_process.h"
 #include "tests/control/light_process.h"
 #include "tests/control/raw_client.h"
 #include "tests/util/process_census.h"
 
-ABSL_FLAG(int, processes, 1000, "client processes to register");
-ABSL_FLAG(int, ports, 10000, "ports to open among them");
+ABSL_FLAG(int, processes, 200, "client processes to register");
+ABSL_FLAG(int, ports, 2000, "ports to open among them");
+ABSL_FLAG(int, deaths, 100,
+          "clients SIGKILLed at once to time the daemon's cleanup");
+ABSL_FLAG(int, query_samples, 10,
+          "calls of each whole-registry query (ListPorts, ...) timed at load");
+ABSL_FLAG(bool, control_connections, true,
+          "each client also holds an idle control (HTTP/2) connection, as a "
+          "Session's gRPC channel does");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of a table");
 
 namespace {
 
 namespace v1 = ::shmport::v1;
+using shmport::UniqueFd;
 using shmport::testing::Context;
+using shmport::testing::CountOpenFds;
 using shmport::testing::DaemonProcess;
 using shmport::testing::Describe;
 using shmport::testing::LightProcess;
 using shmport::testing::ProcStatusBytes;
+using Stub = v1::ControlPlane::Stub;
+
+struct Sizes {
+  int processes = 0;
+  int ports = 0;
+  int deaths = 0;
+  int query_samples = 0;
+  bool control_connections = false;
+};
 
 struct Percentiles {
   double p50_us = 0, p99_us = 0, max_us = 0;
@@ -64,182 +95,469 @@ Percentiles Summarise(std::vector<absl::Duration> samples) {
   return p;
 }
 
-int Fail(const std::string& what) {
-  std::fprintf(stderr, "control_plane_load: %s\n", what.c_str());
-  return 1;
+struct Client {
+  std::unique_ptr<LightProcess> process;
+  uint64_t id = 0;
+  std::string token;
+};
+
+// Everything the run measured.
+struct Results {
+  std::vector<absl::Duration> sequence, register_attach, register_alone,
+      open_alone, list_ports, list_ports_one, list_processes, get_stats;
+  uint64_t ends = 0;  // PortOpened notices the clients received
+  uint32_t processes = 0, ports = 0;
+  uint64_t rss = 0, hwm = 0, rss_idle = 0;
+  uint32_t daemon_fds = 0;       // DaemonStats.open_fds
+  size_t get_stats_bytes = 0;    // one GetStats answer, encoded
+  int proc_fds = 0;              // /proc/<daemon>/fd
+  absl::Duration deaths_exited;  // killpg -> every victim's pidfd readable
+  absl::Duration deaths_gone;    // killpg -> ListProcesses without them
+  uint32_t after_deaths_processes = 0, after_deaths_ports = 0;
+  absl::Duration all_gone;  // the rest killed -> registry empty
+  double seconds_setup = 0;
+};
+
+// The daemon holds 2 fds per attached process (its broker link and a
+// pidfd) and 2 per control connection; it inherits this process's limit and
+// raises its soft limit to the hard one. This process holds 1 per client
+// and a pidfd per victim. As root (CAP_SYS_RESOURCE) the hard limit may
+// grow; otherwise it bounds the load.
+absl::Status RaiseFdLimit(const Sizes& s) {
+  const rlim_t need =
+      2 * static_cast<rlim_t>(s.processes) * (s.control_connections ? 2 : 1) +
+      128;
+  rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return absl::InternalError("getrlimit(RLIMIT_NOFILE) failed");
+  }
+  if (limit.rlim_max < need) {
+    rlimit raised = {need, need};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the daemon needs RLIMIT_NOFILE >= ", need, " for ", s.processes,
+        " processes (2 fds each, 2 more per control connection), but the "
+        "hard limit is ",
+        limit.rlim_max,
+        " and cannot be raised here (no CAP_SYS_RESOURCE): raise it "
+        "(ulimit -Hn, systemd LimitNOFILE=), or run fewer --processes or "
+        "--control_connections=false"));
+  }
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return absl::InternalError("setrlimit(RLIMIT_NOFILE) failed");
+  }
+  return absl::OkStatus();
 }
 
-}  // namespace
+// Room for the load; everything else stays at the defaults.
+std::string DaemonConfig(const Sizes& s) {
+  const int per_process = 4 * (s.ports / s.processes + 1);
+  return absl::StrCat(
+      "connections { max_control_connections_per_uid: ", s.processes + 256,
+      " max_control_connections: ", s.processes + 512,
+      " } limits { max_processes: ", 2 * s.processes,
+      " max_processes_per_uid: ", 2 * s.processes, " max_ports: ", 2 * s.ports,
+      " max_ports_per_process: ", per_process,
+      " max_incoming_ports_per_process: ", per_process,
+      " registrations_per_second: 1000000 registration_burst: 1000000 }");
+}
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  const int n = absl::GetFlag(FLAGS_processes);
-  const int total_ports = absl::GetFlag(FLAGS_ports);
-  if (n < 2 || total_ports < n) {
-    return Fail("need --processes >= 2 and --ports >= --processes");
-  }
+// A stub whose channel takes a whole-registry answer of any size (gRPC's
+// default 4 MiB holds ~30,000 ports).
+std::unique_ptr<Stub> LargeAnswerStub(const DaemonProcess& daemon) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetMaxReceiveMessageSize(-1);
+  return v1::ControlPlane::NewStub(grpc::CreateCustomChannel(
+      daemon.address(), grpc::InsecureChannelCredentials(), args));
+}
 
-  // Room for the load; everything else stays at the defaults.
-  auto daemon = DaemonProcess::Start(
-      {.config_text = absl::StrCat(
-           "limits { max_processes: ", 2 * n, " max_ports: ", 2 * total_ports,
-           " max_ports_per_process: ", 4 * (total_ports / n + 1),
-           " registrations_per_second: 1000000 registration_burst: 1000000 "
-           "} watcher_queue_limit: ",
-           2 * (n + total_ports))});
-  if (!daemon.ok()) return Fail(daemon.status().ToString());
-  auto stub = (*daemon)->NewStub();
-  const uint64_t rss_idle = ProcStatusBytes((*daemon)->pid(), "VmRSS");
-
-  struct Client {
-    std::unique_ptr<LightProcess> process;
-    uint64_t id = 0;
-    std::string token;
-  };
-  std::vector<Client> clients(n);
-  for (Client& c : clients) {
+// Forks the clients; the first `deaths` join one process group (led by the
+// first), which killpg ends at once.
+absl::StatusOr<pid_t> ForkClients(const Sizes& s, const DaemonProcess& daemon,
+                                  std::vector<Client>& out) {
+  absl::string_view control_socket = daemon.address();
+  absl::ConsumePrefix(&control_socket, "unix:");
+  out.resize(s.processes);
+  pid_t group = 0;
+  for (int i = 0; i < s.processes; ++i) {
     auto p = LightProcess::Fork();
-    if (!p.ok()) return Fail(p.status().ToString());
-    c.process = std::move(*p);
-    if (absl::Status s = c.process->WarmUp(absl::Seconds(30)); !s.ok()) {
-      return Fail(s.ToString());
+    if (!p.ok()) return p.status();
+    out[i].process = std::move(*p);
+    if (i < s.deaths) {
+      const pid_t pid = out[i].process->pid();
+      if (::setpgid(pid, group == 0 ? pid : group) != 0) {
+        return absl::InternalError(absl::StrCat("setpgid(", pid, ") failed"));
+      }
+      if (group == 0) group = pid;
+    }
+    if (absl::Status st = out[i].process->WarmUp(absl::Seconds(30)); !st.ok()) {
+      return st;
+    }
+    if (!s.control_connections) continue;
+    if (absl::Status st = out[i].process->HoldControlConnection(
+            std::string(control_socket), absl::Seconds(30));
+        !st.ok()) {
+      return st;
     }
   }
+  return group;
+}
 
-  auto open_port = [&](int from, int to, absl::Duration* took) -> bool {
-    v1::OpenPortRequest request;
-    request.mutable_from()->set_id(clients[from].id);
-    request.mutable_to()->set_id(clients[to].id);
-    request.set_session_token(clients[from].token);
-    v1::OpenPortResponse response;
-    const absl::Time t0 = absl::Now();
-    const grpc::Status s = stub->OpenPort(Context().get(), request, &response);
-    *took = absl::Now() - t0;
-    if (!s.ok()) Fail(absl::StrCat("OpenPort: ", Describe(s)));
-    return s.ok();
-  };
+absl::Status OpenPort(Stub& stub, const Client& from, const Client& to,
+                      absl::Duration* took) {
+  v1::OpenPortRequest request;
+  request.mutable_from()->set_id(from.id);
+  request.mutable_to()->set_id(to.id);
+  request.set_session_token(from.token);
+  v1::OpenPortResponse response;
+  const absl::Time t0 = absl::Now();
+  const grpc::Status s = stub.OpenPort(Context().get(), request, &response);
+  *took = absl::Now() - t0;
+  if (!s.ok()) return absl::UnavailableError("OpenPort: " + Describe(s));
+  return absl::OkStatus();
+}
 
-  // Phase 1: each new process registers, attaches, and opens its first
-  // port (to the process before it): one sample of the whole sequence.
-  std::vector<absl::Duration> sequence, register_attach, register_alone,
-      open_alone;
-  int opened = 0;
-  for (int i = 0; i < n; ++i) {
+// Phase 1: each new process registers, attaches, and opens its first port
+// (to the process before it): one sample of the whole sequence.
+absl::Status RegisterAll(Stub& stub, std::vector<Client>& clients, Results& r) {
+  for (size_t i = 0; i < clients.size(); ++i) {
     v1::RegisterRequest request;
     request.set_name(absl::StrCat("load-", i));
     request.set_pid(clients[i].process->pid());
     v1::RegisterResponse response;
     const absl::Time t0 = absl::Now();
-    const grpc::Status s = stub->Register(Context().get(), request, &response);
-    if (!s.ok()) return Fail(absl::StrCat("Register: ", Describe(s)));
-    register_alone.push_back(absl::Now() - t0);
+    const grpc::Status s = stub.Register(Context().get(), request, &response);
+    if (!s.ok()) return absl::UnavailableError("Register: " + Describe(s));
+    r.register_alone.push_back(absl::Now() - t0);
     clients[i].id = response.process_id();
     clients[i].token = response.session_token();
     if (absl::Status a =
             clients[i].process->Attach(response.broker_address(), clients[i].id,
                                        clients[i].token, absl::Seconds(30));
         !a.ok()) {
-      return Fail(a.ToString());
+      return a;
     }
     const absl::Duration attached = absl::Now() - t0;
-    register_attach.push_back(attached);
-    if (i > 0) {
-      absl::Duration took;
-      if (!open_port(i, i - 1, &took)) return 1;
-      sequence.push_back(attached + took);
-      ++opened;
+    r.register_attach.push_back(attached);
+    if (i == 0) continue;
+    absl::Duration took;
+    if (absl::Status o = OpenPort(stub, clients[i], clients[i - 1], &took);
+        !o.ok()) {
+      return o;
     }
+    r.sequence.push_back(attached + took);
   }
-  // Phase 2: the remaining ports, spread evenly, timed alone.
+  return absl::OkStatus();
+}
+
+// Phase 2: the remaining ports, spread evenly, timed alone.
+absl::Status OpenRemaining(Stub& stub, const std::vector<Client>& clients,
+                           int total_ports, Results& r) {
+  const int n = static_cast<int>(clients.size());
+  int opened = n - 1;
   for (int k = 0; opened < total_ports; ++k) {
     const int from = k % n;
     const int to = (from + 2 + k / n) % n;
     if (to == from) continue;
     absl::Duration took;
-    if (!open_port(from, to, &took)) return 1;
-    open_alone.push_back(took);
+    if (absl::Status s = OpenPort(stub, clients[from], clients[to], &took);
+        !s.ok()) {
+      return s;
+    }
+    r.open_alone.push_back(took);
     ++opened;
   }
+  return absl::OkStatus();
+}
 
-  // Every end reached its process.
-  uint64_t ends = 0;
-  for (Client& c : clients) {
-    auto counts = c.process->AwaitCounts(0, 0, absl::Seconds(30));
-    if (!counts.ok()) return Fail(counts.status().ToString());
-    ends += counts->opened;
+// Times `call` `samples` times into `out`; stops at the first failure.
+absl::Status Time(int samples, std::vector<absl::Duration>& out,
+                  const std::function<grpc::Status()>& call) {
+  for (int i = 0; i < samples; ++i) {
+    const absl::Time t0 = absl::Now();
+    const grpc::Status s = call();
+    out.push_back(absl::Now() - t0);
+    if (!s.ok()) return absl::UnavailableError(Describe(s));
   }
-  v1::GetStatsResponse stats;
-  if (grpc::Status s = stub->GetStats(Context().get(), {}, &stats); !s.ok()) {
-    return Fail(Describe(s));
-  }
-  const uint64_t rss = ProcStatusBytes((*daemon)->pid(), "VmRSS");
-  const uint64_t hwm = ProcStatusBytes((*daemon)->pid(), "VmHWM");
-  const v1::DaemonStats& d = stats.daemon();
+  return absl::OkStatus();
+}
 
-  // Liveness at scale: kill every client at once and time until the
-  // registry is empty (the daemon learns of each by pidfd / link EOF).
-  // The snapshot (include_existing) proves the watch is live first.
-  grpc::ClientContext watch_context;
-  v1::WatchEventsRequest watch_request;
-  watch_request.set_include_existing(true);
-  auto watch = stub->WatchEvents(&watch_context, watch_request);
-  v1::Event event;
-  for (uint64_t i = 0; i < d.processes() + d.ports(); ++i) {
-    if (!watch->Read(&event)) return Fail("the watch ended early");
+// The whole-registry queries an operator's tools make, at load.
+absl::Status TimeQueries(Stub& stub, const Sizes& s, uint64_t one_id,
+                         Results& r) {
+  absl::Status status = Time(s.query_samples, r.list_ports, [&] {
+    v1::ListPortsResponse response;
+    return stub.ListPorts(Context().get(), {}, &response);
+  });
+  status.Update(Time(s.query_samples, r.list_ports_one, [&] {
+    v1::ListPortsRequest request;
+    request.set_process_id(one_id);
+    v1::ListPortsResponse response;
+    return stub.ListPorts(Context().get(), request, &response);
+  }));
+  status.Update(Time(s.query_samples, r.list_processes, [&] {
+    v1::ListProcessesResponse response;
+    return stub.ListProcesses(Context().get(), {}, &response);
+  }));
+  status.Update(Time(s.query_samples, r.get_stats, [&] {
+    v1::GetStatsResponse response;
+    return stub.GetStats(Context().get(), {}, &response);
+  }));
+  return status;
+}
+
+absl::StatusOr<v1::GetStatusResponse> GetStatus(Stub& stub) {
+  v1::GetStatusResponse status;
+  if (grpc::Status s = stub.GetStatus(Context().get(), {}, &status); !s.ok()) {
+    return absl::UnavailableError("GetStatus: " + Describe(s));
+  }
+  return status;
+}
+
+// After a kill: polls GetStatus (cheap) until `remaining` processes are
+// left, then asks ListProcesses, until it lists none of `gone`. Returns the
+// time from `killed_at`.
+absl::StatusOr<absl::Duration> AwaitGone(
+    Stub& stub, uint32_t remaining, const absl::flat_hash_set<uint64_t>& gone,
+    absl::Time killed_at) {
+  const absl::Time deadline = killed_at + absl::Minutes(5);
+  while (absl::Now() < deadline) {
+    absl::StatusOr<v1::GetStatusResponse> status = GetStatus(stub);
+    if (!status.ok()) return status.status();
+    if (status->processes() > remaining) {
+      absl::SleepFor(absl::Milliseconds(1));
+      continue;
+    }
+    v1::ListProcessesResponse list;
+    if (grpc::Status s = stub.ListProcesses(Context().get(), {}, &list);
+        !s.ok()) {
+      return absl::UnavailableError("ListProcesses: " + Describe(s));
+    }
+    const bool any = std::any_of(
+        list.processes().begin(), list.processes().end(),
+        [&](const v1::ProcessInfo& p) { return gone.contains(p.id()); });
+    if (!any) return absl::Now() - killed_at;
+  }
+  return absl::DeadlineExceededError(
+      "killed clients still listed after 5 minutes");
+}
+
+// Pidfds of the first `n` clients, to see when the kernel has ended them.
+absl::StatusOr<std::vector<UniqueFd>> PidFds(const std::vector<Client>& clients,
+                                             int n) {
+  std::vector<UniqueFd> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = static_cast<int>(
+        ::syscall(SYS_pidfd_open, clients[i].process->pid(), 0));
+    if (fd < 0) return absl::InternalError("pidfd_open failed");
+    fds.emplace_back(fd);
+  }
+  return fds;
+}
+
+// Waits until every pidfd is readable (its process has exited).
+void AwaitExits(std::vector<UniqueFd>& fds) {
+  std::vector<pollfd> waiting;
+  for (const UniqueFd& fd : fds) waiting.push_back({fd.get(), POLLIN, 0});
+  while (!waiting.empty()) {
+    if (::poll(waiting.data(), waiting.size(), 1000) <= 0) continue;
+    std::erase_if(waiting, [](const pollfd& p) { return p.revents != 0; });
+  }
+}
+
+// Kills the victims' process group, then every other client.
+absl::Status KillAndAwait(Stub& stub, const std::vector<Client>& clients,
+                          const Sizes& s, pid_t group, Results& r) {
+  absl::flat_hash_set<uint64_t> victims;
+  for (int i = 0; i < s.deaths; ++i) victims.insert(clients[i].id);
+  if (s.deaths > 0) {
+    absl::StatusOr<std::vector<UniqueFd>> pidfds = PidFds(clients, s.deaths);
+    if (!pidfds.ok()) return pidfds.status();
+    const absl::Time killed_at = absl::Now();
+    if (::killpg(group, SIGKILL) != 0) {
+      return absl::InternalError("killpg(victims) failed");
+    }
+    AwaitExits(*pidfds);
+    r.deaths_exited = absl::Now() - killed_at;
+    absl::StatusOr<absl::Duration> took =
+        AwaitGone(stub, s.processes - s.deaths, victims, killed_at);
+    if (!took.ok()) return took.status();
+    r.deaths_gone = *took;
+    absl::StatusOr<v1::GetStatusResponse> after = GetStatus(stub);
+    if (!after.ok()) return after.status();
+    r.after_deaths_processes = after->processes();
+    r.after_deaths_ports = after->ports();
+  }
+  absl::flat_hash_set<uint64_t> rest;
+  for (size_t i = s.deaths; i < clients.size(); ++i) {
+    rest.insert(clients[i].id);
   }
   const absl::Time killed_at = absl::Now();
-  for (Client& c : clients) ::kill(c.process->pid(), SIGKILL);
-  int exited = 0;
-  while (exited < n && watch->Read(&event)) {
-    if (event.kind() == v1::Event::PROCESS_EXITED) ++exited;
+  for (size_t i = s.deaths; i < clients.size(); ++i) {
+    clients[i].process->Kill(SIGKILL);
   }
-  const absl::Duration all_gone = absl::Now() - killed_at;
-  watch_context.TryCancel();
-  for (Client& c : clients) c.process->Kill(SIGKILL);  // reap
+  absl::StatusOr<absl::Duration> took = AwaitGone(stub, 0, rest, killed_at);
+  if (!took.ok()) return took.status();
+  r.all_gone = *took;
+  return absl::OkStatus();
+}
 
-  const Percentiles seq = Summarise(sequence);
-  const Percentiles reg = Summarise(register_attach);
-  const Percentiles reg_rpc = Summarise(register_alone);
-  const Percentiles open = Summarise(open_alone);
-  if (absl::GetFlag(FLAGS_json)) {
-    std::printf(
-        "{\"processes\": %u, \"ports\": %u, \"port_ends_delivered\": %llu, "
-        "\"register_attach_open_p50_us\": %.1f, "
-        "\"register_attach_open_p99_us\": %.1f, "
-        "\"register_attach_p50_us\": %.1f, \"register_attach_p99_us\": %.1f, "
-        "\"register_p50_us\": %.1f, \"register_p99_us\": %.1f, "
-        "\"open_port_p50_us\": %.1f, \"open_port_p99_us\": %.1f, "
-        "\"daemon_rss_bytes\": %llu, \"daemon_peak_rss_bytes\": %llu, "
-        "\"daemon_idle_rss_bytes\": %llu, \"daemon_open_fds\": %u, "
-        "\"all_killed_to_empty_ms\": %.1f}\n",
-        d.processes(), d.ports(), static_cast<unsigned long long>(ends),
-        seq.p50_us, seq.p99_us, reg.p50_us, reg.p99_us, reg_rpc.p50_us,
-        reg_rpc.p99_us, open.p50_us, open.p99_us,
-        static_cast<unsigned long long>(rss),
-        static_cast<unsigned long long>(hwm),
-        static_cast<unsigned long long>(rss_idle), d.open_fds(),
-        absl::ToDoubleMilliseconds(all_gone));
-  } else {
-    std::printf(
-        "shmportd under load: %u processes, %u ports (%llu port ends "
-        "delivered)\n",
-        d.processes(), d.ports(), static_cast<unsigned long long>(ends));
-    std::printf("  %-32s %10s %10s %10s\n", "latency (us)", "p50", "p99",
-                "max");
-    std::printf("  %-32s %10.1f %10.1f %10.1f\n", "Register+attach+OpenPort",
-                seq.p50_us, seq.p99_us, seq.max_us);
-    std::printf("  %-32s %10.1f %10.1f %10.1f\n", "Register+attach", reg.p50_us,
-                reg.p99_us, reg.max_us);
-    std::printf("  %-32s %10.1f %10.1f %10.1f\n", "Register (RPC alone)",
-                reg_rpc.p50_us, reg_rpc.p99_us, reg_rpc.max_us);
-    std::printf("  %-32s %10.1f %10.1f %10.1f\n", "OpenPort (at load)",
-                open.p50_us, open.p99_us, open.max_us);
-    std::printf(
-        "  daemon RSS: %.1f MiB at load (peak %.1f MiB, idle %.1f "
-        "MiB); %u open fds\n",
-        rss / 1048576.0, hwm / 1048576.0, rss_idle / 1048576.0, d.open_fds());
-    std::printf("  all %d clients SIGKILLed -> registry empty: %.1f ms\n", n,
-                absl::ToDoubleMilliseconds(all_gone));
+// The measurements at full load: delivered ends, counts, memory, fds.
+absl::Status Census(Stub& stub, const DaemonProcess& daemon,
+                    std::vector<Client>& clients, Results& r) {
+  for (Client& c : clients) {
+    auto counts = c.process->AwaitCounts(0, 0, absl::Seconds(30));
+    if (!counts.ok()) return counts.status();
+    r.ends += counts->opened;
   }
-  return exited == n ? 0 : Fail("not every client's exit was seen");
+  v1::GetStatsResponse stats;
+  if (grpc::Status s = stub.GetStats(Context().get(), {}, &stats); !s.ok()) {
+    return absl::UnavailableError("GetStats: " + Describe(s));
+  }
+  r.rss = ProcStatusBytes(daemon.pid(), "VmRSS");
+  r.hwm = ProcStatusBytes(daemon.pid(), "VmHWM");
+  r.proc_fds = CountOpenFds(daemon.pid());
+  r.processes = stats.daemon().processes();
+  r.ports = stats.daemon().ports();
+  r.daemon_fds = stats.daemon().open_fds();
+  r.get_stats_bytes = stats.ByteSizeLong();
+  return absl::OkStatus();
+}
+
+absl::Status Run(const Sizes& s, Results& r) {
+  if (absl::Status st = RaiseFdLimit(s); !st.ok()) {
+    return st;
+  }
+  auto daemon = DaemonProcess::Start({.config_text = DaemonConfig(s)});
+  if (!daemon.ok()) return daemon.status();
+  std::unique_ptr<Stub> stub = LargeAnswerStub(**daemon);
+  r.rss_idle = ProcStatusBytes((*daemon)->pid(), "VmRSS");
+  const absl::Time t0 = absl::Now();
+  std::vector<Client> clients;
+  absl::StatusOr<pid_t> group = ForkClients(s, **daemon, clients);
+  if (!group.ok()) return group.status();
+  if (absl::Status st = RegisterAll(*stub, clients, r); !st.ok()) return st;
+  if (absl::Status st = OpenRemaining(*stub, clients, s.ports, r); !st.ok()) {
+    return st;
+  }
+  r.seconds_setup = absl::ToDoubleSeconds(absl::Now() - t0);
+  if (absl::Status st = Census(*stub, **daemon, clients, r); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = TimeQueries(*stub, s, clients[s.processes / 2].id, r);
+      !st.ok()) {
+    return st;
+  }
+  return KillAndAwait(*stub, clients, s, *group, r);
+}
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+double MiB(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
+
+void PrintJson(const Sizes& s, const Results& r) {
+  const Percentiles seq = Summarise(r.sequence);
+  const Percentiles reg = Summarise(r.register_attach);
+  const Percentiles rpc = Summarise(r.register_alone);
+  const Percentiles open = Summarise(r.open_alone);
+  const Percentiles lp = Summarise(r.list_ports);
+  const Percentiles lp1 = Summarise(r.list_ports_one);
+  const Percentiles lpr = Summarise(r.list_processes);
+  const Percentiles gs = Summarise(r.get_stats);
+  std::printf(
+      "{\"processes\": %u, \"ports\": %u, \"port_ends_delivered\": %llu, "
+      "\"register_attach_open_p50_us\": %.1f, "
+      "\"register_attach_open_p99_us\": %.1f, "
+      "\"register_attach_p50_us\": %.1f, \"register_attach_p99_us\": %.1f, "
+      "\"register_p50_us\": %.1f, \"register_p99_us\": %.1f, "
+      "\"open_port_p50_us\": %.1f, \"open_port_p99_us\": %.1f, "
+      "\"list_ports_p50_us\": %.1f, \"list_ports_p99_us\": %.1f, "
+      "\"list_ports_of_one_p50_us\": %.1f, "
+      "\"list_processes_p50_us\": %.1f, \"get_stats_p50_us\": %.1f, "
+      "\"get_stats_bytes\": %zu, "
+      "\"daemon_rss_bytes\": %llu, \"daemon_peak_rss_bytes\": %llu, "
+      "\"daemon_idle_rss_bytes\": %llu, \"daemon_open_fds\": %u, "
+      "\"daemon_proc_fds\": %d, \"deaths\": %d, "
+      "\"deaths_to_exited_ms\": %.1f, "
+      "\"deaths_to_unlisted_ms\": %.1f, \"all_killed_to_empty_ms\": %.1f, "
+      "\"setup_s\": %.1f}\n",
+      r.processes, r.ports, static_cast<unsigned long long>(r.ends), seq.p50_us,
+      seq.p99_us, reg.p50_us, reg.p99_us, rpc.p50_us, rpc.p99_us, open.p50_us,
+      open.p99_us, lp.p50_us, lp.p99_us, lp1.p50_us, lpr.p50_us, gs.p50_us,
+      r.get_stats_bytes, static_cast<unsigned long long>(r.rss),
+      static_cast<unsigned long long>(r.hwm),
+      static_cast<unsigned long long>(r.rss_idle), r.daemon_fds, r.proc_fds,
+      s.deaths, Ms(r.deaths_exited), Ms(r.deaths_gone), Ms(r.all_gone),
+      r.seconds_setup);
+}
+
+void PrintRow(const char* what, const std::vector<absl::Duration>& samples) {
+  const Percentiles p = Summarise(samples);
+  std::printf("  %-34s %10.1f %10.1f %10.1f %8zu\n", what, p.p50_us, p.p99_us,
+              p.max_us, samples.size());
+}
+
+void PrintTable(const Sizes& s, const Results& r) {
+  std::printf(
+      "shmportd under load: %u processes, %u ports (%llu port ends "
+      "delivered; set up in %.1f s)\n",
+      r.processes, r.ports, static_cast<unsigned long long>(r.ends),
+      r.seconds_setup);
+  std::printf("  %-34s %10s %10s %10s %8s\n", "latency (us)", "p50", "p99",
+              "max", "samples");
+  PrintRow("Register+attach+OpenPort", r.sequence);
+  PrintRow("Register+attach", r.register_attach);
+  PrintRow("Register (RPC alone)", r.register_alone);
+  PrintRow("OpenPort (at load)", r.open_alone);
+  PrintRow("ListPorts (all, at load)", r.list_ports);
+  PrintRow("ListPorts (one process)", r.list_ports_one);
+  PrintRow("ListProcesses (at load)", r.list_processes);
+  PrintRow("GetStats (at load)", r.get_stats);
+  std::printf("  one GetStats answer: %.1f MiB (every port)\n",
+              MiB(r.get_stats_bytes));
+  std::printf(
+      "  daemon RSS: %.1f MiB at load (peak %.1f MiB, idle %.1f MiB); "
+      "%u open fds (/proc: %d)\n",
+      MiB(r.rss), MiB(r.hwm), MiB(r.rss_idle), r.daemon_fds, r.proc_fds);
+  if (s.deaths > 0) {
+    std::printf(
+        "  %d clients SIGKILLed at once -> all exited (kernel): %.1f ms; "
+        "none in ListProcesses: %.1f ms (left: %u processes, %u ports)\n",
+        s.deaths, Ms(r.deaths_exited), Ms(r.deaths_gone),
+        r.after_deaths_processes, r.after_deaths_ports);
+  }
+  std::printf("  the other %d SIGKILLed -> registry empty: %.1f ms\n",
+              s.processes - s.deaths, Ms(r.all_gone));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const Sizes s{
+      .processes = absl::GetFlag(FLAGS_processes),
+      .ports = absl::GetFlag(FLAGS_ports),
+      .deaths = absl::GetFlag(FLAGS_deaths),
+      .query_samples = absl::GetFlag(FLAGS_query_samples),
+      .control_connections = absl::GetFlag(FLAGS_control_connections)};
+  if (s.processes < 2 || s.ports < s.processes || s.deaths < 0 ||
+      s.deaths >= s.processes || s.query_samples < 1) {
+    std::fprintf(stderr,
+                 "control_plane_load: need --processes >= 2, --ports >= "
+                 "--processes, 0 <= --deaths < --processes and "
+                 "--query_samples >= 1\n");
+    return 2;
+  }
+  Results r;
+  if (absl::Status st = Run(s, r); !st.ok()) {
+    std::fprintf(stderr, "control_plane_load: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    PrintJson(s, r);
+  } else {
+    PrintTable(s, r);
+  }
+  return 0;
 }

@@ -1,5 +1,6 @@
 #include "bench/payload.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -41,6 +42,14 @@ uint64_t LoadWord(const uint8_t* p) {
 void StoreWord(uint8_t* p, uint64_t w) { std::memcpy(p, &w, sizeof(w)); }
 
 }  // namespace
+
+const char* TouchName(Touch touch) {
+  return touch == Touch::kAll ? "all" : "none";
+}
+
+size_t TouchedBytes(size_t bytes, Touch touch) {
+  return touch == Touch::kAll ? bytes : std::min(bytes, kMinPayloadBytes);
+}
 
 absl::Status ValidatePayloadSize(size_t bytes) {
   if (bytes < kMinPayloadBytes || bytes % 8 != 0) {

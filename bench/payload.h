@@ -32,6 +32,24 @@ enum class PayloadKind : uint8_t {
 // Smallest payload: a header and the two declaration words of kEnd.
 inline constexpr size_t kMinPayloadBytes = 24;
 
+// How much of each payload the workloads write and read.
+//   kAll   every byte, once on each side: what an application that
+//          produces and consumes its data pays (the default).
+//   kNone  only the header words (kMinPayloadBytes): the transport moves a
+//          payload_bytes message that nobody fills or reads, as zero-copy
+//          benchmarks such as iceoryx's iceperf measure. A transport that
+//          copies still copies every byte.
+enum class Touch { kAll, kNone };
+
+// "all", "none".
+const char* TouchName(Touch touch);
+
+// The leading bytes of a `bytes`-byte payload that Fill writes and Read
+// reads under `touch`; the workloads pass that prefix to Fill, Read, Verify
+// and ExpectedSum, so a kNone payload is checked like a kMinPayloadBytes
+// one (its header, kind, sequence and declaration, not its body).
+size_t TouchedBytes(size_t bytes, Touch touch);
+
 // Payload sizes must be whole words and at least kMinPayloadBytes.
 absl::Status ValidatePayloadSize(size_t bytes);
 

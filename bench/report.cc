@@ -94,7 +94,26 @@ bool Contains(const std::vector<std::string>& names, absl::string_view n) {
   return std::find(names.begin(), names.end(), n) != names.end();
 }
 
-std::string ThroughputTable(const std::vector<CellSummary>& cells) {
+// The heading's qualifier and the notes' sentence for a touch level.
+std::string TouchHeading(Touch touch) {
+  return touch == Touch::kAll
+             ? ""
+             : " — touch=none: payload NOT touched (header only)";
+}
+
+std::string TouchNote(Touch touch) {
+  if (touch == Touch::kAll) return "";
+  return absl::StrCat(
+      " **touch=none**: the sender writes only the ", kMinPayloadBytes,
+      "-byte header of each payload and the receiver reads only that, as "
+      "iceoryx's iceperf measures zero-copy transports; the payload size is "
+      "what the transport carries, not what anyone touched (the copying "
+      "transports still copy every byte). Compare these rows with each "
+      "other, not with touch=all.");
+}
+
+std::string ThroughputTable(const std::vector<CellSummary>& cells,
+                            Touch touch) {
   const Mode mode = Mode::kThroughput;
   const std::vector<std::string> names = TransportsOf(cells, mode);
   if (names.empty()) return "";
@@ -108,7 +127,7 @@ std::string ThroughputTable(const std::vector<CellSummary>& cells) {
 
   std::string out =
       absl::StrCat("### One-way throughput: GB/s (messages/s), median of ",
-                   reps, " reps\n\n");
+                   reps, " reps", TouchHeading(touch), "\n\n");
   std::vector<std::string> header = {"payload"};
   for (const std::string& n : names) header.push_back(n);
   if (has_shmport) {
@@ -142,11 +161,17 @@ std::string ThroughputTable(const std::vector<CellSummary>& cells) {
       "Every transport's sender writes each payload byte once and its "
       "receiver reads each byte once; memcpy copies the payload buffer to "
       "another in one process (one read and one write of each byte), so "
-      "shmport/memcpy is the fraction of this machine's copy bandwidth.\n");
+      "shmport/memcpy is the fraction of this machine's copy bandwidth. "
+      "handoff is the ceiling for a transfer between two processes: the "
+      "same workload writing each payload into shared memory and reading it "
+      "there, with one busy-polled flag per slot and nothing else, so "
+      "shmport/handoff is the fraction of what any shared-memory transport "
+      "could reach on this machine.",
+      TouchNote(touch), "\n");
   return out;
 }
 
-std::string PingPongTable(const std::vector<CellSummary>& cells) {
+std::string PingPongTable(const std::vector<CellSummary>& cells, Touch touch) {
   const Mode mode = Mode::kPingPong;
   const std::vector<std::string> names = TransportsOf(cells, mode);
   if (names.empty()) return "";
@@ -161,8 +186,9 @@ std::string PingPongTable(const std::vector<CellSummary>& cells) {
   }
   int reps = 0;
   for (const CellSummary& c : cells) reps = std::max(reps, c.reps);
-  std::string out = absl::StrCat(
-      "### Ping-pong round trip: p50 / p99 µs, median of ", reps, " reps\n\n");
+  std::string out =
+      absl::StrCat("### Ping-pong round trip: p50 / p99 µs, median of ", reps,
+                   " reps", TouchHeading(touch), "\n\n");
   std::vector<std::string> header = {"payload"};
   for (const std::string& n : names) header.push_back(n);
   for (const std::string& b : bases) {
@@ -196,8 +222,10 @@ std::string PingPongTable(const std::vector<CellSummary>& cells) {
       "Receive busy-polls the shared ring for up to 50 µs while that pays "
       "off (PortOptions::adaptive_spin), then sleeps. shmport-spin "
       "busy-polls up to 1 ms every time (PortOptions::receive_spin) on both "
-      "ends. Ratios: shmport's p50 ÷ "
-      "the other's (below 1: shmport is faster).\n");
+      "ends. handoff busy-polls a shared flag on both ends (the floor for a "
+      "shared-memory round trip). Ratios: shmport's p50 ÷ "
+      "the other's (below 1: shmport is faster).",
+      TouchNote(touch), "\n");
   return out;
 }
 
@@ -209,16 +237,16 @@ std::string SpreadText(const Spread& s, int decimals) {
 std::string AllCellsTable(const std::vector<CellSummary>& cells) {
   std::string out =
       "### Every cell: median [min, max] over reps\n\n"
-      "| transport | mode | payload | msgs/s | GB/s | p50 µs | p99 µs | "
-      "p99.9 µs | reps | samples |\n";
-  absl::StrAppend(&out, Rule(10));
+      "| transport | mode | touch | payload | msgs/s | GB/s | p50 µs | p99 µs "
+      "| p99.9 µs | reps | samples |\n";
+  absl::StrAppend(&out, Rule(11));
   for (const CellSummary& c : cells) {
     const bool pp = c.mode == Mode::kPingPong;
     absl::StrAppend(
         &out,
-        Row({c.transport, ModeName(c.mode), FormatPayload(c.payload_bytes),
-             SpreadText(c.msgs_per_s, 0), SpreadText(c.gbytes_per_s, 3),
-             pp ? SpreadText(c.p50_us, 1) : "–",
+        Row({c.transport, ModeName(c.mode), TouchName(c.touch),
+             FormatPayload(c.payload_bytes), SpreadText(c.msgs_per_s, 0),
+             SpreadText(c.gbytes_per_s, 3), pp ? SpreadText(c.p50_us, 1) : "–",
              pp ? SpreadText(c.p99_us, 1) : "–",
              pp ? SpreadText(c.p999_us, 1) : "–", absl::StrCat(c.reps),
              absl::StrCat(c.samples)}));
@@ -244,7 +272,8 @@ std::string FormatJson(const std::vector<CellSummary>& cells) {
     const CellSummary& c = cells[i];
     const bool pp = c.mode == Mode::kPingPong;
     absl::StrAppend(&out, "  {\"transport\": \"", c.transport,
-                    "\", \"mode\": \"", ModeName(c.mode),
+                    "\", \"mode\": \"", ModeName(c.mode), "\", \"touch\": \"",
+                    TouchName(c.touch),
                     "\", \"payload_bytes\": ", c.payload_bytes);
     AppendMetric(out, "msgs_per_s", c.msgs_per_s, 1, true);
     AppendMetric(out, "gbytes_per_s", c.gbytes_per_s, 4, true);
@@ -259,10 +288,20 @@ std::string FormatJson(const std::vector<CellSummary>& cells) {
 }
 
 std::string FormatTables(const std::vector<CellSummary>& cells) {
-  std::string out = ThroughputTable(cells);
-  const std::string pp = PingPongTable(cells);
-  if (!out.empty() && !pp.empty()) absl::StrAppend(&out, "\n");
-  absl::StrAppend(&out, pp, "\n", AllCellsTable(cells));
+  std::string out;
+  for (Touch touch : {Touch::kAll, Touch::kNone}) {
+    std::vector<CellSummary> mine;
+    for (const CellSummary& c : cells) {
+      if (c.touch == touch) mine.push_back(c);
+    }
+    for (const std::string& table :
+         {ThroughputTable(mine, touch), PingPongTable(mine, touch)}) {
+      if (table.empty()) continue;
+      if (!out.empty()) absl::StrAppend(&out, "\n");
+      absl::StrAppend(&out, table);
+    }
+  }
+  absl::StrAppend(&out, "\n", AllCellsTable(cells));
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "bench/report.h"
 
 namespace shmport::bench {
@@ -21,22 +22,37 @@ constexpr double kPanelWidth = 490;  // plot area of one panel
 constexpr double kPanelHeight = 340;
 constexpr double kPanelTop = 92;
 constexpr double kPanelLeft[2] = {90, 680};
+// The legend: a row under the panels, more rows when there are many lines.
+constexpr size_t kLegendPerRow = 7;
+constexpr double kLegendRowHeight = 22;
 
 struct Style {
   const char* color;
   const char* dash;  // stroke-dasharray, "" for solid
 };
 
-Style StyleOf(const std::string& transport) {
-  static const std::map<std::string, Style> known = {
+constexpr char kNoneSuffix[] = " (touch=none)";
+
+// A line of the plot: the transport, marked when its payloads were not
+// touched.
+std::string SeriesName(const CellSummary& c) {
+  return c.touch == Touch::kAll ? c.transport
+                                : absl::StrCat(c.transport, kNoneSuffix);
+}
+
+// A transport's colour; touch=none series are dotted in the same colour.
+Style StyleOf(absl::string_view series) {
+  static const std::map<std::string, Style, std::less<>> known = {
       {"shmport", {"#1f77b4", ""}},      {"shmport-spin", {"#17becf", ""}},
       {"shmport-c", {"#1f77b4", "4,2"}}, {"unix", {"#ff7f0e", ""}},
       {"pipe", {"#2ca02c", ""}},         {"grpc", {"#d62728", ""}},
-      {"memcpy", {"#555555", "6,4"}},
+      {"memcpy", {"#555555", "6,4"}},    {"handoff", {"#000000", "8,3,2,3"}},
   };
-  auto it = known.find(transport);
-  if (it != known.end()) return it->second;
-  return {"#9467bd", "2,3"};
+  const bool none = absl::ConsumeSuffix(&series, kNoneSuffix);
+  Style style = {"#9467bd", "2,3"};
+  if (auto it = known.find(series); it != known.end()) style = it->second;
+  if (none) style.dash = "1,3";
+  return style;
 }
 
 std::string Escape(absl::string_view text) {
@@ -173,7 +189,7 @@ std::string DrawPanel(const Panel& panel, const std::vector<CellSummary>& cells,
   for (const std::string& name : order) {
     std::vector<const CellSummary*> line;
     for (const CellSummary* c : mine) {
-      if (c->transport == name) line.push_back(c);
+      if (SeriesName(*c) == name) line.push_back(c);
     }
     if (line.empty()) continue;
     std::sort(line.begin(), line.end(), [](auto* a, auto* b) {
@@ -212,6 +228,27 @@ std::string DrawPanel(const Panel& panel, const std::vector<CellSummary>& cells,
   return out;
 }
 
+// What the reference lines and the touch=none lines are, for those drawn.
+std::string ReferencesNote(const std::vector<CellSummary>& cells) {
+  bool handoff = false, none = false;
+  for (const CellSummary& c : cells) {
+    handoff |= c.transport == kHandoffName;
+    none |= c.touch == Touch::kNone;
+  }
+  std::vector<std::string> notes;
+  if (handoff) {
+    notes.push_back(
+        "handoff: the same workload through bare shared memory and a "
+        "busy-polled flag (the ceiling)");
+  }
+  if (none) {
+    notes.push_back(absl::StrCat("dotted (touch=none): only the ",
+                                 kMinPayloadBytes,
+                                 "-byte header written and read, as iceperf"));
+  }
+  return absl::StrJoin(notes, "; ");
+}
+
 }  // namespace
 
 std::string RenderSvg(const std::vector<CellSummary>& cells,
@@ -219,17 +256,22 @@ std::string RenderSvg(const std::vector<CellSummary>& cells,
   std::vector<std::string> order;
   int reps = 0;
   for (const CellSummary& c : cells) {
-    if (std::find(order.begin(), order.end(), c.transport) == order.end()) {
-      order.push_back(c.transport);
+    const std::string series = SeriesName(c);
+    if (std::find(order.begin(), order.end(), series) == order.end()) {
+      order.push_back(series);
     }
     reps = std::max(reps, c.reps);
   }
+  const size_t legend_rows =
+      std::max<size_t>(1, (order.size() + kLegendPerRow - 1) / kLegendPerRow);
+  const double height =
+      kHeight + kLegendRowHeight * static_cast<double>(legend_rows - 1);
   std::string out = absl::StrFormat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
       "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
       "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
-      kWidth, kHeight, kWidth, kHeight);
+      kWidth, height, kWidth, height);
   absl::StrAppend(
       &out,
       "<style>\n"
@@ -248,7 +290,7 @@ std::string RenderSvg(const std::vector<CellSummary>& cells,
       "</style>\n");
   absl::StrAppendFormat(
       &out, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n", kWidth,
-      kHeight);
+      height);
   absl::StrAppendFormat(
       &out,
       "<text x=\"%.1f\" y=\"28\" class=\"title\">shmport vs. other local "
@@ -258,6 +300,10 @@ std::string RenderSvg(const std::vector<CellSummary>& cells,
                         "<text x=\"%.1f\" y=\"48\" class=\"subtitle\">%s"
                         "</text>\n",
                         kWidth / 2, Escape(subtitle));
+  absl::StrAppendFormat(&out,
+                        "<text x=\"%.1f\" y=\"66\" class=\"subtitle\">%s"
+                        "</text>\n",
+                        kWidth / 2, Escape(ReferencesNote(cells)));
   const Panel panels[2] = {
       {kPanelLeft[0], "One-way throughput (higher is better)",
        "GB/s (payload bytes, log scale)", Mode::kThroughput,
@@ -271,22 +317,25 @@ std::string RenderSvg(const std::vector<CellSummary>& cells,
   }
   // One legend for both panels, in a row under them.
   const double legend_y = kPanelTop + kPanelHeight + 90;
+  const size_t per_row = std::min(order.size(), kLegendPerRow);
   const double slot =
-      kWidth / static_cast<double>(std::max<size_t>(order.size(), 1));
+      kWidth / static_cast<double>(std::max<size_t>(per_row, 1));
   for (size_t i = 0; i < order.size(); ++i) {
     const Style style = StyleOf(order[i]);
-    const double x = slot * static_cast<double>(i) + slot / 2 - 45;
+    const double x = slot * static_cast<double>(i % per_row) + slot / 2 - 60;
+    const double y =
+        legend_y + kLegendRowHeight * static_cast<double>(i / per_row);
     absl::StrAppendFormat(
         &out,
         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
         "y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"%s/>\n",
-        x, legend_y, x + 30, legend_y, style.color,
+        x, y, x + 30, y, style.color,
         *style.dash ? absl::StrCat(" stroke-dasharray=\"", style.dash, "\"")
                     : "");
     absl::StrAppendFormat(&out,
                           "<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">%s"
                           "</text>\n",
-                          x + 38, legend_y + 5, Escape(order[i]));
+                          x + 38, y + 5, Escape(order[i]));
   }
   absl::StrAppend(&out, "</svg>\n");
   return out;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bench/grpc_transport.h"
+#include "bench/handoff_transport.h"
 #include "bench/pipe_transport.h"
 #include "bench/shmport_transport.h"
 #include "bench/unix_transport.h"
@@ -10,7 +11,8 @@
 namespace shmport::bench {
 
 std::vector<std::string> AllTransportNames() {
-  return {"shmport", "shmport-spin", "shmport-c", "unix", "pipe", "grpc"};
+  return {"shmport", "shmport-spin", "shmport-c", "unix",
+          "pipe",    "grpc",         "handoff"};
 }
 
 absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
@@ -26,6 +28,7 @@ absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
     return std::make_shared<UnixTransport>(tuning.unix_socket_buffer_bytes);
   if (name == "pipe") return std::make_shared<PipeTransport>(tuning.pipe_bytes);
   if (name == "grpc") return std::make_shared<GrpcTransport>();
+  if (name == "handoff") return std::make_shared<HandoffTransport>();
   return absl::InvalidArgumentError(
       absl::StrCat("unknown transport \"", name,
                    "\"; known: ", absl::StrJoin(AllTransportNames(), ", ")));

@@ -22,7 +22,8 @@ struct BaselineTuning {
   int pipe_bytes = 0;                // F_SETPIPE_SZ
 };
 
-// "shmport", "shmport-spin", "shmport-c", "unix", "pipe" or "grpc";
+// "shmport", "shmport-spin", "shmport-c", "unix", "pipe", "grpc" or
+// "handoff" (the shared-memory reference, handoff_transport.h);
 // INVALID_ARGUMENT naming the known ones otherwise.
 absl::StatusOr<std::shared_ptr<const Transport>> MakeTransport(
     absl::string_view name, const BaselineTuning& tuning = {});

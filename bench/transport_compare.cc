@@ -1,15 +1,19 @@
 // transport_compare: shmport (through its C++ API and its C ABI) side by side
-// with a Unix socketpair, a pipe and gRPC streaming, plus memcpy as the
-// physical reference.
+// with a Unix socketpair, a pipe and gRPC streaming, plus two references:
+// memcpy (one core copying) and handoff (bare shared memory between the two
+// processes, the ceiling for any shared-memory transport).
 //
 //   bazel run -c opt //bench:transport_compare -- [--json] [--plot=F.svg]
+//       [--touch=all,none]
 //
 // Every cell runs in two fresh processes; see workload.h for what is timed
 // and comparison.h for the order of the cells.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -19,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "bench/comparison.h"
@@ -33,6 +38,10 @@ ABSL_FLAG(std::string, transports, "",
           "transports to compare, comma-separated (default: all)");
 ABSL_FLAG(std::string, modes, "throughput,pingpong",
           "modes, comma-separated: throughput, pingpong");
+ABSL_FLAG(std::string, touch, "all",
+          "how much of each payload the workload writes and reads, "
+          "comma-separated: all (every byte), none (the 24-byte header only, "
+          "as iceoryx's iceperf measures); every output labels the level");
 ABSL_FLAG(int, reps, 3, "repetitions of each cell (median reported)");
 ABSL_FLAG(int, warmup_ms, 200, "warm-up of each cell, ms");
 ABSL_FLAG(int, duration_ms, 1000, "measured window of each cell, ms");
@@ -79,6 +88,41 @@ absl::StatusOr<size_t> ParsePayload(absl::string_view text) {
   return bytes;
 }
 
+// Splits a comma-separated flag into values named in `choices`;
+// INVALID_ARGUMENT naming the flag and the choices for any other word.
+template <typename T>
+absl::Status ParseChoices(
+    absl::string_view flag, const std::string& text,
+    const std::vector<std::pair<absl::string_view, T>>& choices,
+    std::vector<T>& out) {
+  out.clear();
+  for (absl::string_view word : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    auto it = std::find_if(choices.begin(), choices.end(),
+                           [&](const auto& c) { return c.first == word; });
+    if (it == choices.end()) {
+      std::vector<absl::string_view> names;
+      for (const auto& c : choices) names.push_back(c.first);
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": \"", word, "\" is none of ",
+                       absl::StrJoin(names, ", ")));
+    }
+    out.push_back(it->second);
+  }
+  return absl::OkStatus();
+}
+
+// --modes and --touch into the plan.
+absl::Status ParseModes(ComparisonPlan& plan) {
+  absl::Status status = ParseChoices<Mode>(
+      "modes", absl::GetFlag(FLAGS_modes),
+      {{"throughput", Mode::kThroughput}, {"pingpong", Mode::kPingPong}},
+      plan.modes);
+  status.Update(ParseChoices<Touch>(
+      "touch", absl::GetFlag(FLAGS_touch),
+      {{"all", Touch::kAll}, {"none", Touch::kNone}}, plan.touches));
+  return status;
+}
+
 absl::StatusOr<ComparisonPlan> PlanFromFlags() {
   ComparisonPlan plan;
   for (absl::string_view p :
@@ -102,21 +146,12 @@ absl::StatusOr<ComparisonPlan> PlanFromFlags() {
     if (!transport.ok()) return transport.status();
     plan.transports.push_back(*transport);
   }
-  plan.modes.clear();
-  for (absl::string_view m :
-       absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty())) {
-    if (m == "throughput") {
-      plan.modes.push_back(Mode::kThroughput);
-    } else if (m == "pingpong") {
-      plan.modes.push_back(Mode::kPingPong);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--modes: \"", m, "\" is neither throughput nor pingpong"));
-    }
-  }
-  if (plan.payloads.empty() || plan.transports.empty() || plan.modes.empty()) {
+  if (absl::Status s = ParseModes(plan); !s.ok()) return s;
+  if (plan.payloads.empty() || plan.transports.empty() || plan.modes.empty() ||
+      plan.touches.empty()) {
     return absl::InvalidArgumentError(
-        "--payloads, --transports and --modes must each name at least one");
+        "--payloads, --transports, --modes and --touch must each name at "
+        "least one");
   }
   plan.reps = absl::GetFlag(FLAGS_reps);
   const int warmup = absl::GetFlag(FLAGS_warmup_ms);

@@ -12,6 +12,7 @@
 
 #include "absl/time/clock.h"
 #include "bench/comparison.h"
+#include "bench/handoff_transport.h"
 #include "bench/payload.h"
 #include "bench/pipe_transport.h"
 #include "bench/report.h"
@@ -27,6 +28,7 @@ namespace shmport::bench {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr size_t kSmall = 64;          // SEQPACKET for unix, inline for shmport
 constexpr size_t kLarge = 256 * 1024;  // STREAM for unix, chunks for shmport
@@ -70,6 +72,19 @@ TEST(Payload, SizesThatAreNotWholeWordsAreRefused) {
   EXPECT_TRUE(ValidatePayloadSize(kSmall).ok());
 }
 
+TEST(Payload, TouchNoneCoversTheHeaderWordsOnly) {
+  EXPECT_EQ(TouchedBytes(size_t{1} << 20, Touch::kNone), kMinPayloadBytes);
+  EXPECT_EQ(TouchedBytes(size_t{1} << 20, Touch::kAll), size_t{1} << 20);
+  EXPECT_EQ(TouchedBytes(kMinPayloadBytes, Touch::kNone), kMinPayloadBytes);
+}
+
+TEST(Handoff, SlotsFillTheBudgetBetweenTwoAndTheCap) {
+  EXPECT_EQ(HandoffSlots(64), kMaxHandoffSlots);
+  EXPECT_EQ(HandoffSlots(size_t{1} << 20), 16u);
+  EXPECT_EQ(HandoffSlots(size_t{8} << 20), 2u);
+  EXPECT_EQ(HandoffSlots(size_t{16} << 20), 2u);
+}
+
 // An in-process endpoint that hands out scripted messages.
 class ScriptedEndpoint : public Endpoint {
  public:
@@ -93,9 +108,10 @@ class ScriptedEndpoint : public Endpoint {
   std::vector<uint8_t> out_;
 };
 
-// A well-formed throughput stream: warm-up, measured, end.
-std::deque<std::vector<uint8_t>> Stream(size_t bytes, int warmup,
-                                        int measured) {
+// A well-formed throughput stream: warm-up, measured, end; its declared
+// checksum covers what `touch` reads.
+std::deque<std::vector<uint8_t>> Stream(size_t bytes, int warmup, int measured,
+                                        Touch touch = Touch::kAll) {
   std::deque<std::vector<uint8_t>> script;
   uint64_t seq = 0;
   uint64_t sum = 0;
@@ -103,7 +119,7 @@ std::deque<std::vector<uint8_t>> Stream(size_t bytes, int warmup,
     const PayloadKind kind =
         i < warmup ? PayloadKind::kWarmup : PayloadKind::kMeasured;
     script.push_back(Make(kind, seq, bytes));
-    sum += ExpectedSum(MakeHeader(kind, seq), bytes);
+    sum += ExpectedSum(MakeHeader(kind, seq), TouchedBytes(bytes, touch));
   }
   script.push_back(Make(PayloadKind::kEnd, seq, bytes, seq, sum));
   return script;
@@ -147,6 +163,32 @@ TEST(Consumer, FailsWhenTheDeclaredChecksumDiffers) {
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("declared 4 messages with checksum 42"));
+}
+
+TEST(Consumer, UnderTouchNoneReadsOnlyTheHeader) {
+  const WorkloadConfig none = {.payload_bytes = kSmall, .touch = Touch::kNone};
+  auto script = Stream(kSmall, 3, 10, Touch::kNone);
+  script[7][40] ^= 1;  // in the body: not read
+  ScriptedEndpoint endpoint(script);
+  RoleReport report;
+  ASSERT_TRUE(RunConsumer(endpoint, none, report).ok());
+  EXPECT_EQ(report.messages, 10u);
+  // The same stream read whole fails: its body and declaration differ.
+  ScriptedEndpoint whole(script);
+  EXPECT_EQ(RunConsumer(whole, {.payload_bytes = kSmall}, report).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(Consumer, UnderTouchNoneStillChecksTheHeaderWords) {
+  auto script = Stream(kSmall, 3, 10, Touch::kNone);
+  script[7][9] ^= 1;  // word 1, inside the header
+  ScriptedEndpoint endpoint(std::move(script));
+  RoleReport report;
+  absl::Status s = RunConsumer(
+      endpoint, {.payload_bytes = kSmall, .touch = Touch::kNone}, report);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("checksum mismatch in message seq 7"));
 }
 
 TEST(Spread, MedianOfRepsIgnoresOneOutlierAndKeepsTheExtremes) {
@@ -295,6 +337,7 @@ TEST_F(FullComparison, JsonHasEveryTransportPayloadModeCellWithSaneFields) {
     const size_t payload = static_cast<size_t>(Number(r, "payload_bytes"));
     SCOPED_TRACE(transport + " " + mode + " " + std::to_string(payload));
     ++seen[{transport, mode, payload}];
+    EXPECT_EQ(r.fields().at("touch").string_value(), "all");
 
     EXPECT_EQ(Number(r, "reps"), 3);
     EXPECT_GT(Number(r, "samples"), 0);
@@ -341,7 +384,8 @@ TEST_F(FullComparison, TablesCompareShmportWithEveryOtherTransport) {
   const std::string tables = FormatTables(*cells_);
   for (const char* column :
        {"| shmport/unix |", "| shmport/pipe |", "| shmport/grpc |",
-        "| shmport/memcpy |", "shmport-spin/unix p50", "| 256 KiB |"}) {
+        "| shmport/memcpy |", "| shmport/handoff |", "shmport/handoff p50",
+        "shmport-spin/unix p50", "| 256 KiB |"}) {
     EXPECT_THAT(tables, HasSubstr(column));
   }
 }
@@ -364,8 +408,59 @@ TEST_F(FullComparison, PlotHasOneLinePerTransportInEachPanel) {
   EXPECT_EQ(lines_of("shmport"), 2);  // throughput and ping-pong
   EXPECT_EQ(lines_of("unix"), 2);
   EXPECT_EQ(lines_of("grpc"), 2);
+  EXPECT_EQ(lines_of("handoff"), 2);
   EXPECT_EQ(lines_of("shmport-spin"), 1);  // ping-pong only
   EXPECT_EQ(lines_of("memcpy"), 1);        // throughput only
+  EXPECT_THAT(svg, HasSubstr("handoff: the same workload"));
+  EXPECT_THAT(svg, Not(HasSubstr("touch=none")));
+}
+
+// shmport and the handoff reference at both touch levels.
+TEST(Comparison, TouchNoneCellsAreLabelledInEveryOutput) {
+  ComparisonPlan plan;
+  plan.transports = {*MakeTransport("shmport"), *MakeTransport("handoff")};
+  plan.payloads = {kLarge};
+  plan.touches = {Touch::kAll, Touch::kNone};
+  plan.reps = 1;
+  plan.timing = TinyTiming();
+  absl::StatusOr<std::vector<CellSummary>> cells = RunComparison(plan);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+
+  google::protobuf::ListValue records;
+  const std::string json = FormatJson(*cells);
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &records).ok())
+      << json;
+  std::map<std::tuple<std::string, std::string, std::string>, int> seen;
+  for (const google::protobuf::Value& value : records.values()) {
+    const google::protobuf::Struct& r = value.struct_value();
+    EXPECT_GT(Number(r, "msgs_per_s"), 0);
+    ++seen[{r.fields().at("transport").string_value(),
+            r.fields().at("mode").string_value(),
+            r.fields().at("touch").string_value()}];
+  }
+  for (const char* t : {"shmport", "handoff"}) {
+    for (const char* mode : {"throughput", "pingpong"}) {
+      for (const char* touch : {"all", "none"}) {
+        EXPECT_EQ((seen[{t, mode, touch}]), 1)
+            << t << " " << mode << " " << touch;
+      }
+    }
+  }
+  // memcpy copies whole payloads: measured only where the payload is.
+  EXPECT_EQ((seen[{"memcpy", "throughput", "all"}]), 1);
+  EXPECT_EQ((seen[{"memcpy", "throughput", "none"}]), 0);
+  EXPECT_EQ(records.values_size(), 9);
+
+  const std::string tables = FormatTables(*cells);
+  EXPECT_THAT(tables, HasSubstr("One-way throughput: GB/s (messages/s), median "
+                                "of 1 reps — touch=none: payload NOT touched"));
+  EXPECT_THAT(tables, HasSubstr("Ping-pong round trip: p50 / p99 µs, median of "
+                                "1 reps — touch=none"));
+  EXPECT_THAT(tables, HasSubstr("| shmport | throughput | none | 256 KiB |"));
+  const std::string svg = RenderSvg(*cells, "");
+  EXPECT_THAT(svg, HasSubstr("data-transport=\"shmport (touch=none)\""));
+  EXPECT_THAT(svg, HasSubstr("data-transport=\"handoff (touch=none)\""));
+  EXPECT_THAT(svg, HasSubstr("dotted (touch=none): only the 24-byte header"));
 }
 
 }  // namespace

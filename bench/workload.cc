@@ -32,33 +32,38 @@ uint64_t ClockStride(size_t payload_bytes) {
   return payload_bytes < 4096 ? 16 : 1;
 }
 
-// Sends one message: the sender writes every byte in place, then sends.
-absl::Status SendOne(Endpoint& endpoint, size_t payload_bytes, PayloadKind kind,
-                     uint64_t seq, uint64_t declared_count = 0,
-                     uint64_t declared_sum = 0) {
+// Sends one message: the sender writes every byte in place (only the
+// header under Touch::kNone), then sends.
+absl::Status SendOne(Endpoint& endpoint, const WorkloadConfig& config,
+                     PayloadKind kind, uint64_t seq,
+                     uint64_t declared_count = 0, uint64_t declared_sum = 0) {
   absl::StatusOr<absl::Span<uint8_t>> buffer = endpoint.PrepareSend();
   if (!buffer.ok()) return buffer.status();
-  if (buffer->size() != payload_bytes) {
+  if (buffer->size() != config.payload_bytes) {
     return absl::InternalError(absl::StrCat("transport gave a buffer of ",
                                             buffer->size(), " bytes, not ",
-                                            payload_bytes));
+                                            config.payload_bytes));
   }
-  Fill(*buffer, kind, seq, declared_count, declared_sum);
+  Fill(buffer->first(TouchedBytes(config.payload_bytes, config.touch)), kind,
+       seq, declared_count, declared_sum);
   return endpoint.Send();
 }
 
-// Receives one message, reads every byte once, and releases it.
+// Receives one message, reads every byte once (only the header under
+// Touch::kNone), and releases it.
 absl::StatusOr<ReadPayload> ReceiveOne(Endpoint& endpoint,
-                                       size_t payload_bytes) {
+                                       const WorkloadConfig& config) {
   absl::StatusOr<absl::Span<const uint8_t>> bytes = endpoint.Receive();
   if (!bytes.ok()) return bytes.status();
-  if (bytes->size() != payload_bytes) {
-    return absl::DataLossError(absl::StrCat(
-        "message of ", bytes->size(), " bytes, expected ", payload_bytes));
+  if (bytes->size() != config.payload_bytes) {
+    return absl::DataLossError(absl::StrCat("message of ", bytes->size(),
+                                            " bytes, expected ",
+                                            config.payload_bytes));
   }
-  ReadPayload read = Read(*bytes);
+  const size_t touched = TouchedBytes(config.payload_bytes, config.touch);
+  ReadPayload read = Read(bytes->first(touched));
   endpoint.Release();
-  if (absl::Status status = Verify(read, payload_bytes); !status.ok()) {
+  if (absl::Status status = Verify(read, touched); !status.ok()) {
     return status;
   }
   return read;
@@ -106,15 +111,15 @@ void SetOutcome(const absl::Status& status, RoleReport& report) {
 
 absl::Status RunProducer(Endpoint& endpoint, const WorkloadConfig& config,
                          RoleReport& report) {
-  const size_t bytes = config.payload_bytes;
-  const uint64_t stride = ClockStride(bytes);
+  const size_t touched = TouchedBytes(config.payload_bytes, config.touch);
+  const uint64_t stride = ClockStride(config.payload_bytes);
   uint64_t seq = 0;
   uint64_t sum = 0;
   auto send_batch = [&](PayloadKind kind) -> absl::Status {
     for (uint64_t i = 0; i < stride; ++i, ++seq) {
-      absl::Status status = SendOne(endpoint, bytes, kind, seq);
+      absl::Status status = SendOne(endpoint, config, kind, seq);
       if (!status.ok()) return status;
-      sum += ExpectedSum(MakeHeader(kind, seq), bytes);
+      sum += ExpectedSum(MakeHeader(kind, seq), touched);
     }
     return absl::OkStatus();
   };
@@ -127,18 +132,17 @@ absl::Status RunProducer(Endpoint& endpoint, const WorkloadConfig& config,
     if (absl::Status s = send_batch(PayloadKind::kMeasured); !s.ok()) return s;
   } while (Clock::now() < end);
   report.messages = seq;
-  return SendOne(endpoint, bytes, PayloadKind::kEnd, seq, seq, sum);
+  return SendOne(endpoint, config, PayloadKind::kEnd, seq, seq, sum);
 }
 
 absl::Status RunConsumer(Endpoint& endpoint, const WorkloadConfig& config,
                          RoleReport& report) {
-  const size_t bytes = config.payload_bytes;
   uint64_t seq = 0;
   uint64_t sum = 0;
   uint64_t measured = 0;
   Clock::time_point first_measured;
   for (;; ++seq) {
-    absl::StatusOr<ReadPayload> read = ReceiveOne(endpoint, bytes);
+    absl::StatusOr<ReadPayload> read = ReceiveOne(endpoint, config);
     if (!read.ok()) return read.status();
     if (absl::Status s = CheckSequence(*read, seq); !s.ok()) return s;
     switch (HeaderKind(read->header)) {
@@ -175,15 +179,15 @@ absl::Status RunConsumer(Endpoint& endpoint, const WorkloadConfig& config,
 
 absl::Status RunPinger(Endpoint& endpoint, const WorkloadConfig& config,
                        RoleReport& report) {
-  const size_t bytes = config.payload_bytes;
+  const size_t touched = TouchedBytes(config.payload_bytes, config.touch);
   uint64_t seq = 0;
   uint64_t sum = 0;
   auto round_trip = [&](PayloadKind kind) -> absl::Status {
-    if (absl::Status s = SendOne(endpoint, bytes, kind, seq); !s.ok()) {
+    if (absl::Status s = SendOne(endpoint, config, kind, seq); !s.ok()) {
       return s;
     }
-    sum += ExpectedSum(MakeHeader(kind, seq), bytes);
-    absl::StatusOr<ReadPayload> pong = ReceiveOne(endpoint, bytes);
+    sum += ExpectedSum(MakeHeader(kind, seq), touched);
+    absl::StatusOr<ReadPayload> pong = ReceiveOne(endpoint, config);
     if (!pong.ok()) return pong.status();
     if (pong->header != MakeHeader(PayloadKind::kPong, seq)) {
       return absl::DataLossError(absl::StrCat(
@@ -224,15 +228,14 @@ absl::Status RunPinger(Endpoint& endpoint, const WorkloadConfig& config,
   report.p99_us = Percentile(samples_ns, 0.99);
   report.p999_us = Percentile(samples_ns, 0.999);
   report.max_us = static_cast<double>(samples_ns.back()) / 1e3;
-  return SendOne(endpoint, bytes, PayloadKind::kEnd, seq, seq, sum);
+  return SendOne(endpoint, config, PayloadKind::kEnd, seq, seq, sum);
 }
 
 absl::Status RunEchoer(Endpoint& endpoint, const WorkloadConfig& config,
                        RoleReport& report) {
-  const size_t bytes = config.payload_bytes;
   uint64_t sum = 0;
   for (uint64_t seq = 0;; ++seq) {
-    absl::StatusOr<ReadPayload> ping = ReceiveOne(endpoint, bytes);
+    absl::StatusOr<ReadPayload> ping = ReceiveOne(endpoint, config);
     if (!ping.ok()) return ping.status();
     if (absl::Status s = CheckSequence(*ping, seq); !s.ok()) return s;
     const PayloadKind kind = HeaderKind(ping->header);
@@ -245,7 +248,7 @@ absl::Status RunEchoer(Endpoint& endpoint, const WorkloadConfig& config,
           absl::StrCat("ping seq ", seq, " has kind ", static_cast<int>(kind)));
     }
     sum += ping->sum;
-    if (absl::Status s = SendOne(endpoint, bytes, PayloadKind::kPong, seq);
+    if (absl::Status s = SendOne(endpoint, config, PayloadKind::kPong, seq);
         !s.ok()) {
       return s;
     }

@@ -18,12 +18,15 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "bench/payload.h"
 #include "bench/transport.h"
 
 namespace shmport::bench {
 
 struct WorkloadConfig {
   size_t payload_bytes = 64;
+  // How much of each payload the sender writes and the receiver reads.
+  Touch touch = Touch::kAll;
   absl::Duration warmup = absl::Milliseconds(200);
   absl::Duration duration = absl::Seconds(1);
   // Ping-pong keeps measuring past `duration` until it has this many round

@@ -1,9 +1,10 @@
 // LightProcess: a forked child that plays a registered client as cheaply
 // as possible, for load tests and the control-plane benchmark. It attaches
 // a broker link (no gRPC in the child, so forking a gRPC process is safe),
-// then keeps every port fd the daemon hands it and counts notices. The
+// then keeps every port fd the daemon hands it and counts notices; it may
+// also hold an idle control connection. The
 // parent registers on its behalf (Register's pid is the child's) and drives
-// it over two pipes.
+// it over a socket pair.
 #ifndef SHMPORT_TESTS_CONTROL_LIGHT_PROCESS_H_
 #define SHMPORT_TESTS_CONTROL_LIGHT_PROCESS_H_
 
@@ -12,12 +13,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "tests/util/piped_child.h"
+#include "shmport/unique_fd.h"
+#include "tests/util/child_process.h"
 
 namespace shmport::testing {
 
@@ -40,6 +42,13 @@ class LightProcess {
   absl::Status Attach(const std::string& broker_address, uint64_t process_id,
                       const std::string& token, absl::Duration timeout);
 
+  // Has the child connect to the daemon's control socket (a path) and
+  // open an HTTP/2 connection there, then hold it idle, as a Session's
+  // channel does: the daemon's per-connection cost at load. Ends the child
+  // (exit 8) if the daemon closes it.
+  absl::Status HoldControlConnection(const std::string& socket_path,
+                                     absl::Duration timeout);
+
   struct Counts {
     uint32_t opened = 0;  // PortOpened notices (each with an fd it keeps)
     uint32_t closed = 0;  // PortClosed notices
@@ -56,12 +65,18 @@ class LightProcess {
 
   // Ends the child: closing its pipe makes it exit 0.
   std::string Finish(absl::Duration timeout);
-  void Kill(int signal) { child_.process().Kill(signal); }
+  void Kill(int signal) { child_.Kill(signal); }
 
  private:
-  explicit LightProcess(PipedChild child) : child_(std::move(child)) {}
+  LightProcess(ChildProcess child, UniqueFd channel)
+      : child_(std::move(child)), channel_(std::move(channel)) {}
+  absl::Status ReadReply(void* data, size_t size, absl::Duration timeout);
+  // Sends a command and reads its fixed-size reply.
+  absl::Status Ask(absl::string_view message, void* reply, size_t reply_size,
+                   absl::Duration timeout);
 
-  PipedChild child_;  // commands in, replies out
+  ChildProcess child_;
+  UniqueFd channel_;  // commands to the child, its replies back
 };
 
 }  // namespace shmport::testing
