@@ -45,7 +45,10 @@ namespace shmport::internal {
 //    overtook the ring by the reorder stash's bounds.
 //  * Reclaim: the process-wide Reclaimer thread calls Reclaim() now and
 //    then; segments idle for idle_segment_timeout are released and the
-//    large free runs of quiet ones go back to the kernel.
+//    large free runs of quiet ones go back to the kernel. A port registers
+//    with its first outgoing segment: one without any has nothing to give
+//    back, and a process whose ports only receive (or send inline) then
+//    stays single-threaded (see GrowPool).
 //  * The socket is read by one thread at a time (the "reader"): whichever
 //    caller needs progress — Receive, a blocked Allocate, a blocked Send —
 //    takes the reader role when it is free, handles control messages for
@@ -221,6 +224,8 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   bool ring_mode_out_ = false;            // guarded by send_mu_
   bool peer_has_ring_ = false;            // from HELLO, then immutable
 
+  // Registration with the Reclaimer, once: with the first segment.
+  std::once_flag reclaim_registered_;
   // Guards the outgoing pool.
   mutable std::mutex out_mu_;
   std::vector<OutSegment> out_;  // index = segment id; null when free

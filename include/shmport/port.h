@@ -61,7 +61,9 @@ struct PortOptions {
   absl::Duration allocate_timeout = absl::Seconds(10);
   // Segments beyond the first that stay completely free this long are
   // unmapped and released (RELEASE_SEGMENT). InfiniteDuration: never.
-  // Checked by one process-wide thread, without needing traffic.
+  // Checked by one process-wide thread, without needing traffic; it starts
+  // with the first outgoing segment of a port (never with
+  // InfiniteDuration here).
   absl::Duration idle_segment_timeout = absl::Seconds(5);
   // Free runs of at least this many bytes in an outgoing segment that
   // stayed idle_segment_timeout without allocations go back to the kernel

@@ -3,6 +3,8 @@
 // idle_segment_timeout + 1 s; a large run the receiver freed goes back to
 // the kernel, and the receiver's resident memory (its /proc/self/smaps)
 // drops.
+#include <filesystem>
+#include <iterator>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -139,6 +141,48 @@ TEST(PortReclaimTest, ReturnedMemoryIsReusedIntact) {
         << ports->a->stats().resident_bytes_out;
   }
   EXPECT_EQ(ports->b->stats().protocol_errors, 0u);
+}
+
+// Threads of this process (the entries of /proc/self/task).
+long ThreadCount() {
+  const std::filesystem::directory_iterator tasks("/proc/self/task");
+  return std::distance(begin(tasks), end(tasks));
+}
+
+// The receiver, in a freshly forked (one-thread) process: receiving and
+// inline sends leave it single-threaded; its first outgoing segment starts
+// the reclaimer thread (decision D19). Exit codes name the step that
+// failed.
+int ReceiveThenAllocate(Port& port) {
+  if (ThreadCount() != 1) return 1;
+  for (int i = 0; i < 20; ++i) {
+    auto m = port.Receive(kBound);
+    if (!m.ok() || m->size() != (i % 2 == 0 ? 64u << 10 : 16u)) return 2;
+  }
+  const uint8_t small[16] = {};
+  if (!port.SendCopy(1, small).ok()) return 3;  // inline: no segment
+  if (ThreadCount() != 1) return 4;
+  auto b = port.Allocate(64 << 10);
+  if (!b.ok()) return 5;
+  if (ThreadCount() != 2) return 6;
+  return port.Send(1, *std::move(b)).ok() ? 0 : 7;
+}
+
+TEST(PortReclaimTest, TheReclaimerStartsWithTheFirstOutgoingSegment) {
+  PortOptions o;
+  o.idle_segment_timeout = kIdle;
+  auto peer = testing::ForkPeer(ReceiveThenAllocate, o, o);
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  Port& port = *peer->port;
+  const std::vector<uint8_t> big(64 << 10, 7), small(16, 7);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(port.SendCopy(1, i % 2 == 0 ? big : small).ok());
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto m = port.Receive(kBound);
+    ASSERT_TRUE(m.ok()) << m.status();
+  }
+  EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
 }
 
 }  // namespace
