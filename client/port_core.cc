@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/peer_mapping_budget.h"
+#include "client/port_handles.h"
 #include "common/errors.h"
 #include "common/log.h"
 
@@ -345,16 +346,8 @@ void PortCore::ProtocolError(const absl::Status& error) {
 // Outgoing memory.
 
 Buffer PortCore::MakeBuffer(Claim claim, size_t size) {
-  Buffer b;
-  b.core_ = shared_from_this();
-  b.capacity_ =
-      static_cast<size_t>(claim.count) * claim.segment->geometry().chunk_size;
-  b.size_ = std::min(size, b.capacity_);
-  b.data_ = claim.segment->chunk_data(claim.first);
-  b.first_chunk_ = claim.first;
-  b.chunk_count_ = claim.count;
-  b.segment_ = std::move(claim.segment);
-  return b;
+  return BufferAccess::Shared(shared_from_this(), std::move(claim.segment),
+                              claim.first, claim.count, size);
 }
 
 std::optional<PortCore::Claim> PortCore::TryClaim(uint32_t chunks,
@@ -429,12 +422,8 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
   if (closed()) return closed_reason();
   if (min_size > size) min_size = size;
   if (size < options_.inline_threshold || size == 0) {
-    Buffer b;
-    b.capacity_ = std::max<size_t>(options_.inline_threshold, 1) - 1;
-    b.inline_.reset(new uint8_t[std::max<size_t>(b.capacity_, 1)]);
-    b.data_ = b.inline_.get();
-    b.size_ = size;
-    return b;
+    return BufferAccess::Inline(
+        std::max<size_t>(options_.inline_threshold, 1) - 1, size);
   }
   const uint64_t data_size = options_.geometry.data_size();
   if (size > data_size) {
@@ -579,13 +568,13 @@ bool PortCore::WaitForMemory(uint64_t seen, const Deadline& deadline) {
 }
 
 absl::StatusOr<bool> PortCore::Cancel(Tracking& tracking) {
-  if (!tracking.segment_) return false;  // already settled
+  if (TrackingAccess::settled(tracking)) return false;
   if (closed()) return closed_reason();
-  std::shared_ptr<Segment> segment = std::move(tracking.segment_);
-  uint64_t expected = tracking.word_;
-  if (segment->tracking_word(tracking.slot_)
-          .compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
-    segment->tracking_slots().Free(tracking.slot_, 1);
+  const TrackingAccess::Slot t = TrackingAccess::Settle(tracking);
+  uint64_t expected = t.word;
+  if (t.segment->tracking_word(t.slot).compare_exchange_strong(
+          expected, 0, std::memory_order_acq_rel)) {
+    t.segment->tracking_slots().Free(t.slot, 1);
     counters_->cancels_won.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -751,18 +740,7 @@ void PortCore::FlushPendingAck() {
 
 void PortCore::ReleaseUnusedChunks(absl::Span<Buffer> buffers) {
   bool freed = false;
-  for (Buffer& b : buffers) {
-    if (b.segment_ == nullptr || b.size_ == 0) continue;  // empty: kept whole
-    const uint64_t chunk = b.segment_->geometry().chunk_size;
-    // The usual case, every chunk used, costs no division.
-    if (b.size_ + chunk > b.capacity_) continue;
-    const auto used = static_cast<uint32_t>((b.size_ + chunk - 1) / chunk);
-    if (used >= b.chunk_count_) continue;
-    b.segment_->chunks().Free(b.first_chunk_ + used, b.chunk_count_ - used);
-    b.chunk_count_ = used;
-    b.capacity_ = used * chunk;
-    freed = true;
-  }
+  for (Buffer& b : buffers) freed |= BufferAccess::TrimToSize(b);
   if (freed) OnOutgoingFreed();
 }
 
@@ -779,17 +757,17 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
   size_t inline_count = 0;
   size_t total = 0;
   for (const Buffer& b : buffers) {
-    if (b.data_ == nullptr) {
+    if (b.data() == nullptr) {
       return absl::InvalidArgumentError(
           "cannot send an empty (default-constructed or moved-from) Buffer");
     }
-    if (b.segment_ == nullptr) {
+    if (!b.in_shared_memory()) {
       ++inline_count;
-    } else if (b.core_.get() != this) {
+    } else if (BufferAccess::owner(b) != this) {
       return absl::InvalidArgumentError(
           "the buffer was allocated by another port");
     }
-    total += b.size_;
+    total += b.size();
   }
   if (inline_count > 0 && buffers.size() > 1) {
     return absl::InvalidArgumentError(
@@ -823,8 +801,8 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
       return absl::OkStatus();
     };
     for (const Buffer& b : buffers) {
-      if (b.segment_ == nullptr) continue;
-      if (absl::Status s = need(b.segment_.get()); !s.ok()) return s;
+      if (!b.in_shared_memory()) continue;
+      if (absl::Status s = need(BufferAccess::segment(b)); !s.ok()) return s;
     }
     if (tracking != nullptr) {
       if (tracking->segment_id >= out_.size() ||
@@ -862,19 +840,20 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
     Buffer& b = buffers[0];
     wire::Encoder e(wire::MessageType::kData, stream, flags);
     if (tracking != nullptr) e.SetTracking(*tracking);
-    e.SetInlineLength(static_cast<uint32_t>(b.size_));
+    e.SetInlineLength(static_cast<uint32_t>(b.size()));
     const auto head = e.bytes();
     const iovec parts[2] = {{const_cast<uint8_t*>(head.data()), head.size()},
-                            {b.data_, b.size_}};
-    sent = SendOrdered(absl::MakeConstSpan(parts, b.size_ > 0 ? 2 : 1), {},
+                            {b.data(), b.size()}};
+    sent = SendOrdered(absl::MakeConstSpan(parts, b.size() > 0 ? 2 : 1), {},
                        deadline);
   } else {
     wire::Encoder e(wire::MessageType::kMmapData, stream, flags);
     if (tracking != nullptr) e.SetTracking(*tracking);
     for (const Buffer& b : buffers) {
-      if (b.size_ == 0) continue;  // nothing to read; its chunks stay ours
-      e.AddDescriptor(
-          {b.segment_->id(), b.first_chunk_, static_cast<uint32_t>(b.size_)});
+      if (b.size() == 0) continue;  // nothing to read; its chunks stay ours
+      e.AddDescriptor({BufferAccess::segment(b)->id(),
+                       BufferAccess::first_chunk(b),
+                       static_cast<uint32_t>(b.size())});
     }
     if (e.descriptor_count() == 0) {
       // Only empty buffers: an empty inline message says the same.
@@ -892,14 +871,7 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
   if (!sent.ok()) return sent;  // the buffers still own (and free) chunks
 
   // The peer owns the chunks now: it frees them when its Message dies.
-  for (Buffer& b : buffers) {
-    if (b.segment_ != nullptr && b.size_ > 0) {
-      b.segment_.reset();
-      b.core_.reset();
-      b.data_ = nullptr;
-      b.size_ = b.capacity_ = 0;
-    }
-  }
+  for (Buffer& b : buffers) BufferAccess::HandOver(b);
   counters_->messages_sent.fetch_add(1, std::memory_order_relaxed);
   counters_->bytes_sent.fetch_add(total, std::memory_order_relaxed);
   return absl::OkStatus();
@@ -953,13 +925,8 @@ absl::StatusOr<Tracking> PortCore::SendTracked(uint32_t stream, Buffer buffer,
     }
     return s;
   }
-  Tracking t;
-  t.core_ = shared_from_this();
-  t.segment_ = std::move(segment);
-  t.slot_ = ref->slot;
-  t.word_ = word;
-  t.stream_ = stream;
-  return t;
+  return TrackingAccess::Make(shared_from_this(), std::move(segment), ref->slot,
+                              word, stream);
 }
 
 // ---------------------------------------------------------------------------
@@ -1272,22 +1239,16 @@ absl::Status PortCore::OnData(const wire::Decoded& m) {
       return absl::OkStatus();
     }
   }
-  Message msg;
-  msg.stream_ = m.header.stream;
-  msg.last_ = (m.header.flags & wire::kFlagLast) != 0;
-  if (!m.body.empty()) {
-    std::memcpy(msg.PrepareInline(m.body.size()), m.body.data(), m.body.size());
-  }
-  Deliver(std::move(msg));
+  Deliver(MessageAccess::Inline(
+      m.header.stream, (m.header.flags & wire::kFlagLast) != 0, m.body));
   return absl::OkStatus();
 }
 
 absl::Status PortCore::OnMmapData(const wire::Decoded& m) {
   const uint32_t chunk_size = peer_geometry_.chunk_size;
   const uint32_t chunk_count = peer_geometry_.chunk_count;
-  Message msg;
-  msg.stream_ = m.header.stream;
-  msg.last_ = (m.header.flags & wire::kFlagLast) != 0;
+  Message msg = MessageAccess::Shared(m.header.stream,
+                                      (m.header.flags & wire::kFlagLast) != 0);
   {
     std::lock_guard<std::mutex> lock(in_mu_);
     for (int i = 0; i < m.descriptor_count(); ++i) {
@@ -1321,13 +1282,12 @@ absl::Status PortCore::OnMmapData(const wire::Decoded& m) {
             "segment's %u",
             i, d.size, d.chunk_id, needed, chunk_count));
       }
-      msg.fragments_.push_back({seg, d.chunk_id, static_cast<uint32_t>(needed),
-                                seg->chunk_data(d.chunk_id), d.size});
-      msg.size_ += d.size;
+      MessageAccess::AddFragment(msg, seg, d.chunk_id,
+                                 static_cast<uint32_t>(needed), d.size);
     }
   }
   // From here on the Message owns (and on drop frees) the chunks.
-  msg.core_ = shared_from_this();
+  MessageAccess::SetOwner(msg, shared_from_this());
   if (m.tracking.has_value()) {
     auto claimed = ClaimTracked(*m.tracking, m.header.stream);
     if (!claimed.ok()) return claimed.status();
