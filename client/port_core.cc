@@ -13,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/peer_mapping_budget.h"
+#include "client/port_counters.h"
 #include "client/port_handles.h"
+#include "client/port_hello.h"
 #include "common/errors.h"
 #include "common/log.h"
 
@@ -53,32 +55,6 @@ uint64_t TrackingWord(uint32_t generation, uint32_t stream) {
   return (static_cast<uint64_t>(generation) << 32) | stream;
 }
 
-absl::Status ValidateOptions(const PortOptions& o) {
-  if (absl::Status s = ValidateGeometry(o.geometry); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PortOptions.geometry: ", s.message()));
-  }
-  if (o.max_segments < 1 || o.max_segments > 1024) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "PortOptions.max_segments %u out of range [1, 1024]", o.max_segments));
-  }
-  if (o.ring_capacity != 0) {
-    if (absl::Status s = ValidateRingCapacity(o.ring_capacity); !s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("PortOptions.ring_capacity: ", s.message()));
-    }
-  }
-  if (o.max_stash_messages < 1) {
-    return absl::InvalidArgumentError("PortOptions.max_stash_messages is 0");
-  }
-  if (o.inline_threshold > wire::kMaxInlinePayload) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("PortOptions.inline_threshold %u exceeds %u",
-                        o.inline_threshold, wire::kMaxInlinePayload));
-  }
-  return absl::OkStatus();
-}
-
 // Polls `ready` until it holds (true) or `until` has passed (false),
 // pausing the CPU between polls; every 32 polls it reads the clock and,
 // with `yield`, gives the CPU to whoever else wants it.
@@ -102,19 +78,9 @@ bool SpinUntil(absl::Time until, bool yield, Ready ready) {
 // Opening and the HELLO exchange.
 
 absl::Status PortCore::SendHello(int socket, const PortOptions& options) {
-  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
-  wire::Hello hello{};
-  hello.protocol_version = wire::kProtocolVersion;
-  hello.features = options.ring_capacity > 0 ? wire::kFeatureRing : 0;
-  hello.pid = ::getpid();
-  hello.uid = ::geteuid();
-  hello.chunk_size = options.geometry.chunk_size;
-  hello.chunk_count = options.geometry.chunk_count;
-  hello.max_segments = options.max_segments;
-  hello.inline_threshold = options.inline_threshold;
-  hello.port_id = options.port_id;
+  if (absl::Status s = ValidatePortOptions(options); !s.ok()) return s;
   wire::Encoder e(wire::MessageType::kHello, 0);
-  e.SetHello(hello);
+  e.SetHello(MakeHello(options, ::getpid(), ::geteuid()));
   // Borrow the fd for one send without taking ownership.
   UnixChannel channel{UniqueFd(socket)};
   absl::Status s = channel.Send(e.bytes(), {}, /*with_credentials=*/true);
@@ -124,7 +90,7 @@ absl::Status PortCore::SendHello(int socket, const PortOptions& options) {
 
 absl::StatusOr<std::shared_ptr<PortCore>> PortCore::Open(
     UniqueFd socket, const PeerIdentity& peer, const PortOptions& options) {
-  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  if (absl::Status s = ValidatePortOptions(options); !s.ok()) return s;
   UnixChannel channel(std::move(socket));
   if (absl::Status s = channel.SetPassCredentials(true); !s.ok()) return s;
   if (!options.hello_already_sent) {
@@ -172,70 +138,12 @@ absl::Status PortCore::Handshake() {
     return absl::UnavailableError("the peer closed before sending HELLO");
   }
   ReceivedMessage& m = **got;
-  auto decoded = wire::Decode(
-      absl::MakeConstSpan(receive_buffer_.get(), m.size), m.fds.size());
-  if (!decoded.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "bad first message from the peer: ", decoded.status().message()));
-  }
-  if (decoded->type() != wire::MessageType::kHello) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the peer's first message is ", wire::MessageTypeName(decoded->type()),
-        ", expected HELLO"));
-  }
-  if (!m.credentials.has_value()) {
-    return absl::PermissionDeniedError(
-        "the peer's HELLO arrived without kernel credentials");
-  }
-  const Credentials& cred = *m.credentials;
-  const wire::Hello hello = decoded->hello();
-  if (peer_.pid != 0 && cred.pid != peer_.pid) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "peer credentials: the kernel reports pid %d, expected pid %d (%s)",
-        cred.pid, peer_.pid, peer_.name));
-  }
-  if (peer_.uid != static_cast<uid_t>(-1) && cred.uid != peer_.uid) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "peer credentials: the kernel reports uid %u, expected uid %u",
-        cred.uid, peer_.uid));
-  }
-  if (hello.pid != cred.pid) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "the peer's HELLO claims pid %d but the kernel reports pid %d",
-        hello.pid, cred.pid));
-  }
-  if (hello.protocol_version != wire::kProtocolVersion) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the peer speaks protocol version %u, this end speaks %u",
-        hello.protocol_version, wire::kProtocolVersion));
-  }
-  const SegmentGeometry g{hello.chunk_size, hello.chunk_count};
-  if (absl::Status s = ValidateGeometry(g); !s.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the peer's HELLO declares a bad geometry: ", s.message()));
-  }
-  if (hello.max_segments < 1 ||
-      hello.max_segments > options_.max_peer_segments) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the peer's HELLO declares max_segments %u; this end accepts [1, %u]",
-        hello.max_segments, options_.max_peer_segments));
-  }
-  const uint64_t peer_bytes = g.file_size() * hello.max_segments;
-  if (peer_bytes > options_.max_peer_bytes) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the peer's HELLO declares up to %u bytes of segments; this end maps "
-        "at most %u",
-        peer_bytes, options_.max_peer_bytes));
-  }
-  if (options_.port_id != 0 && hello.port_id != 0 &&
-      hello.port_id != options_.port_id) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("the peer's HELLO is for port %u, this end is port %u",
-                        hello.port_id, options_.port_id));
-  }
-  peer_geometry_ = g;
-  peer_max_segments_ = hello.max_segments;
-  peer_has_ring_ = (hello.features & wire::kFeatureRing) != 0;
+  auto terms = AcceptHello(absl::MakeConstSpan(receive_buffer_.get(), m.size),
+                           m.fds.size(), m.credentials, peer_, options_);
+  if (!terms.ok()) return terms.status();
+  peer_geometry_ = terms->geometry;
+  peer_max_segments_ = terms->max_segments;
+  peer_has_ring_ = terms->has_ring;
   in_.resize(peer_max_segments_);
   // Credentials matter only on HELLO; stop paying for them per message.
   if (absl::Status s = channel_.SetPassCredentials(false); !s.ok()) return s;
@@ -1382,23 +1290,7 @@ void PortCore::FlushBatch() {
 
 PortStats PortCore::stats() const {
   PortStats s;
-  const PortCounters& c = *counters_;
-  s.messages_sent = c.messages_sent.load(std::memory_order_relaxed);
-  s.bytes_sent = c.bytes_sent.load(std::memory_order_relaxed);
-  s.messages_received = c.messages_received.load(std::memory_order_relaxed);
-  s.bytes_received = c.bytes_received.load(std::memory_order_relaxed);
-  s.segments_out = c.segments_out.load(std::memory_order_relaxed);
-  s.segments_in = c.segments_in.load(std::memory_order_relaxed);
-  s.oosm_waits = c.oosm_waits.load(std::memory_order_relaxed);
-  s.protocol_errors = c.protocol_errors.load(std::memory_order_relaxed);
-  s.cancels_won = c.cancels_won.load(std::memory_order_relaxed);
-  s.cancels_lost = c.cancels_lost.load(std::memory_order_relaxed);
-  s.cancelled_dropped = c.cancelled_dropped.load(std::memory_order_relaxed);
-  s.sent_via_ring = c.sent_via_ring.load(std::memory_order_relaxed);
-  s.ring_fallbacks = c.ring_fallbacks.load(std::memory_order_relaxed);
-  s.receive_spins = c.receive_spins.load(std::memory_order_relaxed);
-  s.receive_spin_hits = c.receive_spin_hits.load(std::memory_order_relaxed);
-  s.closed = c.closed.load(std::memory_order_relaxed);
+  ReadCounters(*counters_, s);
   std::vector<std::shared_ptr<Segment>> mapped;
   {
     std::lock_guard<std::mutex> lock(out_mu_);

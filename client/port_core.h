@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/deadline.h"
+#include "client/port_counters.h"
 #include "client/reclaimer.h"
 #include "client/reorder_stash.h"
 #include "common/ring.h"
@@ -90,7 +91,6 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   const PortOptions& options() const { return options_; }
   PortStats stats() const;
   PortStats Snapshot() const override { return stats(); }
-  std::shared_ptr<const PortCounters> counters() const { return counters_; }
 
   // --- Called by Buffer, Message and Tracking. ---
   // A Buffer dropped unsent returned chunks: wake allocation waiters.
