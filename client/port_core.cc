@@ -373,20 +373,9 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
   const uint32_t min_chunks = std::max<uint32_t>(
       1, static_cast<uint32_t>((min_size + chunk - 1) / chunk));
   const uint32_t least = std::min(min_chunks, chunks);
-  return ClaimOrWait<Buffer>(
-      deadline, blocking,
-      [&]() -> std::optional<Buffer> {
-        if (auto claim = TryClaim(chunks, least)) {
-          return MakeBuffer(*std::move(claim), size);
-        }
-        return std::nullopt;
-      },
-      [&]() -> absl::StatusOr<std::optional<Buffer>> {
-        auto grown = GrowPool(chunks);
-        if (!grown.ok()) return grown.status();
-        if (!grown->has_value()) return std::optional<Buffer>();
-        return std::optional<Buffer>(MakeBuffer(**std::move(grown), size));
-      },
+  absl::StatusOr<Claim> claim = ClaimOrWait<Claim>(
+      deadline, blocking, [&] { return TryClaim(chunks, least); },
+      [&] { return GrowPool(chunks); },
       [&](bool timed_out) {
         const PortStats s = stats();
         if (!timed_out) {
@@ -401,6 +390,8 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
             "use in %u segments (limit %u), the receiver holds them",
             size, s.chunks_in_use, s.segments_out, options_.max_segments));
       });
+  if (!claim.ok()) return claim.status();
+  return MakeBuffer(*std::move(claim), size);
 }
 
 void PortCore::OnOutgoingFreed() {
@@ -780,7 +771,9 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = Announce(unannounced, deadline); !s.ok()) return s;
+    if (!unannounced.empty()) {
+      if (absl::Status s = Announce(unannounced, deadline); !s.ok()) return s;
+    }
   }
   if (absl::Status s = SendPayload(stream, buffers, last ? wire::kFlagLast : 0,
                                    tracking, deadline);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -47,14 +48,32 @@ namespace shmport::internal {
 //  * Reclaim: the process-wide Reclaimer thread calls Reclaim() now and
 //    then; segments idle for idle_segment_timeout are released and the
 //    large free runs of quiet ones go back to the kernel.
+//  * The ring: ordered messages (data, NEW_SEGMENT, RELEASE_SEGMENT, BYE)
+//    go through this end's ring while it has room and they carry no fd.
+//    Otherwise the sender appends a marker to the ring and sends on the
+//    socket from then on (ring_mode_out_ false); once the peer has read
+//    past the marker, the next ordered message is preceded by RING_RESUME
+//    and the ring takes over again. Unordered control messages (OOSM,
+//    SHM_ACK, RING_WAKE) always take the socket.
+//  * The stash: the reader reads the peer's ring until its marker; an
+//    ordered socket message that arrives before that waits, bounded, in
+//    the reorder stash and is processed after the marker, before newer
+//    socket messages.
 //  * The socket is read by one thread at a time (the "reader"): whichever
 //    caller needs progress — Receive, a blocked Allocate, a blocked Send —
 //    takes the reader role when it is free, handles control messages for
 //    everyone, queues data messages, and wakes the others.
+//  * Closing: Close() (this end, the peer's BYE or EOF, a protocol error)
+//    records the first reason, drops the peer's segments and this end's
+//    pool (Buffers, Messages and Trackings keep what they use), sends BYE
+//    best effort, shuts the socket down and wakes every waiter. The fd
+//    stays open until the last handle lets go of the core.
 //
-// Locks, in acquisition order: send_mu_ -> out_mu_ -> in_mu_. No lock is
-// held across a blocking system call except send_mu_ (which only senders
-// contend for).
+// Locks, in acquisition order: send_mu_ -> out_mu_ -> in_mu_ (checked by
+// -Wthread-safety through the annotations below). The reader role is taken
+// and given back under in_mu_ and held without it; a sender blocked on a
+// full socket takes it while holding send_mu_. No lock is held across a
+// blocking system call except send_mu_ (which only senders contend for).
 class PortCore : public std::enable_shared_from_this<PortCore>,
                  public PortStatsSource,
                  public Reclaimable {
@@ -176,17 +195,20 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
     Segment* segment;
     bool operator==(const Unannounced&) const = default;
   };
-  absl::Status CheckSendable(absl::Span<const Buffer> buffers,
-                             size_t* inline_count, size_t* total) const;
-  absl::Status FindUnannounced(absl::Span<const Buffer> buffers,
-                               const wire::TrackingRef* tracking,
-                               std::vector<Unannounced>& out);
+  // Send's hot path: inline into it (defined in port_core.cc, used there
+  // only).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status CheckSendable(
+      absl::Span<const Buffer> buffers, size_t* inline_count,
+      size_t* total) const;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status FindUnannounced(
+      absl::Span<const Buffer> buffers, const wire::TrackingRef* tracking,
+      std::vector<Unannounced>& out);
   absl::Status Announce(absl::Span<const Unannounced> segments,
                         const Deadline& deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
-  absl::Status SendPayload(uint32_t stream, absl::Span<const Buffer> buffers,
-                           uint8_t flags, const wire::TrackingRef* tracking,
-                           const Deadline& deadline)
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status SendPayload(
+      uint32_t stream, absl::Span<const Buffer> buffers, uint8_t flags,
+      const wire::TrackingRef* tracking, const Deadline& deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
 
   // Socket reads. The caller holds the reader role.
