@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "google/protobuf/descriptor.h"
+
 namespace shmport::cli {
 
 std::string ProcessStateName(v1::ProcessState state) {
@@ -65,21 +67,33 @@ Json ProcessJson(const v1::ProcessInfo& p) {
 }
 
 Json PortEndStatsJson(const v1::PortEndStats& s) {
-  return Json::Object()
-      .Set("messages_sent", s.messages_sent())
-      .Set("bytes_sent", s.bytes_sent())
-      .Set("messages_received", s.messages_received())
-      .Set("bytes_received", s.bytes_received())
-      .Set("segments_out", s.segments_out())
-      .Set("segments_in", s.segments_in())
-      .Set("chunks_in_use", s.chunks_in_use())
-      .Set("oosm_waits", s.oosm_waits())
-      .Set("protocol_errors", s.protocol_errors())
-      .Set("cancels_won", s.cancels_won())
-      .Set("cancels_lost", s.cancels_lost())
-      .Set("mapped_bytes", s.mapped_bytes())
-      .Set("resident_bytes", s.resident_bytes())
-      .Set("updated_at_unix_ms", s.updated_at_unix_ms());
+  // Every field, by its proto name: a counter added to PortEndStats shows
+  // up here without another copy. The report's time comes last.
+  Json json = Json::Object();
+  const google::protobuf::Descriptor* descriptor = s.GetDescriptor();
+  const google::protobuf::Reflection* reflection = s.GetReflection();
+  const google::protobuf::FieldDescriptor* updated = nullptr;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = descriptor->field(i);
+    if (f->name() == "updated_at_unix_ms") {
+      updated = f;
+      continue;
+    }
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        json.Set(f->name(), reflection->GetUInt32(s, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT64:
+        json.Set(f->name(), reflection->GetUInt64(s, f));
+        break;
+      default:
+        break;  // PortEndStats holds counters only
+    }
+  }
+  if (updated != nullptr) {
+    json.Set(updated->name(), reflection->GetInt64(s, updated));
+  }
+  return json;
 }
 
 namespace {

@@ -264,6 +264,10 @@ class ShmportctlTest : public ::testing::Test {
       auto message = worker_port_->Receive(absl::Seconds(30));
       ASSERT_TRUE(message.ok()) << message.status();
     }
+    // One wait with nothing coming: the worker busy-polls its ring first
+    // (the adaptive spin), which its receive_spins counts.
+    ASSERT_TRUE(absl::IsDeadlineExceeded(
+        worker_port_->Receive(absl::Milliseconds(20)).status()));
     AwaitReports();
   }
 
@@ -300,6 +304,7 @@ class ShmportctlTest : public ::testing::Test {
                  (ports.ports_size() == 1 &&
                   ports.ports(0).a().stats().messages_sent() == kMessages &&
                   ports.ports(0).b().stats().messages_received() == kMessages &&
+                  ports.ports(0).b().stats().receive_spins() >= 1 &&
                   ports.ports(0).a().stats().chunks_in_use() == 0);
         },
         absl::Seconds(30));
@@ -464,6 +469,24 @@ TEST_F(ShmportctlTest, PortsJsonCarriesBothEndsCounters) {
   EXPECT_EQ(Number(Object(b, "stats"), "messages_received"), kMessages);
   EXPECT_EQ(Number(Object(b, "stats"), "bytes_received"), kMessages * kPayload);
   EXPECT_EQ(Number(Object(b, "stats"), "segments_in"), 1);
+}
+
+// Every counter the ends report reaches the JSON, by its proto name; the
+// spin counters (once lost between the client and the daemon) with values.
+TEST_F(ShmportctlTest, PortsJsonCarriesEveryReportedCounter) {
+  Cli::Result r = Ctl({"ports", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto ports = Objects(ParseJson(r.out), "ports");
+  ASSERT_EQ(ports.size(), 1u) << r;
+  const auto& b = Object(Object(ports[0], "b"), "stats");
+  const auto* descriptor = v1::PortEndStats::descriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    EXPECT_TRUE(b.fields().contains(descriptor->field(i)->name()))
+        << descriptor->field(i)->name() << " missing in " << r.out;
+  }
+  EXPECT_GE(Number(b, "receive_spins"), 1);
+  EXPECT_LE(Number(b, "receive_spin_hits"), Number(b, "receive_spins"));
+  EXPECT_EQ(Number(Object(Object(ports[0], "a"), "stats"), "receive_spins"), 0);
 }
 
 TEST_F(ShmportctlTest, PortsFiltersByProcessNameOrId) {

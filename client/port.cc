@@ -90,9 +90,6 @@ const SegmentGeometry& Port::peer_geometry() const {
 }
 uint64_t Port::port_id() const { return core_->options().port_id; }
 PortStats Port::stats() const { return core_->stats(); }
-std::shared_ptr<const PortCounters> Port::counters() const {
-  return core_->counters();
-}
 std::shared_ptr<const PortStatsSource> Port::stats_source() const {
   return core_;
 }

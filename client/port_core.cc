@@ -13,9 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/peer_mapping_budget.h"
+#include "client/port_counters.h"
+#include "client/port_handles.h"
+#include "client/port_hello.h"
 #include "common/errors.h"
 #include "common/log.h"
-#include "common/pid_namespace.h"
+#include "common/mutex.h"
 
 namespace shmport::internal {
 namespace {
@@ -46,46 +49,19 @@ int PollTimeoutMs(const Deadline& deadline) {
 
 // Waits on `cv` until notified or `deadline`; false once the deadline has
 // passed. Uses the steady clock (wait_for), immune to wall-clock jumps.
-bool CvWait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-            const Deadline& deadline) {
+bool CvWait(CondVar& cv, MutexLock& lock, const Deadline& deadline) {
   if (deadline.infinite()) {
-    cv.wait(lock);
+    cv.Wait(&lock);
     return true;
   }
   const absl::Duration left = deadline.at() - absl::Now();
   if (left <= absl::ZeroDuration()) return false;
-  cv.wait_for(lock, absl::ToChronoNanoseconds(left));
+  cv.WaitFor(&lock, absl::ToChronoNanoseconds(left));
   return true;
 }
 
 uint64_t TrackingWord(uint32_t generation, uint32_t stream) {
   return (static_cast<uint64_t>(generation) << 32) | stream;
-}
-
-absl::Status ValidateOptions(const PortOptions& o) {
-  if (absl::Status s = ValidateGeometry(o.geometry); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PortOptions.geometry: ", s.message()));
-  }
-  if (o.max_segments < 1 || o.max_segments > 1024) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "PortOptions.max_segments %u out of range [1, 1024]", o.max_segments));
-  }
-  if (o.ring_capacity != 0) {
-    if (absl::Status s = ValidateRingCapacity(o.ring_capacity); !s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("PortOptions.ring_capacity: ", s.message()));
-    }
-  }
-  if (o.max_stash_messages < 1) {
-    return absl::InvalidArgumentError("PortOptions.max_stash_messages is 0");
-  }
-  if (o.inline_threshold > wire::kMaxInlinePayload) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("PortOptions.inline_threshold %u exceeds %u",
-                        o.inline_threshold, wire::kMaxInlinePayload));
-  }
-  return absl::OkStatus();
 }
 
 // Polls `ready` until it holds (true) or `until` has passed (false),
@@ -105,38 +81,15 @@ bool SpinUntil(absl::Time until, bool yield, Ready ready) {
   }
 }
 
-// Whether a HELLO's pid (the sender's getpid(), numbered in its own pid
-// namespace) is the process the kernel reports as `kernel_pid` (numbered
-// in this process's). Across namespaces: a sender in a container below
-// this one shows its own pid as the innermost NSpid; a sender this
-// namespace cannot see shows as 0, and there is nothing to compare (the
-// daemon's identity and the uid still are).
-bool HelloPidMatches(pid_t hello_pid, pid_t kernel_pid) {
-  if (hello_pid == kernel_pid) return true;
-  if (kernel_pid == 0) return true;
-  absl::StatusOr<pid_t> inner = InnermostPid(kernel_pid);
-  return inner.ok() && *inner == hello_pid;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
 // Opening and the HELLO exchange.
 
 absl::Status PortCore::SendHello(int socket, const PortOptions& options) {
-  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
-  wire::Hello hello{};
-  hello.protocol_version = wire::kProtocolVersion;
-  hello.features = options.ring_capacity > 0 ? wire::kFeatureRing : 0;
-  hello.pid = ::getpid();
-  hello.uid = ::geteuid();
-  hello.chunk_size = options.geometry.chunk_size;
-  hello.chunk_count = options.geometry.chunk_count;
-  hello.max_segments = options.max_segments;
-  hello.inline_threshold = options.inline_threshold;
-  hello.port_id = options.port_id;
+  if (absl::Status s = ValidatePortOptions(options); !s.ok()) return s;
   wire::Encoder e(wire::MessageType::kHello, 0);
-  e.SetHello(hello);
+  e.SetHello(MakeHello(options, ::getpid(), ::geteuid()));
   // Borrow the fd for one send without taking ownership.
   UnixChannel channel{UniqueFd(socket)};
   absl::Status s = channel.Send(e.bytes(), {}, /*with_credentials=*/true);
@@ -146,7 +99,7 @@ absl::Status PortCore::SendHello(int socket, const PortOptions& options) {
 
 absl::StatusOr<std::shared_ptr<PortCore>> PortCore::Open(
     UniqueFd socket, const PeerIdentity& peer, const PortOptions& options) {
-  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  if (absl::Status s = ValidatePortOptions(options); !s.ok()) return s;
   UnixChannel channel(std::move(socket));
   if (absl::Status s = channel.SetPassCredentials(true); !s.ok()) return s;
   if (!options.hello_already_sent) {
@@ -193,71 +146,16 @@ absl::Status PortCore::Handshake() {
     return absl::UnavailableError("the peer closed before sending HELLO");
   }
   ReceivedMessage& m = **got;
-  auto decoded = wire::Decode(
-      absl::MakeConstSpan(receive_buffer_.get(), m.size), m.fds.size());
-  if (!decoded.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "bad first message from the peer: ", decoded.status().message()));
+  auto terms = AcceptHello(absl::MakeConstSpan(receive_buffer_.get(), m.size),
+                           m.fds.size(), m.credentials, peer_, options_);
+  if (!terms.ok()) return terms.status();
+  peer_geometry_ = terms->geometry;
+  peer_max_segments_ = terms->max_segments;
+  peer_has_ring_ = terms->has_ring;
+  {
+    MutexLock lock(&in_mu_);
+    in_.resize(peer_max_segments_);
   }
-  if (decoded->type() != wire::MessageType::kHello) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the peer's first message is ", wire::MessageTypeName(decoded->type()),
-        ", expected HELLO"));
-  }
-  if (!m.credentials.has_value()) {
-    return absl::PermissionDeniedError(
-        "the peer's HELLO arrived without kernel credentials");
-  }
-  const Credentials& cred = *m.credentials;
-  const wire::Hello hello = decoded->hello();
-  if (peer_.pid != 0 && cred.pid != peer_.pid) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "peer credentials: the kernel reports pid %d, expected pid %d (%s)",
-        cred.pid, peer_.pid, peer_.name));
-  }
-  if (peer_.uid != static_cast<uid_t>(-1) && cred.uid != peer_.uid) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "peer credentials: the kernel reports uid %u, expected uid %u",
-        cred.uid, peer_.uid));
-  }
-  if (!HelloPidMatches(hello.pid, cred.pid)) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "the peer's HELLO claims pid %d but the kernel reports pid %d",
-        hello.pid, cred.pid));
-  }
-  if (hello.protocol_version != wire::kProtocolVersion) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the peer speaks protocol version %u, this end speaks %u",
-        hello.protocol_version, wire::kProtocolVersion));
-  }
-  const SegmentGeometry g{hello.chunk_size, hello.chunk_count};
-  if (absl::Status s = ValidateGeometry(g); !s.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the peer's HELLO declares a bad geometry: ", s.message()));
-  }
-  if (hello.max_segments < 1 ||
-      hello.max_segments > options_.max_peer_segments) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the peer's HELLO declares max_segments %u; this end accepts [1, %u]",
-        hello.max_segments, options_.max_peer_segments));
-  }
-  const uint64_t peer_bytes = g.file_size() * hello.max_segments;
-  if (peer_bytes > options_.max_peer_bytes) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the peer's HELLO declares up to %u bytes of segments; this end maps "
-        "at most %u",
-        peer_bytes, options_.max_peer_bytes));
-  }
-  if (options_.port_id != 0 && hello.port_id != 0 &&
-      hello.port_id != options_.port_id) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("the peer's HELLO is for port %u, this end is port %u",
-                        hello.port_id, options_.port_id));
-  }
-  peer_geometry_ = g;
-  peer_max_segments_ = hello.max_segments;
-  peer_has_ring_ = (hello.features & wire::kFeatureRing) != 0;
-  in_.resize(peer_max_segments_);
   // Credentials matter only on HELLO; stop paying for them per message.
   if (absl::Status s = channel_.SetPassCredentials(false); !s.ok()) return s;
   if (options_.ring_capacity > 0 && peer_has_ring_) return StartRing();
@@ -267,15 +165,13 @@ absl::Status PortCore::Handshake() {
 absl::Status PortCore::StartRing() {
   auto ring = RingWriter::Create(options_.ring_capacity);
   if (!ring.ok()) return ring.status();
-  std::lock_guard<std::mutex> lock(send_mu_);
+  MutexLock lock(&send_mu_);
   wire::Encoder e(wire::MessageType::kNewRing, 0);
   e.SetNewRing({(*ring)->file_size(), (*ring)->token()});
-  const auto bytes = e.bytes();
-  const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  const Frame frame(e);
   const int fd = (*ring)->fd();
-  absl::Status s = channel_.Send(absl::MakeConstSpan(&part, 1),
-                                 absl::MakeConstSpan(&fd, 1), false,
-                                 /*dont_wait=*/true);
+  absl::Status s = channel_.Send(frame.parts(), absl::MakeConstSpan(&fd, 1),
+                                 false, /*dont_wait=*/true);
   if (absl::IsUnavailable(s)) {
     // The peer sent its HELLO (and maybe messages) and is gone already.
     // Nobody will read a ring; what it sent is still ours to receive, so
@@ -283,7 +179,7 @@ absl::Status PortCore::StartRing() {
     return absl::OkStatus();
   }
   if (IsWouldBlock(s)) {
-    s = SendLocked(absl::MakeConstSpan(&part, 1), absl::MakeConstSpan(&fd, 1),
+    s = SendLocked(frame, absl::MakeConstSpan(&fd, 1),
                    Deadline(options_.hello_timeout));
   }
   if (!s.ok()) return s;
@@ -297,13 +193,13 @@ absl::Status PortCore::StartRing() {
 // Closing.
 
 absl::Status PortCore::closed_reason() const {
-  std::lock_guard<std::mutex> lock(in_mu_);
+  MutexLock lock(&in_mu_);
   return closed_reason_;
 }
 
 void PortCore::Close(absl::Status reason, bool send_bye) {
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     if (closed_.load(std::memory_order_relaxed)) return;
     closed_reason_ = std::move(reason);
     closed_.store(true, std::memory_order_release);
@@ -319,13 +215,10 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
     // BYE is ordered (it follows the data already sent), so it goes where
     // the data goes. Best effort: if a sender holds send_mu_ (blocked on a
     // full socket), the EOF after shutdown() says the same.
-    std::unique_lock<std::mutex> lock(send_mu_, std::try_to_lock);
-    if (lock.owns_lock()) {
+    if (send_mu_.TryLock()) {
       wire::Encoder e(wire::MessageType::kBye, 0);
-      const auto bytes = e.bytes();
-      const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-      SendOrdered(absl::MakeConstSpan(&part, 1), {}, Deadline::Passed())
-          .IgnoreError();
+      SendOrdered(Frame(e), {}, Deadline::Passed()).IgnoreError();
+      send_mu_.Unlock();
     }
   }
   // Wakes a reader blocked in poll and shows the peer an EOF. The fd itself
@@ -335,10 +228,10 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
-    in_cv_.notify_all();
+    MutexLock lock(&in_mu_);
+    in_cv_.SignalAll();
   }
-  std::lock_guard<std::mutex> lock(out_mu_);
+  MutexLock lock(&out_mu_);
   out_.clear();  // Buffers and Trackings keep the segments they use
   counters_->segments_out.store(0);
 }
@@ -346,7 +239,7 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
 void PortCore::DropInbox() {
   std::deque<Message> unread;  // destroyed after the lock is released
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     unread.swap(inbox_);
   }
 }
@@ -367,21 +260,13 @@ void PortCore::ProtocolError(const absl::Status& error) {
 // Outgoing memory.
 
 Buffer PortCore::MakeBuffer(Claim claim, size_t size) {
-  Buffer b;
-  b.core_ = shared_from_this();
-  b.capacity_ =
-      static_cast<size_t>(claim.count) * claim.segment->geometry().chunk_size;
-  b.size_ = std::min(size, b.capacity_);
-  b.data_ = claim.segment->chunk_data(claim.first);
-  b.first_chunk_ = claim.first;
-  b.chunk_count_ = claim.count;
-  b.segment_ = std::move(claim.segment);
-  return b;
+  return BufferAccess::Shared(shared_from_this(), std::move(claim.segment),
+                              claim.first, claim.count, size);
 }
 
 std::optional<PortCore::Claim> PortCore::TryClaim(uint32_t chunks,
                                                   uint32_t min_chunks) {
-  std::lock_guard<std::mutex> lock(out_mu_);
+  MutexLock lock(&out_mu_);
   // First fit, lowest segment first: the chunks the receiver freed last
   // are reused first, so the memory both sides touch stays small and hot
   // in cache, and higher segments fall idle and get released.
@@ -410,7 +295,7 @@ absl::StatusOr<std::optional<PortCore::Claim>> PortCore::GrowPool(
     std::call_once(reclaim_registered_,
                    [this] { RegisterForReclaim(weak_from_this()); });
   }
-  std::lock_guard<std::mutex> lock(out_mu_);
+  MutexLock lock(&out_mu_);
   if (closed()) return std::optional<Claim>();
   uint32_t live = 0;
   uint32_t free_id = static_cast<uint32_t>(out_.size());
@@ -443,7 +328,7 @@ absl::StatusOr<std::optional<PortCore::Claim>> PortCore::GrowPool(
 
 void PortCore::RaiseOosm() {
   {
-    std::lock_guard<std::mutex> lock(out_mu_);
+    MutexLock lock(&out_mu_);
     for (OutSegment& out : out_) {
       if (out.segment) out.segment->oosm().store(1, std::memory_order_seq_cst);
     }
@@ -453,18 +338,42 @@ void PortCore::RaiseOosm() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
+template <typename T, typename ClaimFn, typename GrowFn, typename RefuseFn>
+absl::StatusOr<T> PortCore::ClaimOrWait(const Deadline& deadline, bool blocking,
+                                        ClaimFn claim, GrowFn grow,
+                                        RefuseFn refuse) {
+  bool counted = false;
+  while (true) {
+    if (closed()) return closed_reason();
+    if (std::optional<T> got = claim()) return *std::move(got);
+    absl::StatusOr<std::optional<T>> grown = grow();
+    if (!grown.ok()) return grown.status();
+    if (grown->has_value()) return **std::move(grown);
+    // The pool is at its limit and full: ask the receiver for memory.
+    const uint64_t seen = memory_epoch_.load(std::memory_order_acquire);
+    RaiseOosm();
+    if (std::optional<T> got = claim()) return *std::move(got);
+    if (!counted) {
+      counters_->oosm_waits.fetch_add(1, std::memory_order_relaxed);
+      counted = true;
+    }
+    SendControl(wire::MessageType::kOosm);
+    if (!blocking) return refuse(/*timed_out=*/false);
+    if (!WaitForMemory(seen, deadline)) {
+      if (std::optional<T> got = claim()) return *std::move(got);
+      return refuse(/*timed_out=*/true);
+    }
+  }
+}
+
 absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
                                           const Deadline& deadline,
                                           bool blocking) {
   if (closed()) return closed_reason();
   if (min_size > size) min_size = size;
   if (size < options_.inline_threshold || size == 0) {
-    Buffer b;
-    b.capacity_ = std::max<size_t>(options_.inline_threshold, 1) - 1;
-    b.inline_.reset(new uint8_t[std::max<size_t>(b.capacity_, 1)]);
-    b.data_ = b.inline_.get();
-    b.size_ = size;
-    return b;
+    return BufferAccess::Inline(
+        std::max<size_t>(options_.inline_threshold, 1) - 1, size);
   }
   const uint64_t data_size = options_.geometry.data_size();
   if (size > data_size) {
@@ -479,53 +388,34 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
   const uint32_t chunks = static_cast<uint32_t>((size + chunk - 1) / chunk);
   const uint32_t min_chunks = std::max<uint32_t>(
       1, static_cast<uint32_t>((min_size + chunk - 1) / chunk));
-  bool counted = false;
-  while (true) {
-    if (closed()) return closed_reason();
-    if (auto claim = TryClaim(chunks, std::min(min_chunks, chunks))) {
-      return MakeBuffer(*std::move(claim), size);
-    }
-    auto grown = GrowPool(chunks);
-    if (!grown.ok()) return grown.status();
-    if (grown->has_value()) return MakeBuffer(**std::move(grown), size);
-    // The pool is at its limit and full: ask the receiver for memory.
-    const uint64_t seen = memory_epoch_.load(std::memory_order_acquire);
-    RaiseOosm();
-    if (auto claim = TryClaim(chunks, std::min(min_chunks, chunks))) {
-      return MakeBuffer(*std::move(claim), size);
-    }
-    if (!counted) {
-      counters_->oosm_waits.fetch_add(1, std::memory_order_relaxed);
-      counted = true;
-    }
-    SendControl(wire::MessageType::kOosm);
-    if (!blocking) {
-      const PortStats s = stats();
-      return absl::ResourceExhaustedError(absl::StrFormat(
-          "out of shared memory: %u bytes wanted, %u chunks in use in %u "
-          "segments (limit %u); the receiver has not freed them yet. Retry "
-          "after fd() turns readable and TryReceive() ran",
-          size, s.chunks_in_use, s.segments_out, options_.max_segments));
-    }
-    if (!WaitForMemory(seen, deadline)) {
-      if (auto claim = TryClaim(chunks, std::min(min_chunks, chunks))) {
-        return MakeBuffer(*std::move(claim), size);
-      }
-      const PortStats s = stats();
-      return absl::DeadlineExceededError(absl::StrFormat(
-          "no shared memory for %u bytes before the deadline: %u chunks in "
-          "use in %u segments (limit %u), the receiver holds them",
-          size, s.chunks_in_use, s.segments_out, options_.max_segments));
-    }
-  }
+  const uint32_t least = std::min(min_chunks, chunks);
+  absl::StatusOr<Claim> claim = ClaimOrWait<Claim>(
+      deadline, blocking, [&] { return TryClaim(chunks, least); },
+      [&] { return GrowPool(chunks); },
+      [&](bool timed_out) {
+        const PortStats s = stats();
+        if (!timed_out) {
+          return absl::ResourceExhaustedError(absl::StrFormat(
+              "out of shared memory: %u bytes wanted, %u chunks in use in %u "
+              "segments (limit %u); the receiver has not freed them yet. "
+              "Retry after fd() turns readable and TryReceive() ran",
+              size, s.chunks_in_use, s.segments_out, options_.max_segments));
+        }
+        return absl::DeadlineExceededError(absl::StrFormat(
+            "no shared memory for %u bytes before the deadline: %u chunks in "
+            "use in %u segments (limit %u), the receiver holds them",
+            size, s.chunks_in_use, s.segments_out, options_.max_segments));
+      });
+  if (!claim.ok()) return claim.status();
+  return MakeBuffer(*std::move(claim), size);
 }
 
 void PortCore::OnOutgoingFreed() {
   memory_epoch_.fetch_add(1, std::memory_order_acq_rel);
   if (memory_waiters_.load() == 0) return;
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
-    in_cv_.notify_all();
+    MutexLock lock(&in_mu_);
+    in_cv_.SignalAll();
   }
   // A waiter may be the reader, asleep in poll().
   const uint64_t one = 1;
@@ -550,7 +440,7 @@ absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
     uint32_t stream, std::shared_ptr<Segment>* segment) {
   const Deadline deadline(options_.allocate_timeout);
   auto try_claim = [&]() -> std::optional<wire::TrackingRef> {
-    std::lock_guard<std::mutex> lock(out_mu_);
+    MutexLock lock(&out_mu_);
     for (uint32_t id = 0; id < out_.size(); ++id) {
       OutSegment& out = out_[id];
       if (!out.segment || out.retiring) continue;
@@ -566,40 +456,30 @@ absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
     }
     return std::nullopt;
   };
-  bool counted = false;
-  while (true) {
-    if (closed()) return closed_reason();
-    if (auto ref = try_claim()) return *ref;
-    // No live segment has a free slot: add one (without claiming chunks).
-    auto grown = GrowPool(0);
-    if (!grown.ok()) return grown.status();
-    if (auto ref = try_claim()) return *ref;
-    // Every slot is in flight: wait, as Allocate does, for the receiver to
-    // settle some (it acks when it frees a slot in a segment marked oosm).
-    const uint64_t seen = memory_epoch_.load(std::memory_order_acquire);
-    RaiseOosm();
-    if (auto ref = try_claim()) return *ref;
-    if (!counted) {
-      counters_->oosm_waits.fetch_add(1, std::memory_order_relaxed);
-      counted = true;
-    }
-    SendControl(wire::MessageType::kOosm);
-    if (!WaitForMemory(seen, deadline)) {
-      if (auto ref = try_claim()) return *ref;
-      return absl::DeadlineExceededError(absl::StrFormat(
-          "every tracking slot stayed in flight (%u segments x %u slots) "
-          "until the deadline; the receiver is not consuming tracked "
-          "messages",
-          options_.max_segments, layout::kTrackingSlots));
-    }
-  }
+  return ClaimOrWait<wire::TrackingRef>(
+      deadline, /*blocking=*/true, try_claim,
+      // No live segment has a free slot: add one (without claiming chunks).
+      [&]() -> absl::StatusOr<std::optional<wire::TrackingRef>> {
+        auto grown = GrowPool(0);
+        if (!grown.ok()) return grown.status();
+        return try_claim();
+      },
+      // Every slot stayed in flight: the receiver acks when it frees a
+      // slot in a segment marked oosm, and did not.
+      [&](bool) {
+        return absl::DeadlineExceededError(absl::StrFormat(
+            "every tracking slot stayed in flight (%u segments x %u slots) "
+            "until the deadline; the receiver is not consuming tracked "
+            "messages",
+            options_.max_segments, layout::kTrackingSlots));
+      });
 }
 
 bool PortCore::WaitForMemory(uint64_t seen, const Deadline& deadline) {
   memory_waiters_.fetch_add(1);
   bool in_time;
   {
-    std::unique_lock<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     in_time = WaitFor(lock, deadline, /*spin=*/false, [&] {
       return memory_epoch_.load(std::memory_order_acquire) != seen;
     });
@@ -609,13 +489,13 @@ bool PortCore::WaitForMemory(uint64_t seen, const Deadline& deadline) {
 }
 
 absl::StatusOr<bool> PortCore::Cancel(Tracking& tracking) {
-  if (!tracking.segment_) return false;  // already settled
+  if (TrackingAccess::settled(tracking)) return false;
   if (closed()) return closed_reason();
-  std::shared_ptr<Segment> segment = std::move(tracking.segment_);
-  uint64_t expected = tracking.word_;
-  if (segment->tracking_word(tracking.slot_)
-          .compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
-    segment->tracking_slots().Free(tracking.slot_, 1);
+  const TrackingAccess::Slot t = TrackingAccess::Settle(tracking);
+  uint64_t expected = t.word;
+  if (t.segment->tracking_word(t.slot).compare_exchange_strong(
+          expected, 0, std::memory_order_acq_rel)) {
+    t.segment->tracking_slots().Free(t.slot, 1);
     counters_->cancels_won.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -637,7 +517,7 @@ absl::StatusOr<bool> PortCore::ClaimTracked(const wire::TrackingRef& ref,
   }
   std::shared_ptr<Segment> segment;
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     segment = in_[ref.segment_id];
   }
   if (!segment) {
@@ -658,11 +538,11 @@ absl::StatusOr<bool> PortCore::ClaimTracked(const wire::TrackingRef& ref,
 // ---------------------------------------------------------------------------
 // Sending.
 
-absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
-                                  absl::Span<const int> fds,
+absl::Status PortCore::SendLocked(const Frame& frame, absl::Span<const int> fds,
                                   const Deadline& deadline) {
   while (true) {
-    absl::Status s = channel_.Send(parts, fds, false, /*dont_wait=*/true);
+    absl::Status s =
+        channel_.Send(frame.parts(), fds, false, /*dont_wait=*/true);
     if (s.ok()) return s;
     if (closed()) return closed_reason();
     if (!IsWouldBlock(s)) {
@@ -681,7 +561,7 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
     // else is reading): two ends that both only send must not deadlock.
     bool reader = false;
     {
-      std::lock_guard<std::mutex> lock(in_mu_);
+      MutexLock lock(&in_mu_);
       if (!reader_active_ && inbox_.size() < kMaxInboxWhileSending) {
         reader_active_ = reader = true;
       }
@@ -695,7 +575,7 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
       if (r > 0 && (p.revents & POLLIN)) {
         PumpOnce(Deadline::Passed(), true, false);
       }
-      std::lock_guard<std::mutex> lock(in_mu_);
+      MutexLock lock(&in_mu_);
       EndReading();
     }
   }
@@ -704,15 +584,12 @@ absl::Status PortCore::SendLocked(absl::Span<const iovec> parts,
 absl::Status PortCore::PublishRing(const Deadline& deadline) {
   if (!ring_out_->Publish()) return absl::OkStatus();
   wire::Encoder e(wire::MessageType::kRingWake, 0);
-  const auto bytes = e.bytes();
-  const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-  return SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
+  return SendLocked(Frame(e), {}, deadline);
 }
 
-bool PortCore::AppendToRing(absl::Span<const iovec> parts,
-                            const Deadline& deadline) {
-  auto append = [&] {
-    return ring_out_->TryAppend(ring_layout::kKindMessage, parts);
+bool PortCore::AppendToRing(const Frame& frame, const Deadline& deadline) {
+  auto append = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return ring_out_->TryAppend(ring_layout::kKindMessage, frame.parts());
   };
   if (append()) return true;
   // Full. A reader that keeps up frees room within microseconds, and the
@@ -723,7 +600,7 @@ bool PortCore::AppendToRing(absl::Span<const iovec> parts,
                    /*yield=*/true, append);
 }
 
-absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
+absl::Status PortCore::SendOrdered(const Frame& frame,
                                    absl::Span<const int> fds,
                                    const Deadline& deadline) {
   if (ring_out_ != nullptr) {
@@ -731,16 +608,12 @@ absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
       if (!ring_mode_out_ && ring_out_->Drained()) {
         // The peer has read past our marker: tell it to return to the ring.
         wire::Encoder e(wire::MessageType::kRingResume, 0);
-        const auto bytes = e.bytes();
-        const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-        if (absl::Status s =
-                SendLocked(absl::MakeConstSpan(&part, 1), {}, deadline);
-            !s.ok()) {
+        if (absl::Status s = SendLocked(Frame(e), {}, deadline); !s.ok()) {
           return s;
         }
         ring_mode_out_ = true;
       }
-      if (ring_mode_out_ && AppendToRing(parts, deadline)) {
+      if (ring_mode_out_ && AppendToRing(frame, deadline)) {
         AddSingleWriter(counters_->sent_via_ring, 1);
         return PublishRing(deadline);
       }
@@ -759,7 +632,7 @@ absl::Status PortCore::SendOrdered(absl::Span<const iovec> parts,
       if (absl::Status s = PublishRing(deadline); !s.ok()) return s;
     }
   }
-  return SendLocked(parts, fds, deadline);
+  return SendLocked(frame, fds, deadline);
 }
 
 void PortCore::SendControl(wire::MessageType type) {
@@ -781,23 +654,13 @@ void PortCore::FlushPendingAck() {
 
 void PortCore::ReleaseUnusedChunks(absl::Span<Buffer> buffers) {
   bool freed = false;
-  for (Buffer& b : buffers) {
-    if (b.segment_ == nullptr || b.size_ == 0) continue;  // empty: kept whole
-    const uint64_t chunk = b.segment_->geometry().chunk_size;
-    // The usual case, every chunk used, costs no division.
-    if (b.size_ + chunk > b.capacity_) continue;
-    const auto used = static_cast<uint32_t>((b.size_ + chunk - 1) / chunk);
-    if (used >= b.chunk_count_) continue;
-    b.segment_->chunks().Free(b.first_chunk_ + used, b.chunk_count_ - used);
-    b.chunk_count_ = used;
-    b.capacity_ = used * chunk;
-    freed = true;
-  }
+  for (Buffer& b : buffers) freed |= BufferAccess::TrimToSize(b);
   if (freed) OnOutgoingFreed();
 }
 
-absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
-                            bool last, const wire::TrackingRef* tracking) {
+absl::Status PortCore::CheckSendable(absl::Span<const Buffer> buffers,
+                                     size_t* inline_count,
+                                     size_t* total) const {
   if (buffers.empty()) {
     return absl::InvalidArgumentError("Send needs at least one buffer");
   }
@@ -806,130 +669,135 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
         absl::StrFormat("%u buffers in one message; the limit is %u",
                         buffers.size(), wire::kMaxDescriptors));
   }
-  size_t inline_count = 0;
-  size_t total = 0;
   for (const Buffer& b : buffers) {
-    if (b.data_ == nullptr) {
+    if (b.data() == nullptr) {
       return absl::InvalidArgumentError(
           "cannot send an empty (default-constructed or moved-from) Buffer");
     }
-    if (b.segment_ == nullptr) {
-      ++inline_count;
-    } else if (b.core_.get() != this) {
+    if (!b.in_shared_memory()) {
+      ++*inline_count;
+    } else if (BufferAccess::owner(b) != this) {
       return absl::InvalidArgumentError(
           "the buffer was allocated by another port");
     }
-    total += b.size_;
+    *total += b.size();
   }
-  if (inline_count > 0 && buffers.size() > 1) {
+  if (*inline_count > 0 && buffers.size() > 1) {
     return absl::InvalidArgumentError(
         "an inline buffer (smaller than the inline threshold) must be sent on "
         "its own");
   }
-  if (closed()) return closed_reason();
-  ReleaseUnusedChunks(buffers);
-  const Deadline deadline(options_.send_timeout);
-  const uint8_t flags = last ? wire::kFlagLast : 0;
-  std::lock_guard<std::mutex> send_lock(send_mu_);
-  FlushPendingAck();
+  return absl::OkStatus();
+}
 
-  // Every segment named by this message (and its tracking slot) must have
-  // crossed the socket first.
-  std::vector<std::pair<uint32_t, Segment*>> to_announce;
-  if (inline_count == 0 || tracking != nullptr) {
-    std::lock_guard<std::mutex> lock(out_mu_);
-    auto need = [&](Segment* seg) -> absl::Status {
-      const uint32_t id = seg->id();
-      if (id >= out_.size() || out_[id].segment.get() != seg) {
-        return closed() ? closed_reason()
-                        : absl::InternalError(absl::StrFormat(
-                              "segment %u is no longer in the pool", id));
-      }
-      if (!out_[id].announced &&
-          std::find(to_announce.begin(), to_announce.end(),
-                    std::make_pair(id, seg)) == to_announce.end()) {
-        to_announce.emplace_back(id, seg);
-      }
-      return absl::OkStatus();
-    };
-    for (const Buffer& b : buffers) {
-      if (b.segment_ == nullptr) continue;
-      if (absl::Status s = need(b.segment_.get()); !s.ok()) return s;
+absl::Status PortCore::FindUnannounced(absl::Span<const Buffer> buffers,
+                                       const wire::TrackingRef* tracking,
+                                       std::vector<Unannounced>& out) {
+  MutexLock lock(&out_mu_);
+  auto need = [&](Segment* seg) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    const uint32_t id = seg->id();
+    if (id >= out_.size() || out_[id].segment.get() != seg) {
+      return closed() ? closed_reason()
+                      : absl::InternalError(absl::StrFormat(
+                            "segment %u is no longer in the pool", id));
     }
-    if (tracking != nullptr) {
-      if (tracking->segment_id >= out_.size() ||
-          !out_[tracking->segment_id].segment) {
-        return closed() ? closed_reason()
-                        : absl::InternalError("tracking segment vanished");
-      }
-      if (absl::Status s = need(out_[tracking->segment_id].segment.get());
-          !s.ok()) {
-        return s;
-      }
+    if (!out_[id].announced &&
+        std::find(out.begin(), out.end(), Unannounced{id, seg}) == out.end()) {
+      out.push_back({id, seg});
     }
+    return absl::OkStatus();
+  };
+  for (const Buffer& b : buffers) {
+    if (!b.in_shared_memory()) continue;
+    if (absl::Status s = need(BufferAccess::segment(b)); !s.ok()) return s;
   }
-  for (auto& [id, seg] : to_announce) {
-    wire::NewSegment ns{id, 0, seg->file_size(), seg->token()};
+  if (tracking == nullptr) return absl::OkStatus();
+  if (tracking->segment_id >= out_.size() ||
+      !out_[tracking->segment_id].segment) {
+    return closed() ? closed_reason()
+                    : absl::InternalError("tracking segment vanished");
+  }
+  return need(out_[tracking->segment_id].segment.get());
+}
+
+absl::Status PortCore::Announce(absl::Span<const Unannounced> segments,
+                                const Deadline& deadline) {
+  for (const auto& [id, seg] : segments) {
     wire::Encoder e(wire::MessageType::kNewSegment, 0);
-    e.SetNewSegment(ns);
-    const auto bytes = e.bytes();
-    const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    e.SetNewSegment({id, 0, seg->file_size(), seg->token()});
     const int fd = seg->fd();
-    if (absl::Status s = SendOrdered(absl::MakeConstSpan(&part, 1),
-                                     absl::MakeConstSpan(&fd, 1), deadline);
+    if (absl::Status s =
+            SendOrdered(Frame(e), absl::MakeConstSpan(&fd, 1), deadline);
         !s.ok()) {
       return s;
     }
     seg->CloseFd();  // sent once; the mapping keeps the memory alive
-    std::lock_guard<std::mutex> lock(out_mu_);
+    MutexLock lock(&out_mu_);
     if (id < out_.size() && out_[id].segment.get() == seg) {
       out_[id].announced = true;
     }
   }
+  return absl::OkStatus();
+}
 
-  absl::Status sent;
-  if (inline_count == 1) {
-    Buffer& b = buffers[0];
+absl::Status PortCore::SendPayload(uint32_t stream,
+                                   absl::Span<const Buffer> buffers,
+                                   uint8_t flags,
+                                   const wire::TrackingRef* tracking,
+                                   const Deadline& deadline) {
+  if (!buffers[0].in_shared_memory()) {  // inline: the bytes follow the head
+    const Buffer& b = buffers[0];
     wire::Encoder e(wire::MessageType::kData, stream, flags);
     if (tracking != nullptr) e.SetTracking(*tracking);
-    e.SetInlineLength(static_cast<uint32_t>(b.size_));
-    const auto head = e.bytes();
-    const iovec parts[2] = {{const_cast<uint8_t*>(head.data()), head.size()},
-                            {b.data_, b.size_}};
-    sent = SendOrdered(absl::MakeConstSpan(parts, b.size_ > 0 ? 2 : 1), {},
-                       deadline);
-  } else {
-    wire::Encoder e(wire::MessageType::kMmapData, stream, flags);
-    if (tracking != nullptr) e.SetTracking(*tracking);
-    for (const Buffer& b : buffers) {
-      if (b.size_ == 0) continue;  // nothing to read; its chunks stay ours
-      e.AddDescriptor(
-          {b.segment_->id(), b.first_chunk_, static_cast<uint32_t>(b.size_)});
-    }
-    if (e.descriptor_count() == 0) {
-      // Only empty buffers: an empty inline message says the same.
-      wire::Encoder empty(wire::MessageType::kData, stream, flags);
-      if (tracking != nullptr) empty.SetTracking(*tracking);
-      const auto bytes = empty.bytes();
-      const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-      sent = SendOrdered(absl::MakeConstSpan(&part, 1), {}, deadline);
-    } else {
-      const auto bytes = e.bytes();
-      const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-      sent = SendOrdered(absl::MakeConstSpan(&part, 1), {}, deadline);
-    }
+    e.SetInlineLength(static_cast<uint32_t>(b.size()));
+    return SendOrdered(Frame(e, b.span()), {}, deadline);
   }
-  if (!sent.ok()) return sent;  // the buffers still own (and free) chunks
+  wire::Encoder e(wire::MessageType::kMmapData, stream, flags);
+  if (tracking != nullptr) e.SetTracking(*tracking);
+  for (const Buffer& b : buffers) {
+    if (b.size() == 0) continue;  // nothing to read; its chunks stay ours
+    e.AddDescriptor({BufferAccess::segment(b)->id(),
+                     BufferAccess::first_chunk(b),
+                     static_cast<uint32_t>(b.size())});
+  }
+  if (e.descriptor_count() > 0) return SendOrdered(Frame(e), {}, deadline);
+  // Only empty buffers: an empty inline message says the same.
+  wire::Encoder empty(wire::MessageType::kData, stream, flags);
+  if (tracking != nullptr) empty.SetTracking(*tracking);
+  return SendOrdered(Frame(empty), {}, deadline);
+}
 
-  // The peer owns the chunks now: it frees them when its Message dies.
-  for (Buffer& b : buffers) {
-    if (b.segment_ != nullptr && b.size_ > 0) {
-      b.segment_.reset();
-      b.core_.reset();
-      b.data_ = nullptr;
-      b.size_ = b.capacity_ = 0;
+absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
+                            bool last, const wire::TrackingRef* tracking) {
+  size_t inline_count = 0;
+  size_t total = 0;
+  if (absl::Status s = CheckSendable(buffers, &inline_count, &total); !s.ok()) {
+    return s;
+  }
+  if (closed()) return closed_reason();
+  ReleaseUnusedChunks(buffers);
+  const Deadline deadline(options_.send_timeout);
+  MutexLock send_lock(&send_mu_);
+  FlushPendingAck();
+  // Every segment named by this message (and its tracking slot) must have
+  // crossed the socket first.
+  if (inline_count == 0 || tracking != nullptr) {
+    std::vector<Unannounced> unannounced;
+    if (absl::Status s = FindUnannounced(buffers, tracking, unannounced);
+        !s.ok()) {
+      return s;
+    }
+    if (!unannounced.empty()) {
+      if (absl::Status s = Announce(unannounced, deadline); !s.ok()) return s;
     }
   }
+  if (absl::Status s = SendPayload(stream, buffers, last ? wire::kFlagLast : 0,
+                                   tracking, deadline);
+      !s.ok()) {
+    return s;  // the buffers still own (and free) chunks
+  }
+  // The peer owns the chunks now: it frees them when its Message dies.
+  for (Buffer& b : buffers) BufferAccess::HandOver(b);
   AddSingleWriter(counters_->messages_sent, 1);
   AddSingleWriter(counters_->bytes_sent, total);
   return absl::OkStatus();
@@ -983,21 +851,16 @@ absl::StatusOr<Tracking> PortCore::SendTracked(uint32_t stream, Buffer buffer,
     }
     return s;
   }
-  Tracking t;
-  t.core_ = shared_from_this();
-  t.segment_ = std::move(segment);
-  t.slot_ = ref->slot;
-  t.word_ = word;
-  t.stream_ = stream;
-  return t;
+  return TrackingAccess::Make(shared_from_this(), std::move(segment), ref->slot,
+                              word, stream);
 }
 
 // ---------------------------------------------------------------------------
 // Receiving.
 
 template <typename Ready>
-bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock,
-                       const Deadline& deadline, bool spin, Ready ready) {
+bool PortCore::WaitFor(MutexLock& lock, const Deadline& deadline, bool spin,
+                       Ready ready) {
   while (!ready()) {
     if (closed_.load(std::memory_order_acquire)) return true;
     if (reader_active_) {
@@ -1006,9 +869,11 @@ bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock,
     }
     if (deadline.passed()) return false;
     reader_active_ = true;
-    lock.unlock();
+    // On the mutex, not `lock` (which stays the owner of record): the
+    // analysis follows a mutex through this call, not a lock by reference.
+    in_mu_.Unlock();
     PumpOnce(deadline, /*dont_wait=*/false, spin);
-    lock.lock();
+    in_mu_.Lock();
     EndReading();
   }
   return true;
@@ -1016,7 +881,7 @@ bool PortCore::WaitFor(std::unique_lock<std::mutex>& lock,
 
 absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
   FlushPendingAck();
-  std::unique_lock<std::mutex> lock(in_mu_);
+  MutexLock lock(&in_mu_);
   while (true) {
     if (!inbox_.empty()) {
       absl::StatusOr<Message> m(std::move(inbox_.front()));
@@ -1024,8 +889,10 @@ absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
       return m;
     }
     if (closed_.load(std::memory_order_acquire)) return closed_reason_;
-    if (!WaitFor(lock, deadline, /*spin=*/true,
-                 [&] { return !inbox_.empty(); })) {
+    if (!WaitFor(lock, deadline, /*spin=*/true, [&] {
+          in_mu_.AssertHeld();  // WaitFor calls it under in_mu_
+          return !inbox_.empty();
+        })) {
       return absl::DeadlineExceededError("no message before the deadline");
     }
   }
@@ -1033,7 +900,7 @@ absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
 
 absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
   FlushPendingAck();
-  std::unique_lock<std::mutex> lock(in_mu_);
+  MutexLock lock(&in_mu_);
   while (true) {
     if (!inbox_.empty()) {
       Message m = std::move(inbox_.front());
@@ -1043,10 +910,10 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
     if (closed_.load(std::memory_order_acquire)) return closed_reason_;
     if (reader_active_) return std::optional<Message>();
     reader_active_ = true;
-    lock.unlock();
+    lock.Unlock();
     const PumpResult r =
         PumpOnce(Deadline::Passed(), /*dont_wait=*/true, /*spin=*/false);
-    lock.lock();
+    lock.Lock();
     EndReading();
     if (r == PumpResult::kTimeout && inbox_.empty()) {
       return std::optional<Message>();
@@ -1057,7 +924,7 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
 void PortCore::EndReading() {
   reader_active_ = false;
   if (closed_.load(std::memory_order_relaxed)) stash_.Clear();
-  in_cv_.notify_all();
+  in_cv_.SignalAll();
 }
 
 bool PortCore::PollSocket(const Deadline& deadline) {
@@ -1272,8 +1139,8 @@ absl::Status PortCore::Dispatch(const wire::Decoded& m,
       return absl::OkStatus();  // the shared oosm flag carries the state
     case wire::MessageType::kShmAck: {
       memory_epoch_.fetch_add(1, std::memory_order_acq_rel);
-      std::lock_guard<std::mutex> lock(in_mu_);
-      in_cv_.notify_all();
+      MutexLock lock(&in_mu_);
+      in_cv_.SignalAll();
       return absl::OkStatus();
     }
     case wire::MessageType::kBye:
@@ -1302,24 +1169,18 @@ absl::Status PortCore::OnData(const wire::Decoded& m) {
       return absl::OkStatus();
     }
   }
-  Message msg;
-  msg.stream_ = m.header.stream;
-  msg.last_ = (m.header.flags & wire::kFlagLast) != 0;
-  if (!m.body.empty()) {
-    std::memcpy(msg.PrepareInline(m.body.size()), m.body.data(), m.body.size());
-  }
-  Deliver(std::move(msg));
+  Deliver(MessageAccess::Inline(
+      m.header.stream, (m.header.flags & wire::kFlagLast) != 0, m.body));
   return absl::OkStatus();
 }
 
 absl::Status PortCore::OnMmapData(const wire::Decoded& m) {
   const uint32_t chunk_size = peer_geometry_.chunk_size;
   const uint32_t chunk_count = peer_geometry_.chunk_count;
-  Message msg;
-  msg.stream_ = m.header.stream;
-  msg.last_ = (m.header.flags & wire::kFlagLast) != 0;
+  Message msg = MessageAccess::Shared(m.header.stream,
+                                      (m.header.flags & wire::kFlagLast) != 0);
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     for (int i = 0; i < m.descriptor_count(); ++i) {
       const wire::Descriptor d = m.descriptor(i);
       if (d.segment_id >= peer_max_segments_) {
@@ -1351,13 +1212,12 @@ absl::Status PortCore::OnMmapData(const wire::Decoded& m) {
             "segment's %u",
             i, d.size, d.chunk_id, needed, chunk_count));
       }
-      msg.fragments_.push_back({seg, d.chunk_id, static_cast<uint32_t>(needed),
-                                seg->chunk_data(d.chunk_id), d.size});
-      msg.size_ += d.size;
+      MessageAccess::AddFragment(msg, seg, d.chunk_id,
+                                 static_cast<uint32_t>(needed), d.size);
     }
   }
   // From here on the Message owns (and on drop frees) the chunks.
-  msg.core_ = shared_from_this();
+  MessageAccess::SetOwner(msg, shared_from_this());
   if (m.tracking.has_value()) {
     auto claimed = ClaimTracked(*m.tracking, m.header.stream);
     if (!claimed.ok()) return claimed.status();
@@ -1378,7 +1238,7 @@ absl::Status PortCore::OnNewSegment(const wire::Decoded& m, UniqueFd fd) {
                         peer_max_segments_));
   }
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     if (in_[ns.segment_id]) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "segment %u announced twice (it is already mapped)", ns.segment_id));
@@ -1396,7 +1256,7 @@ absl::Status PortCore::OnNewSegment(const wire::Decoded& m, UniqueFd fd) {
     Close(seg.status(), /*send_bye=*/false);
   }
   if (!seg.ok()) return seg.status();
-  std::lock_guard<std::mutex> lock(in_mu_);
+  MutexLock lock(&in_mu_);
   if (closed_.load()) return absl::OkStatus();
   in_[ns.segment_id] = *std::move(seg);
   counters_->segments_in.fetch_add(1, std::memory_order_relaxed);
@@ -1418,7 +1278,7 @@ absl::Status PortCore::OnNewRing(const wire::Decoded& m, UniqueFd fd) {
 
 absl::Status PortCore::OnReleaseSegment(const wire::Decoded& m) {
   const uint32_t id = m.release_segment().segment_id;
-  std::lock_guard<std::mutex> lock(in_mu_);
+  MutexLock lock(&in_mu_);
   if (id >= peer_max_segments_ || !in_[id]) {
     return absl::InvalidArgumentError(
         absl::StrFormat("segment %u is not mapped", id));
@@ -1435,42 +1295,26 @@ void PortCore::Deliver(Message&& message) {
     batch_.push_back(std::move(message));
     return;
   }
-  std::lock_guard<std::mutex> lock(in_mu_);
+  MutexLock lock(&in_mu_);
   inbox_.push_back(std::move(message));
-  in_cv_.notify_all();
+  in_cv_.SignalAll();
 }
 
 void PortCore::FlushBatch() {
   batching_ = false;
   if (batch_.empty()) return;
-  std::lock_guard<std::mutex> lock(in_mu_);
+  MutexLock lock(&in_mu_);
   for (Message& m : batch_) inbox_.push_back(std::move(m));
-  in_cv_.notify_all();
+  in_cv_.SignalAll();
   batch_.clear();
 }
 
 PortStats PortCore::stats() const {
   PortStats s;
-  const PortCounters& c = *counters_;
-  s.messages_sent = c.messages_sent.load(std::memory_order_relaxed);
-  s.bytes_sent = c.bytes_sent.load(std::memory_order_relaxed);
-  s.messages_received = c.messages_received.load(std::memory_order_relaxed);
-  s.bytes_received = c.bytes_received.load(std::memory_order_relaxed);
-  s.segments_out = c.segments_out.load(std::memory_order_relaxed);
-  s.segments_in = c.segments_in.load(std::memory_order_relaxed);
-  s.oosm_waits = c.oosm_waits.load(std::memory_order_relaxed);
-  s.protocol_errors = c.protocol_errors.load(std::memory_order_relaxed);
-  s.cancels_won = c.cancels_won.load(std::memory_order_relaxed);
-  s.cancels_lost = c.cancels_lost.load(std::memory_order_relaxed);
-  s.cancelled_dropped = c.cancelled_dropped.load(std::memory_order_relaxed);
-  s.sent_via_ring = c.sent_via_ring.load(std::memory_order_relaxed);
-  s.ring_fallbacks = c.ring_fallbacks.load(std::memory_order_relaxed);
-  s.receive_spins = c.receive_spins.load(std::memory_order_relaxed);
-  s.receive_spin_hits = c.receive_spin_hits.load(std::memory_order_relaxed);
-  s.closed = c.closed.load(std::memory_order_relaxed);
+  ReadCounters(*counters_, s);
   std::vector<std::shared_ptr<Segment>> mapped;
   {
-    std::lock_guard<std::mutex> lock(out_mu_);
+    MutexLock lock(&out_mu_);
     for (const OutSegment& out : out_) {
       if (!out.segment) continue;
       s.chunks_in_use += out.segment->geometry().chunk_count -

@@ -4,21 +4,23 @@
 #define SHMPORT_CLIENT_PORT_CORE_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/deadline.h"
+#include "client/port_counters.h"
+#include "client/port_frame.h"
 #include "client/reclaimer.h"
 #include "client/reorder_stash.h"
+#include "common/mutex.h"
 #include "common/ring.h"
 #include "common/segment.h"
 #include "common/unix_channel.h"
@@ -49,14 +51,32 @@ namespace shmport::internal {
 //    with its first outgoing segment: one without any has nothing to give
 //    back, and a process whose ports only receive (or send inline) then
 //    stays single-threaded (see GrowPool).
+//  * The ring: ordered messages (data, NEW_SEGMENT, RELEASE_SEGMENT, BYE)
+//    go through this end's ring while it has room and they carry no fd.
+//    Otherwise the sender appends a marker to the ring and sends on the
+//    socket from then on (ring_mode_out_ false); once the peer has read
+//    past the marker, the next ordered message is preceded by RING_RESUME
+//    and the ring takes over again. Unordered control messages (OOSM,
+//    SHM_ACK, RING_WAKE) always take the socket.
+//  * The stash: the reader reads the peer's ring until its marker; an
+//    ordered socket message that arrives before that waits, bounded, in
+//    the reorder stash and is processed after the marker, before newer
+//    socket messages.
 //  * The socket is read by one thread at a time (the "reader"): whichever
 //    caller needs progress — Receive, a blocked Allocate, a blocked Send —
 //    takes the reader role when it is free, handles control messages for
 //    everyone, queues data messages, and wakes the others.
+//  * Closing: Close() (this end, the peer's BYE or EOF, a protocol error)
+//    records the first reason, drops the peer's segments and this end's
+//    pool (Buffers, Messages and Trackings keep what they use), sends BYE
+//    best effort, shuts the socket down and wakes every waiter. The fd
+//    stays open until the last handle lets go of the core.
 //
-// Locks, in acquisition order: send_mu_ -> out_mu_ -> in_mu_. No lock is
-// held across a blocking system call except send_mu_ (which only senders
-// contend for).
+// Locks, in acquisition order: send_mu_ -> out_mu_ -> in_mu_ (checked by
+// -Wthread-safety through the annotations below). The reader role is taken
+// and given back under in_mu_ and held without it; a sender blocked on a
+// full socket takes it while holding send_mu_. No lock is held across a
+// blocking system call except send_mu_ (which only senders contend for).
 class PortCore : public std::enable_shared_from_this<PortCore>,
                  public PortStatsSource,
                  public Reclaimable {
@@ -93,7 +113,6 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   const PortOptions& options() const { return options_; }
   PortStats stats() const;
   PortStats Snapshot() const override { return stats(); }
-  std::shared_ptr<const PortCounters> counters() const { return counters_; }
 
   // --- Called by Buffer, Message and Tracking. ---
   // A Buffer dropped unsent returned chunks: wake allocation waiters.
@@ -137,27 +156,63 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Waits until memory_epoch_ moves past `seen` (an SHM_ACK or a local
   // free); false at the deadline.
   bool WaitForMemory(uint64_t seen, const Deadline& deadline);
+  // The bounded wait Allocate and tracking-slot claims share: claim(),
+  // else grow() the pool, else raise OOSM, claim() once more and wait for
+  // the receiver to free memory until the deadline (or, not `blocking`,
+  // give up at once); refuse(timed_out) says why it failed.
+  template <typename T, typename ClaimFn, typename GrowFn, typename RefuseFn>
+  absl::StatusOr<T> ClaimOrWait(const Deadline& deadline, bool blocking,
+                                ClaimFn claim, GrowFn grow, RefuseFn refuse);
   absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
       uint32_t stream, std::shared_ptr<Segment>* segment);
   // Reclaim's two halves; both take out_mu_, the first also send_mu_ (and
   // skips its turn when a sender holds it).
   void ReleaseIdleSegments(absl::Time now);
+  void ReleaseIdleSegmentsLocked(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
   void ReturnFreeRuns(absl::Time now);
   // With out_mu_: true once `out` saw no allocation for the idle timeout.
-  bool IdleFor(OutSegment& out, absl::Time now) const;
+  bool IdleFor(OutSegment& out, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
   Buffer MakeBuffer(Claim claim, size_t size);
 
   // Socket writes. Both expect send_mu_ held. SendOrdered puts a message
   // of the data stream in the ring when it can, else on the socket (after
   // a marker); SendLocked writes the socket.
-  absl::Status SendOrdered(absl::Span<const iovec> parts,
-                           absl::Span<const int> fds, const Deadline& deadline);
-  absl::Status SendLocked(absl::Span<const iovec> parts,
-                          absl::Span<const int> fds, const Deadline& deadline);
-  absl::Status PublishRing(const Deadline& deadline);
+  absl::Status SendOrdered(const Frame& frame, absl::Span<const int> fds,
+                           const Deadline& deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
+  absl::Status SendLocked(const Frame& frame, absl::Span<const int> fds,
+                          const Deadline& deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
+  absl::Status PublishRing(const Deadline& deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
   absl::Status StartRing();
   void SendControl(wire::MessageType type);  // best effort, non-blocking
   void FlushPendingAck();
+  // Send's steps: the buffers' checks (counting inline ones and bytes),
+  // the segments they name that the peer has not been told of (out_mu_),
+  // telling it, and the message itself.
+  struct Unannounced {
+    uint32_t id;
+    Segment* segment;
+    bool operator==(const Unannounced&) const = default;
+  };
+  // Send's hot path: inline into it (defined in port_core.cc, used there
+  // only).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status CheckSendable(
+      absl::Span<const Buffer> buffers, size_t* inline_count,
+      size_t* total) const;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status FindUnannounced(
+      absl::Span<const Buffer> buffers, const wire::TrackingRef* tracking,
+      std::vector<Unannounced>& out);
+  absl::Status Announce(absl::Span<const Unannounced> segments,
+                        const Deadline& deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status SendPayload(
+      uint32_t stream, absl::Span<const Buffer> buffers, uint8_t flags,
+      const wire::TrackingRef* tracking, const Deadline& deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
 
   // Socket reads. The caller holds the reader role.
   enum class PumpResult { kProgress, kTimeout, kClosed };
@@ -170,7 +225,8 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   bool SpinOnRing(const Deadline& deadline);
   // Appends an ordered message to this end's ring, waiting up to
   // kRingFullPatience for room while it is full. False: still full.
-  bool AppendToRing(absl::Span<const iovec> parts, const Deadline& deadline);
+  bool AppendToRing(const Frame& frame, const Deadline& deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
   static constexpr absl::Duration kRingFullPatience = absl::Microseconds(50);
   // Processes up to `max` ring entries; kTimeout when there were none.
   PumpResult DrainRing(int max);
@@ -198,14 +254,14 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   void FlushBatch();
   // With in_mu_ held: gives up the reader role (and, once closed, what
   // only the reader may touch: the stash's bytes and fds).
-  void EndReading();
+  void EndReading() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_mu_);
   void ProtocolError(const absl::Status& error);
   // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
   // (true) or the deadline passes (false), taking the reader role whenever
   // it is free so that someone always drains the socket.
   template <typename Ready>
-  bool WaitFor(std::unique_lock<std::mutex>& lock, const Deadline& deadline,
-               bool spin, Ready ready);
+  bool WaitFor(MutexLock& lock, const Deadline& deadline, bool spin,
+               Ready ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_mu_);
 
   const PeerIdentity peer_;
   const PortOptions options_;
@@ -217,19 +273,20 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
 
   // Serialises socket writes whose order matters (NEW_SEGMENT before the
   // descriptors naming it; RELEASE_SEGMENT after the last).
-  std::mutex send_mu_;
+  Mutex send_mu_;
   // The outgoing ring (null without one) and whether ordered messages go
   // through it right now (false between a marker and RING_RESUME).
-  std::unique_ptr<RingWriter> ring_out_;  // guarded by send_mu_
-  bool ring_mode_out_ = false;            // guarded by send_mu_
-  bool peer_has_ring_ = false;            // from HELLO, then immutable
+  std::unique_ptr<RingWriter> ring_out_ ABSL_GUARDED_BY(send_mu_);
+  bool ring_mode_out_ ABSL_GUARDED_BY(send_mu_) = false;
+  bool peer_has_ring_ = false;  // from HELLO, then immutable
 
   // Registration with the Reclaimer, once: with the first segment.
   std::once_flag reclaim_registered_;
   // Guards the outgoing pool.
-  mutable std::mutex out_mu_;
-  std::vector<OutSegment> out_;  // index = segment id; null when free
-  uint32_t tracking_generation_ = 0;
+  mutable Mutex out_mu_;
+  // index = segment id; null when free
+  std::vector<OutSegment> out_ ABSL_GUARDED_BY(out_mu_);
+  uint32_t tracking_generation_ ABSL_GUARDED_BY(out_mu_) = 0;
 
   // Bumped on every SHM_ACK and local free; allocation waiters wait for it
   // to change. Read under in_mu_ by waiters.
@@ -238,12 +295,13 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   std::atomic<bool> ack_pending_{false};  // an SHM_ACK that would block
 
   // Guards the incoming side and the reader role.
-  mutable std::mutex in_mu_;
-  std::condition_variable in_cv_;  // inbox, reader role, epoch, closed
-  std::deque<Message> inbox_;
-  std::vector<std::shared_ptr<Segment>> in_;  // index = peer segment id
-  bool reader_active_ = false;
-  absl::Status closed_reason_;
+  mutable Mutex in_mu_;
+  CondVar in_cv_;  // inbox, reader role, epoch, closed
+  std::deque<Message> inbox_ ABSL_GUARDED_BY(in_mu_);
+  // index = peer segment id
+  std::vector<std::shared_ptr<Segment>> in_ ABSL_GUARDED_BY(in_mu_);
+  bool reader_active_ ABSL_GUARDED_BY(in_mu_) = false;
+  absl::Status closed_reason_ ABSL_GUARDED_BY(in_mu_);
   std::atomic<bool> closed_{false};
   // Only the reader touches these: the receive buffer, the peer's ring,
   // whether its ordered messages come from the ring now, and ordered

@@ -1,7 +1,5 @@
 // PortCore's half of giving memory back: called by the process-wide
 // Reclaimer thread (client/reclaimer.h), never from the data path.
-#include <sys/uio.h>
-
 #include <optional>
 #include <utility>
 #include <vector>
@@ -50,11 +48,15 @@ bool PortCore::IdleFor(OutSegment& out, absl::Time now) const {
 void PortCore::ReleaseIdleSegments(absl::Time now) {
   // send_mu_ orders RELEASE_SEGMENT after the last descriptor naming the
   // segment. A sender holding it is busy, not idle: try next round.
-  std::unique_lock<std::mutex> send_lock(send_mu_, std::try_to_lock);
-  if (!send_lock.owns_lock()) return;
+  if (!send_mu_.TryLock()) return;
+  ReleaseIdleSegmentsLocked(now);
+  send_mu_.Unlock();
+}
+
+void PortCore::ReleaseIdleSegmentsLocked(absl::Time now) {
   std::vector<std::pair<uint32_t, std::shared_ptr<Segment>>> retiring;
   {
-    std::lock_guard<std::mutex> lock(out_mu_);
+    MutexLock lock(&out_mu_);
     for (uint32_t id = 1; id < out_.size(); ++id) {  // the first one stays
       OutSegment& out = out_[id];
       if (!out.segment || !IdleFor(out, now)) continue;
@@ -79,11 +81,9 @@ void PortCore::ReleaseIdleSegments(absl::Time now) {
     if (sending) {
       wire::Encoder e(wire::MessageType::kReleaseSegment, 0);
       e.SetReleaseSegment({id});
-      const auto bytes = e.bytes();
-      const iovec part{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-      sending = SendOrdered(absl::MakeConstSpan(&part, 1), {}, deadline).ok();
+      sending = SendOrdered(Frame(e), {}, deadline).ok();
     }
-    std::lock_guard<std::mutex> lock(out_mu_);
+    MutexLock lock(&out_mu_);
     if (id >= out_.size() || out_[id].segment != segment) continue;  // closed
     OutSegment& out = out_[id];
     out.retiring = false;
@@ -103,7 +103,7 @@ void PortCore::ReturnFreeRuns(absl::Time now) {
   };
   std::vector<Claimed> claimed;
   {
-    std::lock_guard<std::mutex> lock(out_mu_);
+    MutexLock lock(&out_mu_);
     for (OutSegment& out : out_) {
       if (!out.segment || out.retiring || !IdleFor(out, now)) continue;
       ChunkMap chunks = out.segment->chunks();

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/port_grant.h"
+#include "client/port_stats_proto.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/paths/reachability.h"
@@ -42,24 +43,7 @@ bool IsDigits(absl::string_view s) {
 }
 
 v1::PortEndStats ToProto(const PortStats& c) {
-  v1::PortEndStats s;
-  s.set_messages_sent(c.messages_sent);
-  s.set_bytes_sent(c.bytes_sent);
-  s.set_messages_received(c.messages_received);
-  s.set_bytes_received(c.bytes_received);
-  s.set_segments_out(c.segments_out);
-  s.set_segments_in(c.segments_in);
-  s.set_chunks_in_use(c.chunks_in_use);
-  s.set_oosm_waits(c.oosm_waits);
-  s.set_protocol_errors(c.protocol_errors);
-  s.set_cancels_won(c.cancels_won);
-  s.set_cancels_lost(c.cancels_lost);
-  s.set_cancelled_dropped(c.cancelled_dropped);
-  s.set_sent_via_ring(c.sent_via_ring);
-  s.set_ring_fallbacks(c.ring_fallbacks);
-  s.set_tracking_in_flight(c.tracking_in_flight);
-  s.set_mapped_bytes(c.mapped_bytes_out);
-  s.set_resident_bytes(c.resident_bytes_out);
+  v1::PortEndStats s = internal::PortEndStatsProto(c);
   s.set_updated_at_unix_ms(absl::ToUnixMillis(absl::Now()));
   return s;
 }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "absl/types/span.h"
 
@@ -13,7 +14,8 @@ namespace shmport {
 class Segment;
 namespace internal {
 class PortCore;
-}
+struct BufferAccess;
+}  // namespace internal
 
 // Either a run of chunks in one of the port's outgoing segments (zero-copy:
 // the receiver reads these very bytes), or a small heap block that will be
@@ -50,7 +52,25 @@ class Buffer {
   bool TryExtend(size_t new_size);
 
  private:
-  friend class internal::PortCore;
+  // The library makes buffers (client/port_handles.h), nobody else.
+  friend struct internal::BufferAccess;
+  // Chunks [first_chunk, first_chunk + chunk_count) of `segment`, at `data`.
+  Buffer(std::shared_ptr<internal::PortCore> core,
+         std::shared_ptr<Segment> segment, uint32_t first_chunk,
+         uint32_t chunk_count, uint8_t* data, size_t capacity, size_t size)
+      : core_(std::move(core)),
+        segment_(std::move(segment)),
+        first_chunk_(first_chunk),
+        chunk_count_(chunk_count),
+        data_(data),
+        size_(size),
+        capacity_(capacity) {}
+  // An inline buffer: `capacity` bytes of its own.
+  Buffer(size_t capacity, size_t size)
+      : inline_(new uint8_t[capacity > 0 ? capacity : 1]),
+        data_(inline_.get()),
+        size_(size),
+        capacity_(capacity) {}
   void Release();
 
   std::shared_ptr<internal::PortCore> core_;  // to return chunks, wake waiters

@@ -15,7 +15,8 @@ namespace shmport {
 class Segment;
 namespace internal {
 class PortCore;
-}
+struct MessageAccess;
+}  // namespace internal
 
 // One received message: one or more fragments, each either a read-only view
 // straight into the sender's shared memory or an inline copy. Sending one
@@ -60,7 +61,9 @@ class Message {
   std::string ToString() const;
 
  private:
-  friend class internal::PortCore;
+  // The library makes messages (client/port_handles.h), nobody else.
+  friend struct internal::MessageAccess;
+  Message(uint32_t stream, bool last) : stream_(stream), last_(last) {}
   // Views into the sender's segments (shared-memory messages only).
   struct Fragment {
     std::shared_ptr<Segment> segment;

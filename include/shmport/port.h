@@ -203,8 +203,6 @@ class Port {
   uint64_t port_id() const;
 
   PortStats stats() const;
-  // The live counters, for reporting without owning the Port.
-  std::shared_ptr<const PortCounters> counters() const;
   // stats() on demand, for reporting without owning the Port (it may
   // outlive the Port while Buffers or Messages of it are alive; its
   // snapshots then say closed).

@@ -2,7 +2,6 @@
 #ifndef SHMPORT_PORT_STATS_H_
 #define SHMPORT_PORT_STATS_H_
 
-#include <atomic>
 #include <cstdint>
 
 namespace shmport {
@@ -38,28 +37,6 @@ class PortStatsSource {
  public:
   virtual ~PortStatsSource() = default;
   virtual PortStats Snapshot() const = 0;
-};
-
-// The live counters behind PortStats. Shared (shared_ptr) so that a Session
-// can keep reporting them to the daemon without owning the Port.
-// Thread-safety: all members are atomics; any thread may read or bump them.
-struct PortCounters {
-  std::atomic<uint64_t> messages_sent{0};
-  std::atomic<uint64_t> bytes_sent{0};
-  std::atomic<uint64_t> messages_received{0};
-  std::atomic<uint64_t> bytes_received{0};
-  std::atomic<uint32_t> segments_out{0};
-  std::atomic<uint32_t> segments_in{0};
-  std::atomic<uint64_t> oosm_waits{0};
-  std::atomic<uint64_t> protocol_errors{0};
-  std::atomic<uint64_t> cancels_won{0};
-  std::atomic<uint64_t> cancels_lost{0};
-  std::atomic<uint64_t> cancelled_dropped{0};
-  std::atomic<uint64_t> sent_via_ring{0};
-  std::atomic<uint64_t> ring_fallbacks{0};
-  std::atomic<uint64_t> receive_spins{0};
-  std::atomic<uint64_t> receive_spin_hits{0};
-  std::atomic<bool> closed{false};
 };
 
 }  // namespace shmport

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -12,7 +13,8 @@ namespace shmport {
 class Segment;
 namespace internal {
 class PortCore;
-}
+struct TrackingAccess;
+}  // namespace internal
 
 // A tracked message sits in a slot of the sender's segment holding
 // (generation << 32 | stream). The receiver, before acting on the message,
@@ -41,7 +43,16 @@ class Tracking {
   absl::StatusOr<bool> Cancel();
 
  private:
-  friend class internal::PortCore;
+  // The library makes trackings (client/port_handles.h), nobody else.
+  friend struct internal::TrackingAccess;
+  Tracking(std::shared_ptr<internal::PortCore> core,
+           std::shared_ptr<Segment> segment, uint32_t slot, uint64_t word,
+           uint32_t stream)
+      : core_(std::move(core)),
+        segment_(std::move(segment)),
+        slot_(slot),
+        word_(word),
+        stream_(stream) {}
   std::shared_ptr<internal::PortCore> core_;
   std::shared_ptr<Segment> segment_;
   uint32_t slot_ = 0;
