@@ -293,6 +293,11 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   }
   counters_->closed.store(true);
   counters_->segments_in.store(0);
+  // The peer's senders stop at their next call (PeerGone), not when
+  // memory runs out.
+  if (RingReader* ring = ring_in_for_close_.load(std::memory_order_acquire)) {
+    ring->MarkClosed();
+  }
   if (send_bye) {
     // BYE is ordered (it follows the data already sent), so it goes where
     // the data goes. Best effort: if a sender holds send_mu_ (blocked on a
@@ -319,6 +324,27 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   std::lock_guard<std::mutex> lock(out_mu_);
   out_.clear();  // Buffers and Trackings keep the segments they use
   counters_->segments_out.store(0);
+}
+
+bool PortCore::PeerGone() {
+  if (peer_gone_.load(std::memory_order_acquire)) return true;
+  // ring_out_ is set during Open and immutable after.
+  bool gone = ring_out_ != nullptr && ring_out_->ConsumerClosed();
+  if (!gone) {
+    // No word through a ring (none, or the peer died without a BYE): a
+    // system call, so only every kPeerProbeEvery calls. Racy decrements
+    // only move the probe by a call.
+    const uint32_t left = probe_countdown_.load(std::memory_order_relaxed);
+    if (left > 0) {
+      probe_countdown_.store(left - 1, std::memory_order_relaxed);
+      return false;
+    }
+    probe_countdown_.store(kPeerProbeEvery, std::memory_order_relaxed);
+    pollfd p{channel_.fd(), POLLRDHUP, 0};
+    gone = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
+  }
+  if (gone) peer_gone_.store(true, std::memory_order_release);
+  return gone;
 }
 
 void PortCore::DropInbox() {
@@ -427,6 +453,7 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
                                           const Deadline& deadline,
                                           bool blocking) {
   if (closed()) return closed_reason();
+  if (PeerGone()) return peer_gone_reason();
   if (min_size > size) min_size = size;
   if (size < options_.inline_threshold || size == 0) {
     Buffer b;
@@ -797,6 +824,7 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
         "its own");
   }
   if (closed()) return closed_reason();
+  if (PeerGone()) return peer_gone_reason();
   ReleaseUnusedChunks(buffers);
   const Deadline deadline(options_.send_timeout);
   const uint8_t flags = last ? wire::kFlagLast : 0;
@@ -940,6 +968,7 @@ absl::Status PortCore::SendCopy(uint32_t stream,
 absl::StatusOr<Tracking> PortCore::SendTracked(uint32_t stream, Buffer buffer,
                                                bool last) {
   if (closed()) return closed_reason();
+  if (PeerGone()) return peer_gone_reason();
   std::shared_ptr<Segment> segment;
   auto ref = ClaimTrackingSlot(stream, &segment);
   if (!ref.ok()) return ref.status();
@@ -1382,6 +1411,8 @@ absl::Status PortCore::OnNewRing(const wire::Decoded& m, UniqueFd fd) {
   auto ring = RingReader::Open(std::move(fd), r.size, r.token);
   if (!ring.ok()) return ring.status();
   ring_in_ = *std::move(ring);
+  ring_in_for_close_.store(ring_in_.get(), std::memory_order_release);
+  if (closed()) ring_in_->MarkClosed();  // Close ran before this store
   ring_mode_in_ = true;
   return absl::OkStatus();
 }

@@ -85,6 +85,17 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   int fd() const { return channel_.fd(); }
   bool closed() const { return closed_.load(std::memory_order_acquire); }
   absl::Status closed_reason() const;
+  // Prompt closure: true once the peer is known to be gone although this
+  // end has not read its BYE or EOF yet (a sender that never receives).
+  // The peer's ring says so at once (RingReader::MarkClosed); without that
+  // word the socket is probed every kPeerProbeEvery calls. Allocate and
+  // Send then fail with peer_gone_reason(); Receive still returns what
+  // arrived before the BYE.
+  bool PeerGone();
+  bool peer_gone() const { return peer_gone_.load(std::memory_order_acquire); }
+  static absl::Status peer_gone_reason() {
+    return absl::UnavailableError("the peer closed the port");
+  }
   const PeerIdentity& peer() const { return peer_; }
   const SegmentGeometry& peer_geometry() const { return peer_geometry_; }
   const PortOptions& options() const { return options_; }
@@ -220,6 +231,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   std::unique_ptr<RingWriter> ring_out_;  // guarded by send_mu_
   bool ring_mode_out_ = false;            // guarded by send_mu_
   bool peer_has_ring_ = false;            // from HELLO, then immutable
+  // PeerGone(): the flag, and calls left until the next socket probe.
+  static constexpr uint32_t kPeerProbeEvery = 64;
+  std::atomic<bool> peer_gone_{false};
+  std::atomic<uint32_t> probe_countdown_{0};
 
   // Guards the outgoing pool.
   mutable std::mutex out_mu_;
@@ -245,6 +260,8 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // socket messages that arrived before the ring's marker was reached.
   std::unique_ptr<uint8_t[]> receive_buffer_;
   std::unique_ptr<RingReader> ring_in_;
+  // ring_in_ for Close (any thread) to mark closed; lives as long as this.
+  std::atomic<RingReader*> ring_in_for_close_{nullptr};
   bool ring_mode_in_ = false;
   absl::Duration receive_timeout_;  // the socket's SO_RCVTIMEO (zero: none)
   // Adaptive spin (PortOptions::adaptive_spin): misses in a row, and
