@@ -21,6 +21,7 @@
 #include "server/event_bus.h"
 #include "server/log_throttle.h"
 #include "server/policy.h"
+#include "server/port_resumption.h"
 #include "server/rate_limiter.h"
 #include "server/registry.h"
 #include "shmport/v1/broker.pb.h"
@@ -32,6 +33,9 @@ namespace shmport::server {
 // token, which lets it act on behalf of any process.
 struct Caller {
   bool admin = false;
+  // What the caller's gRPC user agent says it is ("shmportctl"): at most
+  // 32 printable characters, informational only (it is not verified).
+  std::string client;
 };
 
 // Model: a process Registers (state REGISTERED, its name reserved, an
@@ -101,6 +105,8 @@ class Switchboard : public BrokerListener {
                      const v1::StatsReport& report) override;
   void OnPortNotTaken(uint64_t process_id,
                       const v1::PortNotTaken& not_taken) override;
+  void OnResumePorts(uint64_t process_id,
+                     const v1::ResumePorts& resume) override;
 
  private:
   // Resolves a ProcessRef; `field` names it in messages.
@@ -150,6 +156,8 @@ class Switchboard : public BrokerListener {
   void ReleaseWatcherSlot(int64_t slot) /* requires mu_ */;
   // Offers the include_existing snapshot; false when the watcher refused.
   bool OfferExisting(EventWatcher* watcher) /* requires mu_ */;
+  // Records a port both ends re-declared (PortResumption::Match).
+  void Resume(const PortResumption::Match& m) /* requires mu_ */;
   void Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
                const v1::PortInfo* port, absl::string_view reason)
       /* requires mu_ */;
@@ -162,6 +170,8 @@ class Switchboard : public BrokerListener {
 
   std::mutex mu_;  // guards everything below; taken before bus_ and broker_
   Registry registry_;
+  // Ports re-declared after a daemon restart, waiting for their other end.
+  PortResumption resumption_;
   // Attaches per uid (limits.registrations_per_second): Register cannot
   // tell who calls, the broker link's SO_PEERCRED can.
   absl::flat_hash_map<uid_t, RateLimiter> attach_rate_;

@@ -25,7 +25,8 @@ namespace shmport {
 
 namespace internal {
 class PortCore;
-}
+class SessionCore;
+}  // namespace internal
 
 // Who the other end must be. The kernel's SCM_CREDENTIALS on the peer's
 // HELLO are checked against pid and uid; a mismatch closes the port.
@@ -212,6 +213,8 @@ class Port {
   std::shared_ptr<const PortStatsSource> stats_source() const;
 
  private:
+  // The Session closes a port the daemon closed (ClosePort is final).
+  friend class internal::SessionCore;
   explicit Port(std::shared_ptr<internal::PortCore> core);
   std::shared_ptr<internal::PortCore> core_;
 };
