@@ -54,7 +54,7 @@ absl::StatusOr<ControlConnection> ControlConnection::Create(
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   // The daemon names the client in what it tells others ("port 7 closed by
   // operator (admin token, client shmportctl)").
-  arguments.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING, "shmportctl");
+  arguments.SetUserAgentPrefix("shmportctl");
   c.channel_ = grpc::CreateCustomChannel(
       c.address_, grpc::InsecureChannelCredentials(), arguments);
   c.stub_ = v1::ControlPlane::NewStub(c.channel_);

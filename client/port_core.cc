@@ -279,7 +279,7 @@ absl::Status PortCore::closed_reason() const {
   return closed_reason_;
 }
 
-void PortCore::Close(absl::Status reason, bool send_bye) {
+void PortCore::Close(absl::Status reason, bool send_bye, bool tell_peer) {
   {
     std::lock_guard<std::mutex> lock(in_mu_);
     if (closed_.load(std::memory_order_relaxed)) return;
@@ -295,10 +295,9 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   counters_->segments_in.store(0);
   // The peer's senders stop at their next call (PeerGone), not when
   // memory runs out.
-  if (RingReader* ring = ring_in_for_close_.load(std::memory_order_acquire)) {
-    ring->MarkClosed();
-  }
-  if (send_bye) {
+  RingReader* ring = ring_in_for_close_.load(std::memory_order_acquire);
+  if (ring != nullptr && tell_peer) ring->MarkClosed();
+  if (send_bye && tell_peer) {
     // BYE is ordered (it follows the data already sent), so it goes where
     // the data goes. Best effort: if a sender holds send_mu_ (blocked on a
     // full socket), the EOF after shutdown() says the same.
@@ -314,7 +313,7 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   // Wakes a reader blocked in poll and shows the peer an EOF. The fd itself
   // stays open until the last Buffer/Message lets go of this core, so no
   // thread can ever poll a reused descriptor number.
-  ::shutdown(channel_.fd(), SHUT_RDWR);
+  if (tell_peer) ::shutdown(channel_.fd(), SHUT_RDWR);
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
   {

@@ -77,7 +77,11 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
                                        bool last);
   absl::StatusOr<Message> Receive(const Deadline& deadline);
   absl::StatusOr<std::optional<Message>> TryReceive();
-  void Close(absl::Status reason, bool send_bye);
+  // Without `tell_peer`, only this end closes (no BYE, no ring mark, no
+  // shutdown): for a close the peer hears of from the daemon as well
+  // (ClosePort), so that both ends report the daemon's reason. The peer
+  // sees EOF once the last reference to this end lets go of the socket.
+  void Close(absl::Status reason, bool send_bye, bool tell_peer = true);
   // Destroys the messages still queued (outside the lock: each returns its
   // chunks). Called when the Port goes away.
   void DropInbox();

@@ -203,7 +203,7 @@ absl::Status SessionCore::StartLinkThread(bool resumed) {
 }
 
 void SessionCore::Resumed() {
-  DeclareSurvivingPorts();
+  DeclareSurvivingPorts(link_);
   if (options_.on_reconnected) options_.on_reconnected(process_id());
 }
 
@@ -340,7 +340,7 @@ void SessionCore::Reinstall(Registration r) {
   changed_.SignalAll();
 }
 
-void SessionCore::DeclareSurvivingPorts() {
+void SessionCore::DeclareSurvivingPorts(BrokerLink& link) {
   v1::BrokerFrame frame;
   v1::ResumePorts* resume = frame.mutable_resume_ports();
   {
@@ -358,7 +358,7 @@ void SessionCore::DeclareSurvivingPorts() {
     }
   }
   if (resume->ports_size() == 0) return;
-  if (absl::Status s = link_.Send(frame); !s.ok()) {
+  if (absl::Status s = link.Send(frame); !s.ok()) {
     Log(LogLevel::kWarning, "ports_not_declared", {{"error", s.message()}});
   }
 }
@@ -460,10 +460,13 @@ void SessionCore::OnPortClosed(const v1::PortClosed& closed) {
   }
   Log(LogLevel::kInfo, "port_closed_by_daemon",
       {{"port", port_id}, {"reason", closed.reason()}});
-  // The daemon's word is final: both ends close. Blocked calls wake with
-  // the reason, which names who closed it.
+  // The daemon's word is final: both ends close, each on its own notice
+  // (this end tells the peer nothing, so that the peer too reports the
+  // daemon's reason rather than our BYE). Blocked calls wake with the
+  // reason, which names who closed it.
   if (live != nullptr) {
-    live->Close(absl::UnavailableError(closed.reason()), /*send_bye=*/true);
+    live->Close(absl::UnavailableError(closed.reason()), /*send_bye=*/false,
+                /*tell_peer=*/false);
   }
   if (options_.on_port_closed)
     options_.on_port_closed(port_id, closed.reason());
@@ -762,7 +765,14 @@ absl::Status SessionCore::Reconnect() {
   StopLinkThread();
   absl::StatusOr<Registration> r = Register();
   if (!r.ok()) return r.status();
-  return Establish(*std::move(r), /*resumed=*/true);
+  // Declared before this returns (the link is still this thread's alone),
+  // so that the daemon has the old ports' ids before any new OpenPort.
+  DeclareSurvivingPorts(r->link);
+  if (absl::Status s = Establish(*std::move(r), /*resumed=*/false); !s.ok()) {
+    return s;
+  }
+  if (options_.on_reconnected) options_.on_reconnected(process_id());
+  return absl::OkStatus();
 }
 
 absl::Status SessionCore::Unregister() {

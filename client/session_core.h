@@ -193,8 +193,8 @@ class SessionCore {
   bool ReconnectInBackground();
   // Takes `r` in on the link thread: new stub, id, token, link.
   void Reinstall(Registration r);
-  // Tells the new daemon which ports are still open (link thread).
-  void DeclareSurvivingPorts();
+  // Tells the new daemon on `link` which ports are still open.
+  void DeclareSurvivingPorts(BrokerLink& link);
   // Handles one frame from the daemon (link thread).
   void OnNotice(BrokerNotice notice);
   void OnPortOpened(BrokerNotice notice);

@@ -83,8 +83,8 @@ struct SessionOptions {
   // Called on the link thread, once per loss, when the daemon went away
   // (`reason`: what the link saw). Must not block.
   std::function<void(absl::string_view reason)> on_daemon_lost;
-  // Called on the link thread after a reconnection (automatic or by
-  // Reconnect()) with the new daemon's id for this process. Must not block.
+  // Called after a reconnection with the new daemon's id for this process:
+  // on the link thread, or in Reconnect()'s caller. Must not block.
   std::function<void(uint64_t process_id)> on_reconnected;
 };
 
