@@ -69,6 +69,10 @@ v1::PortEndStats ToProto(const PortStats& c) {
 // bytes a port); the daemon bounds what it keeps by its own limits.
 constexpr int kMaxResumedPorts = 1024;
 
+// How long a port the daemon closed keeps its socket open after this end
+// closed it (SessionCore::OnPortClosed).
+constexpr absl::Duration kLinger = absl::Seconds(1);
+
 }  // namespace
 
 namespace internal {
@@ -178,11 +182,7 @@ absl::StatusOr<SessionCore::Registration> SessionCore::Register() const {
 
 absl::Status SessionCore::Establish(Registration r, bool resumed) {
   MutexLock lock(&mu_);
-  stub_ = std::move(r.stub);
-  process_id_ = r.response.process_id();
-  token_ = r.response.session_token();
-  limits_ = r.response.limits();
-  link_ = std::move(r.link);
+  TakeRegistration(r);
   health_ = absl::OkStatus();
   unregistered_ = false;
   Log(LogLevel::kDebug, "session_registered",
@@ -221,6 +221,7 @@ void SessionCore::StopLinkThread(bool keep_link) {
   wake_fd_.Reset();
   wake_fd_for_link_ = -1;
   if (keep_link) return;
+  lingering_.clear();
   link_.Close();
   // Ports never claimed die with the link: their fds close here, and their
   // peers see EOF. Live ports stay (they are the application's).
@@ -248,11 +249,15 @@ bool SessionCore::ServeLink() {
                             options_.stats_interval != absl::InfiniteDuration();
   absl::Time next_stats = absl::Now() + options_.stats_interval;
   while (true) {
+    absl::Time wake_at = report_stats ? next_stats : absl::InfiniteFuture();
+    if (!lingering_.empty()) {
+      wake_at = std::min(wake_at, lingering_.front().first);
+    }
     int timeout_ms = -1;
-    if (report_stats) {
+    if (wake_at != absl::InfiniteFuture()) {
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, absl::ToInt64Milliseconds(
-                 absl::Ceil(next_stats - absl::Now(), absl::Milliseconds(1)))));
+                 absl::Ceil(wake_at - absl::Now(), absl::Milliseconds(1)))));
     }
     pollfd fds[2] = {{link_.fd(), POLLIN, 0}, {wake_fd_for_link_, POLLIN, 0}};
     const int r = ::poll(fds, 2, timeout_ms);
@@ -279,6 +284,9 @@ bool SessionCore::ServeLink() {
     if (report_stats && absl::Now() >= next_stats) {
       PushStats();
       next_stats = absl::Now() + options_.stats_interval;
+    }
+    while (!lingering_.empty() && lingering_.front().first <= absl::Now()) {
+      lingering_.pop_front();
     }
   }
 }
@@ -329,13 +337,17 @@ bool SessionCore::ReconnectInBackground() {
   }
 }
 
-void SessionCore::Reinstall(Registration r) {
-  MutexLock lock(&mu_);
+void SessionCore::TakeRegistration(Registration& r) {
   stub_ = std::move(r.stub);
   process_id_ = r.response.process_id();
   token_ = r.response.session_token();
   limits_ = r.response.limits();
   link_ = std::move(r.link);
+}
+
+void SessionCore::Reinstall(Registration r) {
+  MutexLock lock(&mu_);
+  TakeRegistration(r);
   if (!unregistered_) health_ = absl::OkStatus();
   changed_.SignalAll();
 }
@@ -467,6 +479,10 @@ void SessionCore::OnPortClosed(const v1::PortClosed& closed) {
   if (live != nullptr) {
     live->Close(absl::UnavailableError(closed.reason()), /*send_bye=*/false,
                 /*tell_peer=*/false);
+    // Its socket stays open a moment even if the application drops the
+    // Port at once, so that the peer's EOF does not overtake the peer's
+    // own notice; the peer sees the EOF when this lets go.
+    lingering_.emplace_back(absl::Now() + kLinger, std::move(live));
   }
   if (options_.on_port_closed)
     options_.on_port_closed(port_id, closed.reason());

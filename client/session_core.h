@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -193,6 +194,7 @@ class SessionCore {
   bool ReconnectInBackground();
   // Takes `r` in on the link thread: new stub, id, token, link.
   void Reinstall(Registration r);
+  void TakeRegistration(Registration& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the new daemon on `link` which ports are still open.
   void DeclareSurvivingPorts(BrokerLink& link);
   // Handles one frame from the daemon (link thread).
@@ -242,6 +244,9 @@ class SessionCore {
   bool unregistered_ ABSL_GUARDED_BY(mu_) = false;
   // Every port this session knows of, by the daemon's id.
   absl::flat_hash_map<uint64_t, PortEntry> ports_ ABSL_GUARDED_BY(mu_);
+  // Ports the daemon closed, held open until their time (link thread
+  // only; see OnPortClosed).
+  std::deque<std::pair<absl::Time, std::shared_ptr<PortCore>>> lingering_;
   // kIncoming ports in arrival order, for AcceptPort (ids whose entry left
   // that state are skipped).
   std::deque<uint64_t> incoming_ ABSL_GUARDED_BY(mu_);
