@@ -17,7 +17,7 @@ PortResumption::Outcome PortResumption::Declare(uint64_t process_id, pid_t pid,
   Outcome outcome;
   uint32_t& mine = count_by_process_[process_id];
   for (const v1::ResumedPort& d : r.ports()) {
-    if (d.port_id() == 0 || d.peer_pid() <= 0 || d.peer_pid() == pid) {
+    if (d.port_id() == 0 || d.peer_pid() <= 0) {
       ++outcome.refused;
       continue;
     }

@@ -10,8 +10,10 @@
 // attaches), opposite initiator flags. So a process cannot claim a port to
 // someone who does not claim one back, and two processes that agree on a
 // fiction get no more than OpenPort would give them (the caller applies the
-// same limits). A declaration waits for its other half, at most
-// `max_pending` per process, until the process's registration ends.
+// same limits). Two sessions of one process (one pid) match like any two;
+// a registration never completes its own declaration. A declaration waits for
+// its other half, at most `max_pending` per process, until the process's
+// registration ends.
 //
 // Thread-safety: none; the Switchboard serialises all access.
 #ifndef SHMPORT_SERVER_PORT_RESUMPTION_H_
@@ -39,7 +41,7 @@ class PortResumption {
   struct Outcome {
     std::vector<Match> matched;
     uint32_t waiting = 0;  // kept for their other half
-    uint32_t refused = 0;  // beyond max_pending, duplicates, to itself
+    uint32_t refused = 0;  // beyond max_pending, duplicates, id or pid 0
   };
 
   // Takes in `process_id`'s (attached with `pid`) declarations.

@@ -61,9 +61,21 @@ TEST(PortResumptionTest, AClaimNobodyMakesBackStaysUnmatched) {
   EXPECT_EQ(table.pending(), 2u);
 }
 
-TEST(PortResumptionTest, APortToItselfOrWithoutIdsIsRefused) {
+TEST(PortResumptionTest, ARegistrationCannotCompleteItsOwnDeclaration) {
   PortResumption table;
-  EXPECT_EQ(table.Declare(1, 100, Declares(7, 100, true), 8).refused, 1u);
+  v1::ResumePorts both_halves = Declares(7, 100, true);
+  *both_halves.add_ports() = Declares(7, 100, false).ports(0);
+  const PortResumption::Outcome o = table.Declare(1, 100, both_halves, 8);
+  EXPECT_TRUE(o.matched.empty());
+  EXPECT_EQ(o.waiting, 1u);
+  EXPECT_EQ(o.refused, 1u);  // the second half: a duplicate of its own
+  // Two sessions of one process (same pid) are two registrations: they do.
+  EXPECT_EQ(table.Declare(2, 100, Declares(7, 100, false), 8).matched.size(),
+            1u);
+}
+
+TEST(PortResumptionTest, ADeclarationWithoutIdOrPidIsRefused) {
+  PortResumption table;
   EXPECT_EQ(table.Declare(1, 100, Declares(0, 200, true), 8).refused, 1u);
   EXPECT_EQ(table.Declare(1, 100, Declares(7, 0, true), 8).refused, 1u);
   EXPECT_EQ(table.pending(), 0u);

@@ -88,6 +88,9 @@ struct SessionOptions {
   std::function<void(uint64_t process_id)> on_reconnected;
 };
 
+// The severity of a library log line (Session::SetLogSink).
+enum class LogSeverity { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
 // What OpenPort asks the daemon for. Zero: the daemon's policy default.
 // The daemon clamps each field to its limits; the Port reports what it got.
 struct OpenPortOptions {
@@ -177,7 +180,6 @@ class Session {
   // Where the library's log lines go (one logfmt line per event, without
   // its newline, with its severity); an empty sink restores stderr. Called
   // on the thread that logs: must be quick and must not block. Process-wide.
-  enum class LogSeverity { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
   using LogSink =
       std::function<void(LogSeverity severity, absl::string_view line)>;
   static void SetLogSink(LogSink sink);
