@@ -53,6 +53,9 @@ absl::StatusOr<ControlConnection> ControlConnection::Create(
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  // The daemon names the client in what it tells others ("port 7 closed by
+  // operator (admin token, client shmportctl)").
+  arguments.SetUserAgentPrefix("shmportctl");
   c.channel_ = grpc::CreateCustomChannel(
       c.address_, grpc::InsecureChannelCredentials(), arguments);
   c.stub_ = v1::ControlPlane::NewStub(c.channel_);

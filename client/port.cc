@@ -82,8 +82,12 @@ void Port::Close() {
                /*send_bye=*/true);
 }
 
-bool Port::closed() const { return core_->closed(); }
-absl::Status Port::closed_reason() const { return core_->closed_reason(); }
+bool Port::closed() const { return core_->closed() || core_->PeerGone(); }
+absl::Status Port::closed_reason() const {
+  absl::Status reason = core_->closed_reason();
+  if (reason.ok() && core_->peer_gone()) return core_->peer_gone_reason();
+  return reason;
+}
 const PeerIdentity& Port::peer() const { return core_->peer(); }
 const SegmentGeometry& Port::peer_geometry() const {
   return core_->peer_geometry();

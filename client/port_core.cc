@@ -197,7 +197,7 @@ absl::Status PortCore::closed_reason() const {
   return closed_reason_;
 }
 
-void PortCore::Close(absl::Status reason, bool send_bye) {
+void PortCore::Close(absl::Status reason, bool send_bye, bool tell_peer) {
   {
     MutexLock lock(&in_mu_);
     if (closed_.load(std::memory_order_relaxed)) return;
@@ -211,7 +211,11 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   }
   counters_->closed.store(true);
   counters_->segments_in.store(0);
-  if (send_bye) {
+  // The peer's senders stop at their next call (PeerGone), not when
+  // memory runs out.
+  RingReader* ring = ring_in_for_close_.load(std::memory_order_acquire);
+  if (ring != nullptr && tell_peer) ring->MarkClosed();
+  if (send_bye && tell_peer) {
     // BYE is ordered (it follows the data already sent), so it goes where
     // the data goes. Best effort: if a sender holds send_mu_ (blocked on a
     // full socket), the EOF after shutdown() says the same.
@@ -224,7 +228,7 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   // Wakes a reader blocked in poll and shows the peer an EOF. The fd itself
   // stays open until the last Buffer/Message lets go of this core, so no
   // thread can ever poll a reused descriptor number.
-  ::shutdown(channel_.fd(), SHUT_RDWR);
+  if (tell_peer) ::shutdown(channel_.fd(), SHUT_RDWR);
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
   {
@@ -234,6 +238,28 @@ void PortCore::Close(absl::Status reason, bool send_bye) {
   MutexLock lock(&out_mu_);
   out_.clear();  // Buffers and Trackings keep the segments they use
   counters_->segments_out.store(0);
+}
+
+// ring_out_ is set during Open and immutable after: reading the pointer
+// needs no send_mu_ (the analysis cannot know that).
+bool PortCore::PeerGone() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (peer_gone_.load(std::memory_order_acquire)) return true;
+  bool gone = ring_out_ != nullptr && ring_out_->ConsumerClosed();
+  if (!gone) {
+    // No word through a ring (none, or the peer died without a BYE): a
+    // system call, so only every kPeerProbeEvery calls. Racy decrements
+    // only move the probe by a call.
+    const uint32_t left = probe_countdown_.load(std::memory_order_relaxed);
+    if (left > 0) {
+      probe_countdown_.store(left - 1, std::memory_order_relaxed);
+      return false;
+    }
+    probe_countdown_.store(kPeerProbeEvery, std::memory_order_relaxed);
+    pollfd p{channel_.fd(), POLLRDHUP, 0};
+    gone = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
+  }
+  if (gone) peer_gone_.store(true, std::memory_order_release);
+  return gone;
 }
 
 void PortCore::DropInbox() {
@@ -370,6 +396,7 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
                                           const Deadline& deadline,
                                           bool blocking) {
   if (closed()) return closed_reason();
+  if (PeerGone()) return peer_gone_reason();
   if (min_size > size) min_size = size;
   if (size < options_.inline_threshold || size == 0) {
     return BufferAccess::Inline(
@@ -775,6 +802,7 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
     return s;
   }
   if (closed()) return closed_reason();
+  if (PeerGone()) return peer_gone_reason();
   ReleaseUnusedChunks(buffers);
   const Deadline deadline(options_.send_timeout);
   MutexLock send_lock(&send_mu_);
@@ -838,6 +866,7 @@ absl::Status PortCore::SendCopy(uint32_t stream,
 absl::StatusOr<Tracking> PortCore::SendTracked(uint32_t stream, Buffer buffer,
                                                bool last) {
   if (closed()) return closed_reason();
+  if (PeerGone()) return peer_gone_reason();
   std::shared_ptr<Segment> segment;
   auto ref = ClaimTrackingSlot(stream, &segment);
   if (!ref.ok()) return ref.status();
@@ -1272,6 +1301,8 @@ absl::Status PortCore::OnNewRing(const wire::Decoded& m, UniqueFd fd) {
   auto ring = RingReader::Open(std::move(fd), r.size, r.token);
   if (!ring.ok()) return ring.status();
   ring_in_ = *std::move(ring);
+  ring_in_for_close_.store(ring_in_.get(), std::memory_order_release);
+  if (closed()) ring_in_->MarkClosed();  // Close ran before this store
   ring_mode_in_ = true;
   return absl::OkStatus();
 }

@@ -100,7 +100,11 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
                                        bool last);
   absl::StatusOr<Message> Receive(const Deadline& deadline);
   absl::StatusOr<std::optional<Message>> TryReceive();
-  void Close(absl::Status reason, bool send_bye);
+  // Without `tell_peer`, only this end closes (no BYE, no ring mark, no
+  // shutdown): for a close the peer hears of from the daemon as well
+  // (ClosePort), so that both ends report the daemon's reason. The peer
+  // sees EOF once the last reference to this end lets go of the socket.
+  void Close(absl::Status reason, bool send_bye, bool tell_peer = true);
   // Destroys the messages still queued (outside the lock: each returns its
   // chunks). Called when the Port goes away.
   void DropInbox();
@@ -108,6 +112,17 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   int fd() const { return channel_.fd(); }
   bool closed() const { return closed_.load(std::memory_order_acquire); }
   absl::Status closed_reason() const;
+  // Prompt closure: true once the peer is known to be gone although this
+  // end has not read its BYE or EOF yet (a sender that never receives).
+  // The peer's ring says so at once (RingReader::MarkClosed); without that
+  // word the socket is probed every kPeerProbeEvery calls. Allocate and
+  // Send then fail with peer_gone_reason(); Receive still returns what
+  // arrived before the BYE.
+  bool PeerGone();
+  bool peer_gone() const { return peer_gone_.load(std::memory_order_acquire); }
+  static absl::Status peer_gone_reason() {
+    return absl::UnavailableError("the peer closed the port");
+  }
   const PeerIdentity& peer() const { return peer_; }
   const SegmentGeometry& peer_geometry() const { return peer_geometry_; }
   const PortOptions& options() const { return options_; }
@@ -279,6 +294,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   std::unique_ptr<RingWriter> ring_out_ ABSL_GUARDED_BY(send_mu_);
   bool ring_mode_out_ ABSL_GUARDED_BY(send_mu_) = false;
   bool peer_has_ring_ = false;  // from HELLO, then immutable
+  // PeerGone(): the flag, and calls left until the next socket probe.
+  static constexpr uint32_t kPeerProbeEvery = 64;
+  std::atomic<bool> peer_gone_{false};
+  std::atomic<uint32_t> probe_countdown_{0};
 
   // Registration with the Reclaimer, once: with the first segment.
   std::once_flag reclaim_registered_;
@@ -308,6 +327,8 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // socket messages that arrived before the ring's marker was reached.
   std::unique_ptr<uint8_t[]> receive_buffer_;
   std::unique_ptr<RingReader> ring_in_;
+  // ring_in_ for Close (any thread) to mark closed; lives as long as this.
+  std::atomic<RingReader*> ring_in_for_close_{nullptr};
   bool ring_mode_in_ = false;
   absl::Duration receive_timeout_;  // the socket's SO_RCVTIMEO (zero: none)
   // Adaptive spin (PortOptions::adaptive_spin): misses in a row, and

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "client/session_core.h"
+#include "common/log.h"
 
 namespace shmport {
 
@@ -35,5 +36,16 @@ uint64_t Session::process_id() const { return core_->process_id(); }
 const std::string& Session::name() const { return core_->name(); }
 const std::string& Session::address() const { return core_->address(); }
 absl::Status Session::health() const { return core_->health(); }
+
+void Session::SetLogSink(LogSink sink) {
+  if (!sink) {
+    shmport::SetLogSink(nullptr);
+    return;
+  }
+  shmport::SetLogSink(
+      [sink = std::move(sink)](LogLevel level, absl::string_view line) {
+        sink(static_cast<LogSeverity>(level), line);
+      });
+}
 
 }  // namespace shmport

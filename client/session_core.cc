@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/port_core.h"
 #include "client/port_grant.h"
 #include "client/port_stats_proto.h"
 #include "common/errors.h"
@@ -48,6 +50,14 @@ v1::PortEndStats ToProto(const PortStats& c) {
   return s;
 }
 
+// A ResumePorts frame stays far below the 64 KiB frame limit (about 30
+// bytes a port); the daemon bounds what it keeps by its own limits.
+constexpr int kMaxResumedPorts = 1024;
+
+// How long a port the daemon closed keeps its socket open after this end
+// closed it (SessionCore::OnPortClosed).
+constexpr absl::Duration kLinger = absl::Seconds(1);
+
 }  // namespace
 
 namespace internal {
@@ -77,7 +87,7 @@ absl::StatusOr<std::optional<v1::Event>> EventWatch::Next() {
 
 void EventWatch::Cancel() { context_.TryCancel(); }
 
-// --- SessionCore ---
+// --- SessionCore: connecting ---
 
 SessionCore::SessionCore(SessionOptions options, std::string address)
     : options_(std::move(options)), address_(std::move(address)) {}
@@ -89,7 +99,13 @@ absl::StatusOr<std::unique_ptr<SessionCore>> SessionCore::Connect(
   if (absl::Status s = ValidateControlAddress(address); !s.ok()) return s;
   std::unique_ptr<SessionCore> session(
       new SessionCore(options, std::move(address)));
-  if (absl::Status s = session->Establish(); !s.ok()) return s;
+  absl::StatusOr<Registration> registration = session->Register();
+  if (!registration.ok()) return registration.status();
+  if (absl::Status s =
+          session->Establish(*std::move(registration), /*resumed=*/false);
+      !s.ok()) {
+    return s;
+  }
   return session;
 }
 
@@ -101,7 +117,7 @@ std::unique_ptr<grpc::ClientContext> SessionCore::NewContext() const {
   return context;
 }
 
-absl::Status SessionCore::Establish() {
+absl::StatusOr<SessionCore::Registration> SessionCore::Register() const {
   if (absl::Status s = CheckDaemonAt(address_, options_.expected_daemon_uid);
       !s.ok()) {
     return s;
@@ -113,9 +129,9 @@ absl::Status SessionCore::Establish() {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       address_, grpc::InsecureChannelCredentials(), args);
-  auto stub = std::shared_ptr<v1::ControlPlane::Stub>(
+  Registration r;
+  r.stub = std::shared_ptr<v1::ControlPlane::Stub>(
       v1::ControlPlane::NewStub(channel));
-
   v1::RegisterRequest request;
   request.set_name(options_.name);
   for (const auto& [key, value] : options_.labels) {
@@ -126,10 +142,9 @@ absl::Status SessionCore::Establish() {
   // say which, so the daemon checks it there (0 if /proc does not say).
   request.set_pid_namespace(PidNamespaceOf(0).value_or(0));
   request.set_version(kClientVersion);
-  v1::RegisterResponse response;
   auto context = NewContext();
   const grpc::Status registered =
-      stub->Register(context.get(), request, &response);
+      r.stub->Register(context.get(), request, &r.response);
   if (registered.error_code() == grpc::StatusCode::UNAVAILABLE &&
       !IsDaemonMessage(registered.error_message())) {
     return ExplainUnreachable(address_, registered.error_message());
@@ -140,205 +155,344 @@ absl::Status SessionCore::Establish() {
     return s;
   }
   absl::StatusOr<BrokerLink> link =
-      BrokerLink::Attach(response.broker_address(), response.process_id(),
-                         response.session_token(), options_.attach_timeout,
+      BrokerLink::Attach(r.response.broker_address(), r.response.process_id(),
+                         r.response.session_token(), options_.attach_timeout,
                          options_.expected_daemon_uid);
   if (!link.ok()) {
-    return absl::Status(
-        link.status().code(),
-        absl::StrCat("attaching the broker link at ", response.broker_address(),
-                     ": ", link.status().message()));
+    return absl::Status(link.status().code(),
+                        absl::StrCat("attaching the broker link at ",
+                                     r.response.broker_address(), ": ",
+                                     link.status().message()));
   }
-  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake) return ErrnoToStatus(errno, "eventfd for the session");
+  r.link = *std::move(link);
+  return r;
+}
 
-  std::lock_guard<std::mutex> lock(mu_);
-  stub_ = std::move(stub);
-  process_id_ = response.process_id();
-  token_ = response.session_token();
-  limits_ = response.limits();
-  link_ = std::move(*link);
-  wake_fd_ = std::move(wake);
+absl::Status SessionCore::Establish(Registration r, bool resumed) {
+  MutexLock lock(&mu_);
+  TakeRegistration(r);
   health_ = absl::OkStatus();
   unregistered_ = false;
-  link_thread_ = std::thread([this] { LinkLoop(); });
   Log(LogLevel::kDebug, "session_registered",
       {{"process", process_id_}, {"name", options_.name}});
+  return StartLinkThread(resumed);
+}
+
+absl::Status SessionCore::StartLinkThread(bool resumed) {
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return ErrnoToStatus(errno, "eventfd for the session");
+  wake_fd_ = std::move(wake);
+  wake_fd_for_link_ = wake_fd_.get();
+  link_thread_ = std::thread([this, resumed] {
+    if (resumed) Resumed();
+    LinkLoop();
+  });
   return absl::OkStatus();
 }
 
-void SessionCore::StopLinkThread() {
+void SessionCore::Resumed() {
+  DeclareSurvivingPorts(link_);
+  if (options_.on_reconnected) options_.on_reconnected(process_id());
+}
+
+void SessionCore::StopLinkThread(bool keep_link) {
   std::thread thread;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!link_thread_.joinable()) return;
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
     thread = std::move(link_thread_);
   }
   thread.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  link_.Close();
+  MutexLock lock(&mu_);
   wake_fd_.Reset();
+  wake_fd_for_link_ = -1;
+  if (keep_link) return;
+  lingering_.clear();
+  link_.Close();
   // Ports never claimed die with the link: their fds close here, and their
-  // peers see EOF.
-  opened_.clear();
+  // peers see EOF. Live ports stay (they are the application's).
+  for (auto it = ports_.begin(); it != ports_.end();) {
+    const PortState state = it->second.state;
+    if (state == PortState::kOffered || state == PortState::kIncoming) {
+      ports_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
   incoming_.clear();
 }
 
+// --- SessionCore: the link thread ---
+
 void SessionCore::LinkLoop() {
+  while (!ServeLink()) {
+    if (!options_.reconnect || !ReconnectInBackground()) return;
+  }
+}
+
+bool SessionCore::ServeLink() {
   const bool report_stats = options_.stats_interval > absl::ZeroDuration() &&
                             options_.stats_interval != absl::InfiniteDuration();
   absl::Time next_stats = absl::Now() + options_.stats_interval;
-  const int link_fd = link_.fd();
-  const int wake_fd = wake_fd_.get();
   while (true) {
+    absl::Time wake_at = report_stats ? next_stats : absl::InfiniteFuture();
+    if (!lingering_.empty()) {
+      wake_at = std::min(wake_at, lingering_.front().first);
+    }
     int timeout_ms = -1;
-    if (report_stats) {
+    if (wake_at != absl::InfiniteFuture()) {
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, absl::ToInt64Milliseconds(
-                 absl::Ceil(next_stats - absl::Now(), absl::Milliseconds(1)))));
+                 absl::Ceil(wake_at - absl::Now(), absl::Milliseconds(1)))));
     }
-    pollfd fds[2] = {{link_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    pollfd fds[2] = {{link_.fd(), POLLIN, 0}, {wake_fd_for_link_, POLLIN, 0}};
     const int r = ::poll(fds, 2, timeout_ms);
     if (r < 0 && errno != EINTR) {
-      std::lock_guard<std::mutex> lock(mu_);
-      health_ = ErrnoToStatus(errno, "poll on the broker link");
-      changed_.notify_all();
-      return;
+      LoseDaemon(ErrnoToStatus(errno, "poll on the broker link").message());
+      return false;
     }
-    if (fds[1].revents != 0) return;  // StopLinkThread
-    if (fds[0].revents != 0) {
-      // Drain everything waiting, so a burst of ports is taken in at once.
-      while (true) {
-        absl::StatusOr<std::optional<BrokerNotice>> notice = link_.Receive();
-        if (!notice.ok()) {
-          if (notice.status().code() == absl::StatusCode::kInvalidArgument) {
-            Log(LogLevel::kWarning, "broker_frame_dropped",
-                {{"error", notice.status().message()}});
-            continue;
-          }
-          std::lock_guard<std::mutex> lock(mu_);
-          if (health_.ok()) {
-            health_ = absl::UnavailableError(absl::StrCat(
-                "lost the daemon at ", address_, ": ",
-                notice.status().message(),
-                " (daemon stopped or restarted; call Reconnect())"));
-          }
-          changed_.notify_all();
-          Log(LogLevel::kWarning, "session_daemon_lost",
-              {{"process", process_id_}, {"error", notice.status().message()}});
-          return;
+    if (fds[1].revents != 0) return true;  // StopLinkThread
+    // Drain everything waiting, so a burst of ports is taken in at once.
+    while (fds[0].revents != 0) {
+      absl::StatusOr<std::optional<BrokerNotice>> notice = link_.Receive();
+      if (!notice.ok()) {
+        if (notice.status().code() == absl::StatusCode::kInvalidArgument) {
+          Log(LogLevel::kWarning, "broker_frame_dropped",
+              {{"error", notice.status().message()}});
+          continue;
         }
-        if (!notice->has_value()) break;
-        OnNotice(std::move(**notice));
+        LoseDaemon(notice.status().message());
+        return false;
       }
+      if (!notice->has_value()) break;
+      OnNotice(std::move(**notice));
     }
     if (report_stats && absl::Now() >= next_stats) {
       PushStats();
       next_stats = absl::Now() + options_.stats_interval;
     }
+    while (!lingering_.empty() && lingering_.front().first <= absl::Now()) {
+      lingering_.pop_front();
+    }
   }
 }
+
+void SessionCore::LoseDaemon(absl::string_view why) {
+  uint64_t process_id = 0;
+  {
+    MutexLock lock(&mu_);
+    process_id = process_id_;
+    // A Goodbye set health_ already: its reason is the better one.
+    if (health_.ok()) {
+      health_ = absl::UnavailableError(absl::StrCat(
+          "lost the daemon at ", address_, ": ", why,
+          options_.reconnect
+              ? " (daemon stopped or restarted; reconnecting)"
+              : " (daemon stopped or restarted; call Reconnect())"));
+    }
+    changed_.SignalAll();
+  }
+  Log(LogLevel::kWarning, "session_daemon_lost",
+      {{"process", process_id}, {"error", why}});
+  if (options_.on_daemon_lost) options_.on_daemon_lost(why);
+}
+
+bool SessionCore::ReconnectInBackground() {
+  link_.Close();
+  std::mt19937_64 rng(absl::ToUnixNanos(absl::Now()) ^ ::getpid());
+  absl::Duration wait = options_.reconnect_backoff_min;
+  for (int attempt = 1;; ++attempt) {
+    // Jitter: somewhere in [wait/2, wait].
+    const absl::Duration jittered =
+        wait / 2 + wait / 2 * std::uniform_real_distribution<double>(0, 1)(rng);
+    pollfd stop{wake_fd_for_link_, POLLIN, 0};
+    const int ms = static_cast<int>(
+        absl::ToInt64Milliseconds(absl::Ceil(jittered, absl::Milliseconds(1))));
+    if (::poll(&stop, 1, ms) > 0) return false;  // StopLinkThread
+    absl::StatusOr<Registration> r = Register();
+    if (r.ok()) {
+      Reinstall(*std::move(r));
+      Log(LogLevel::kInfo, "session_reconnected",
+          {{"process", process_id()}, {"attempts", attempt}});
+      Resumed();
+      return true;
+    }
+    Log(LogLevel::kDebug, "session_reconnect_failed",
+        {{"attempt", attempt}, {"error", r.status().message()}});
+    wait = std::min(wait * 2, options_.reconnect_backoff_max);
+  }
+}
+
+void SessionCore::TakeRegistration(Registration& r) {
+  stub_ = std::move(r.stub);
+  process_id_ = r.response.process_id();
+  token_ = r.response.session_token();
+  limits_ = r.response.limits();
+  link_ = std::move(r.link);
+}
+
+void SessionCore::Reinstall(Registration r) {
+  MutexLock lock(&mu_);
+  TakeRegistration(r);
+  if (!unregistered_) health_ = absl::OkStatus();
+  changed_.SignalAll();
+}
+
+void SessionCore::DeclareSurvivingPorts(BrokerLink& link) {
+  v1::BrokerFrame frame;
+  v1::ResumePorts* resume = frame.mutable_resume_ports();
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [port_id, entry] : ports_) {
+      if (entry.state != PortState::kLive) continue;
+      std::shared_ptr<const PortStatsSource> source = entry.stats.lock();
+      if (source == nullptr || source->Snapshot().closed) continue;
+      if (resume->ports_size() >= kMaxResumedPorts) break;
+      v1::ResumedPort* port = resume->add_ports();
+      port->set_port_id(port_id);
+      port->set_peer_pid(entry.peer.pid);
+      port->set_initiator(entry.initiator);
+      *port->mutable_geometry() = entry.geometry;
+    }
+  }
+  if (resume->ports_size() == 0) return;
+  if (absl::Status s = link.Send(frame); !s.ok()) {
+    Log(LogLevel::kWarning, "ports_not_declared", {{"error", s.message()}});
+  }
+}
+
+// --- SessionCore: notices ---
 
 void SessionCore::OnNotice(BrokerNotice notice) {
   const v1::BrokerFrame& frame = notice.frame;
   if (frame.has_port_opened()) {
-    const v1::PortOpened& opened = frame.port_opened();
-    PendingPort pending;
-    pending.port_id = opened.port_id();
-    pending.fd = std::move(notice.fd);
-    pending.peer.pid = opened.peer().pid();
-    pending.peer.uid = opened.peer().uid();
-    pending.peer.process_id = opened.peer().process_id();
-    pending.peer.name = opened.peer().name();
-    // The grant bounds both what this end creates and what its peer maps.
-    pending.options =
-        internal::PortOptionsFromGrant(opened, options_.port_options);
-    // HELLO now, so the opener's handshake completes even if this process
-    // calls AcceptPort much later.
-    if (absl::Status s = Port::SendHello(pending.fd.get(), pending.options);
-        !s.ok()) {
-      Log(LogLevel::kWarning, "port_hello_failed",
-          {{"port", pending.port_id}, {"error", s.message()}});
-      // The fd closes; the peer sees EOF. The daemon must forget the port
-      // too: OpenPort settles this process's own ports with it; a port
-      // others opened is reported here.
-      if (opened.initiator()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        failed_opens_[pending.port_id] = {std::move(s), false};
-        changed_.notify_all();
-      } else if (absl::Status told = link_.ReportNotTaken(pending.port_id, s);
-                 !told.ok()) {
-        Log(LogLevel::kWarning, "port_not_taken_unreported",
-            {{"port", pending.port_id}, {"error", told.message()}});
-      }
-      return;
-    }
-    pending.options.hello_already_sent = true;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (opened.initiator()) {
-      opened_[pending.port_id] = std::move(pending);
-    } else {
-      incoming_.push_back(std::move(pending));
-    }
-    changed_.notify_all();
-    return;
-  }
-  if (frame.has_port_closed()) {
-    const uint64_t port_id = frame.port_closed().port_id();
-    bool handed_out = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      const bool was_pending = opened_.erase(port_id) > 0;
-      if (was_pending || opening_.contains(port_id) ||
-          failed_opens_.contains(port_id)) {
-        // OpenPort is waiting for this port: this is why it failed.
-        failed_opens_[port_id] = {
-            absl::Status(StatusCodeFromWire(frame.port_closed().code(),
-                                            absl::StatusCode::kUnavailable),
-                         frame.port_closed().reason()),
-            true};
-        changed_.notify_all();
-      }
-      for (auto it = incoming_.begin(); it != incoming_.end(); ++it) {
-        if (it->port_id == port_id) {
-          incoming_.erase(it);
-          break;
-        }
-      }
-      handed_out = live_.erase(port_id) > 0 && !was_pending;
-    }
-    Log(LogLevel::kDebug, "port_closed_by_daemon",
-        {{"port", port_id}, {"reason", frame.port_closed().reason()}});
-    if (handed_out && options_.on_port_closed) {
-      options_.on_port_closed(port_id, frame.port_closed().reason());
-    }
-    return;
-  }
-  if (frame.has_goodbye()) {
-    std::lock_guard<std::mutex> lock(mu_);
+    OnPortOpened(std::move(notice));
+  } else if (frame.has_port_closed()) {
+    OnPortClosed(frame.port_closed());
+  } else if (frame.has_goodbye()) {
+    MutexLock lock(&mu_);
     health_ = absl::UnavailableError(
         absl::StrCat("the daemon said goodbye: ", frame.goodbye().reason()));
-    changed_.notify_all();
-    return;
+    changed_.SignalAll();
   }
   // AttachResult after attach, or a frame kind from a newer daemon: ignore.
+}
+
+void SessionCore::OnPortOpened(BrokerNotice notice) {
+  const v1::PortOpened& opened = notice.frame.port_opened();
+  PortEntry entry;
+  entry.initiator = opened.initiator();
+  entry.geometry = opened.geometry();
+  PendingPort& pending = entry.pending;
+  pending.port_id = opened.port_id();
+  pending.fd = std::move(notice.fd);
+  pending.peer.pid = opened.peer().pid();
+  pending.peer.uid = opened.peer().uid();
+  pending.peer.process_id = opened.peer().process_id();
+  pending.peer.name = opened.peer().name();
+  entry.peer = pending.peer;
+  // The grant bounds both what this end creates and what its peer maps.
+  pending.options =
+      internal::PortOptionsFromGrant(opened, options_.port_options);
+  // HELLO now, so the opener's handshake completes even if this process
+  // calls AcceptPort much later.
+  if (absl::Status s = Port::SendHello(pending.fd.get(), pending.options);
+      !s.ok()) {
+    Log(LogLevel::kWarning, "port_hello_failed",
+        {{"port", pending.port_id}, {"error", s.message()}});
+    // The fd closes; the peer sees EOF. The daemon must forget the port
+    // too: OpenPort settles this process's own ports with it; a port
+    // others opened is reported here.
+    if (opened.initiator()) {
+      MutexLock lock(&mu_);
+      PortEntry& failed = ports_[opened.port_id()];
+      failed.state = PortState::kFailed;
+      failed.failure = std::move(s);
+      changed_.SignalAll();
+    } else if (absl::Status told = link_.ReportNotTaken(pending.port_id, s);
+               !told.ok()) {
+      Log(LogLevel::kWarning, "port_not_taken_unreported",
+          {{"port", pending.port_id}, {"error", told.message()}});
+    }
+    return;
+  }
+  pending.options.hello_already_sent = true;
+  const uint64_t port_id = pending.port_id;
+  MutexLock lock(&mu_);
+  entry.state = opened.initiator() ? PortState::kOffered : PortState::kIncoming;
+  if (!opened.initiator()) incoming_.push_back(port_id);
+  ports_[port_id] = std::move(entry);
+  changed_.SignalAll();
+}
+
+void SessionCore::OnPortClosed(const v1::PortClosed& closed) {
+  const uint64_t port_id = closed.port_id();
+  const absl::Status why(
+      StatusCodeFromWire(closed.code(), absl::StatusCode::kUnavailable),
+      closed.reason());
+  std::shared_ptr<PortCore> live;
+  {
+    MutexLock lock(&mu_);
+    auto it = ports_.find(port_id);
+    if (it == ports_.end()) return;
+    PortEntry& entry = it->second;
+    switch (entry.state) {
+      case PortState::kOffered:
+      case PortState::kOpening:
+      case PortState::kFailed:
+        // OpenPort is waiting for this port: this is why it failed.
+        entry.pending = PendingPort();
+        entry.state = PortState::kFailed;
+        entry.failure = why;
+        entry.failure_from_daemon = true;
+        changed_.SignalAll();
+        return;
+      case PortState::kIncoming:
+        ports_.erase(it);
+        return;
+      case PortState::kLive:
+        live = entry.core.lock();
+        ports_.erase(it);
+        break;
+    }
+  }
+  Log(LogLevel::kInfo, "port_closed_by_daemon",
+      {{"port", port_id}, {"reason", closed.reason()}});
+  // The daemon's word is final: both ends close, each on its own notice
+  // (this end tells the peer nothing, so that the peer too reports the
+  // daemon's reason rather than our BYE). Blocked calls wake with the
+  // reason, which names who closed it.
+  if (live != nullptr) {
+    live->Close(absl::UnavailableError(closed.reason()), /*send_bye=*/false,
+                /*tell_peer=*/false);
+    // Its socket stays open a moment even if the application drops the
+    // Port at once, so that the peer's EOF does not overtake the peer's
+    // own notice; the peer sees the EOF when this lets go.
+    lingering_.emplace_back(absl::Now() + kLinger, std::move(live));
+  }
+  if (options_.on_port_closed)
+    options_.on_port_closed(port_id, closed.reason());
 }
 
 void SessionCore::PushStats() {
   v1::BrokerFrame frame;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = live_.begin(); it != live_.end();) {
-      std::shared_ptr<const PortStatsSource> source = it->second.lock();
+    MutexLock lock(&mu_);
+    for (auto it = ports_.begin(); it != ports_.end();) {
+      if (it->second.state != PortState::kLive) {
+        ++it;
+        continue;
+      }
+      std::shared_ptr<const PortStatsSource> source = it->second.stats.lock();
       const PortStats stats =
           source != nullptr ? source->Snapshot() : PortStats();
       if (source == nullptr || stats.closed) {
-        // The Port is gone; its last report stands. Once both ends said
-        // so, the daemon forgets the port.
+        // The Port is gone; its last report stands. Once one end said so,
+        // the daemon forgets the port.
         frame.mutable_stats_report()->add_closed_port_ids(it->first);
-        it = live_.erase(it);
+        ports_.erase(it++);
         continue;
       }
       v1::PortStatsEntry* entry = frame.mutable_stats_report()->add_ports();
@@ -353,6 +507,8 @@ void SessionCore::PushStats() {
   }
 }
 
+// --- SessionCore: ports ---
+
 absl::Status SessionCore::CheckUsable() const {
   if (unregistered_) {
     return absl::FailedPreconditionError(
@@ -361,13 +517,21 @@ absl::Status SessionCore::CheckUsable() const {
   return health_;
 }
 
-absl::StatusOr<std::unique_ptr<Port>> SessionCore::Adopt(PendingPort pending) {
+absl::StatusOr<std::unique_ptr<Port>> SessionCore::Adopt(PendingPort pending,
+                                                         PortEntry shape) {
   const uint64_t port_id = pending.port_id;
   absl::StatusOr<std::unique_ptr<Port>> port =
       Port::Open(std::move(pending.fd), pending.peer, pending.options);
   if (!port.ok()) return port.status();
-  std::lock_guard<std::mutex> lock(mu_);
-  live_[port_id] = (*port)->stats_source();
+  MutexLock lock(&mu_);
+  if (const PortEntry* word = DaemonWord(port_id)) {
+    // The daemon closed it while the handshake ran: its word is final.
+    return word->failure;  // the Port closes as it goes out of scope
+  }
+  shape.state = PortState::kLive;
+  shape.core = (*port)->core_;
+  shape.stats = (*port)->stats_source();
+  ports_[port_id] = std::move(shape);
   return port;
 }
 
@@ -376,7 +540,7 @@ absl::StatusOr<std::unique_ptr<Port>> SessionCore::OpenPort(
   v1::OpenPortRequest request;
   std::shared_ptr<v1::ControlPlane::Stub> stub;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (absl::Status s = CheckUsable(); !s.ok()) return s;
     request.mutable_from()->set_id(process_id_);
     request.set_session_token(token_);
@@ -408,80 +572,96 @@ absl::StatusOr<std::unique_ptr<Port>> SessionCore::OpenPort(
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Milliseconds(100));
   }
-  // The daemon wrote our end's notice before answering; the link thread
-  // may still be taking it in.
   const uint64_t port_id = response.port_id();
   PendingPort pending;
+  PortEntry shape;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    const absl::Time deadline = absl::Now() + options_.rpc_timeout;
-    while (!opened_.contains(port_id) && !failed_opens_.contains(port_id)) {
-      if (!health_.ok()) return health_;
-      if (changed_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-              std::cv_status::timeout &&
-          !opened_.contains(port_id) && !failed_opens_.contains(port_id)) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "port ", port_id,
-            " was opened but its notice did not arrive on the broker link "
-            "within ",
-            absl::FormatDuration(options_.rpc_timeout)));
-      }
+    MutexLock lock(&mu_);
+    if (absl::Status s = AwaitNotice(lock, port_id); !s.ok()) return s;
+    PortEntry& entry = ports_[port_id];
+    if (entry.state == PortState::kFailed) {
+      const absl::Status why = entry.failure;
+      lock.Unlock();
+      return SettleFailedOpen(port_id, why);
     }
-    opening_.insert(port_id);
-    if (auto failed = failed_opens_.find(port_id);
-        failed != failed_opens_.end()) {
-      const FailedOpen why = failed->second;
-      lock.unlock();
-      return SettleFailedOpen(port_id, why.why);
-    }
-    auto it = opened_.find(port_id);
-    pending = std::move(it->second);
-    opened_.erase(it);
+    entry.state = PortState::kOpening;
+    pending = std::move(entry.pending);
+    shape.initiator = entry.initiator;
+    shape.peer = entry.peer;
+    shape.geometry = entry.geometry;
   }
-  absl::StatusOr<std::unique_ptr<Port>> port = Adopt(std::move(pending));
+  absl::StatusOr<std::unique_ptr<Port>> port =
+      Adopt(std::move(pending), std::move(shape));
   if (!port.ok()) return SettleFailedOpen(port_id, port.status());
-  std::lock_guard<std::mutex> lock(mu_);
-  opening_.erase(port_id);
-  failed_opens_.erase(port_id);
   return port;
+}
+
+absl::Status SessionCore::AwaitNotice(MutexLock& lock, uint64_t port_id) {
+  // The daemon wrote our end's notice before answering; the link thread
+  // may still be taking it in.
+  const absl::Time deadline = absl::Now() + options_.rpc_timeout;
+  auto arrived = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = ports_.find(port_id);
+    return it != ports_.end() && (it->second.state == PortState::kOffered ||
+                                  it->second.state == PortState::kFailed);
+  };
+  while (!arrived()) {
+    if (!health_.ok()) return health_;
+    if (!changed_.WaitUntil(&lock, absl::ToChronoTime(deadline)) &&
+        !arrived()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "port ", port_id,
+          " was opened but its notice did not arrive on the broker link "
+          "within ",
+          absl::FormatDuration(options_.rpc_timeout)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+const SessionCore::PortEntry* SessionCore::DaemonWord(uint64_t port_id) const {
+  auto it = ports_.find(port_id);
+  return it != ports_.end() && it->second.state == PortState::kFailed &&
+                 it->second.failure_from_daemon
+             ? &it->second
+             : nullptr;
+}
+
+void SessionCore::WaitForDaemonWord(MutexLock& lock, uint64_t port_id,
+                                    absl::Duration bound) {
+  const absl::Time deadline = absl::Now() + bound;
+  while (DaemonWord(port_id) == nullptr && health_.ok() &&
+         changed_.WaitUntil(&lock, absl::ToChronoTime(deadline))) {
+  }
 }
 
 absl::Status SessionCore::SettleFailedOpen(uint64_t port_id,
                                            absl::Status local) {
-  // The daemon's word on this port: its PortClosed, taken in by the link
-  // thread.
-  auto daemon_word = [&]() -> const FailedOpen* {
-    auto it = failed_opens_.find(port_id);
-    return it != failed_opens_.end() && it->second.from_daemon ? &it->second
-                                                               : nullptr;
-  };
-  auto wait_for_word = [&](std::unique_lock<std::mutex>& lock,
-                           absl::Duration bound) {
-    const absl::Time deadline = absl::Now() + bound;
-    while (daemon_word() == nullptr && health_.ok() &&
-           changed_.wait_until(lock, absl::ToChronoTime(deadline)) !=
-               std::cv_status::timeout) {
-    }
-  };
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
+  // The port is this call's to settle: kOpening until the daemon's word.
+  if (PortEntry& entry = ports_[port_id]; entry.state != PortState::kFailed) {
+    entry.state = PortState::kOpening;
+  }
   // The peer's end closed: the peer usually knows why (it could not take
   // the port) and tells the daemon, which closes the port and tells us.
   // Give that word a moment.
   if (absl::IsUnavailable(local)) {
-    wait_for_word(lock, std::min(options_.rpc_timeout, absl::Seconds(1)));
+    WaitForDaemonWord(lock, port_id,
+                      std::min(options_.rpc_timeout, absl::Seconds(1)));
   }
-  if (daemon_word() == nullptr && health_.ok()) {
-    lock.unlock();
+  if (DaemonWord(port_id) == nullptr && health_.ok()) {
+    lock.Unlock();
     const absl::Status closed = ClosePortAtDaemon(port_id);
-    lock.lock();
+    lock.Lock();
     // NOT_FOUND: the daemon had closed it already, so its PortClosed is
     // on our link ahead of this answer.
-    if (absl::IsNotFound(closed)) wait_for_word(lock, options_.rpc_timeout);
+    if (absl::IsNotFound(closed)) {
+      WaitForDaemonWord(lock, port_id, options_.rpc_timeout);
+    }
   }
-  const FailedOpen* word = daemon_word();
-  const absl::Status why = word != nullptr ? word->why : local;
-  opening_.erase(port_id);
-  failed_opens_.erase(port_id);
+  const PortEntry* word = DaemonWord(port_id);
+  const absl::Status why = word != nullptr ? word->failure : local;
+  ports_.erase(port_id);
   return absl::Status(
       why.code(), absl::StrCat("OpenPort: port ", port_id,
                                " failed before it was ready: ", why.message()));
@@ -491,7 +671,7 @@ absl::Status SessionCore::ClosePortAtDaemon(uint64_t port_id) {
   v1::ClosePortRequest request;
   std::shared_ptr<v1::ControlPlane::Stub> stub;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     request.set_port_id(port_id);
     request.set_session_token(token_);
     stub = stub_;
@@ -505,28 +685,48 @@ absl::Status SessionCore::ClosePortAtDaemon(uint64_t port_id) {
 absl::StatusOr<std::unique_ptr<Port>> SessionCore::AcceptPort(
     absl::Duration timeout) {
   PendingPort pending;
+  PortEntry shape;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (unregistered_) return CheckUsable();
     const absl::Time deadline = absl::Now() + timeout;
-    while (incoming_.empty()) {
+    auto next = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> PortEntry* {
+      while (!incoming_.empty()) {
+        auto it = ports_.find(incoming_.front());
+        if (it != ports_.end() && it->second.state == PortState::kIncoming) {
+          return &it->second;
+        }
+        incoming_.pop_front();  // closed by the daemon meanwhile
+      }
+      return nullptr;
+    };
+    PortEntry* entry = nullptr;
+    while ((entry = next()) == nullptr) {
       if (!health_.ok()) return health_;
       if (timeout == absl::InfiniteDuration()) {
-        changed_.wait(lock);
-      } else if (changed_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-                     std::cv_status::timeout &&
-                 incoming_.empty()) {
+        changed_.Wait(&lock);
+      } else if (!changed_.WaitUntil(&lock, absl::ToChronoTime(deadline)) &&
+                 next() == nullptr) {
         return absl::DeadlineExceededError(
             absl::StrCat("no port was opened to '", options_.name, "' within ",
                          absl::FormatDuration(timeout)));
       }
     }
-    pending = std::move(incoming_.front());
     incoming_.pop_front();
+    pending = std::move(entry->pending);
+    shape.initiator = entry->initiator;
+    shape.peer = entry->peer;
+    shape.geometry = entry->geometry;
+    entry->state = PortState::kOpening;
   }
   const uint64_t port_id = pending.port_id;
-  absl::StatusOr<std::unique_ptr<Port>> port = Adopt(std::move(pending));
+  absl::StatusOr<std::unique_ptr<Port>> port =
+      Adopt(std::move(pending), std::move(shape));
   if (!port.ok()) {
+    {
+      MutexLock lock(&mu_);
+      ports_.erase(port_id);
+    }
     // Nobody holds the port now: the daemon should forget it (and tell
     // the opener). Best effort: a port it closed already is NOT_FOUND.
     const absl::Status closed = ClosePortAtDaemon(port_id);
@@ -547,7 +747,7 @@ absl::StatusOr<std::unique_ptr<EventWatch>> SessionCore::Watch(
   {
     // Watch as this process: its uid's watcher budget, not the one all
     // anonymous watchers share.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     request.set_process_id(process_id_);
     request.set_session_token(token_);
   }
@@ -555,21 +755,35 @@ absl::StatusOr<std::unique_ptr<EventWatch>> SessionCore::Watch(
   return watch;
 }
 
+// --- SessionCore: the registration ---
+
 absl::Status SessionCore::Reconnect() {
-  StopLinkThread();
+  StopLinkThread(/*keep_link=*/true);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    // The old daemon's port ids mean nothing to the new one.
-    live_.clear();
+    MutexLock lock(&mu_);
+    if (unregistered_) return CheckUsable();
+    // The link thread reconnected already (or the daemon never left):
+    // serve the link it has.
+    if (health_.ok()) return StartLinkThread(/*resumed=*/false);
   }
-  return Establish();
+  StopLinkThread();
+  absl::StatusOr<Registration> r = Register();
+  if (!r.ok()) return r.status();
+  // Declared before this returns (the link is still this thread's alone),
+  // so that the daemon has the old ports' ids before any new OpenPort.
+  DeclareSurvivingPorts(r->link);
+  if (absl::Status s = Establish(*std::move(r), /*resumed=*/false); !s.ok()) {
+    return s;
+  }
+  if (options_.on_reconnected) options_.on_reconnected(process_id());
+  return absl::OkStatus();
 }
 
 absl::Status SessionCore::Unregister() {
   v1::UnregisterRequest request;
   std::shared_ptr<v1::ControlPlane::Stub> stub;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (unregistered_) return absl::OkStatus();
     unregistered_ = true;
     request.set_process_id(process_id_);
@@ -581,29 +795,29 @@ absl::Status SessionCore::Unregister() {
   absl::Status status = FromGrpc(
       stub->Unregister(context.get(), request, &response), "Unregister");
   StopLinkThread();
-  changed_.notify_all();
+  changed_.SignalAll();
   // A daemon that is gone has forgotten us anyway.
   if (status.code() == absl::StatusCode::kUnavailable) return absl::OkStatus();
   return status;
 }
 
 uint64_t SessionCore::process_id() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return process_id_;
 }
 
 v1::ProcessLimits SessionCore::limits() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return limits_;
 }
 
 absl::Status SessionCore::health() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return CheckUsable();
 }
 
 std::shared_ptr<v1::ControlPlane::Stub> SessionCore::stub() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return stub_;
 }
 

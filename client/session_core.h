@@ -8,23 +8,23 @@
 #ifndef SHMPORT_CLIENT_SESSION_CORE_H_
 #define SHMPORT_CLIENT_SESSION_CORE_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/broker_link.h"
+#include "common/mutex.h"
 #include "common/paths/daemon_identity.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/sync_stream.h"
@@ -32,11 +32,14 @@
 #include "shmport/port_stats.h"
 #include "shmport/session.h"
 #include "shmport/unique_fd.h"
+#include "shmport/v1/broker.pb.h"
 #include "shmport/v1/control.grpc.pb.h"
 
 namespace shmport {
 
 namespace internal {
+
+class PortCore;
 
 // A WatchEvents stream. Thread-safety: Next from one thread at a time;
 // Cancel from any thread, at any time.
@@ -67,16 +70,28 @@ class EventWatch {
 // broker link; a background thread (the link thread) then owns the link:
 // it takes in ports as the daemon hands them over, sends this end's HELLO
 // at once (so that an opener never waits for this process to call
-// AcceptPort), pushes port statistics every stats_interval, and notices
-// when the daemon goes away.
+// AcceptPort), pushes port statistics every stats_interval, closes a port
+// the daemon closed (ClosePort is authoritative), and notices when the
+// daemon goes away.
 //
 // Daemon loss: calls fail with UNAVAILABLE; ports already open keep working
-// (the data plane does not need the daemon); Reconnect() registers again
-// with a (re)started daemon.
+// (the data plane does not need the daemon). With options.reconnect the
+// link thread registers again under the same name as soon as a daemon
+// answers (backing off from reconnect_backoff_min to _max, with jitter) and
+// declares the ports still open (ResumePorts), so that the new daemon's
+// registry and stats are whole again; Reconnect() does the same at once.
+//
+// Ports: one table, `ports_`, with a state per port (PortState below):
+//
+//   notice, opened by us ──▶ kOffered ──OpenPort──▶ kOpening ──▶ kLive
+//   notice, opened to us ──▶ kIncoming ──AcceptPort──────────────▶ kLive
+//   HELLO failed / the daemon closed it before it was ready ──▶ kFailed
+//   kLive ──the Port closed (stats push) or the daemon closed it──▶ gone
 //
 // Thread-safety: every method may be called from any thread, concurrently.
-// Ports returned are independent objects with their own rules (port.h) and
-// may outlive the Session.
+// One lock, mu_; callbacks run on the link thread without it. Ports
+// returned are independent objects with their own rules (port.h) and may
+// outlive the Session.
 class SessionCore {
  public:
   // Registers `options.name` and attaches the broker link. Errors:
@@ -95,24 +110,10 @@ class SessionCore {
   SessionCore(const SessionCore&) = delete;
   SessionCore& operator=(const SessionCore&) = delete;
 
-  // Opens a port to the process named `name_or_id` (a string of digits
-  // only is taken as a process id) and returns it ready: HELLO exchanged,
-  // identities checked by the kernel. Errors: the daemon's (NOT_FOUND,
-  // INVALID_ARGUMENT for yourself, FAILED_PRECONDITION for a peer not yet
-  // attached, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAVAILABLE), and the
-  // Port's handshake errors. With options.wait_for_peer, NOT_FOUND and
-  // FAILED_PRECONDITION are retried (backing off to 100 ms) until it ends.
-  // A port that the daemon opened but that failed before it was ready
-  // (the peer could not take it, the handshake failed) leaves the daemon's
-  // registry, and the error is the daemon's reason when it has one (e.g.
-  // RESOURCE_EXHAUSTED: the peer is out of file descriptors).
+  // As Session::OpenPort (include/shmport/session.h).
   absl::StatusOr<std::unique_ptr<Port>> OpenPort(
       absl::string_view name_or_id, const OpenPortOptions& options = {});
-
-  // The next port another process opened to this one, ready to use; waits
-  // up to `timeout`. DEADLINE_EXCEEDED when none came; UNAVAILABLE when the
-  // daemon is gone and nothing is queued; the Port's handshake errors (the
-  // port is then closed at the daemon too).
+  // As Session::AcceptPort.
   absl::StatusOr<std::unique_ptr<Port>> AcceptPort(absl::Duration timeout);
 
   // Streams the daemon's events (include_existing: the current processes
@@ -121,9 +122,9 @@ class SessionCore {
       bool include_existing = false);
 
   // Registers again, under the same name and labels, with the daemon now
-  // at the address (after a restart), and attaches a new broker link. Ports
-  // already open keep working, but the new daemon does not know them (no
-  // stats are reported for them). Errors as for Connect.
+  // at the address (after a restart), attaches a new broker link and
+  // declares the ports still open. OK at once when the session is healthy
+  // (the link thread reconnected already). Errors as for Connect.
   absl::Status Reconnect();
 
   // Ends the registration now (the daemon closes this process's ports in
@@ -131,7 +132,7 @@ class SessionCore {
   // FAILED_PRECONDITION. Idempotent.
   absl::Status Unregister();
 
-  // The daemon's id for this process (changes on Reconnect).
+  // The daemon's id for this process (changes on reconnection).
   uint64_t process_id() const;
   const std::string& name() const { return options_.name; }
   const std::string& address() const { return address_; }
@@ -140,7 +141,7 @@ class SessionCore {
   // OK while the daemon is reachable; else why not.
   absl::Status health() const;
   // The stub, for calls the Session does not wrap (ListProcesses, ...).
-  // Thread-safe; Reconnect replaces it, so fetch it again after one.
+  // Thread-safe; a reconnection replaces it, so fetch it again after one.
   std::shared_ptr<v1::ControlPlane::Stub> stub() const;
 
  private:
@@ -151,59 +152,104 @@ class SessionCore {
     PeerIdentity peer;
     PortOptions options;  // as sent in this end's HELLO
   };
+  enum class PortState { kOffered, kIncoming, kOpening, kFailed, kLive };
+  struct PortEntry {
+    PortState state = PortState::kOffered;
+    bool initiator = false;            // this end asked for it (PortInfo.a)
+    PeerIdentity peer;                 // kernel-checked
+    v1::Geometry geometry;             // as granted
+    PendingPort pending;               // kOffered, kIncoming
+    absl::Status failure;              // kFailed: why
+    bool failure_from_daemon = false;  // kFailed: the daemon's PortClosed
+    std::weak_ptr<PortCore> core;      // kLive: to close it
+    std::weak_ptr<const PortStatsSource> stats;  // kLive: for StatsReport
+  };
+  // What Register + Attach yield.
+  struct Registration {
+    std::shared_ptr<v1::ControlPlane::Stub> stub;
+    v1::RegisterResponse response;
+    BrokerLink link;
+  };
 
   explicit SessionCore(SessionOptions options, std::string address);
 
-  // Register + attach + start the link thread. Requires that no link
+  // Register + attach, touching nothing of this object's state.
+  absl::StatusOr<Registration> Register() const;
+  // Installs `r` (ports_ kept) and starts the link thread, which first
+  // declares the surviving ports when `resumed`. Requires that no link
   // thread runs.
-  absl::Status Establish();
-  void StopLinkThread();
+  absl::Status Establish(Registration r, bool resumed);
+  absl::Status StartLinkThread(bool resumed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a reconnection, on the link thread: declares the ports still
+  // open and calls on_reconnected.
+  void Resumed();
+  // Stops the link thread; unless `keep_link`, closes the link (which ends
+  // the registration) and drops the ports nobody claimed.
+  void StopLinkThread(bool keep_link = false);
   void LinkLoop();
+  // Serves the link until it fails (false) or StopLinkThread (true).
+  bool ServeLink();
+  // After a loss: registers again, backing off, until it works (true) or
+  // StopLinkThread (false).
+  bool ReconnectInBackground();
+  // Takes `r` in on the link thread: new stub, id, token, link.
+  void Reinstall(Registration r);
+  void TakeRegistration(Registration& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the new daemon on `link` which ports are still open.
+  void DeclareSurvivingPorts(BrokerLink& link);
   // Handles one frame from the daemon (link thread).
   void OnNotice(BrokerNotice notice);
+  void OnPortOpened(BrokerNotice notice);
+  void OnPortClosed(const v1::PortClosed& closed);
   void PushStats();
-  absl::StatusOr<std::unique_ptr<Port>> Adopt(PendingPort pending);
+  absl::StatusOr<std::unique_ptr<Port>> Adopt(PendingPort pending,
+                                              PortEntry shape);
+  // Waits for port `port_id`'s notice (kOffered or kFailed).
+  absl::Status AwaitNotice(MutexLock& lock, uint64_t port_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OpenPort's port `port_id` failed locally with `local` before it was
   // ready. Makes sure the daemon forgets the port, and returns the best
   // reason: the daemon's (e.g. the peer could not take the port) when one
   // arrives, else `local`.
   absl::Status SettleFailedOpen(uint64_t port_id, absl::Status local);
+  // The daemon's PortClosed for a kFailed port, or nullptr.
+  const PortEntry* DaemonWord(uint64_t port_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WaitForDaemonWord(MutexLock& lock, uint64_t port_id,
+                         absl::Duration bound)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ClosePort(port_id) with this session's token; the gRPC status.
   absl::Status ClosePortAtDaemon(uint64_t port_id);
   std::unique_ptr<grpc::ClientContext> NewContext() const;
-  absl::Status CheckUsable() const /* requires mu_ */;
+  absl::Status CheckUsable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks the daemon lost (once per loss) and says so.
+  void LoseDaemon(absl::string_view why);
 
   const SessionOptions options_;
   const std::string address_;
 
-  mutable std::mutex mu_;                         // guards everything below
-  std::shared_ptr<v1::ControlPlane::Stub> stub_;  // replaced by Reconnect
-  std::condition_variable changed_;  // a port arrived, or the link ended
-  uint64_t process_id_ = 0;
-  std::string token_;
-  v1::ProcessLimits limits_;
-  BrokerLink link_;   // used only by the link thread while it runs
-  UniqueFd wake_fd_;  // eventfd: tells the link thread to stop
-  std::thread link_thread_;
-  absl::Status health_;  // UNAVAILABLE once the daemon is gone
-  bool unregistered_ = false;
-  // Ports whose notices arrived: those this process opened (by id, for
-  // OpenPort to claim) and those others opened (in order, for AcceptPort).
-  absl::flat_hash_map<uint64_t, PendingPort> opened_;
-  std::deque<PendingPort> incoming_;
-  // Ports this process opened that failed before OpenPort had them ready:
-  // their notice could not be taken (link thread), or the daemon closed
-  // them (its PortClosed, `from_daemon`). OpenPort takes the entry.
-  struct FailedOpen {
-    absl::Status why;
-    bool from_daemon = false;
-  };
-  absl::flat_hash_map<uint64_t, FailedOpen> failed_opens_;
-  // Ports OpenPort is handshaking on or settling: a PortClosed for one of
-  // them goes into failed_opens_.
-  absl::flat_hash_set<uint64_t> opening_;
-  // Live ports' counters, for StatsReport; weak so the Port owns them.
-  std::map<uint64_t, std::weak_ptr<const PortStatsSource>> live_;
+  mutable Mutex mu_;
+  CondVar changed_;  // a port arrived or changed state, or the link ended
+  std::shared_ptr<v1::ControlPlane::Stub> stub_ ABSL_GUARDED_BY(mu_);
+  uint64_t process_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+  v1::ProcessLimits limits_ ABSL_GUARDED_BY(mu_);
+  // Used only by the link thread while it runs; by Establish and
+  // StopLinkThread (under mu_) while it does not.
+  BrokerLink link_;
+  UniqueFd wake_fd_ ABSL_GUARDED_BY(mu_);  // eventfd: stops the link thread
+  int wake_fd_for_link_ = -1;  // wake_fd_, for the link thread's poll
+  std::thread link_thread_ ABSL_GUARDED_BY(mu_);
+  absl::Status health_ ABSL_GUARDED_BY(mu_);  // UNAVAILABLE: daemon gone
+  bool unregistered_ ABSL_GUARDED_BY(mu_) = false;
+  // Every port this session knows of, by the daemon's id.
+  absl::flat_hash_map<uint64_t, PortEntry> ports_ ABSL_GUARDED_BY(mu_);
+  // Ports the daemon closed, held open until their time (link thread
+  // only; see OnPortClosed).
+  std::deque<std::pair<absl::Time, std::shared_ptr<PortCore>>> lingering_;
+  // kIncoming ports in arrival order, for AcceptPort (ids whose entry left
+  // that state are skipped).
+  std::deque<uint64_t> incoming_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

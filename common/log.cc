@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace shmport {
 namespace {
@@ -71,7 +73,31 @@ void AppendValue(std::string* out, const LogValue& v) {
   out->push_back('"');
 }
 
+// The sink, if any: copied out under the lock, called outside it.
+struct SinkSlot {
+  Mutex mu;
+  std::shared_ptr<const LogSink> sink ABSL_GUARDED_BY(mu);
+};
+
+SinkSlot& Sink() {
+  static SinkSlot* slot = new SinkSlot();  // never destroyed: logs at exit
+  return *slot;
+}
+
+std::shared_ptr<const LogSink> CurrentSink() {
+  SinkSlot& slot = Sink();
+  MutexLock lock(&slot.mu);
+  return slot.sink;
+}
+
 }  // namespace
+
+void SetLogSink(LogSink sink) {
+  auto next = sink ? std::make_shared<const LogSink>(std::move(sink)) : nullptr;
+  SinkSlot& slot = Sink();
+  MutexLock lock(&slot.mu);
+  slot.sink = std::move(next);
+}
 
 void SetLogLevel(LogLevel level) { Level().store(level); }
 LogLevel GetLogLevel() { return Level().load(); }
@@ -108,6 +134,10 @@ void Log(LogLevel level, absl::string_view event,
          std::initializer_list<LogField> fields) {
   if (level < GetLogLevel()) return;
   std::string line = FormatLogLine(level, event, fields);
+  if (std::shared_ptr<const LogSink> sink = CurrentSink()) {
+    (*sink)(level, line);
+    return;
+  }
   line.push_back('\n');
   // One write per line; a short write to a pipe is not retried (logging
   // must never block the data plane for long or fail the caller).

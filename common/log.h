@@ -8,6 +8,7 @@
 #define SHMPORT_COMMON_LOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -48,6 +49,14 @@ using LogField = std::pair<absl::string_view, LogValue>;
 
 void Log(LogLevel level, absl::string_view event,
          std::initializer_list<LogField> fields = {});
+
+// Where lines go. By default each is written to stderr; a sink takes every
+// line that passes the level instead (without its newline), on the thread
+// that logged, so it must be quick and must not log itself. An empty sink
+// restores stderr. Process-wide; safe to change while others log (a line
+// already past the check may still go to the previous sink).
+using LogSink = std::function<void(LogLevel level, absl::string_view line)>;
+void SetLogSink(LogSink sink);
 
 // Renders one line (without the trailing newline); exposed for tests.
 std::string FormatLogLine(LogLevel level, absl::string_view event,

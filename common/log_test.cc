@@ -1,5 +1,9 @@
 #include "common/log.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -33,6 +37,23 @@ TEST(LogTest, ParsesLevelNames) {
   EXPECT_EQ(level, LogLevel::kWarning);
   EXPECT_FALSE(ParseLogLevel("loud", &level));
   EXPECT_EQ(level, LogLevel::kWarning);
+}
+
+TEST(LogTest, SinkTakesTheLinesThatPassTheLevelUntilReset) {
+  std::vector<std::pair<LogLevel, std::string>> taken;
+  SetLogLevel(LogLevel::kInfo);
+  SetLogSink([&](LogLevel level, absl::string_view line) {
+    taken.emplace_back(level, std::string(line));
+  });
+  Log(LogLevel::kWarning, "session_daemon_lost", {{"process", 7}});
+  Log(LogLevel::kDebug, "below_the_level");
+  SetLogSink(nullptr);
+  Log(LogLevel::kWarning, "after_reset");  // to stderr, not to `taken`
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].first, LogLevel::kWarning);
+  EXPECT_THAT(taken[0].second,
+              HasSubstr("level=warning event=session_daemon_lost process=7"));
+  EXPECT_THAT(taken[0].second, ::testing::Not(EndsWith("\n")));
 }
 
 }  // namespace

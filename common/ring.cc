@@ -151,6 +151,10 @@ bool RingWriter::Publish() {
       sleeping, 0, std::memory_order_seq_cst);
 }
 
+bool RingWriter::ConsumerClosed() const {
+  return header_->consumer_closed.load(std::memory_order_acquire) != 0;
+}
+
 bool RingWriter::Drained() {
   return !corrupt_ && header_->head.load(std::memory_order_acquire) == tail_ &&
          FreeBytes() >= 0;
@@ -291,6 +295,10 @@ bool RingReader::PrepareToSleep() {
 
 void RingReader::Awake() {
   header_->consumer_sleeping.store(0, std::memory_order_relaxed);
+}
+
+void RingReader::MarkClosed() {
+  header_->consumer_closed.store(1, std::memory_order_release);
 }
 
 }  // namespace shmport

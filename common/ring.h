@@ -55,6 +55,8 @@ class RingWriter {
   // when the consumer scribbled an impossible head (then `corrupt()`).
   bool Drained();
   bool corrupt() const { return corrupt_; }
+  // True once the consumer marked its end closed (RingReader::MarkClosed).
+  bool ConsumerClosed() const;
 
  private:
   RingWriter(UniqueFd fd, uint8_t* base, uint32_t capacity, uint64_t token);
@@ -102,6 +104,8 @@ class RingReader {
   bool PrepareToSleep();
   // Lowers the flag after waking (the producer may have lowered it).
   void Awake();
+  // Tells the producer this end is closed. Any thread, any time.
+  void MarkClosed();
 
  private:
   RingReader(uint8_t* base, uint32_t capacity);

@@ -61,6 +61,10 @@ struct RingHeader {
   // 1 while the consumer sleeps on the socket; the producer that publishes
   // and wins CAS(1 -> 0) sends RING_WAKE.
   alignas(64) std::atomic<uint32_t> consumer_sleeping;
+  // Written by the consumer only: 1 once its port closed (it sent or is
+  // sending BYE). The producer's next Allocate or Send fails at once
+  // instead of filling memory nobody will read. Zero in older layouts.
+  alignas(64) std::atomic<uint32_t> consumer_closed;
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
@@ -71,6 +75,7 @@ static_assert(offsetof(RingInfo, token) == 24);
 static_assert(offsetof(RingHeader, tail) == 64);
 static_assert(offsetof(RingHeader, head) == 128);
 static_assert(offsetof(RingHeader, consumer_sleeping) == 192);
+static_assert(offsetof(RingHeader, consumer_closed) == 256);
 static_assert(sizeof(RingHeader) <= kRingHeaderSize);
 
 }  // namespace shmport::ring_layout

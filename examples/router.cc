@@ -216,9 +216,27 @@ class Router {
 };
 
 int Run(ShutdownSignals& shutdown) {
-  auto session = Session::Connect({.name = absl::GetFlag(FLAGS_name),
-                                   .labels = {{"role", "router"}},
-                                   .address = absl::GetFlag(FLAGS_address)});
+  SessionOptions options{.name = absl::GetFlag(FLAGS_name),
+                         .labels = {{"role", "router"}},
+                         .address = absl::GetFlag(FLAGS_address)};
+  // What the daemon says about us and our ports (on the session's thread).
+  options.on_port_closed = [](uint64_t port_id, absl::string_view reason) {
+    std::printf("router: port %lu closed: %.*s\n",
+                static_cast<unsigned long>(port_id),
+                static_cast<int>(reason.size()), reason.data());
+    std::fflush(stdout);
+  };
+  options.on_daemon_lost = [](absl::string_view reason) {
+    std::printf("router: lost the daemon (%.*s); ports keep working\n",
+                static_cast<int>(reason.size()), reason.data());
+    std::fflush(stdout);
+  };
+  options.on_reconnected = [](uint64_t process_id) {
+    std::printf("router: registered again as process %lu\n",
+                static_cast<unsigned long>(process_id));
+    std::fflush(stdout);
+  };
+  auto session = Session::Connect(options);
   if (!session.ok()) {
     std::fprintf(stderr, "router: cannot register: %s\n",
                  session.status().ToString().c_str());

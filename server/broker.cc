@@ -54,7 +54,8 @@ struct Broker::Report {
     kExited,
     kExpired,
     kStats,
-    kPortNotTaken
+    kPortNotTaken,
+    kResumePorts
   };
   Type type;
   uint64_t process_id = 0;
@@ -64,6 +65,7 @@ struct Broker::Report {
   std::string reason;          // kRefused, kLinkClosed
   v1::StatsReport stats;       // kStats
   v1::PortNotTaken not_taken;  // kPortNotTaken
+  v1::ResumePorts resume;      // kResumePorts
 };
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::Listen(
@@ -535,6 +537,11 @@ void Broker::OnLinkReadable(uint64_t handle, std::vector<Report>* reports) {
       report.not_taken = std::move(*frame.mutable_port_not_taken());
       reports->push_back(std::move(report));
       continue;
+    } else if (frame.has_resume_ports()) {
+      Report report{Report::Type::kResumePorts, id};
+      report.resume = std::move(*frame.mutable_resume_ports());
+      reports->push_back(std::move(report));
+      continue;
     } else if (frame.has_goodbye()) {
       closed_reason = absl::StrCat("goodbye: ", frame.goodbye().reason());
     } else {
@@ -579,6 +586,9 @@ void Broker::Dispatch(Report& report) {
       break;
     case Report::Type::kPortNotTaken:
       listener_->OnPortNotTaken(report.process_id, report.not_taken);
+      break;
+    case Report::Type::kResumePorts:
+      listener_->OnResumePorts(report.process_id, report.resume);
       break;
   }
 }

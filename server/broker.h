@@ -80,6 +80,10 @@ class BrokerListener {
   // The process could not take a port it was handed.
   virtual void OnPortNotTaken(uint64_t process_id,
                               const v1::PortNotTaken& not_taken) = 0;
+  // The process, attached anew after a daemon restart, declared the ports
+  // it still holds open.
+  virtual void OnResumePorts(uint64_t process_id,
+                             const v1::ResumePorts& resume) = 0;
 };
 
 // Model: a process registers over gRPC, then connects here and sends

@@ -5,6 +5,8 @@
 #include <deque>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
@@ -162,11 +164,36 @@ ControlService::ControlService(Switchboard* switchboard,
                                ServiceIdentity identity)
     : switchboard_(switchboard), identity_(std::move(identity)) {}
 
+namespace {
+
+// The program a gRPC user agent names first ("shmportctl grpc-c++/1.51.1
+// (linux; chttp2)" -> "shmportctl"); empty for gRPC's own or anything not
+// a short plain name. Informational: any client may say anything.
+std::string ClientNameOf(grpc::CallbackServerContext* ctx) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find("user-agent");
+  if (it == metadata.end()) return "";
+  absl::string_view agent(it->second.data(), it->second.size());
+  agent = agent.substr(0, agent.find_first_of(" /"));
+  if (agent.empty() || agent.size() > 32 || absl::StartsWith(agent, "grpc-")) {
+    return "";
+  }
+  for (char c : agent) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '_' && c != '-') {
+      return "";
+    }
+  }
+  return std::string(agent);
+}
+
+}  // namespace
+
 absl::StatusOr<Caller> ControlService::CallerOf(
     grpc::CallbackServerContext* ctx) const {
   const auto& metadata = ctx->client_metadata();
   auto it = metadata.find(kAdminTokenHeader);
-  if (it == metadata.end()) return Caller{};
+  if (it == metadata.end()) return Caller{.client = ClientNameOf(ctx)};
   const absl::string_view presented(it->second.data(), it->second.size());
   if (!SecretsEqual(presented, identity_.admin_token)) {
     return absl::PermissionDeniedError(
@@ -174,7 +201,7 @@ absl::StatusOr<Caller> ControlService::CallerOf(
                      " does not match this daemon's admin.token (was the "
                      "daemon restarted? read the file again)"));
   }
-  return Caller{.admin = true};
+  return Caller{.admin = true, .client = ClientNameOf(ctx)};
 }
 
 grpc::ServerUnaryReactor* ControlService::Register(

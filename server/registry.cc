@@ -1,5 +1,6 @@
 #include "server/registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -106,11 +107,17 @@ std::optional<Registry::Removed> Registry::RemoveProcess(uint64_t id) {
 
 PortRecord* Registry::AddPort(uint64_t a, uint64_t b,
                               const v1::Geometry& geometry,
-                              int64_t opened_at_unix_ms) {
+                              int64_t opened_at_unix_ms, uint64_t id) {
   ProcessRecord* pa = FindProcess(a);
   ProcessRecord* pb = FindProcess(b);
   if (pa == nullptr || pb == nullptr) return nullptr;
-  const uint64_t id = next_port_id_++;
+  if (id == 0) {
+    id = next_port_id_++;
+  } else if (ports_.contains(id)) {
+    return nullptr;
+  } else {
+    next_port_id_ = std::max(next_port_id_, id + 1);
+  }
   PortRecord& port = ports_[id];
   port.info.set_id(id);
   port.info.mutable_a()->set_process_id(a);

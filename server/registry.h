@@ -84,9 +84,12 @@ class Registry {
   };
   std::optional<Removed> RemoveProcess(uint64_t id);
 
-  // Adds a port from `a` to `b` (two known processes) under a fresh id.
+  // Adds a port from `a` to `b` (two known processes) under a fresh id,
+  // or under `id` when it is not 0 (a port resumed after a daemon restart
+  // keeps the id both ends know it by): nullptr when that id is in use.
+  // Fresh ids then continue above it.
   PortRecord* AddPort(uint64_t a, uint64_t b, const v1::Geometry& geometry,
-                      int64_t opened_at_unix_ms);
+                      int64_t opened_at_unix_ms, uint64_t id = 0);
   PortRecord* FindPort(uint64_t id);
   // Removes the port and adds its ends' last reports to closed_ports().
   std::optional<PortRecord> RemovePort(uint64_t id);

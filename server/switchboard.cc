@@ -379,7 +379,10 @@ absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
     return absl::NotFoundError(
         absl::StrCat("no open port with id ", r.port_id()));
   }
-  std::string closer = "admin";
+  std::string closer =
+      c.client.empty()
+          ? std::string("operator (admin token)")
+          : absl::StrCat("operator (admin token, client ", c.client, ")");
   if (!c.admin || !r.session_token().empty()) {
     const ProcessRecord* a = registry_.FindProcess(port->info.a().process_id());
     const ProcessRecord* b = registry_.FindProcess(port->info.b().process_id());
@@ -397,10 +400,11 @@ absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
                        port->info.a().name(), "' or '", port->info.b().name(),
                        "') or the admin token"));
     }
-    if (owner != nullptr) closer = owner->info.name();
+    if (owner != nullptr) closer = Describe(*owner);
   }
   PortRecord closed = std::move(*registry_.RemovePort(r.port_id()));
-  NotifyPortClosed(closed, absl::StrCat("closed by ", closer), 0);
+  NotifyPortClosed(
+      closed, absl::StrCat("port ", r.port_id(), " closed by ", closer), 0);
   return absl::OkStatus();
 }
 
@@ -640,8 +644,7 @@ absl::StatusOr<ProcessRecord*> Switchboard::FindAttaching(
         absl::StrCat("process ", Describe(*p), " is already attached"));
   }
   absl::StatusOr<KernelPid> kernel = MatchDeclaredPid(
-      request.peer.pid, p->info.pid(), p->info.pid_namespace(),
-      pid_namespace_);
+      request.peer.pid, p->info.pid(), p->info.pid_namespace(), pid_namespace_);
   if (!kernel.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "process ", Describe(*p), ": ", kernel.status().message()));
@@ -791,8 +794,54 @@ void Switchboard::OnPortNotTaken(uint64_t process_id,
   NotifyPortClosed(closed, reason, process_id, status_code);
 }
 
+void Switchboard::OnResumePorts(uint64_t process_id,
+                                const v1::ResumePorts& resume) {
+  MutexLock lock(&mu_);
+  const ProcessRecord* p = registry_.FindProcess(process_id);
+  if (p == nullptr || p->info.state() != v1::PROCESS_STATE_ATTACHED) return;
+  const PortResumption::Outcome outcome = resumption_.Declare(
+      process_id, p->info.pid(), resume, limits_.max_ports_per_process());
+  for (const PortResumption::Match& m : outcome.matched) Resume(m);
+  Log(LogLevel::kInfo, "ports_declared",
+      {{"process", process_id},
+       {"declared", resume.ports_size()},
+       {"matched", outcome.matched.size()},
+       {"waiting", outcome.waiting},
+       {"refused", outcome.refused}});
+}
+
+void Switchboard::Resume(const PortResumption::Match& m) {
+  const ProcessRecord* a = registry_.FindProcess(m.a);
+  const ProcessRecord* b = registry_.FindProcess(m.b);
+  absl::Status refused;
+  if (a == nullptr || b == nullptr) return;
+  if (absl::Status s = CheckPortLimits(*a, *b); !s.ok()) {
+    refused = s;
+  } else if (registry_.FindPort(m.port_id) != nullptr) {
+    refused = absl::AlreadyExistsError(
+        absl::StrCat("port id ", m.port_id, " is in use by a newer port"));
+  }
+  PortRecord* port =
+      refused.ok() ? registry_.AddPort(m.a, m.b, m.geometry, NowMs(), m.port_id)
+                   : nullptr;
+  if (port == nullptr) {
+    // The port keeps working; only the registry does not show it.
+    Log(LogLevel::kWarning, "port_resume_refused",
+        {{"port", m.port_id},
+         {"a", m.a},
+         {"b", m.b},
+         {"error", refused.message()}});
+    return;
+  }
+  Log(LogLevel::kInfo, "port_resumed",
+      {{"port", m.port_id}, {"a", m.a}, {"b", m.b}});
+  Publish(v1::Event::PORT_OPENED, nullptr, &port->info,
+          "resumed after a daemon restart");
+}
+
 void Switchboard::EndRegistration(uint64_t process_id,
                                   absl::string_view reason) {
+  resumption_.Forget(process_id);
   std::optional<Registry::Removed> removed =
       registry_.RemoveProcess(process_id);
   if (!removed.has_value()) {

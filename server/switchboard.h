@@ -22,6 +22,7 @@
 #include "server/event_bus.h"
 #include "server/log_throttle.h"
 #include "server/policy.h"
+#include "server/port_resumption.h"
 #include "server/rate_limiter.h"
 #include "server/registry.h"
 #include "shmport/v1/broker.pb.h"
@@ -33,6 +34,9 @@ namespace shmport::server {
 // token, which lets it act on behalf of any process.
 struct Caller {
   bool admin = false;
+  // What the caller's gRPC user agent says it is ("shmportctl"): at most
+  // 32 printable characters, informational only (it is not verified).
+  std::string client;
 };
 
 // Model: a process Registers (state REGISTERED, its name reserved, an
@@ -111,6 +115,9 @@ class Switchboard : public BrokerListener {
   void OnPortNotTaken(uint64_t process_id,
                       const v1::PortNotTaken& not_taken) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  void OnResumePorts(uint64_t process_id,
+                     const v1::ResumePorts& resume) override
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Resolves a ProcessRef; `field` names it in messages.
@@ -170,6 +177,9 @@ class Switchboard : public BrokerListener {
   void ReleaseWatcherSlot(int64_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Offers the include_existing snapshot; false when the watcher refused.
   bool OfferExisting(EventWatcher* watcher) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records a port both ends re-declared (PortResumption::Match).
+  void Resume(const PortResumption::Match& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
                const v1::PortInfo* port, absl::string_view reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -188,6 +198,8 @@ class Switchboard : public BrokerListener {
   // and a watcher's lock (the include_existing snapshot), never after any.
   Mutex mu_;
   Registry registry_ ABSL_GUARDED_BY(mu_);
+  // Ports re-declared after a daemon restart, waiting for their other end.
+  PortResumption resumption_ ABSL_GUARDED_BY(mu_);
   // Attaches per uid (limits.registrations_per_second): Register cannot
   // tell who calls, the broker link's SO_PEERCRED can.
   absl::flat_hash_map<uid_t, RateLimiter> attach_rate_ ABSL_GUARDED_BY(mu_);

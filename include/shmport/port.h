@@ -25,7 +25,8 @@ namespace shmport {
 
 namespace internal {
 class PortCore;
-}
+class SessionCore;
+}  // namespace internal
 
 // Who the other end must be. The kernel's SCM_CREDENTIALS on the peer's
 // HELLO are checked against pid and uid; a mismatch closes the port.
@@ -104,8 +105,11 @@ struct PortOptions {
 // Lifecycle: Open() exchanges HELLO (kernel-checked identity, geometry);
 // from then on either end may send. Peer death (EOF/POLLHUP), a BYE, or a
 // protocol violation by the peer close the port: every blocked call wakes
-// with UNAVAILABLE and closed_reason() says why. Buffers and Messages stay
-// valid after the Port is gone (they keep their mappings alive).
+// with UNAVAILABLE and closed_reason() says why. A sender that never
+// receives learns of the peer's BYE at its next Allocate or Send (the
+// peer's ring says so), and of an EOF within 64 calls; what the peer sent
+// before can still be received. Buffers and Messages stay valid after the
+// Port is gone (they keep their mappings alive).
 //
 // Backpressure: when no outgoing segment has room and the segment limit is
 // reached, Allocate marks the segments "out of shared memory", sends OOSM,
@@ -209,6 +213,8 @@ class Port {
   std::shared_ptr<const PortStatsSource> stats_source() const;
 
  private:
+  // The Session closes a port the daemon closed (ClosePort is final).
+  friend class internal::SessionCore;
   explicit Port(std::shared_ptr<internal::PortCore> core);
   std::shared_ptr<internal::PortCore> core_;
 };

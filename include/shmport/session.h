@@ -62,12 +62,35 @@ struct SessionOptions {
   // grants for each port.
   PortOptions port_options;
   // Called on the session's link thread when the daemon closes a port that
-  // was already handed out (ClosePort, or the daemon gave up on it). The
-  // Port itself keeps working until either end closes it; close it here if
-  // the daemon's word should be final. Must not block.
+  // was already handed out (ClosePort by an operator or either end, or the
+  // daemon gave up on it). The daemon's word is final: the Session has
+  // closed the Port already (its blocked calls woke with UNAVAILABLE and
+  // closed_reason() names who closed it, e.g. "port 7 closed by operator
+  // (admin token, client shmportctl)"). Must not block.
   std::function<void(uint64_t port_id, absl::string_view reason)>
       on_port_closed;
+
+  // Reconnection. When the daemon goes away (stopped, killed, restarted),
+  // the link thread registers again under the same name and labels as soon
+  // as a daemon answers at the address, waiting reconnect_backoff_min after
+  // the loss and doubling up to reconnect_backoff_max between attempts
+  // (each wait drawn from [wait/2, wait] so that many clients do not come
+  // back at once). It then declares the ports still open, and the daemon
+  // lists them again once their other ends have declared them too. False:
+  // stay disconnected until Reconnect().
+  bool reconnect = true;
+  absl::Duration reconnect_backoff_min = absl::Milliseconds(50);
+  absl::Duration reconnect_backoff_max = absl::Seconds(1);
+  // Called on the link thread, once per loss, when the daemon went away
+  // (`reason`: what the link saw). Must not block.
+  std::function<void(absl::string_view reason)> on_daemon_lost;
+  // Called after a reconnection with the new daemon's id for this process:
+  // on the link thread, or in Reconnect()'s caller. Must not block.
+  std::function<void(uint64_t process_id)> on_reconnected;
 };
+
+// The severity of a library log line (Session::SetLogSink).
+enum class LogSeverity { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
 // What OpenPort asks the daemon for. Zero: the daemon's policy default.
 // The daemon clamps each field to its limits; the Port reports what it got.
@@ -90,8 +113,9 @@ struct OpenPortOptions {
 // when the daemon goes away.
 //
 // Daemon loss: calls fail with UNAVAILABLE; ports already open keep working
-// (the data plane does not need the daemon); Reconnect() registers again
-// with a (re)started daemon.
+// (the data plane does not need the daemon). The session registers again by
+// itself when a daemon comes back (SessionOptions::reconnect), or at once
+// with Reconnect().
 //
 // Thread-safety: every method may be called from any thread, concurrently.
 // Ports returned are independent objects with their own rules (port.h) and
@@ -135,9 +159,10 @@ class Session {
   absl::StatusOr<std::unique_ptr<Port>> AcceptPort(absl::Duration timeout);
 
   // Registers again, under the same name and labels, with the daemon now
-  // at the address (after a restart), and attaches a new broker link. Ports
-  // already open keep working, but the new daemon does not know them (no
-  // stats are reported for them). Errors as for Connect.
+  // at the address (after a restart), attaches a new broker link and
+  // declares the ports still open (their stats are reported again once the
+  // peer declared them too). OK at once while the session is healthy (it
+  // reconnected by itself already). Errors as for Connect.
   absl::Status Reconnect();
 
   // Ends the registration now (the daemon closes this process's ports in
@@ -152,6 +177,13 @@ class Session {
   const std::string& address() const;
   // OK while the daemon is reachable; else why not.
   absl::Status health() const;
+
+  // Where the library's log lines go (one logfmt line per event, without
+  // its newline, with its severity); an empty sink restores stderr. Called
+  // on the thread that logs: must be quick and must not block. Process-wide.
+  using LogSink =
+      std::function<void(LogSeverity severity, absl::string_view line)>;
+  static void SetLogSink(LogSink sink);
 
   // The machinery behind the Session (gRPC stubs, event streams), for code
   // inside libshmport and its tests: see client/session_core.h.

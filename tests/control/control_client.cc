@@ -8,11 +8,22 @@
 //                then print "echoed <n>"
 //   --mode=send  open a port to --peer, send --messages messages of
 //                --payload bytes, check each echo, print "sent <n>"
+//   --mode=stream  open a port to --peer, print "streaming <port>", send
+//                1 KiB messages (about 1,000/s) until a send fails
+//                ("send_failed <status>")
+//   --mode=sink  accept --ports ports ("accepted <port>"), receive on each
+//                until it fails ("receive_failed <port> <status>")
+// Every mode prints the session's callbacks as they fire ("daemon_lost",
+// "reconnected <id>", "port_closed <port> <reason>") and, when stdin
+// closes, their counts ("callbacks lost=<n> reconnected=<n> closed=<n>").
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -27,6 +38,7 @@ ABSL_FLAG(std::string, peer, "", "send: the process to open a port to");
 ABSL_FLAG(int, messages, 10, "echo/send: how many messages");
 ABSL_FLAG(int, payload, 64 * 1024, "send: bytes per message");
 ABSL_FLAG(int, stats_interval_ms, 100, "how often to push port stats");
+ABSL_FLAG(int, ports, 1, "sink: how many ports to accept");
 
 namespace {
 
@@ -51,6 +63,73 @@ uint8_t PatternByte(int message, size_t i) {
   return static_cast<uint8_t>((message * 131 + i * 7) & 0xff);
 }
 
+std::atomic<bool> stopping{false};
+std::atomic<int> lost_calls{0};
+std::atomic<int> reconnected_calls{0};
+std::atomic<int> closed_calls{0};
+
+void SetCallbacks(shmport::SessionOptions& options) {
+  options.on_daemon_lost = [](absl::string_view) {
+    ++lost_calls;
+    Say("daemon_lost");
+  };
+  options.on_reconnected = [](uint64_t id) {
+    ++reconnected_calls;
+    Say(absl::StrCat("reconnected ", id));
+  };
+  options.on_port_closed = [](uint64_t port, absl::string_view reason) {
+    ++closed_calls;
+    Say(absl::StrCat("port_closed ", port, " ", reason));
+  };
+}
+
+// --mode=stream: runs until a send fails or stdin closes.
+void Stream(std::unique_ptr<shmport::Port> port) {
+  const std::vector<uint8_t> bytes(1024, 0x5a);
+  for (uint32_t i = 0; !stopping.load(); ++i) {
+    if (absl::Status s = port->SendCopy(i, bytes); !s.ok()) {
+      Say(absl::StrCat("send_failed ", s.ToString()));
+      return;
+    }
+    ::usleep(1000);
+  }
+}
+
+// --mode=sink: one thread per accepted port.
+void Sink(std::unique_ptr<shmport::Port> port) {
+  while (!stopping.load()) {
+    auto m = port->Receive(absl::Milliseconds(200));
+    if (m.ok() || absl::IsDeadlineExceeded(m.status())) continue;
+    Say(absl::StrCat("receive_failed ", port->port_id(), " ",
+                     m.status().ToString()));
+    return;
+  }
+}
+
+int Streaming(shmport::Session& session, const std::string& mode) {
+  std::vector<std::thread> threads;
+  if (mode == "stream") {
+    auto opened = session.OpenPort(absl::GetFlag(FLAGS_peer),
+                                   {.wait_for_peer = absl::Seconds(30)});
+    if (!opened.ok()) return Fail("open", opened.status());
+    Say(absl::StrCat("streaming ", (*opened)->port_id()));
+    threads.emplace_back(Stream, *std::move(opened));
+  } else {
+    for (int i = 0; i < absl::GetFlag(FLAGS_ports); ++i) {
+      auto accepted = session.AcceptPort(absl::Seconds(60));
+      if (!accepted.ok()) return Fail("accept", accepted.status());
+      Say(absl::StrCat("accepted ", (*accepted)->port_id()));
+      threads.emplace_back(Sink, *std::move(accepted));
+    }
+  }
+  WaitForStdinEof();
+  stopping = true;
+  for (std::thread& t : threads) t.join();
+  Say(absl::StrCat("callbacks lost=", lost_calls.load(), " reconnected=",
+                   reconnected_calls.load(), " closed=", closed_calls.load()));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,6 +140,10 @@ int main(int argc, char** argv) {
   options.stats_interval =
       absl::Milliseconds(absl::GetFlag(FLAGS_stats_interval_ms));
   options.labels["role"] = absl::GetFlag(FLAGS_mode);
+  if (absl::GetFlag(FLAGS_mode) == "stream" ||
+      absl::GetFlag(FLAGS_mode) == "sink") {
+    SetCallbacks(options);
+  }
   auto session = shmport::Session::Connect(options);
   if (!session.ok()) return Fail("connect", session.status());
   Say(absl::StrCat("registered ", (*session)->process_id()));
@@ -68,6 +151,7 @@ int main(int argc, char** argv) {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   const int messages = absl::GetFlag(FLAGS_messages);
   std::unique_ptr<shmport::Port> port;
+  if (mode == "stream" || mode == "sink") return Streaming(**session, mode);
   if (mode == "echo") {
     auto accepted = (*session)->AcceptPort(absl::Seconds(60));
     if (!accepted.ok()) return Fail("accept", accepted.status());

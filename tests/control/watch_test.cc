@@ -101,7 +101,9 @@ TEST(WatchTest, SeveralWatchersSeeRegisterOpenCloseExitInOrder) {
     EXPECT_EQ(events[0].process().name(), "order-a");
     EXPECT_EQ(events[1].process().name(), "order-b");
     EXPECT_EQ(events[2].port().id(), opened.port_id());
-    EXPECT_EQ(events[3].reason(), "closed by order-a");
+    EXPECT_EQ(events[3].reason(),
+              absl::StrCat("port ", opened.port_id(),
+                           " closed by 'order-a' (id ", a->id, ")"));
     EXPECT_EQ(events[4].process().id(), a->id);
     EXPECT_EQ(events[4].reason(), "unregistered");
     EXPECT_EQ(events[5].process().id(), b->id);

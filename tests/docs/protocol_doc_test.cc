@@ -97,7 +97,8 @@ const std::map<std::string, std::vector<Field>>& CodeStructs() {
       {"ring_layout::RingHeader",
        {SHMPORT_FIELD(RingHeader, info), SHMPORT_FIELD(RingHeader, tail),
         SHMPORT_FIELD(RingHeader, head),
-        SHMPORT_FIELD(RingHeader, consumer_sleeping)}},
+        SHMPORT_FIELD(RingHeader, consumer_sleeping),
+        SHMPORT_FIELD(RingHeader, consumer_closed)}},
   };
   return *structs;
 }
