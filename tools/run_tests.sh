@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole suite: the static checks (clang's thread-safety analysis of
 # every source file, tools/thread_safety_check.sh; no function over 80
-# lines in server/ and common/, tools/function_lengths.py), the plain build
-# (-Werror on our sources, .bazelrc), then ASan+UBSan, then the concurrency
+# lines in client/, server/ and common/, tools/function_lengths.py), the
+# plain build (-Werror on our sources, .bazelrc), then ASan+UBSan, then the concurrency
 # tests under TSan. Ends with one line "N passed, N failed" counted from the
 # test cases in Bazel's JUnit XML plus the static checks' cases (one per
 # file checked), and exits non-zero on any failure.
@@ -62,8 +62,8 @@ for phase in $PHASES; do
       # One case per source file, and two for the check's self-test.
       echo "== static: clang -Wthread-safety -Werror (tools/thread_safety_check.sh)"
       BAZEL=$BAZEL tools/thread_safety_check.sh --tally "$TALLY" || overall=1
-      echo "== static: no function over 80 lines in server/ and common/"
-      python3 tools/function_lengths.py --max 80 --top 3 server common
+      echo "== static: no function over 80 lines in client/, server/ and common/"
+      python3 tools/function_lengths.py --max 80 --top 3 client server common
       tally_case $?
       ;;
     plain)
