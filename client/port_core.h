@@ -295,7 +295,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   bool ring_mode_out_ ABSL_GUARDED_BY(send_mu_) = false;
   bool peer_has_ring_ = false;  // from HELLO, then immutable
   // PeerGone(): the flag, and calls left until the next socket probe.
-  static constexpr uint32_t kPeerProbeEvery = 64;
+  static constexpr uint32_t kPeerProbeEvery = 1024;
   std::atomic<bool> peer_gone_{false};
   std::atomic<uint32_t> probe_countdown_{0};
 

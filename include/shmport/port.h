@@ -107,7 +107,7 @@ struct PortOptions {
 // protocol violation by the peer close the port: every blocked call wakes
 // with UNAVAILABLE and closed_reason() says why. A sender that never
 // receives learns of the peer's BYE at its next Allocate or Send (the
-// peer's ring says so), and of an EOF within 64 calls; what the peer sent
+// peer's ring says so), and of an EOF within 1,024 calls; what the peer sent
 // before can still be received. Buffers and Messages stay valid after the
 // Port is gone (they keep their mappings alive).
 //

@@ -75,12 +75,13 @@ TEST(PortPromptClosureTest, WhatThePeerSentBeforeItsByeIsStillReceived) {
 }
 
 // Without a ring (or before the peer read this end's ring) only the socket
-// tells: its EOF is probed every 64 calls, so at most 65 calls succeed —
-// far fewer than the pool's 2 x 4 chunks would allow without the probe.
-void ExpectUnavailableWithin65Calls(Port& port) {
+// tells: its EOF is probed every 1,024 calls, so at most 1,025 calls
+// succeed (each Allocate releases its chunk at once, so memory never runs
+// out: without the probe every call would succeed).
+void ExpectUnavailableWithin1025Calls(Port& port) {
   int calls = 0;
   absl::Status last;
-  while (calls < 1000) {
+  while (calls < 5000) {
     ++calls;
     auto b = port.Allocate(1, kBound);  // released at once: never runs out
     if (!b.ok()) {
@@ -88,7 +89,7 @@ void ExpectUnavailableWithin65Calls(Port& port) {
       break;
     }
   }
-  EXPECT_LE(calls, 65);
+  EXPECT_LE(calls, 1025);
   EXPECT_EQ(last.code(), absl::StatusCode::kUnavailable) << last;
   EXPECT_TRUE(port.closed());
 }
@@ -101,7 +102,7 @@ TEST(PortPromptClosureTest, ByeWithoutARingIsSeenWithinAProbe) {
   ASSERT_TRUE(peer.ok()) << peer.status();
   ASSERT_TRUE(SendText(*peer->port, "go").ok());
   ASSERT_EQ(peer->child.Wait(kBound), "exit 0");
-  ExpectUnavailableWithin65Calls(*peer->port);
+  ExpectUnavailableWithin1025Calls(*peer->port);
 }
 
 TEST(PortPromptClosureTest, KilledPeerIsSeenWithinAProbe) {
@@ -118,7 +119,7 @@ TEST(PortPromptClosureTest, KilledPeerIsSeenWithinAProbe) {
   ASSERT_TRUE(SendText(*peer->port, "go").ok());
   peer->child.Kill(SIGKILL);
   ASSERT_EQ(peer->child.Wait(kBound), "signal 9");
-  ExpectUnavailableWithin65Calls(*peer->port);
+  ExpectUnavailableWithin1025Calls(*peer->port);
 }
 
 }  // namespace
