@@ -255,11 +255,15 @@ bool PortCore::PeerGone() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return false;
     }
     probe_countdown_.store(kPeerProbeEvery, std::memory_order_relaxed);
-    pollfd p{channel_.fd(), POLLRDHUP, 0};
-    gone = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
+    gone = PeerHungUp();
   }
   if (gone) peer_gone_.store(true, std::memory_order_release);
   return gone;
+}
+
+bool PortCore::PeerHungUp() const {
+  pollfd p{channel_.fd(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
 }
 
 void PortCore::DropInbox() {

@@ -119,6 +119,9 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Send then fail with peer_gone_reason(); Receive still returns what
   // arrived before the BYE.
   bool PeerGone();
+  // Whether the peer's end of the socket is closed now (one poll, no
+  // countdown): a peer that exited needs no grace period (SessionCore).
+  bool PeerHungUp() const;
   bool peer_gone() const { return peer_gone_.load(std::memory_order_acquire); }
   static absl::Status peer_gone_reason() {
     return absl::UnavailableError("the peer closed the port");

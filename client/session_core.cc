@@ -465,12 +465,17 @@ void SessionCore::OnPortClosed(const v1::PortClosed& closed) {
   // daemon's reason rather than our BYE). Blocked calls wake with the
   // reason, which names who closed it.
   if (live != nullptr) {
+    // A peer that has exited (its end of the socket is closed) hears
+    // nothing more: close at once and keep nothing.
+    const bool peer_alive = !live->PeerHungUp();
     live->Close(absl::UnavailableError(closed.reason()), /*send_bye=*/false,
                 /*tell_peer=*/false);
-    // Its socket stays open a moment even if the application drops the
-    // Port at once, so that the peer's EOF does not overtake the peer's
+    // A live peer's socket stays open a moment even if the application
+    // drops the Port at once, so that its EOF does not overtake the peer's
     // own notice; the peer sees the EOF when this lets go.
-    lingering_.emplace_back(absl::Now() + kLinger, std::move(live));
+    if (peer_alive) {
+      lingering_.emplace_back(absl::Now() + kLinger, std::move(live));
+    }
   }
   if (options_.on_port_closed)
     options_.on_port_closed(port_id, closed.reason());
