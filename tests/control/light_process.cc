@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/broker_link.h"
+#include "tests/util/piped_child.h"
 
 namespace shmport::testing {
 namespace {
@@ -30,35 +31,11 @@ constexpr char kHttp2Preface[] =
     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
 constexpr char kSettingsAck[] = "\0\0\0\x04\x01\0\0\0\0";
 
-bool ReadAll(int fd, void* data, size_t size) {
-  auto* p = static_cast<uint8_t*>(data);
-  while (size > 0) {
-    const ssize_t n = ::read(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool WriteAll(int fd, const void* data, size_t size) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 bool ReadString(int fd, std::string* s) {
   uint32_t length = 0;
-  if (!ReadAll(fd, &length, sizeof(length)) || length > 4096) return false;
+  if (!ReadFull(fd, &length, sizeof(length)) || length > 4096) return false;
   s->resize(length);
-  return ReadAll(fd, s->data(), length);
+  return ReadFull(fd, s->data(), length);
 }
 
 void AppendString(std::string* out, const std::string& s) {
@@ -78,7 +55,7 @@ int OpenControlConnection(const std::string& path) {
   if (fd < 0) return -errno;
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address),
                 sizeof(address)) != 0 ||
-      !WriteAll(fd, kHttp2Preface, sizeof(kHttp2Preface) - 1)) {
+      !WriteFull(fd, kHttp2Preface, sizeof(kHttp2Preface) - 1)) {
     const int error = errno;
     ::close(fd);
     return -error;
@@ -94,7 +71,7 @@ bool DrainControl(int fd, bool* acked) {
   const ssize_t n = ::read(fd, buffer, sizeof(buffer));
   if (n <= 0) return n < 0 && errno == EINTR;
   if (!*acked) {
-    *acked = WriteAll(fd, kSettingsAck, sizeof(kSettingsAck) - 1);
+    *acked = WriteFull(fd, kSettingsAck, sizeof(kSettingsAck) - 1);
   }
   return true;
 }
@@ -111,7 +88,7 @@ int ChildMain(int commands, int replies) {
   while (true) {
     if (waiting && opened >= want_opened && closed >= want_closed) {
       const uint32_t counts[2] = {opened, closed};
-      if (!WriteAll(replies, counts, sizeof(counts))) return 4;
+      if (!WriteFull(replies, counts, sizeof(counts))) return 4;
       waiting = false;
     }
     pollfd fds[3] = {{commands, POLLIN, 0},
@@ -139,34 +116,34 @@ int ChildMain(int commands, int replies) {
     }
     if (fds[0].revents == 0) continue;
     char command;
-    if (!ReadAll(commands, &command, 1)) return 0;  // parent is done
+    if (!ReadFull(commands, &command, 1)) return 0;  // parent is done
     if (command == kAttach) {
       uint64_t id = 0;
       std::string address, token;
-      if (!ReadAll(commands, &id, sizeof(id)) ||
+      if (!ReadFull(commands, &id, sizeof(id)) ||
           !ReadString(commands, &address) || !ReadString(commands, &token)) {
         return 6;
       }
       auto attached = BrokerLink::Attach(address, id, token, absl::Seconds(30));
       const int32_t code = static_cast<int32_t>(attached.status().code());
       if (attached.ok()) link = std::move(*attached);
-      if (!WriteAll(replies, &code, sizeof(code))) return 4;
+      if (!WriteFull(replies, &code, sizeof(code))) return 4;
     } else if (command == kWarmUp) {
       v1::BrokerFrame frame;
       frame.mutable_attach()->set_process_id(1);
       frame.mutable_attach()->set_session_token(std::string(64, '0'));
       const uint32_t size = frame.SerializeAsString().size();
-      if (!WriteAll(replies, &size, sizeof(size))) return 4;
+      if (!WriteFull(replies, &size, sizeof(size))) return 4;
     } else if (command == kControl) {
       std::string path;
       if (!ReadString(commands, &path)) return 6;
       const int fd = OpenControlConnection(path);
       const int32_t error = fd < 0 ? -fd : 0;
       if (fd >= 0) control.Reset(fd);
-      if (!WriteAll(replies, &error, sizeof(error))) return 4;
+      if (!WriteFull(replies, &error, sizeof(error))) return 4;
     } else if (command == kCounts) {
       uint32_t want[2];
-      if (!ReadAll(commands, want, sizeof(want))) return 6;
+      if (!ReadFull(commands, want, sizeof(want))) return 6;
       want_opened = want[0];
       want_closed = want[1];
       waiting = true;
@@ -228,7 +205,7 @@ absl::Status LightProcess::ReadReply(void* data, size_t size,
 
 absl::Status LightProcess::Ask(absl::string_view message, void* reply,
                                size_t reply_size, absl::Duration timeout) {
-  if (!WriteAll(channel_.get(), message.data(), message.size())) {
+  if (!WriteFull(channel_.get(), message.data(), message.size())) {
     return absl::UnavailableError(
         absl::StrCat("light process ", pid(), " is gone"));
   }
