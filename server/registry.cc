@@ -112,11 +112,13 @@ PortRecord* Registry::AddPort(uint64_t a, uint64_t b,
   ProcessRecord* pb = FindProcess(b);
   if (pa == nullptr || pb == nullptr) return nullptr;
   if (id == 0) {
+    // An id a resumed port kept is skipped, never overwritten; the counter
+    // itself only moves by one, so no declared id (a client's number, up
+    // to 2^64 - 1) can make it wrap onto the ports that exist.
+    while (ports_.contains(next_port_id_)) ++next_port_id_;
     id = next_port_id_++;
   } else if (ports_.contains(id)) {
     return nullptr;
-  } else {
-    next_port_id_ = std::max(next_port_id_, id + 1);
   }
   PortRecord& port = ports_[id];
   port.info.set_id(id);

@@ -1,5 +1,7 @@
 #include "server/registry.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -108,6 +110,27 @@ TEST(RegistryTest, PortRecordsNamesAndOpenerAsEndA) {
   EXPECT_EQ(p->info.a().name(), "opener");
   EXPECT_EQ(p->info.b().name(), "target");
   EXPECT_EQ(p->info.opened_at_unix_ms(), 42);
+}
+
+// A resumed port's id is a client's number: a large one must neither wrap
+// the counter onto existing ports nor be overwritten by a new port.
+TEST(RegistryTest, AnExplicitPortIdNeverMovesOrWrapsTheNextId) {
+  Registry r;
+  const uint64_t a = (*r.AddProcess(Named("a"), "t"))->info.id();
+  const uint64_t b = (*r.AddProcess(Named("b"), "t"))->info.id();
+  const uint64_t first = r.AddPort(a, b, {}, 0)->info.id();
+  ASSERT_NE(r.AddPort(a, b, {}, 0, UINT64_MAX - 1), nullptr);
+  ASSERT_NE(r.AddPort(a, b, {}, 0, first + 1), nullptr);
+  std::set<uint64_t> ids = {first, first + 1, UINT64_MAX - 1};
+  for (int i = 0; i < 3; ++i) {
+    PortRecord* p = r.AddPort(a, b, {}, 0);
+    ASSERT_NE(p, nullptr);
+    EXPECT_NE(p->info.id(), 0u);
+    EXPECT_TRUE(ids.insert(p->info.id()).second)
+        << "port id " << p->info.id() << " given twice";
+  }
+  EXPECT_EQ(r.ports().size(), 6u);
+  EXPECT_EQ(r.FindPort(UINT64_MAX - 1)->info.id(), UINT64_MAX - 1);
 }
 
 }  // namespace

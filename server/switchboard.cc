@@ -815,14 +815,19 @@ void Switchboard::Resume(const PortResumption::Match& m) {
   const ProcessRecord* b = registry_.FindProcess(m.b);
   absl::Status refused;
   if (a == nullptr || b == nullptr) return;
-  if (absl::Status s = CheckPortLimits(*a, *b); !s.ok()) {
+  // The geometry is the initiator's word: the policy grants it or not, as
+  // for OpenPort.
+  absl::StatusOr<v1::Geometry> geometry = policy_.Grant(m.geometry);
+  if (!geometry.ok()) {
+    refused = geometry.status();
+  } else if (absl::Status s = CheckPortLimits(*a, *b); !s.ok()) {
     refused = s;
   } else if (registry_.FindPort(m.port_id) != nullptr) {
     refused = absl::AlreadyExistsError(
         absl::StrCat("port id ", m.port_id, " is in use by a newer port"));
   }
   PortRecord* port =
-      refused.ok() ? registry_.AddPort(m.a, m.b, m.geometry, NowMs(), m.port_id)
+      refused.ok() ? registry_.AddPort(m.a, m.b, *geometry, NowMs(), m.port_id)
                    : nullptr;
   if (port == nullptr) {
     // The port keeps working; only the registry does not show it.
