@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "shmport/port.h"
@@ -51,6 +52,19 @@ struct SubscriptionOpened {
   UniqueFd socket;  // this end of the subscription's socketpair
 };
 
+// One subscription's counters as the publisher's end sees them; the link
+// thread reports them to the daemon with the ports' StatsReport, and the
+// daemon serves them in ListTopics, `shmportctl topics` and the metrics.
+struct SubscriptionStats {
+  uint64_t subscription_id = 0;
+  uint64_t samples_delivered = 0;  // sent to the subscriber
+  uint64_t samples_released = 0;   // the subscriber gave back
+  uint64_t samples_dropped = 0;    // kDropOldest: replaced before delivery
+  uint64_t lag = 0;                // published and not yet released by it
+  uint64_t held_chunks = 0;        // chunks its holds keep from the pool
+  uint64_t held_bytes = 0;
+};
+
 // Implemented by a Publisher's or a Subscriber's core.
 class TopicEndpoint {
  public:
@@ -62,6 +76,8 @@ class TopicEndpoint {
   // end left or died, the registration ended). `reason` is the daemon's.
   virtual void OnSubscriptionClosed(uint64_t subscription_id,
                                     const absl::Status& reason) = 0;
+  // The publisher's per-subscription counters (a subscriber: none).
+  virtual std::vector<SubscriptionStats> Stats() const { return {}; }
 };
 
 }  // namespace shmport::internal
