@@ -83,8 +83,10 @@ v1::TopicSubscriber* TopicRegistry::MutableSubscriber(uint64_t subscriber_id) {
 }
 
 uint64_t TopicRegistry::Pair(uint64_t subscriber_id) {
+  const v1::TopicInfo* t = FindBySubscriber(subscriber_id);
+  if (t == nullptr || !t->has_publisher()) return 0;
   v1::TopicSubscriber* s = MutableSubscriber(subscriber_id);
-  if (s == nullptr || s->subscription_id() != 0) return 0;
+  if (s->subscription_id() != 0) return 0;
   const uint64_t id = next_id_++;
   s->set_subscription_id(id);
   s->clear_stats();

@@ -52,7 +52,8 @@ class TopicRegistry {
 
   // Records a new subscription of subscriber `subscriber_id` to its
   // topic's publisher under a fresh id, and returns that id (0 when the
-  // subscriber is unknown or already paired).
+  // subscriber is unknown or already paired, or the topic has no
+  // publisher).
   uint64_t Pair(uint64_t subscriber_id);
   // Ends the subscriber's subscription (a hand-over failed): it waits
   // again.
