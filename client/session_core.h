@@ -269,6 +269,8 @@ class SessionCore {
   void WakeForTopics() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The publishers' per-subscription counters, into `report`.
   void AddTopicStats(v1::StatsReport* report);
+  // Publish or Subscribe `entry` at the daemon and install it: its handle.
+  absl::StatusOr<uint64_t> AddTopic(TopicEntry entry, PublicationGrant* grant);
   // Publish or Subscribe `entry` at the daemon; its daemon id.
   absl::StatusOr<uint64_t> RegisterTopic(const TopicEntry& entry,
                                          PublicationGrant* grant);

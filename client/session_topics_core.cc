@@ -87,44 +87,34 @@ v1::SubscriptionStats StatsToProto(const SubscriptionStats& s, int64_t now) {
 absl::StatusOr<PublicationGrant> SessionCore::Publish(
     absl::string_view topic, const PublicationRequest& request,
     std::shared_ptr<TopicEndpoint> endpoint) {
-  if (endpoint == nullptr) {
-    return absl::InvalidArgumentError("Publish needs a TopicEndpoint");
-  }
   TopicEntry entry;
   entry.publisher = true;
   entry.topic = std::string(topic);
   entry.publication = request;
   entry.endpoint = std::move(endpoint);
-  uint64_t handle = 0;
-  {
-    MutexLock lock(&mu_);
-    if (absl::Status s = CheckUsable(); !s.ok()) return s;
-    handle = next_topic_handle_++;
-    ++topic_calls_in_flight_;
-  }
   PublicationGrant grant;
-  absl::StatusOr<uint64_t> daemon_id = RegisterTopic(entry, &grant);
-  MutexLock lock(&mu_);
-  if (daemon_id.ok()) {
-    topics_[handle] = std::move(entry);
-    InstallTopic(handle, *daemon_id);
-  }
-  EndTopicCall();
-  if (!daemon_id.ok()) return daemon_id.status();
-  grant.publication_id = handle;
+  absl::StatusOr<uint64_t> handle = AddTopic(std::move(entry), &grant);
+  if (!handle.ok()) return handle.status();
+  grant.publication_id = *handle;
   return grant;
 }
 
 absl::StatusOr<uint64_t> SessionCore::Subscribe(
     absl::string_view topic, const SubscriptionRequest& request,
     std::shared_ptr<TopicEndpoint> endpoint) {
-  if (endpoint == nullptr) {
-    return absl::InvalidArgumentError("Subscribe needs a TopicEndpoint");
-  }
   TopicEntry entry;
   entry.topic = std::string(topic);
   entry.subscription = request;
   entry.endpoint = std::move(endpoint);
+  return AddTopic(std::move(entry), nullptr);
+}
+
+absl::StatusOr<uint64_t> SessionCore::AddTopic(TopicEntry entry,
+                                               PublicationGrant* grant) {
+  if (entry.endpoint == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        entry.publisher ? "Publish" : "Subscribe", " needs a TopicEndpoint"));
+  }
   uint64_t handle = 0;
   {
     MutexLock lock(&mu_);
@@ -132,7 +122,7 @@ absl::StatusOr<uint64_t> SessionCore::Subscribe(
     handle = next_topic_handle_++;
     ++topic_calls_in_flight_;
   }
-  absl::StatusOr<uint64_t> daemon_id = RegisterTopic(entry, nullptr);
+  absl::StatusOr<uint64_t> daemon_id = RegisterTopic(entry, grant);
   MutexLock lock(&mu_);
   if (daemon_id.ok()) {
     topics_[handle] = std::move(entry);
