@@ -131,11 +131,4 @@ void OrderedSender::SendControl(wire::MessageType type) {
   }
 }
 
-void OrderedSender::FlushPendingAck() {
-  if (ack_pending_.load(std::memory_order_acquire) &&
-      ack_pending_.exchange(false)) {
-    SendControl(wire::MessageType::kShmAck);
-  }
-}
-
 }  // namespace shmport::internal

@@ -61,7 +61,13 @@ class OrderedSender {
   // An unordered control message, non-blocking, best effort; an SHM_ACK
   // that would block is kept for FlushPendingAck.
   void SendControl(wire::MessageType type);
-  void FlushPendingAck();
+  // Inline: Send and Receive call it on every message.
+  void FlushPendingAck() {
+    if (ack_pending_.load(std::memory_order_acquire) &&
+        ack_pending_.exchange(false)) {
+      SendControl(wire::MessageType::kShmAck);
+    }
+  }
   // The peer marked our ring closed (it is gone). The ring is set during
   // the handshake and immutable after: no lock needed.
   bool PeerClosedRing() const ABSL_NO_THREAD_SAFETY_ANALYSIS {

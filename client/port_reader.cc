@@ -34,6 +34,22 @@ PortReader::PortReader(PortCore& core, UnixChannel& channel, int wake_fd,
 // ---------------------------------------------------------------------------
 // Pumping: the ring, the stash, the socket.
 
+PortReader::PumpResult PortReader::OnSocketMessage(ReceivedMessage& m) {
+  const absl::Span<const uint8_t> bytes(receive_buffer_.get(), m.size);
+  if (mode_ == RingMode::kRing && m.size >= wire::kHeaderBytes &&
+      !wire::IsUnordered(static_cast<wire::MessageType>(bytes[4]))) {
+    // An ordered message on the socket while we read the ring: it follows
+    // a marker already in the ring. Keep it (bounded) until we reach the
+    // marker.
+    if (absl::Status s = stash_.Push(bytes, m.fds); !s.ok()) {
+      core_.ProtocolError(s);
+      return PumpResult::kClosed;
+    }
+    return PumpResult::kProgress;
+  }
+  return Process(bytes, m.fds) ? PumpResult::kProgress : PumpResult::kClosed;
+}
+
 PortReader::PumpResult PortReader::PumpOnce(const Deadline& deadline,
                                             PumpMode mode) {
   if (core_.closed()) return PumpResult::kClosed;
@@ -103,22 +119,6 @@ PortReader::PumpResult PortReader::OnSocketEmpty(PumpMode mode) {
     return DrainRing(64);
   }
   return mode != PumpMode::kWait ? PumpResult::kTimeout : PumpResult::kProgress;
-}
-
-PortReader::PumpResult PortReader::OnSocketMessage(ReceivedMessage& m) {
-  const absl::Span<const uint8_t> bytes(receive_buffer_.get(), m.size);
-  if (mode_ == RingMode::kRing && m.size >= wire::kHeaderBytes &&
-      !wire::IsUnordered(static_cast<wire::MessageType>(bytes[4]))) {
-    // An ordered message on the socket while we read the ring: it follows
-    // a marker already in the ring. Keep it (bounded) until we reach the
-    // marker.
-    if (absl::Status s = stash_.Push(bytes, m.fds); !s.ok()) {
-      core_.ProtocolError(s);
-      return PumpResult::kClosed;
-    }
-    return PumpResult::kProgress;
-  }
-  return Process(bytes, m.fds) ? PumpResult::kProgress : PumpResult::kClosed;
 }
 
 PortReader::PumpResult PortReader::DrainRing(int max) {

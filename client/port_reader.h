@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -90,7 +91,9 @@ class PortReader {
   // overtook the ring, else processed).
   PumpResult OnSocketError(const absl::Status& error);
   PumpResult OnSocketEmpty(PumpMode mode);
-  PumpResult OnSocketMessage(ReceivedMessage& m);
+  // Inlined into PumpOnce (its only caller), as it was part of it.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline PumpResult OnSocketMessage(
+      ReceivedMessage& m);
   // Decodes and dispatches one message; false after a protocol error.
   bool Process(absl::Span<const uint8_t> bytes, std::vector<UniqueFd>& fds);
   absl::Status Dispatch(const wire::Decoded& m, std::vector<UniqueFd>& fds);
