@@ -109,32 +109,37 @@ TEST(OutgoingPoolTest, GrowthStopsAtMaxSegmentsAndAtClose) {
   EXPECT_FALSE(pool.TryClaim(1, 1).has_value());
 }
 
-TEST(OutgoingPoolTest, FullAndNotBlockingRaisesOosmAsksOnceAndRefuses) {
+// A one-segment pool whose every chunk is out (in `all`).
+class FullPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto claimed = ClaimChunks(pool, port, 8, /*blocking=*/false);
+    ASSERT_TRUE(claimed.ok()) << claimed.status();
+    all = *std::move(claimed);
+    ASSERT_EQ(port.asks, 0) << "there was room";
+  }
+
   PortCounters counters;
-  OutgoingPool pool(TestLimits(1), counters);
+  OutgoingPool pool{TestLimits(1), counters};
   FakePort port;
-  auto all = ClaimChunks(pool, port, 8, /*blocking=*/false);
-  ASSERT_TRUE(all.ok()) << all.status();
-  EXPECT_EQ(port.asks, 0) << "there was room";
+  OutgoingPool::Claim all;
+};
+
+TEST_F(FullPoolTest, NotBlockingRaisesOosmAsksOnceAndRefuses) {
   auto more = ClaimChunks(pool, port, 1, /*blocking=*/false);
   EXPECT_TRUE(absl::IsResourceExhausted(more.status())) << more.status();
   EXPECT_EQ(port.asks, 1);
   EXPECT_EQ(port.waits, 0);
-  EXPECT_EQ(all->segment->oosm().load(), 1u);
+  EXPECT_EQ(all.segment->oosm().load(), 1u);
   EXPECT_EQ(counters.oosm_waits.load(), 1u);
 }
 
-TEST(OutgoingPoolTest, BlockingWaitsUntilTheReceiverFrees) {
-  PortCounters counters;
-  OutgoingPool pool(TestLimits(1), counters);
-  FakePort port;
-  auto all = ClaimChunks(pool, port, 8, /*blocking=*/false);
-  ASSERT_TRUE(all.ok());
+TEST_F(FullPoolTest, BlockingWaitsUntilTheReceiverFrees) {
   bool waiter_seen = false;
   port.wait = [&](uint64_t seen) {
     EXPECT_EQ(pool.epoch(), seen);
     // The receiver frees; its SHM_ACK moves the epoch and finds us waiting.
-    all->segment->chunks().Free(all->first, all->count);
+    all.segment->chunks().Free(all.first, all.count);
     waiter_seen = pool.NoteFreed();
     return pool.epoch() != seen;
   };
@@ -147,15 +152,11 @@ TEST(OutgoingPoolTest, BlockingWaitsUntilTheReceiverFrees) {
   EXPECT_EQ(counters.oosm_waits.load(), 1u);
 }
 
-TEST(OutgoingPoolTest, BlockingGivesUpAtTheDeadline) {
-  PortCounters counters;
-  OutgoingPool pool(TestLimits(1), counters);
-  FakePort port;
-  auto all = ClaimChunks(pool, port, 8, /*blocking=*/false);
-  ASSERT_TRUE(all.ok());
+TEST_F(FullPoolTest, BlockingGivesUpAtTheDeadline) {
   auto got = ClaimChunks(pool, port, 1, /*blocking=*/true);  // wait: false
   EXPECT_TRUE(absl::IsDeadlineExceeded(got.status())) << got.status();
   EXPECT_EQ(port.waits, 1);
+  EXPECT_EQ(port.asks, 1);
 }
 
 TEST(OutgoingPoolTest, AClosedPortEndsTheWait) {
