@@ -317,14 +317,12 @@ std::optional<PortCore::Claim> PortCore::TryClaim(uint32_t chunks,
 
 absl::StatusOr<std::optional<PortCore::Claim>> PortCore::GrowPool(
     uint32_t chunks) {
-  // Only a port with outgoing memory needs the Reclaimer, and not at Open:
-  // its thread makes the process multi-threaded for good, and glibc and
-  // libstdc++ then lock every mutex, shared_ptr count and malloc free
-  // list (9 more locked instructions per 1 KiB message on each side).
-  if (options_.idle_segment_timeout != absl::InfiniteDuration()) {
-    std::call_once(reclaim_registered_,
-                   [this] { RegisterForReclaim(weak_from_this()); });
-  }
+  // A second segment is one the Reclaimer may release (D28 (perf11)):
+  // started once out_mu_ is released.
+  bool second = false;
+  absl::Cleanup start_reclaimer = [&] {
+    if (second) StartReclaimer();
+  };
   MutexLock lock(&out_mu_);
   if (closed()) return std::optional<Claim>();
   uint32_t live = 0;
@@ -350,6 +348,7 @@ absl::StatusOr<std::optional<PortCore::Claim>> PortCore::GrowPool(
   out.retiring = false;
   out.last_used = absl::InfinitePast();
   counters_->segments_out.fetch_add(1, std::memory_order_relaxed);
+  second = free_id > 0;
   if (chunks == 0) return std::optional<Claim>();
   auto first = out.segment->chunks().Allocate(chunks, 0);
   if (!first) return std::optional<Claim>();
@@ -438,6 +437,12 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
             size, s.chunks_in_use, s.segments_out, options_.max_segments));
       });
   if (!claim.ok()) return claim.status();
+  // Written memory reaching a whole free run is memory the Reclaimer may
+  // return (D28 (perf11)).
+  const uint64_t run = options_.reclaim_free_run_bytes;
+  if (run > 0 && uint64_t{claim->first + claim->count} * chunk >= run) {
+    StartReclaimer();
+  }
   return MakeBuffer(*std::move(claim), size);
 }
 

@@ -170,6 +170,11 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Outgoing memory. All take out_mu_.
   std::optional<Claim> TryClaim(uint32_t chunks, uint32_t min_chunks);
   absl::StatusOr<std::optional<Claim>> GrowPool(uint32_t chunks);
+  // Registers with the Reclaimer, once, when this port first holds memory
+  // it could give back (a second segment, or written chunks reaching
+  // reclaim_free_run_bytes): not before, since its thread makes the
+  // process multi-threaded for good (D28 (perf11)). Takes no port lock.
+  void StartReclaimer();
   void RaiseOosm();
   // Waits until memory_epoch_ moves past `seen` (an SHM_ACK or a local
   // free); false at the deadline.
@@ -302,7 +307,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   std::atomic<bool> peer_gone_{false};
   std::atomic<uint32_t> probe_countdown_{0};
 
-  // Registration with the Reclaimer, once: with the first segment.
+  // Registration with the Reclaimer, once: StartReclaimer.
   std::once_flag reclaim_registered_;
   // Guards the outgoing pool.
   mutable Mutex out_mu_;
