@@ -48,9 +48,9 @@ namespace shmport::internal {
 //  * Reclaim: the process-wide Reclaimer thread calls Reclaim() now and
 //    then; segments idle for idle_segment_timeout are released and the
 //    large free runs of quiet ones go back to the kernel. A port registers
-//    with its first outgoing segment: one without any has nothing to give
-//    back, and a process whose ports only receive (or send inline) then
-//    stays single-threaded (see GrowPool).
+//    once it holds memory it could give back (a second segment, or written
+//    chunks reaching reclaim_free_run_bytes: StartReclaimer, D28); until
+//    then its process may stay single-threaded.
 //  * The ring: ordered messages (data, NEW_SEGMENT, RELEASE_SEGMENT, BYE)
 //    go through this end's ring while it has room and they carry no fd.
 //    Otherwise the sender appends a marker to the ring and sends on the
