@@ -69,9 +69,9 @@ namespace shmport::internal {
 //  * Reclaim: the process-wide Reclaimer thread calls Reclaim() now and
 //    then; segments idle for idle_segment_timeout are released and the
 //    large free runs of quiet ones go back to the kernel. A port registers
-//    with its first outgoing segment: one without any has nothing to give
-//    back, and a process whose ports only receive (or send inline) then
-//    stays single-threaded.
+//    once it holds memory it could give back (a second segment, or written
+//    chunks reaching reclaim_free_run_bytes: StartReclaimer, D28); until
+//    then its process may stay single-threaded.
 //  * Closing: Close() (this end, the peer's BYE or EOF, a protocol error)
 //    records the first reason, drops the peer's segments and this end's
 //    pool (Buffers, Messages and Trackings keep what they use), marks the
@@ -232,9 +232,13 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   void ReleaseUnusedChunks(absl::Span<Buffer> buffers);
   absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
       uint32_t stream, std::shared_ptr<Segment>* segment);
-  // Before the pool grows: the first outgoing segment registers this port
-  // with the Reclaimer.
-  void RegisterForReclaimOnce();
+  // pool_.Grow, starting the Reclaimer once the pool has a second segment.
+  absl::StatusOr<std::optional<OutgoingPool::Claim>> GrowPool(uint32_t chunks);
+  // Registers with the Reclaimer, once, when this port first holds memory
+  // it could give back (a second segment, or written chunks reaching
+  // reclaim_free_run_bytes): not before, since its thread makes the
+  // process multi-threaded for good (D28). Takes no port lock.
+  void StartReclaimer();
 
   // Reclaim's first half: RELEASE_SEGMENT for the idle segments, skipping
   // its turn when a sender holds OrderedSender::mu_.
@@ -261,7 +265,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   static constexpr uint32_t kPeerProbeEvery = 1024;
   std::atomic<bool> peer_gone_{false};
   std::atomic<uint32_t> probe_countdown_{0};
-  // Registration with the Reclaimer, once: with the first segment.
+  // Registration with the Reclaimer, once: StartReclaimer.
   std::once_flag reclaim_registered_;
 
   // The parts. Each guards itself; their locks are ordered around in_mu_

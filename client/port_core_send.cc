@@ -17,15 +17,15 @@ namespace shmport::internal {
 // ---------------------------------------------------------------------------
 // Outgoing memory.
 
-void PortCore::RegisterForReclaimOnce() {
-  // Only a port with outgoing memory needs the Reclaimer, and not at Open:
-  // its thread makes the process multi-threaded for good, and glibc and
-  // libstdc++ then lock every mutex, shared_ptr count and malloc free
-  // list (9 more locked instructions per 1 KiB message on each side).
-  if (options_.idle_segment_timeout != absl::InfiniteDuration()) {
-    std::call_once(reclaim_registered_,
-                   [this] { RegisterForReclaim(weak_from_this()); });
+absl::StatusOr<std::optional<OutgoingPool::Claim>> PortCore::GrowPool(
+    uint32_t chunks) {
+  auto grown = pool_.Grow(chunks);
+  // A second segment is one the Reclaimer may release (D28).
+  if (grown.ok() &&
+      counters_->segments_out.load(std::memory_order_relaxed) > 1) {
+    StartReclaimer();
   }
+  return grown;
 }
 
 absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
@@ -56,10 +56,7 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
       pool_.ClaimOrWait<OutgoingPool::Claim>(
           *this, deadline, blocking,
           [&] { return pool_.TryClaim(chunks, least); },
-          [&] {
-            RegisterForReclaimOnce();
-            return pool_.Grow(chunks);
-          },
+          [&] { return GrowPool(chunks); },
           [&](bool timed_out) {
             const PortStats s = stats();
             if (!timed_out) {
@@ -78,6 +75,12 @@ absl::StatusOr<Buffer> PortCore::Allocate(size_t size, size_t min_size,
                 size, s.chunks_in_use, s.segments_out, options_.max_segments));
           });
   if (!claim.ok()) return claim.status();
+  // Written memory reaching a whole free run is memory the Reclaimer may
+  // return (D28).
+  const uint64_t run = options_.reclaim_free_run_bytes;
+  if (run > 0 && uint64_t{claim->first + claim->count} * chunk >= run) {
+    StartReclaimer();
+  }
   return BufferAccess::Shared(shared_from_this(), std::move(claim->segment),
                               claim->first, claim->count, size);
 }
@@ -116,8 +119,7 @@ absl::StatusOr<wire::TrackingRef> PortCore::ClaimTrackingSlot(
       *this, deadline, /*blocking=*/true, try_claim,
       // No live segment has a free slot: add one (without claiming chunks).
       [&]() -> absl::StatusOr<std::optional<wire::TrackingRef>> {
-        RegisterForReclaimOnce();
-        auto grown = pool_.Grow(0);
+        auto grown = GrowPool(0);
         if (!grown.ok()) return grown.status();
         return try_claim();
       },
