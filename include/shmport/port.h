@@ -63,7 +63,8 @@ struct PortOptions {
   // Segments beyond the first that stay completely free this long are
   // unmapped and released (RELEASE_SEGMENT). InfiniteDuration: never.
   // Checked by one process-wide thread, without needing traffic; it starts
-  // with the first outgoing segment of a port (never with
+  // once a port holds memory it could give back: a second segment, or
+  // written chunks reaching reclaim_free_run_bytes (never with
   // InfiniteDuration here).
   absl::Duration idle_segment_timeout = absl::Seconds(5);
   // Free runs of at least this many bytes in an outgoing segment that

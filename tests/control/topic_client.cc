@@ -9,15 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "tests/util/runfiles.h"
 
 namespace shmport::testing {
 namespace {
 
 std::string TopicClientBinary() {
-  if (const char* srcdir = ::getenv("TEST_SRCDIR")) {
-    return absl::StrCat(srcdir, "/shmport/tests/control/topic_client");
-  }
-  return "bazel-bin/tests/control/topic_client";
+  return FindRunfile("tests/control/topic_client");
 }
 
 }  // namespace

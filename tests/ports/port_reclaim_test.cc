@@ -149,10 +149,11 @@ long ThreadCount() {
   return std::distance(begin(tasks), end(tasks));
 }
 
-// The receiver, in a freshly forked (one-thread) process: receiving and
-// inline sends leave it single-threaded; its first outgoing segment starts
-// the reclaimer thread (decision D19). Exit codes name the step that
-// failed.
+// The receiver, in a freshly forked (one-thread) process: receiving,
+// inline sends and a few chunks of its first segment leave it
+// single-threaded (nothing there the Reclaimer could give back); written
+// chunks reaching reclaim_free_run_bytes start the reclaimer thread
+// (decisions D19, D28). Exit codes name the step that failed.
 int ReceiveThenAllocate(Port& port) {
   if (ThreadCount() != 1) return 1;
   for (int i = 0; i < 20; ++i) {
@@ -162,13 +163,17 @@ int ReceiveThenAllocate(Port& port) {
   const uint8_t small[16] = {};
   if (!port.SendCopy(1, small).ok()) return 3;  // inline: no segment
   if (ThreadCount() != 1) return 4;
-  auto b = port.Allocate(64 << 10);
+  auto b = port.Allocate(64 << 10);  // 4 of 1,024 chunks
   if (!b.ok()) return 5;
-  if (ThreadCount() != 2) return 6;
-  return port.Send(1, *std::move(b)).ok() ? 0 : 7;
+  if (ThreadCount() != 1) return 6;
+  if (!port.Send(1, *std::move(b)).ok()) return 7;
+  auto run = port.Allocate(1 << 20);  // a whole free run's worth, written
+  if (!run.ok()) return 8;
+  if (ThreadCount() != 2) return 9;
+  return 0;
 }
 
-TEST(PortReclaimTest, TheReclaimerStartsWithTheFirstOutgoingSegment) {
+TEST(PortReclaimTest, TheReclaimerStartsWithMemoryToGiveBack) {
   PortOptions o;
   o.idle_segment_timeout = kIdle;
   auto peer = testing::ForkPeer(ReceiveThenAllocate, o, o);
@@ -182,6 +187,25 @@ TEST(PortReclaimTest, TheReclaimerStartsWithTheFirstOutgoingSegment) {
     auto m = port.Receive(kBound);
     ASSERT_TRUE(m.ok()) << m.status();
   }
+  EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
+}
+
+// A forked sender whose chunks stay far below reclaim_free_run_bytes: its
+// second segment is one the Reclaimer may release, and starts it.
+int GrowToASecondSegment(Port& port) {
+  std::vector<Buffer> held;
+  for (int i = 0; i < 2; ++i) held.push_back(*port.Allocate(4096));
+  if (port.stats().segments_out != 1 || ThreadCount() != 1) return 1;
+  held.push_back(*port.Allocate(4096));
+  if (port.stats().segments_out != 2) return 2;
+  return ThreadCount() == 2 ? 0 : 3;
+}
+
+TEST(PortReclaimTest, ASecondSegmentStartsTheReclaimer) {
+  PortOptions o = testing::SmallPortOptions(2, 4);
+  o.idle_segment_timeout = kIdle;
+  auto peer = testing::ForkPeer(GrowToASecondSegment, o, o);
+  ASSERT_TRUE(peer.ok()) << peer.status();
   EXPECT_EQ(peer->child.Wait(kBound), "exit 0");
 }
 
