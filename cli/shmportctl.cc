@@ -21,6 +21,7 @@
 #include "cli/json_schema.h"
 #include "cli/terminal.h"
 #include "cli/top_sampler.h"
+#include "cli/topic_views.h"
 #include "cli/traffic.h"
 #include "cli/views.h"
 #include "common/paths/runtime_paths.h"
@@ -199,6 +200,25 @@ absl::Status RunPorts(Invocation& inv) {
     PrintJson(inv, Json::Object().Set("ports", std::move(list)));
   } else {
     Print(inv.io, PortTable(ports.ports()));
+  }
+  return absl::OkStatus();
+}
+
+// --- topics ---------------------------------------------------------------
+
+absl::Status RunTopics(Invocation& inv) {
+  v1::ListTopicsRequest request;
+  if (inv.args.Has("topic")) request.set_topic(inv.args.GetString("topic"));
+  v1::ListTopicsResponse topics;
+  if (absl::Status s =
+          Call(inv, &v1::ControlPlane::Stub::ListTopics, request, &topics);
+      !s.ok()) {
+    return s;
+  }
+  if (inv.json) {
+    PrintJson(inv, TopicsJson(topics));
+  } else {
+    Print(inv.io, TopicTable(topics));
   }
   return absl::OkStatus();
 }
@@ -524,6 +544,18 @@ const std::vector<Command>& Commands() {
        .flags = {{"process", Kind::kString, "NAME|ID",
                   "only ports with this process at one end"}},
        .run = &RunPorts},
+      {.name = "topics",
+       .summary = "topics with their publisher and subscribers",
+       .details =
+           "Lists the topics: the publisher, and one row per subscriber with "
+           "its subscription to the publisher (\"-\" while it waits for "
+           "one), its mode (block, or drop-oldest/QUEUE_DEPTH), and the "
+           "publisher's counters for it: lag (samples published and not yet "
+           "released), samples delivered and dropped, chunks and bytes its "
+           "holds keep. Counters come from the publisher, pushed every "
+           "second; \"-\" means it has not reported yet.",
+       .flags = {{"topic", Kind::kString, "TOPIC", "only this topic"}},
+       .run = &RunTopics},
       {.name = "stats",
        .summary = "daemon counters and traffic per process",
        .details =

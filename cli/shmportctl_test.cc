@@ -31,6 +31,7 @@
 #include "shmport/unique_fd.h"
 #include "tests/control/client_process.h"
 #include "tests/control/daemon_process.h"
+#include "tests/control/topic_client.h"
 #include "tests/util/eventually.h"
 #include "tests/util/fd_wait.h"
 
@@ -520,6 +521,49 @@ TEST_F(ShmportctlTest, StatsTableShowsDaemonCountersAndTrafficPerProcess) {
                                                 kMessages, " +1.2 MiB")));
 }
 
+TEST_F(ShmportctlTest, TopicsListsSubscribersWithThePublishersLag) {
+  using ::shmport::testing::TopicClient;
+  auto publisher = TopicClient::Start("cli-camera", daemon_->address());
+  auto viewer = TopicClient::Start("cli-viewer", daemon_->address());
+  auto waiting = TopicClient::Start("cli-waiting", daemon_->address());
+  ASSERT_TRUE(publisher.ok() && viewer.ok() && waiting.ok());
+  ASSERT_THAT(*publisher->Call("publish cli/frames"),
+              ::testing::StartsWith("OK"));
+  ASSERT_THAT(*viewer->Call("subscribe cli/frames DROP 4"),
+              ::testing::StartsWith("OK"));
+  ASSERT_THAT(*waiting->Call("subscribe cli/later"),
+              ::testing::StartsWith("OK"));
+  auto opened = publisher->NextNotice("OPENED");
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  const std::string id = (*opened)[1];
+  ASSERT_EQ(*publisher->Call(absl::StrCat("lag ", id, " 42")), "OK");
+
+  google::protobuf::Struct frames;
+  ASSERT_TRUE(shmport::testing::Eventually([&] {
+    Cli::Result r =
+        Cli::Run({"topics", "--json", "--topic", "cli/frames", Address()});
+    if (r.exit_code != 0) return false;
+    auto topics = Objects(ParseJson(r.out), "topics");
+    if (topics.size() != 1) return false;
+    frames = topics[0];
+    auto subs = Objects(frames, "subscribers");
+    return subs.size() == 1 && Number(subs[0], "lag") == 42;
+  }));
+  EXPECT_EQ(Text(Object(frames, "publisher"), "name"), "cli-camera");
+  const auto subscriber = Objects(frames, "subscribers")[0];
+  EXPECT_EQ(Text(subscriber, "name"), "cli-viewer");
+  EXPECT_EQ(Text(subscriber, "mode"), "drop_oldest");
+  EXPECT_EQ(Number(subscriber, "queue_depth"), 4);
+  EXPECT_EQ(Number(subscriber, "held_chunks"), 43);
+  EXPECT_EQ(absl::StrCat(Number(subscriber, "subscription_id")), id);
+
+  Cli::Result table = Cli::Run({"topics", Address()});
+  ASSERT_EQ(table.exit_code, 0) << table;
+  EXPECT_THAT(table.out, ContainsRegex("cli/frames +cli-camera +cli-viewer +" +
+                                       id + " +drop-oldest/4 +42 "));
+  EXPECT_THAT(table.out, ContainsRegex("cli/later +- +cli-waiting +- +block"));
+}
+
 TEST_F(ShmportctlTest, StatsJsonHasDaemonProcessesTotalAndPorts) {
   Cli::Result r = Ctl({"stats", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r;
@@ -845,7 +889,7 @@ TEST_F(ShmportctlTest, UnknownCommandExitsTwoAndListsTheCommands) {
   Cli::Result r = Ctl({"restart"});
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_THAT(r.err, HasSubstr("unknown command \"restart\""));
-  EXPECT_THAT(r.err, HasSubstr("status ps ports stats watch top open close"));
+  EXPECT_THAT(r.err, HasSubstr("status ps ports topics stats watch top open close"));
 }
 
 TEST_F(ShmportctlTest, MissingCommandExitsTwo) {

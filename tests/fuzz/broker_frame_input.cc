@@ -59,7 +59,12 @@ absl::Status CheckAttach(const BrokerFrameInput& in) {
 
 absl::Status CheckLinkFrame(const BrokerFrameInput& in) {
   v1::BrokerFrame expected;
-  const bool should = ParsesAsFrame(in.datagram, &expected);
+  // A StatsReport may carry at most kMaxReportedSubscriptions subscription
+  // entries; every other well-formed frame parses.
+  const bool should =
+      ParsesAsFrame(in.datagram, &expected) &&
+      static_cast<size_t>(expected.stats_report().subscriptions_size()) <=
+          server::kMaxReportedSubscriptions;
   v1::BrokerFrame frame;
   const absl::Status s = server::ParseLinkFrame(in.datagram, &frame);
   SHMPORT_FUZZ_CHECK(s.ok() == should) << s;
@@ -102,7 +107,11 @@ absl::Status CheckNotice(const BrokerFrameInput& in) {
   }
   v1::BrokerFrame expected;
   const bool parses = ParsesAsFrame(in.datagram, &expected);
-  const int want_fds = parses && expected.has_port_opened() ? 1 : 0;
+  // PortOpened and SubscriptionOpened carry one fd, nothing else any.
+  const int want_fds = parses && (expected.has_port_opened() ||
+                                  expected.has_subscription_opened())
+                           ? 1
+                           : 0;
   absl::Status verdict;
   {
     absl::StatusOr<BrokerNotice> notice =

@@ -39,8 +39,8 @@ struct BrokerFrameInput {
 // attached fds, and checks (SHMPORT_FUZZ_CHECK, aborting) that the verdict
 // agrees with an independent statement of the rules, that refusals carry
 // the documented code and a printable message, that an accepted frame is
-// what was sent, and that no attached fd survives unless a PortOpened
-// notice owns it. Returns the parser's verdict.
+// what was sent, and that no attached fd survives unless a PortOpened or
+// SubscriptionOpened notice owns it. Returns the parser's verdict.
 absl::Status CheckBrokerFrame(const BrokerFrameInput& in);
 
 }  // namespace shmport::fuzz

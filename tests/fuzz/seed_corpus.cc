@@ -622,6 +622,20 @@ SeedCorpus BrokerFrameSeeds() {
       BrokerFrameInput::ToDaemon(not_taken, false));
   add("valid-link-goodbye", BrokerFrameInput::ToDaemon(goodbye, false));
   add("valid-link-attach-again", BrokerFrameInput::ToDaemon(attach, false));
+  {
+    v1::BrokerFrame topic_stats;
+    auto* sub = topic_stats.mutable_stats_report()->add_subscriptions();
+    sub->set_subscription_id(12);
+    sub->mutable_stats()->set_lag(3);
+    sub->mutable_stats()->set_held_chunks(2);
+    add("valid-link-stats-report-with-subscriptions",
+        BrokerFrameInput::ToDaemon(topic_stats, false));
+    for (int i = 0; i < 4096; ++i) {
+      topic_stats.mutable_stats_report()->add_subscriptions();
+    }
+    add("bad-link-stats-report-with-4097-subscriptions",
+        BrokerFrameInput::ToDaemon(topic_stats, false));
+  }
   add("bad-link-malformed", raw(false, false, 0, malformed));
   add("bad-link-empty", raw(false, false, 0, {}));
 
@@ -653,6 +667,30 @@ SeedCorpus BrokerFrameSeeds() {
   add("valid-notice-port-closed", BrokerFrameInput::ToClient(closed, 0));
   add("bad-notice-port-closed-with-an-fd",
       BrokerFrameInput::ToClient(closed, 1));
+  v1::BrokerFrame subscription;
+  {
+    auto* o = subscription.mutable_subscription_opened();
+    o->set_subscription_id(12);
+    o->set_topic("camera/front");
+    o->mutable_peer()->set_name("camera");
+    o->mutable_terms()->set_queue_depth(16);
+    o->set_publisher_end(true);
+    o->set_publication_id(3);
+  }
+  add("valid-notice-subscription-opened-with-its-fd",
+      BrokerFrameInput::ToClient(subscription, 1));
+  add("bad-notice-subscription-opened-without-fd",
+      BrokerFrameInput::ToClient(subscription, 0));
+  add("bad-notice-subscription-opened-with-two-fds",
+      BrokerFrameInput::ToClient(subscription, 2));
+  v1::BrokerFrame subscription_closed;
+  subscription_closed.mutable_subscription_closed()->set_subscription_id(12);
+  subscription_closed.mutable_subscription_closed()->set_reason(
+      "publisher 'camera' (id 3) unpublished");
+  add("valid-notice-subscription-closed",
+      BrokerFrameInput::ToClient(subscription_closed, 0));
+  add("bad-notice-subscription-closed-with-an-fd",
+      BrokerFrameInput::ToClient(subscription_closed, 1));
   add("valid-notice-goodbye", BrokerFrameInput::ToClient(goodbye, 0));
   add("bad-notice-malformed", raw(true, false, 0, malformed));
   add("bad-notice-empty-is-the-daemons-close", raw(true, false, 0, {}));
