@@ -16,6 +16,7 @@
 #include "common/unix_channel.h"
 #include "tests/util/fd_wait.h"
 #include "tests/util/piped_child.h"
+#include "tests/util/process_census.h"
 
 namespace shmport::testing {
 namespace {
@@ -44,6 +45,8 @@ void SetError(SubscriberReport* r, const absl::Status& s) {
 }
 
 }  // namespace
+
+void ReadInto(UniqueFd socket, const ReadPlan& plan, SubscriberReport* out);
 
 void FillPayload(uint64_t sequence, absl::Span<uint8_t> bytes) {
   const uint64_t key = Mix(sequence);
@@ -124,11 +127,21 @@ void Open(internal::TopicEndpoint& endpoint, uint64_t id, UniqueFd socket,
 
 SubscriberReport ReadSamples(UniqueFd socket, const ReadPlan& plan) {
   SubscriberReport report;
+  const int fds_before = CountOpenFds() - 1;  // without the socket
+  ReadInto(std::move(socket), plan, &report);
+  report.fds_left = CountOpenFds() - fds_before;
+  report.mappings_left = CountSegmentMappings();
+  return report;
+}
+
+void ReadInto(UniqueFd socket, const ReadPlan& plan,
+              SubscriberReport* out) {
+  SubscriberReport& report = *out;
   absl::StatusOr<std::shared_ptr<internal::SubscriberCore>> core =
       internal::SubscriberCore::Create("t/test", plan.options);
   if (!core.ok()) {
     SetError(&report, core.status());
-    return report;
+    return;
   }
   Open(**core, 1, std::move(socket), plan.terms);
   std::deque<Sample> held;
@@ -167,7 +180,6 @@ SubscriberReport ReadSamples(UniqueFd socket, const ReadPlan& plan) {
   }
   report.missed = (*core)->stats().samples_missed;
   report.elapsed_us = absl::ToInt64Microseconds(absl::Now() - first);
-  return report;
 }
 
 absl::Status PublishSamples(Publisher& publisher, uint64_t count,

@@ -38,6 +38,8 @@ struct SubscriberReport {
   uint64_t missed = 0;        // the publisher's MISSED notices, summed
   uint64_t bytes = 0;
   int64_t elapsed_us = 0;     // first sample to last
+  int32_t fds_left = 0;       // opened by the subscriber and never closed
+  int32_t mappings_left = 0;  // segment mappings after everything dropped
   int32_t error_code = 0;     // absl::StatusCode of the Receive that ended it
   char error[256] = {};
 };
