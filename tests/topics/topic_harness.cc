@@ -153,8 +153,10 @@ void ReadInto(UniqueFd socket, const ReadPlan& plan,
       SetError(&report, sample.status());
       break;
     }
+    if (sample->sequence() >= plan.measure_from) {
+      if (report.measured++ == 0) first = absl::Now();
+    }
     if (report.received == 0) {
-      first = absl::Now();
       report.first_sequence = sample->sequence();
     } else {
       const uint64_t missed = (*core)->stats().samples_missed;

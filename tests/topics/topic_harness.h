@@ -37,7 +37,8 @@ struct SubscriberReport {
   uint64_t out_of_order = 0;  // gaps the missed count does not explain
   uint64_t missed = 0;        // the publisher's MISSED notices, summed
   uint64_t bytes = 0;
-  int64_t elapsed_us = 0;     // first sample to last
+  int64_t elapsed_us = 0;     // first measured sample to last
+  uint64_t measured = 0;      // samples from ReadPlan::measure_from on
   int32_t fds_left = 0;       // opened by the subscriber and never closed
   int32_t mappings_left = 0;  // segment mappings after everything dropped
   int32_t error_code = 0;     // absl::StatusCode of the Receive that ended it
@@ -80,6 +81,8 @@ struct ReadPlan {
   SubscriberOptions options;
   absl::Duration timeout = absl::Seconds(30);  // per Receive
   uint32_t hold = 0;
+  // Rates count from the first sample of at least this sequence.
+  uint64_t measure_from = 0;
   // Raised (SIGSTOP'd, killed) once this many arrived: a pipe write.
   std::function<void(uint64_t received)> on_sample;
 };
