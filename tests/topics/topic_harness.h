@@ -39,6 +39,10 @@ struct SubscriberReport {
   uint64_t bytes = 0;
   int64_t elapsed_us = 0;     // first measured sample to last
   uint64_t measured = 0;      // samples from ReadPlan::measure_from on
+  // A hostile subscriber: writes into the publisher's memory that worked
+  // (must be none), and pages of its private copy it filled with garbage.
+  int32_t shared_writes = 0;
+  uint64_t pages_scribbled = 0;
   int32_t fds_left = 0;       // opened by the subscriber and never closed
   int32_t mappings_left = 0;  // segment mappings after everything dropped
   int32_t error_code = 0;     // absl::StatusCode of the Receive that ended it
