@@ -79,7 +79,10 @@ absl::StatusOr<BrokerNotice> ParseBrokerNotice(
                                    static_cast<int>(datagram.size()))) {
     return absl::InvalidArgumentError("malformed broker frame");
   }
-  const size_t want_fds = notice.frame.has_port_opened() ? 1 : 0;
+  const size_t want_fds =
+      notice.frame.has_port_opened() || notice.frame.has_subscription_opened()
+          ? 1
+          : 0;
   if (fds.size() != want_fds) {
     return absl::InvalidArgumentError(absl::StrCat(
         "broker frame kind ", static_cast<int>(notice.frame.kind_case()),
@@ -200,6 +203,13 @@ absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
           told.ok()
               ? "; the daemon was told"
               : absl::StrCat("; telling the daemon failed: ", told.message())));
+    }
+    if (frame.has_subscription_opened()) {
+      // The other end sees EOF on its socket and lets the subscription go.
+      return absl::InvalidArgumentError(
+          absl::StrCat("SubscriptionOpened for subscription ",
+                       frame.subscription_opened().subscription_id(),
+                       " dropped: ", m.fds_dropped.message()));
     }
     // Another frame carried an fd it should not have; it did not need it.
   }

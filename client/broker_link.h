@@ -19,8 +19,9 @@
 
 namespace shmport {
 
-// A frame from the daemon, with the fd it carried (PortOpened carries this
-// process's end of the port; other frames carry none).
+// A frame from the daemon, with the fd it carried (PortOpened and
+// SubscriptionOpened carry this process's end of the port or subscription;
+// other frames carry none).
 struct BrokerNotice {
   v1::BrokerFrame frame;
   UniqueFd fd;
@@ -28,9 +29,9 @@ struct BrokerNotice {
 
 // The client's reading of one datagram from the daemon: at most kMaxFrame
 // bytes that parse as a BrokerFrame, carrying exactly the fds its kind
-// needs (PortOpened one, others none). INVALID_ARGUMENT otherwise (the fds
-// are then closed); an empty datagram is the daemon's close (UNAVAILABLE).
-// Pure, for BrokerLink::Receive and the broker_frame_fuzzer.
+// needs (PortOpened and SubscriptionOpened one, others none). INVALID_ARGUMENT
+// otherwise (the fds are then closed); an empty datagram is the daemon's close
+// (UNAVAILABLE). Pure, for BrokerLink::Receive and the broker_frame_fuzzer.
 absl::StatusOr<BrokerNotice> ParseBrokerNotice(
     absl::Span<const uint8_t> datagram, std::vector<UniqueFd> fds);
 

@@ -183,6 +183,11 @@ absl::Status SessionCore::StartLinkThread(bool resumed) {
   if (!wake) return ErrnoToStatus(errno, "eventfd for the session");
   wake_fd_ = std::move(wake);
   wake_fd_for_link_ = wake_fd_.get();
+  if (!topic_wake_fd_) {
+    topic_wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!topic_wake_fd_) return ErrnoToStatus(errno, "eventfd for topics");
+    topic_wake_fd_for_link_ = topic_wake_fd_.get();
+  }
   link_thread_ = std::thread([this, resumed] {
     if (resumed) Resumed();
     LinkLoop();
@@ -192,6 +197,7 @@ absl::Status SessionCore::StartLinkThread(bool resumed) {
 
 void SessionCore::Resumed() {
   DeclareSurvivingPorts(link_);
+  RestoreTopics();
   if (options_.on_reconnected) options_.on_reconnected(process_id());
 }
 
@@ -210,6 +216,7 @@ void SessionCore::StopLinkThread(bool keep_link) {
   wake_fd_for_link_ = -1;
   if (keep_link) return;
   lingering_.clear();
+  early_topic_notices_.clear();
   link_.Close();
   // Ports never claimed die with the link: their fds close here, and their
   // peers see EOF. Live ports stay (they are the application's).
@@ -247,8 +254,10 @@ bool SessionCore::ServeLink() {
           0, absl::ToInt64Milliseconds(
                  absl::Ceil(wake_at - absl::Now(), absl::Milliseconds(1)))));
     }
-    pollfd fds[2] = {{link_.fd(), POLLIN, 0}, {wake_fd_for_link_, POLLIN, 0}};
-    const int r = ::poll(fds, 2, timeout_ms);
+    pollfd fds[3] = {{link_.fd(), POLLIN, 0},
+                     {wake_fd_for_link_, POLLIN, 0},
+                     {topic_wake_fd_for_link_, POLLIN, 0}};
+    const int r = ::poll(fds, 3, timeout_ms);
     if (r < 0 && errno != EINTR) {
       LoseDaemon(ErrnoToStatus(errno, "poll on the broker link").message());
       return false;
@@ -269,6 +278,11 @@ bool SessionCore::ServeLink() {
       if (!notice->has_value()) break;
       OnNotice(std::move(**notice));
     }
+    if (fds[2].revents != 0) {
+      uint64_t count = 0;
+      [[maybe_unused]] ssize_t n = ::read(fds[2].fd, &count, sizeof(count));
+    }
+    DeliverTopicNotices();
     if (report_stats && absl::Now() >= next_stats) {
       PushStats();
       next_stats = absl::Now() + options_.stats_interval;
@@ -371,6 +385,9 @@ void SessionCore::OnNotice(BrokerNotice notice) {
     OnPortOpened(std::move(notice));
   } else if (frame.has_port_closed()) {
     OnPortClosed(frame.port_closed());
+  } else if (frame.has_subscription_opened() ||
+             frame.has_subscription_closed()) {
+    OnTopicNotice(std::move(notice));
   } else if (frame.has_goodbye()) {
     MutexLock lock(&mu_);
     health_ = absl::UnavailableError(
@@ -506,7 +523,8 @@ void SessionCore::PushStats() {
       ++it;
     }
   }
-  if (!frame.has_stats_report()) return;
+  AddTopicStats(frame.mutable_stats_report());
+  if (frame.stats_report().ByteSizeLong() == 0) return;
   if (absl::Status s = link_.Send(frame); !s.ok()) {
     Log(LogLevel::kDebug, "stats_report_dropped", {{"error", s.message()}});
   }
@@ -780,6 +798,7 @@ absl::Status SessionCore::Reconnect() {
   if (absl::Status s = Establish(*std::move(r), /*resumed=*/false); !s.ok()) {
     return s;
   }
+  RestoreTopics();
   if (options_.on_reconnected) options_.on_reconnected(process_id());
   return absl::OkStatus();
 }

@@ -19,11 +19,14 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/broker_link.h"
+#include "client/topic_endpoint.h"
+#include "client/topic_requests.h"
 #include "common/mutex.h"
 #include "common/paths/daemon_identity.h"
 #include "grpcpp/client_context.h"
@@ -132,6 +135,40 @@ class SessionCore {
   // FAILED_PRECONDITION. Idempotent.
   absl::Status Unregister();
 
+  // --- Topics (client/session_topics_core.cc) ---
+  //
+  // Makes this process the publisher of `topic` (1..128 characters from
+  // [A-Za-z0-9._/-]). From then on `endpoint` hears, on the link thread,
+  // OnSubscriptionOpened once per subscriber (the daemon pairs every
+  // subscriber, present and future, with this publisher) and
+  // OnSubscriptionClosed when one leaves or dies; its Stats() go to the
+  // daemon with every stats push. After a reconnection the publication is
+  // made again at the new daemon (the old subscriptions are closed first
+  // with UNAVAILABLE). The grant's publication_id is this session's
+  // handle, stable across reconnections. Errors: the daemon's
+  // (ALREADY_EXISTS naming the topic's publisher, PERMISSION_DENIED naming
+  // the policy rule, RESOURCE_EXHAUSTED naming the limit,
+  // INVALID_ARGUMENT for a bad name), UNAVAILABLE, FAILED_PRECONDITION
+  // after Unregister.
+  absl::StatusOr<PublicationGrant> Publish(
+      absl::string_view topic, const PublicationRequest& request,
+      std::shared_ptr<TopicEndpoint> endpoint);
+  // Ends publication `publication_id` (a Publish handle): the daemon closes
+  // its subscriptions and tells the subscribers. `endpoint` hears nothing
+  // more. NOT_FOUND for an unknown handle.
+  absl::Status Unpublish(uint64_t publication_id);
+  // Subscribes to `topic`, which need not have a publisher yet: `endpoint`
+  // hears OnSubscriptionOpened for each publisher the topic gets (one at a
+  // time) and OnSubscriptionClosed when it leaves. Returns this session's
+  // handle for the subscriber (stable across reconnections). Errors as
+  // Publish's, without ALREADY_EXISTS.
+  absl::StatusOr<uint64_t> Subscribe(absl::string_view topic,
+                                     const SubscriptionRequest& request,
+                                     std::shared_ptr<TopicEndpoint> endpoint);
+  // Ends subscriber `subscriber_id` (a Subscribe handle) and its
+  // subscription. NOT_FOUND for an unknown handle.
+  absl::Status Unsubscribe(uint64_t subscriber_id);
+
   // The daemon's id for this process (changes on reconnection).
   uint64_t process_id() const;
   const std::string& name() const { return options_.name; }
@@ -163,6 +200,24 @@ class SessionCore {
     bool failure_from_daemon = false;  // kFailed: the daemon's PortClosed
     std::weak_ptr<PortCore> core;      // kLive: to close it
     std::weak_ptr<const PortStatsSource> stats;  // kLive: for StatsReport
+  };
+  // One Publish or Subscribe of this session, by its handle.
+  struct TopicEntry {
+    bool publisher = false;
+    std::string topic;
+    PublicationRequest publication;    // publisher
+    SubscriptionRequest subscription;  // subscriber
+    std::shared_ptr<TopicEndpoint> endpoint;
+    // The current daemon's publication_id / subscriber_id (0: none, e.g.
+    // after a reconnection whose Publish failed).
+    uint64_t daemon_id = 0;
+    // Subscriptions handed to the endpoint and not closed since.
+    absl::flat_hash_set<uint64_t> open;
+  };
+  // A notice for an endpoint, for the link thread to deliver.
+  struct TopicDelivery {
+    std::shared_ptr<TopicEndpoint> endpoint;
+    BrokerNotice notice;  // subscription_opened or subscription_closed
   };
   // What Register + Attach yield.
   struct Registration {
@@ -202,6 +257,31 @@ class SessionCore {
   void OnPortOpened(BrokerNotice notice);
   void OnPortClosed(const v1::PortClosed& closed);
   void PushStats();
+  // Topics (session_topics_core.cc). A Subscription notice for the
+  // endpoint it belongs to is queued for delivery; one whose registration
+  // is not known yet waits while a Publish/Subscribe call is in flight
+  // (its answer may trail the notice), and is dropped otherwise.
+  void OnTopicNotice(BrokerNotice notice);
+  void RouteTopicNotice(BrokerNotice notice) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls the endpoints with what is queued (link thread, without mu_).
+  void DeliverTopicNotices();
+  // Wakes the link thread to deliver what is queued.
+  void WakeForTopics() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The publishers' per-subscription counters, into `report`.
+  void AddTopicStats(v1::StatsReport* report);
+  // Publish or Subscribe `entry` at the daemon; its daemon id.
+  absl::StatusOr<uint64_t> RegisterTopic(const TopicEntry& entry,
+                                         PublicationGrant* grant);
+  // Installs `entry` under `handle` with `daemon_id` and takes the notices
+  // that came ahead of the answer.
+  void InstallTopic(uint64_t handle, uint64_t daemon_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends one topic call: the early notices go once no call is in flight.
+  void EndTopicCall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a reconnection: closes every subscription the old daemon made
+  // and publishes and subscribes again at the new one.
+  void RestoreTopics();
+  absl::Status EndTopic(uint64_t handle, bool publisher);
   absl::StatusOr<std::unique_ptr<Port>> Adopt(PendingPort pending,
                                               PortEntry shape);
   // Waits for port `port_id`'s notice (kOffered or kFailed).
@@ -250,6 +330,25 @@ class SessionCore {
   // kIncoming ports in arrival order, for AcceptPort (ids whose entry left
   // that state are skipped).
   std::deque<uint64_t> incoming_ ABSL_GUARDED_BY(mu_);
+
+  // Topics: this session's publications and subscribers by handle, the
+  // handle of each by the daemon's id, and the owner of each open
+  // subscription.
+  absl::flat_hash_map<uint64_t, TopicEntry> topics_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, uint64_t> topic_by_daemon_id_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, uint64_t> subscription_owner_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_topic_handle_ ABSL_GUARDED_BY(mu_) = 1;
+  // Publish/Subscribe calls waiting for the daemon's answer, and the
+  // notices that arrived for a registration not known yet (bounded).
+  int topic_calls_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<BrokerNotice> early_topic_notices_ ABSL_GUARDED_BY(mu_);
+  // Notices for the link thread to deliver, in arrival order.
+  std::deque<TopicDelivery> topic_deliveries_ ABSL_GUARDED_BY(mu_);
+  // eventfd: deliveries are queued (made with the link thread's wake_fd_).
+  UniqueFd topic_wake_fd_ ABSL_GUARDED_BY(mu_);
+  int topic_wake_fd_for_link_ = -1;
 };
 
 }  // namespace internal

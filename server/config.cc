@@ -60,7 +60,33 @@ void FillConnectionDefaults(const config::v1::Limits& l,
   }
 }
 
+void FillTopicDefaults(DaemonConfig* config) {
+  using Limits = config::v1::Limits;
+  auto* l = config->mutable_limits();
+  Default(l, &Limits::max_topics, &Limits::set_max_topics, kDefaultMaxTopics);
+  Default(l, &Limits::max_subscribers_per_topic,
+          &Limits::set_max_subscribers_per_topic,
+          kDefaultMaxSubscribersPerTopic);
+  Default(l, &Limits::max_subscriptions_per_process,
+          &Limits::set_max_subscriptions_per_process,
+          kDefaultMaxSubscriptionsPerProcess);
+  Default(l, &Limits::max_publications_per_process,
+          &Limits::set_max_publications_per_process,
+          kDefaultMaxPublicationsPerProcess);
+  Default(l, &Limits::max_topic_history, &Limits::set_max_topic_history,
+          kDefaultMaxTopicHistory);
+  Default(l, &Limits::max_topic_queue_depth, &Limits::set_max_topic_queue_depth,
+          kDefaultMaxTopicQueueDepth);
+  Default(l, &Limits::max_bytes_per_topic, &Limits::set_max_bytes_per_topic,
+          kDefaultMaxBytesPerTopic);
+  auto* m = config->mutable_metrics();
+  Default(m, &config::v1::Metrics::max_subscription_series,
+          &config::v1::Metrics::set_max_subscription_series,
+          kDefaultMaxSubscriptionSeries);
+}
+
 void FillDefaults(DaemonConfig* config) {
+  FillTopicDefaults(config);
   if (config->attach_timeout_ms() == 0) {
     config->set_attach_timeout_ms(kDefaultAttachTimeoutMs);
   }

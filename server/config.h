@@ -37,6 +37,14 @@ inline constexpr uint32_t kDefaultChunkSize = 16 * 1024;
 inline constexpr uint32_t kDefaultChunkCount = 1024;
 inline constexpr uint32_t kDefaultInlineThreshold = 1024;
 inline constexpr uint32_t kDefaultMaxPortSeries = 256;
+inline constexpr uint32_t kDefaultMaxSubscriptionSeries = 256;
+inline constexpr uint32_t kDefaultMaxTopics = 4096;
+inline constexpr uint32_t kDefaultMaxSubscribersPerTopic = 64;
+inline constexpr uint32_t kDefaultMaxSubscriptionsPerProcess = 256;
+inline constexpr uint32_t kDefaultMaxPublicationsPerProcess = 64;
+inline constexpr uint32_t kDefaultMaxTopicHistory = 1024;
+inline constexpr uint32_t kDefaultMaxTopicQueueDepth = 4096;
+inline constexpr uint64_t kDefaultMaxBytesPerTopic = 1ull << 30;
 // Inline payloads ride in one socket datagram; keep them well inside the
 // default socket buffer.
 inline constexpr uint32_t kMaxInlineThreshold = 64 * 1024;
