@@ -42,11 +42,11 @@ absl::Status TopicPool::Grow() {
   absl::StatusOr<std::unique_ptr<TopicSegment>> memory =
       TopicSegment::Create(id, geometry_.data_size());
   if (!memory.ok()) return memory.status();
-  auto slot = std::make_unique<Slot>(Slot{
-      std::move(*memory),
-      std::vector<std::atomic<uint64_t>>(
-          ChunkMap::WordsFor(geometry_.chunk_count)),
-      ChunkMap(nullptr, 0)});
+  auto slot = std::make_unique<Slot>(
+      Slot{std::move(*memory),
+           std::vector<std::atomic<uint64_t>>(
+               ChunkMap::WordsFor(geometry_.chunk_count)),
+           ChunkMap(nullptr, 0)});
   slot->chunks = ChunkMap(slot->free_words.data(), geometry_.chunk_count);
   slot->chunks.InitAllFree();
   segments_.push_back(std::move(slot));

@@ -15,7 +15,6 @@
 namespace shmport::internal {
 namespace {
 
-
 void Signal(const UniqueFd& eventfd) {
   const uint64_t one = 1;
   (void)!::write(eventfd.get(), &one, sizeof(one));
@@ -62,9 +61,9 @@ absl::StatusOr<std::shared_ptr<PublisherCore>> PublisherCore::Create(
   return core;
 }
 
-PublisherCore::PublisherCore(std::string topic,
-                             const PublisherOptions& options, UniqueFd epoll,
-                             UniqueFd wake, UniqueFd memory_event)
+PublisherCore::PublisherCore(std::string topic, const PublisherOptions& options,
+                             UniqueFd epoll, UniqueFd wake,
+                             UniqueFd memory_event)
     : topic_(std::move(topic)),
       options_(options),
       epoll_(std::move(epoll)),
@@ -223,10 +222,9 @@ bool PublisherCore::Pump(TopicSubscription& sub) {
     absl::Status s = AnnounceSegments(sub);
     const uint64_t misses = s.ok() ? sub.TakeUnreportedMisses() : 0;
     if (s.ok() && misses > 0) {
-      s = sub.channel()->Send(topic_wire::Message(topic_wire::Type::kMissed)
-                                  .Put(misses)
-                                  .bytes(),
-                              {}, false, /*dont_wait=*/true);
+      s = sub.channel()->Send(
+          topic_wire::Message(topic_wire::Type::kMissed).Put(misses).bytes(),
+          {}, false, /*dont_wait=*/true);
       if (!s.ok()) sub.RestoreUnreportedMisses(misses);
     }
     const uint64_t sequence = sub.next_queued();
@@ -235,12 +233,12 @@ bool PublisherCore::Pump(TopicSubscription& sub) {
         static_cast<uint64_t>(record.run.count) * options_.geometry.chunk_size;
     if (s.ok() && options_.max_held_bytes > 0 &&
         sub.stats().held_bytes + chunk_bytes > options_.max_held_bytes) {
-      CutOff(sub, absl::ResourceExhaustedError(absl::StrCat(
-                      "topic ", topic_, ": subscription ", sub.id(), " holds ",
-                      sub.held().size(), " samples (",
-                      sub.stats().held_bytes, " bytes); one more would pass ",
-                      "the publisher's max_held_bytes ",
-                      options_.max_held_bytes)));
+      CutOff(sub,
+             absl::ResourceExhaustedError(absl::StrCat(
+                 "topic ", topic_, ": subscription ", sub.id(), " holds ",
+                 sub.held().size(), " samples (", sub.stats().held_bytes,
+                 " bytes); one more would pass ",
+                 "the publisher's max_held_bytes ", options_.max_held_bytes)));
       return false;
     }
     if (s.ok()) s = SendSample(sub, sequence, record);
@@ -359,8 +357,8 @@ void PublisherCore::CutOff(TopicSubscription& sub, const absl::Status& reason) {
   ++cut_off_;
   topic_wire::CutOff body{static_cast<uint32_t>(reason.code()), 0};
   const absl::string_view text = reason.message().substr(
-      0, std::min<size_t>(reason.message().size(),
-                          topic_wire::kMaxReasonBytes));
+      0,
+      std::min<size_t>(reason.message().size(), topic_wire::kMaxReasonBytes));
   topic_wire::Message m(topic_wire::Type::kCutOff);
   m.Put(body);
   const absl::Span<const uint8_t> head = m.bytes(text.size());

@@ -12,7 +12,6 @@
 namespace shmport::internal {
 namespace {
 
-
 constexpr int kMessagesPerTurn = 64;
 // Anything a subscriber may send fits: HELLO, RELEASE of kMaxReleases.
 constexpr size_t kReceiveBytes =
@@ -71,9 +70,9 @@ void PublisherCore::OnReadable(uint64_t subscription_id) {
       if (absl::IsUnavailable(got.status())) {
         EndSubscription(sub);
       } else {
-        CutOff(sub, absl::InvalidArgumentError(absl::StrCat(
-                        "topic ", topic_, ": subscription ", sub.id(), ": ",
-                        got.status().message())));
+        CutOff(sub, absl::InvalidArgumentError(
+                        absl::StrCat("topic ", topic_, ": subscription ",
+                                     sub.id(), ": ", got.status().message())));
       }
       return;
     }
@@ -100,14 +99,15 @@ void PublisherCore::OnSubscriberMessage(TopicSubscription& sub,
           "; this publisher speaks ", topic_wire::kProtocolVersion));
     } else if (hello.role !=
                static_cast<uint16_t>(topic_wire::Role::kSubscriber)) {
-      status = absl::InvalidArgumentError(
-          absl::StrCat("HELLO with role ", hello.role, ", expected 2 "
-                       "(subscriber)"));
+      status = absl::InvalidArgumentError(absl::StrCat("HELLO with role ",
+                                                       hello.role,
+                                                       ", expected 2 "
+                                                       "(subscriber)"));
     }
     sub.hello_received = true;
   } else if (status.ok() && !sub.hello_received) {
-    status = absl::InvalidArgumentError(absl::StrCat(
-        topic_wire::TypeName(message->type), " before HELLO"));
+    status = absl::InvalidArgumentError(
+        absl::StrCat(topic_wire::TypeName(message->type), " before HELLO"));
   } else if (status.ok() && message->type == topic_wire::Type::kRelease) {
     status = OnRelease(sub, *message);
     if (status.ok()) {
@@ -115,13 +115,12 @@ void PublisherCore::OnSubscriberMessage(TopicSubscription& sub,
       return;
     }
   } else if (status.ok()) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat(topic_wire::TypeName(message->type),
-                     ", which only a publisher sends"));
+    status = absl::InvalidArgumentError(absl::StrCat(
+        topic_wire::TypeName(message->type), ", which only a publisher sends"));
   }
   if (!status.ok()) {
-    CutOff(sub, absl::Status(status.code(),
-                             absl::StrCat(who, status.message())));
+    CutOff(sub,
+           absl::Status(status.code(), absl::StrCat(who, status.message())));
   }
 }
 

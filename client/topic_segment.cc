@@ -23,16 +23,15 @@ absl::StatusOr<std::unique_ptr<TopicSegment>> TopicSegment::Create(
   const std::string name = absl::StrCat("shmport-topic-", id);
   UniqueFd fd(sys::MemfdCreate(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd.valid()) {
-    return ErrnoToStatus(errno, absl::StrCat("memfd_create for topic segment ",
-                                             id));
+    return ErrnoToStatus(errno,
+                         absl::StrCat("memfd_create for topic segment ", id));
   }
   if (sys::Ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    return ErrnoToStatus(errno,
-                         absl::StrCat("sizing topic segment ", id, " to ",
-                                      size, " bytes"));
+    return ErrnoToStatus(errno, absl::StrCat("sizing topic segment ", id,
+                                             " to ", size, " bytes"));
   }
-  void* base = sys::Mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                         fd.get(), 0);
+  void* base =
+      sys::Mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) {
     return ErrnoToStatus(errno, absl::StrCat("mapping topic segment ", id));
   }
@@ -42,8 +41,8 @@ absl::StatusOr<std::unique_ptr<TopicSegment>> TopicSegment::Create(
     ::munmap(base, size);
     return ErrnoToStatus(e, absl::StrCat("sealing topic segment ", id));
   }
-  return std::unique_ptr<TopicSegment>(new TopicSegment(
-      id, size, std::move(fd), static_cast<uint8_t*>(base)));
+  return std::unique_ptr<TopicSegment>(
+      new TopicSegment(id, size, std::move(fd), static_cast<uint8_t*>(base)));
 }
 
 absl::StatusOr<std::shared_ptr<TopicSegment>> TopicSegment::Open(
@@ -62,14 +61,14 @@ absl::StatusOr<std::shared_ptr<TopicSegment>> TopicSegment::Open(
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<uint64_t>(st.st_size) != size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "topic segment ", id, ": file size ", st.st_size, ", announced ",
-        size));
+    return absl::InvalidArgumentError(absl::StrCat("topic segment ", id,
+                                                   ": file size ", st.st_size,
+                                                   ", announced ", size));
   }
   void* base = sys::Mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) {
-    return ErrnoToStatus(errno, absl::StrCat("mapping topic segment ", id,
-                                             " read-only"));
+    return ErrnoToStatus(
+        errno, absl::StrCat("mapping topic segment ", id, " read-only"));
   }
   return std::shared_ptr<TopicSegment>(
       new TopicSegment(id, size, UniqueFd(), static_cast<uint8_t*>(base)));

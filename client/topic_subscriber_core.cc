@@ -42,8 +42,8 @@ absl::StatusOr<std::shared_ptr<SubscriberCore>> SubscriberCore::Create(
 }
 
 SubscriberCore::SubscriberCore(std::string topic,
-                               const SubscriberOptions& options,
-                               UniqueFd epoll, UniqueFd wake)
+                               const SubscriberOptions& options, UniqueFd epoll,
+                               UniqueFd wake)
     : topic_(std::move(topic)),
       options_(options),
       epoll_(std::move(epoll)),
@@ -112,9 +112,9 @@ void SubscriberCore::Drop(const std::shared_ptr<SubscriberLink>& link) {
   {
     MutexLock lock(&mu_);
     if (link_ == link) link_.reset();
-    stats_.segments_mapped -= std::count_if(
-        link->segments.begin(), link->segments.end(),
-        [](const auto& s) { return s != nullptr; });
+    stats_.segments_mapped -=
+        std::count_if(link->segments.begin(), link->segments.end(),
+                      [](const auto& s) { return s != nullptr; });
   }
   // Held Samples keep their own segments mapped; the rest go now.
   link->segments.clear();
@@ -128,8 +128,8 @@ void SubscriberCore::WaitReadable(const Deadline& deadline) {
   if (!deadline.infinite()) {
     ms = left <= absl::ZeroDuration()
              ? 0
-             : static_cast<int>(absl::ToInt64Milliseconds(
-                   left + absl::Milliseconds(1)));
+             : static_cast<int>(
+                   absl::ToInt64Milliseconds(left + absl::Milliseconds(1)));
   }
   epoll_event ev;
   if (::epoll_wait(epoll_.get(), &ev, 1, ms) > 0 && ev.data.u64 == kWakeId) {
@@ -191,16 +191,15 @@ absl::StatusOr<std::optional<Sample>> SubscriberCore::OnMessage(
   std::optional<Sample> sample;
   if (status.ok() && message->type != topic_wire::Type::kHello &&
       !link->hello) {
-    status = absl::InvalidArgumentError(absl::StrCat(
-        topic_wire::TypeName(message->type), " before HELLO"));
+    status = absl::InvalidArgumentError(
+        absl::StrCat(topic_wire::TypeName(message->type), " before HELLO"));
   } else if (status.ok()) {
     switch (message->type) {
       case topic_wire::Type::kHello:
         status = OnHello(*link, message->As<topic_wire::TopicHello>());
         break;
       case topic_wire::Type::kNewSegment:
-        status = OnNewSegment(*link,
-                              message->As<topic_wire::TopicNewSegment>(),
+        status = OnNewSegment(*link, message->As<topic_wire::TopicNewSegment>(),
                               std::move(fds[0]));
         break;
       case topic_wire::Type::kSample: {
@@ -262,8 +261,7 @@ absl::Status SubscriberCore::OnHello(SubscriberLink& link,
   const SegmentGeometry g{hello.chunk_size, hello.chunk_count};
   if (absl::Status s = ValidateGeometry(g); !s.ok()) return s;
   if (hello.inline_threshold > topic_wire::kMaxInlinePayload ||
-      hello.max_segments == 0 ||
-      hello.window > TopicSubscription::kMaxWindow) {
+      hello.max_segments == 0 || hello.window > TopicSubscription::kMaxWindow) {
     return absl::InvalidArgumentError(absl::StrCat(
         "HELLO: inline_threshold ", hello.inline_threshold, " (max ",
         topic_wire::kMaxInlinePayload, "), max_segments ", hello.max_segments,
@@ -282,9 +280,8 @@ absl::Status SubscriberCore::OnNewSegment(
   if (id >= link.segments.size()) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "NEW_SEGMENT ", id, " beyond the ", link.segments.size(),
-        " segments allowed (max_segments: publisher ",
-        link.hello->max_segments, ", subscriber ", options_.max_segments,
-        ")"));
+        " segments allowed (max_segments: publisher ", link.hello->max_segments,
+        ", subscriber ", options_.max_segments, ")"));
   }
   if (link.segments[id] != nullptr) {
     return absl::InvalidArgumentError(
@@ -328,9 +325,9 @@ absl::StatusOr<Sample> SubscriberCore::OnSample(
     const topic_wire::SampleRef& ref) {
   if (ref.segment_id >= link->segments.size() ||
       link->segments[ref.segment_id] == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SAMPLE ", ref.sequence, " in segment ", ref.segment_id,
-        ", which was not announced"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SAMPLE ", ref.sequence, " in segment ", ref.segment_id,
+                     ", which was not announced"));
   }
   const topic_wire::TopicHello& h = *link->hello;
   const uint64_t room =
@@ -363,10 +360,10 @@ absl::StatusOr<Sample> SubscriberCore::OnInlineSample(
   const uint64_t sequence = message.U64(0);
   const absl::Span<const uint8_t> payload = message.inline_payload();
   if (payload.size() > link->hello->inline_threshold) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SAMPLE_INLINE ", sequence, " of ", payload.size(),
-        " bytes, above the publisher's inline_threshold ",
-        link->hello->inline_threshold));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SAMPLE_INLINE ", sequence, " of ", payload.size(),
+                     " bytes, above the publisher's inline_threshold ",
+                     link->hello->inline_threshold));
   }
   if (absl::Status s = CheckSequence(*link, sequence); !s.ok()) return s;
   std::unique_ptr<uint8_t[]> bytes(new uint8_t[payload.size() + 1]);

@@ -31,7 +31,8 @@ class TopicSubscription {
   const SubscriptionTerms& terms() const { return terms_; }
   const std::shared_ptr<UnixChannel>& channel() const { return channel_; }
   bool drops() const {
-    return terms_.slow_subscriber == SubscriptionTerms::SlowSubscriber::kDropOldest;
+    return terms_.slow_subscriber ==
+           SubscriptionTerms::SlowSubscriber::kDropOldest;
   }
   uint32_t window() const {
     return std::clamp<uint32_t>(terms_.queue_depth, 1, kMaxWindow);
@@ -73,7 +74,9 @@ class TopicSubscription {
 
   const absl::flat_hash_set<uint64_t>& held() const { return held_; }
   const std::deque<uint64_t>& queued() const { return queued_; }
-  uint64_t TakeUnreportedMisses() { return std::exchange(unreported_misses_, 0); }
+  uint64_t TakeUnreportedMisses() {
+    return std::exchange(unreported_misses_, 0);
+  }
   void RestoreUnreportedMisses(uint64_t n) { unreported_misses_ += n; }
   uint64_t unreported_misses() const { return unreported_misses_; }
 
@@ -92,8 +95,8 @@ class TopicSubscription {
   const uint64_t id_;
   const SubscriptionTerms terms_;
   const std::shared_ptr<UnixChannel> channel_;
-  std::deque<uint64_t> queued_;          // not yet delivered, oldest first
-  absl::flat_hash_set<uint64_t> held_;   // delivered, not given back
+  std::deque<uint64_t> queued_;         // not yet delivered, oldest first
+  absl::flat_hash_set<uint64_t> held_;  // delivered, not given back
   uint64_t unreported_misses_ = 0;
   SubscriptionStats stats_;
 };

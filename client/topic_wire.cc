@@ -72,15 +72,15 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
         absl::StrCat("unknown topic message type ", h.type));
   }
   if (h.flags != 0 || h.reserved != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: flags 0x%x / reserved 0x%x must be 0", TypeName(type), h.flags,
-        h.reserved));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: flags 0x%x / reserved 0x%x must be 0",
+                        TypeName(type), h.flags, h.reserved));
   }
   const size_t body = bytes.size() - kHeaderBytes;
   if (h.length != body) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        TypeName(type), ": header length ", h.length, " but ", body,
-        " body bytes arrived"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(TypeName(type), ": header length ", h.length, " but ",
+                     body, " body bytes arrived"));
   }
   if (body < rule.fixed || body > rule.fixed + rule.max_extra) {
     return absl::InvalidArgumentError(

@@ -49,7 +49,7 @@ struct PublisherOptions {
   // a run of whole chunks of one segment, so the largest sample is
   // chunk_size * chunk_count bytes.
   SegmentGeometry geometry{64 * 1024, 256};  // 16 MiB per segment
-  uint32_t max_segments = 4;  // segments made as the pool fills
+  uint32_t max_segments = 4;                 // segments made as the pool fills
   // Samples of at most this many bytes travel inline in the socket message
   // (copied once per subscriber); larger ones in shared memory.
   uint32_t inline_threshold = 1024;
@@ -160,7 +160,7 @@ class Sample {
   void Release();
 
   std::shared_ptr<internal::SubscriberLink> link_;  // where releases go
-  std::shared_ptr<const void> mapping_;  // keeps the segment mapped
+  std::shared_ptr<const void> mapping_;             // keeps the segment mapped
   std::unique_ptr<uint8_t[]> inline_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
@@ -178,9 +178,8 @@ class Publisher {
   // kBlockPublisher subscribers to take their queues). DEADLINE_EXCEEDED
   // names what it waited for; INVALID_ARGUMENT when `size` exceeds one
   // segment's data area.
-  absl::StatusOr<SampleBuffer> Allocate(size_t size,
-                                        absl::Duration timeout = absl::Seconds(
-                                            10));
+  absl::StatusOr<SampleBuffer> Allocate(
+      size_t size, absl::Duration timeout = absl::Seconds(10));
   absl::StatusOr<SampleBuffer> TryAllocate(size_t size);
   // Hands `buffer` (of this publisher) to every subscription; returns its
   // sequence number. The buffer's bytes must not change afterwards.

@@ -22,8 +22,8 @@
 namespace shmport {
 namespace {
 
-using ::testing::HasSubstr;
 using internal::TopicSegment;
+using ::testing::HasSubstr;
 
 constexpr uint64_t kSize = 64 * 1024;
 
@@ -34,9 +34,9 @@ TEST(TopicSegmentTest, SubscriberCannotMapItWritable) {
   ASSERT_TRUE(segment.ok()) << segment.status();
   UniqueFd fd = Dup((*segment)->fd());
   errno = 0;
-  EXPECT_EQ(::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   fd.get(), 0),
-            MAP_FAILED);
+  EXPECT_EQ(
+      ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0),
+      MAP_FAILED);
   EXPECT_EQ(errno, EPERM);
 }
 
@@ -57,9 +57,8 @@ TEST(TopicSegmentTest, SubscriberCannotWriteResizeOrPunchTheFile) {
   EXPECT_LT(::pwrite(fd, garbage, sizeof(garbage), 0), 0);
   EXPECT_NE(::ftruncate(fd, 0), 0);
   EXPECT_NE(::ftruncate(fd, 2 * kSize), 0);
-  EXPECT_NE(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-                        kSize),
-            0);
+  EXPECT_NE(
+      ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, kSize), 0);
   // Reopening the file does not help: the seals are on the inode.
   UniqueFd reopened(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(),
                            O_RDWR | O_CLOEXEC));
@@ -100,7 +99,7 @@ TEST(TopicWireTest, DecodeChecksLengthTypeAndFds) {
   m.Put(uint64_t{7});
   absl::Span<const uint8_t> ok = m.bytes();
   EXPECT_TRUE(topic_wire::Decode(ok, 0).ok());
-  EXPECT_FALSE(topic_wire::Decode(ok, 1).ok());               // an fd
+  EXPECT_FALSE(topic_wire::Decode(ok, 1).ok());                 // an fd
   EXPECT_FALSE(topic_wire::Decode(ok.subspan(0, 12), 0).ok());  // short
   std::vector<uint8_t> bad(ok.begin(), ok.end());
   bad[0] = 99;
@@ -135,9 +134,8 @@ TEST(TopicCoreTest, OneSubscriberInProcessGetsEverySampleAndGivesItBack) {
     EXPECT_EQ(sample->in_shared_memory(), size > options.inline_threshold);
     EXPECT_TRUE(testing::CheckPayload(seq, sample->data()));
   }
-  EXPECT_TRUE(testing::Eventually([&] {
-    return publisher->stats().chunks_in_use == 0;
-  }));
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return publisher->stats().chunks_in_use == 0; }));
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ constexpr uint32_t kDepth = 8;
 
 internal::SubscriptionTerms DropOldest() {
   internal::SubscriptionTerms terms;
-  terms.slow_subscriber = internal::SubscriptionTerms::SlowSubscriber::kDropOldest;
+  terms.slow_subscriber =
+      internal::SubscriptionTerms::SlowSubscriber::kDropOldest;
   terms.queue_depth = kDepth;
   return terms;
 }
@@ -116,7 +117,8 @@ Rates PublishTo(bool with_stopped) {
                 << ", told it missed " << report->missed << "\n";
     }
   }
-  EXPECT_TRUE(Eventually([&] { return publisher->stats().chunks_in_use == 0; }));
+  EXPECT_TRUE(
+      Eventually([&] { return publisher->stats().chunks_in_use == 0; }));
   return run;
 }
 

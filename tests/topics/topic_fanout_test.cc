@@ -79,8 +79,8 @@ TEST(TopicFanoutTest, EightSubscribersGetAHundredThousandSamplesInOrder) {
   EXPECT_TRUE(Eventually([&] { return publisher->stats().chunks_in_use == 0; }))
       << publisher->stats().chunks_in_use << " chunks still in use";
   EXPECT_EQ(publisher->stats().subscriptions_cut_off, 0u);
-  std::cerr << kSamples << " samples to " << kSubscribers
-            << " subscribers in " << elapsed << "\n";
+  std::cerr << kSamples << " samples to " << kSubscribers << " subscribers in "
+            << elapsed << "\n";
   publisher.reset();
   subs.clear();  // their report pipes
   EXPECT_EQ(census.LeakedFds(), 0) << census.Describe();

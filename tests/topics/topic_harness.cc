@@ -74,12 +74,14 @@ bool CheckPayload(uint64_t sequence, absl::Span<const uint8_t> bytes) {
 }
 
 uint64_t SizeFor(uint64_t sequence, uint64_t max, uint64_t seed) {
-  return max == 0 ? 0 : Mix(sequence * 0x2545F4914F6CDD1DULL + seed) % (max + 1);
+  return max == 0 ? 0
+                  : Mix(sequence * 0x2545F4914F6CDD1DULL + seed) % (max + 1);
 }
 
 absl::StatusOr<std::unique_ptr<SubscriberProcess>> SubscriberProcess::Start(
     Body body) {
-  absl::StatusOr<std::pair<UnixChannel, UnixChannel>> pair = UnixChannel::Pair();
+  absl::StatusOr<std::pair<UnixChannel, UnixChannel>> pair =
+      UnixChannel::Pair();
   if (!pair.ok()) return pair.status();
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -134,8 +136,7 @@ SubscriberReport ReadSamples(UniqueFd socket, const ReadPlan& plan) {
   return report;
 }
 
-void ReadInto(UniqueFd socket, const ReadPlan& plan,
-              SubscriberReport* out) {
+void ReadInto(UniqueFd socket, const ReadPlan& plan, SubscriberReport* out) {
   SubscriberReport& report = *out;
   absl::StatusOr<std::shared_ptr<internal::SubscriberCore>> core =
       internal::SubscriberCore::Create("t/test", plan.options);
@@ -196,8 +197,8 @@ absl::Status PublishSamples(Publisher& publisher, uint64_t count,
     absl::StatusOr<uint64_t> published = publisher.Publish(std::move(*buffer));
     if (!published.ok()) return published.status();
     if (*published != sequence) {
-      return absl::InternalError(absl::StrCat("published ", *published,
-                                              ", expected ", sequence));
+      return absl::InternalError(
+          absl::StrCat("published ", *published, ", expected ", sequence));
     }
   }
   return absl::OkStatus();

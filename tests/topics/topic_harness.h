@@ -37,8 +37,8 @@ struct SubscriberReport {
   uint64_t out_of_order = 0;  // gaps the missed count does not explain
   uint64_t missed = 0;        // the publisher's MISSED notices, summed
   uint64_t bytes = 0;
-  int64_t elapsed_us = 0;     // first measured sample to last
-  uint64_t measured = 0;      // samples from ReadPlan::measure_from on
+  int64_t elapsed_us = 0;  // first measured sample to last
+  uint64_t measured = 0;   // samples from ReadPlan::measure_from on
   // A hostile subscriber: writes into the publisher's memory that worked
   // (must be none), and pages of its private copy it filled with garbage.
   int32_t shared_writes = 0;

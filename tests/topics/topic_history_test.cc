@@ -93,10 +93,10 @@ TEST(TopicHistoryTest, JoinDuringPublishingHasNoGapNoRepeat) {
   ASSERT_TRUE(joiner.ok());
   auto publisher = PublisherWithHistory(5);
   std::atomic<bool> ok{true};
-  std::thread writer([&] {
-    ok = PublishSamples(*publisher, kTotal, kMaxSize).ok();
-  });
-  ASSERT_TRUE(Eventually([&] { return publisher->stats().samples_published > 500; }));
+  std::thread writer(
+      [&] { ok = PublishSamples(*publisher, kTotal, kMaxSize).ok(); });
+  ASSERT_TRUE(
+      Eventually([&] { return publisher->stats().samples_published > 500; }));
   Open(Endpoint(*publisher), 1, (*joiner)->TakeSocket(), WithHistory(5));
   writer.join();
   ASSERT_TRUE(ok);

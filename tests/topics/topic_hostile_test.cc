@@ -100,15 +100,16 @@ void Attack(int fd, uint64_t size, SubscriberReport* report) {
     ++report->shared_writes;
   }
   if (::ftruncate(fd, 0) == 0) ++report->shared_writes;
-  UniqueFd reopened(::open(absl::StrCat("/proc/self/fd/", fd).c_str(),
-                           O_RDWR | O_CLOEXEC));
+  UniqueFd reopened(
+      ::open(absl::StrCat("/proc/self/fd/", fd).c_str(), O_RDWR | O_CLOEXEC));
   if (reopened.valid()) {
     void* again = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED,
                          reopened.get(), 0);
     if (again != MAP_FAILED) scribble(again);
   }
   // Its own copy-on-write pages: writable, and nobody else's business.
-  void* mine = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  void* mine =
+      ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   if (mine != MAP_FAILED) {
     std::memset(mine, 0xa5, size);
     report->pages_scribbled += size / 4096;
@@ -204,8 +205,9 @@ TEST(TopicHostileTest, LiarsAreCutOffWithTheirReasonOthersIntactNoLeak) {
     honest.push_back(std::move(*sub));
   }
   for (const Case& c : kCases) {
-    auto sub = SubscriberProcess::Start(
-        [lie = c.lie](UniqueFd socket) { return Hostile(std::move(socket), lie); });
+    auto sub = SubscriberProcess::Start([lie = c.lie](UniqueFd socket) {
+      return Hostile(std::move(socket), lie);
+    });
     ASSERT_TRUE(sub.ok()) << sub.status();
     hostile.push_back(std::move(*sub));
   }
@@ -242,7 +244,8 @@ TEST(TopicHostileTest, LiarsAreCutOffWithTheirReasonOthersIntactNoLeak) {
     EXPECT_NE(report->error_code, 0);
   }
   EXPECT_EQ(publisher->stats().subscriptions_cut_off, std::size(kCases));
-  EXPECT_TRUE(Eventually([&] { return publisher->stats().chunks_in_use == 0; }));
+  EXPECT_TRUE(
+      Eventually([&] { return publisher->stats().chunks_in_use == 0; }));
   publisher.reset();
   honest.clear();
   hostile.clear();

@@ -100,7 +100,8 @@ TEST(TopicKillTest, KilledSubscribersGiveEverythingBackOthersUnharmed) {
     EXPECT_EQ(report->out_of_order, 0u);
   }
   // Only the history (the last 3 samples) still holds chunks.
-  EXPECT_TRUE(Eventually([&] { return publisher->stats().subscriptions.empty(); }));
+  EXPECT_TRUE(
+      Eventually([&] { return publisher->stats().subscriptions.empty(); }));
   uint64_t history_chunks = 0;
   for (uint64_t seq = kTotal - 2; seq <= kTotal; ++seq) {
     const uint64_t size = SizeFor(seq, kMaxSize);
