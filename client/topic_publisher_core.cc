@@ -140,25 +140,23 @@ absl::Status PublisherCore::WaitForRoom(MutexLock* lock,
 
 absl::StatusOr<SampleBuffer> PublisherCore::Allocate(size_t size,
                                                      const Deadline& deadline) {
-  if (size > pool_.max_sample_bytes()) {
+  const uint64_t max_bytes = options_.geometry.data_size();
+  if (size > max_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "topic ", topic_, ": sample of ", size, " bytes exceeds a segment's ",
-        pool_.max_sample_bytes(), " (chunk_size x chunk_count)"));
+        max_bytes, " (chunk_size x chunk_count)"));
   }
   std::optional<ChunkRun> run;
+  uint8_t* data = nullptr;
   {
     MutexLock lock(&mu_);
     if (absl::Status s = WaitForRoom(&lock, deadline, size, &run); !s.ok()) {
       if (run) pool_.Free(*run);
       return s;
     }
+    if (run) data = pool_.data(*run);
   }
   if (!run) return TopicAccess::InlineBuffer(shared_from_this(), size);
-  uint8_t* data;
-  {
-    MutexLock lock(&mu_);
-    data = pool_.data(*run);
-  }
   return TopicAccess::SharedBuffer(
       shared_from_this(), *run, data,
       static_cast<size_t>(run->count) * options_.geometry.chunk_size, size);

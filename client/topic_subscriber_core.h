@@ -59,7 +59,8 @@ class SubscriberCore : public TopicEndpoint {
   // the error that ended the link.
   absl::StatusOr<std::optional<Sample>> OnMessage(
       const std::shared_ptr<SubscriberLink>& link,
-      absl::Span<const uint8_t> bytes, std::vector<UniqueFd> fds);
+      absl::Span<const uint8_t> bytes, std::vector<UniqueFd> fds)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive_mu_);
   absl::Status OnHello(SubscriberLink& link,
                        const topic_wire::TopicHello& hello);
   absl::Status OnNewSegment(SubscriberLink& link,

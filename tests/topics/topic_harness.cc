@@ -137,19 +137,29 @@ SubscriberReport ReadSamples(UniqueFd socket, const ReadPlan& plan) {
 }
 
 void ReadInto(UniqueFd socket, const ReadPlan& plan, SubscriberReport* out) {
-  SubscriberReport& report = *out;
   absl::StatusOr<std::shared_ptr<internal::SubscriberCore>> core =
       internal::SubscriberCore::Create("t/test", plan.options);
   if (!core.ok()) {
-    SetError(&report, core.status());
+    SetError(out, core.status());
     return;
   }
   Open(**core, 1, std::move(socket), plan.terms);
+  ReadFrom(
+      [&](absl::Duration timeout) {
+        return (*core)->Receive(internal::Deadline(timeout), true);
+      },
+      [&] { return (*core)->stats().samples_missed; }, plan, out);
+}
+
+void ReadFrom(
+    const std::function<absl::StatusOr<Sample>(absl::Duration)>& receive,
+    const std::function<uint64_t()>& missed_so_far, const ReadPlan& plan,
+    SubscriberReport* out) {
+  SubscriberReport& report = *out;
   std::deque<Sample> held;
   absl::Time first;
   for (;;) {
-    absl::StatusOr<Sample> sample =
-        (*core)->Receive(internal::Deadline(plan.timeout), true);
+    absl::StatusOr<Sample> sample = receive(plan.timeout);
     if (!sample.ok()) {
       SetError(&report, sample.status());
       break;
@@ -160,7 +170,7 @@ void ReadInto(UniqueFd socket, const ReadPlan& plan, SubscriberReport* out) {
     if (report.received == 0) {
       report.first_sequence = sample->sequence();
     } else {
-      const uint64_t missed = (*core)->stats().samples_missed;
+      const uint64_t missed = missed_so_far();
       if (sample->sequence() != report.last_sequence + 1 &&
           sample->sequence() - report.last_sequence - 1 >
               missed - report.missed) {
@@ -181,7 +191,7 @@ void ReadInto(UniqueFd socket, const ReadPlan& plan, SubscriberReport* out) {
       break;
     }
   }
-  report.missed = (*core)->stats().samples_missed;
+  report.missed = missed_so_far();
   report.elapsed_us = absl::ToInt64Microseconds(absl::Now() - first);
 }
 

@@ -91,6 +91,11 @@ struct ReadPlan {
   std::function<void(uint64_t received)> on_sample;
 };
 SubscriberReport ReadSamples(UniqueFd socket, const ReadPlan& plan);
+// The same checks over any source of samples (a Session's Subscriber).
+void ReadFrom(
+    const std::function<absl::StatusOr<Sample>(absl::Duration)>& receive,
+    const std::function<uint64_t()>& missed_so_far, const ReadPlan& plan,
+    SubscriberReport* report);
 
 // Publishes `count` samples of SizeFor(seq, max_size) bytes, each filled
 // with FillPayload. Fails on the first error.
