@@ -45,6 +45,14 @@ absl::Status ParseLinkFrame(absl::Span<const uint8_t> datagram,
                              static_cast<int>(datagram.size()))) {
     return absl::InvalidArgumentError("protocol error: malformed broker frame");
   }
+  if (frame->has_stats_report() &&
+      static_cast<size_t>(frame->stats_report().subscriptions_size()) >
+          kMaxReportedSubscriptions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("protocol error: StatsReport with ",
+                     frame->stats_report().subscriptions_size(),
+                     " subscriptions; at most ", kMaxReportedSubscriptions));
+  }
   return absl::OkStatus();
 }
 

@@ -294,6 +294,58 @@ grpc::ServerWriteReactor<v1::Event>* ControlService::WatchEvents(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ControlService::Publish(
+    grpc::CallbackServerContext* ctx, const v1::PublishRequest* request,
+    v1::PublishResponse* response) {
+  CallScope call(this);
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Answer(ctx, caller.status());
+  absl::StatusOr<v1::PublishResponse> result =
+      switchboard_->PublishTopic(*request, *caller);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
+}
+
+grpc::ServerUnaryReactor* ControlService::Unpublish(
+    grpc::CallbackServerContext* ctx, const v1::UnpublishRequest* request,
+    v1::UnpublishResponse* response) {
+  CallScope call(this);
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Answer(ctx, caller.status());
+  return Answer(ctx, switchboard_->UnpublishTopic(*request, *caller));
+}
+
+grpc::ServerUnaryReactor* ControlService::Subscribe(
+    grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request,
+    v1::SubscribeResponse* response) {
+  CallScope call(this);
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Answer(ctx, caller.status());
+  absl::StatusOr<v1::SubscribeResponse> result =
+      switchboard_->SubscribeTopic(*request, *caller);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
+}
+
+grpc::ServerUnaryReactor* ControlService::Unsubscribe(
+    grpc::CallbackServerContext* ctx, const v1::UnsubscribeRequest* request,
+    v1::UnsubscribeResponse* response) {
+  CallScope call(this);
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Answer(ctx, caller.status());
+  return Answer(ctx, switchboard_->UnsubscribeTopic(*request, *caller));
+}
+
+grpc::ServerUnaryReactor* ControlService::ListTopics(
+    grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest* request,
+    v1::ListTopicsResponse* response) {
+  CallScope call(this);
+  absl::StatusOr<v1::ListTopicsResponse> result =
+      switchboard_->ListTopics(*request);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
+}
+
 ControlService::CallScope::CallScope(ControlService* service)
     : service_(service) {
   MutexLock lock(&service_->calls_mu_);

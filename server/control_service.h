@@ -62,6 +62,21 @@ class ControlService final : public v1::ControlPlane::CallbackService {
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext* ctx,
       const v1::WatchEventsRequest* request) override;
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx,
+                                    const v1::PublishRequest* request,
+                                    v1::PublishResponse* response) override;
+  grpc::ServerUnaryReactor* Unpublish(grpc::CallbackServerContext* ctx,
+                                      const v1::UnpublishRequest* request,
+                                      v1::UnpublishResponse* response) override;
+  grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* ctx,
+                                      const v1::SubscribeRequest* request,
+                                      v1::SubscribeResponse* response) override;
+  grpc::ServerUnaryReactor* Unsubscribe(
+      grpc::CallbackServerContext* ctx, const v1::UnsubscribeRequest* request,
+      v1::UnsubscribeResponse* response) override;
+  grpc::ServerUnaryReactor* ListTopics(
+      grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest* request,
+      v1::ListTopicsResponse* response) override;
 
   // Waits until no call is in flight (watch streams included), or until
   // `deadline`. True when idle. gRPC's own Shutdown(deadline) also waits

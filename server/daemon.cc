@@ -382,15 +382,17 @@ absl::Status Daemon::StartGrpc(const std::string& address,
 absl::Status Daemon::StartMetrics(const std::string& bind_address) {
   if (bind_address.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<MetricsEndpoint>> metrics =
-      MetricsEndpoint::Start(bind_address, config_.metrics().max_port_series(),
-                             [this] {
-                               return TakeMetricsSnapshot(
-                                   {.switchboard = switchboard_.get(),
-                                    .rpc_refusals = &refusals_,
-                                    .limit_refusals = &limit_refusals_,
-                                    .control_listener = control_listener_.get(),
-                                    .broker = broker_.get()});
-                             });
+      MetricsEndpoint::Start(
+          bind_address, config_.metrics().max_port_series(), [this] {
+            return TakeMetricsSnapshot(
+                {.switchboard = switchboard_.get(),
+                 .rpc_refusals = &refusals_,
+                 .limit_refusals = &limit_refusals_,
+                 .control_listener = control_listener_.get(),
+                 .broker = broker_.get(),
+                 .max_subscription_series =
+                     config_.metrics().max_subscription_series()});
+          });
   if (!metrics.ok()) return metrics.status();
   metrics_ = std::move(*metrics);
   Log(LogLevel::kInfo, "metrics_serving",

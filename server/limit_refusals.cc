@@ -25,6 +25,13 @@ constexpr absl::string_view kLimits[] = {
     "limits.max_bytes_per_port",
     "limits.max_watchers_per_uid",
     "limits.max_watchers",
+    "limits.max_topics",
+    "limits.max_subscribers_per_topic",
+    "limits.max_subscriptions_per_process",
+    "limits.max_publications_per_process",
+    "limits.max_topic_history",
+    "limits.max_topic_queue_depth",
+    "limits.max_bytes_per_topic",
     "watcher_queue_limit",
     "watcher_queue_bytes",
 };

@@ -5,14 +5,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/metrics_topics.h"
 
 namespace shmport::server {
-namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Labels = std::vector<ClientMetric::Label>;
 
 MetricFamily Family(std::string name, std::string help, MetricType type) {
   MetricFamily family;
@@ -22,7 +21,7 @@ MetricFamily Family(std::string name, std::string help, MetricType type) {
   return family;
 }
 
-void AddSample(MetricFamily* family, double value, Labels labels = {}) {
+void AddSample(MetricFamily* family, double value, Labels labels) {
   ClientMetric metric;
   metric.label = std::move(labels);
   if (family->type == MetricType::Counter) {
@@ -39,6 +38,8 @@ MetricFamily Single(std::string name, std::string help, MetricType type,
   AddSample(&family, value);
   return family;
 }
+
+namespace {
 
 void AddDaemonFamilies(const MetricsSnapshot& s,
                        std::vector<MetricFamily>* out) {
@@ -229,6 +230,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const MetricsSnapshot& snapshot,
   std::vector<MetricFamily> families;
   AddDaemonFamilies(snapshot, &families);
   AddPortFamilies(snapshot, max_port_series, now_unix_ms, &families);
+  AddTopicFamilies(snapshot, &families);
   return families;
 }
 

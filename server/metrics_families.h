@@ -32,7 +32,20 @@ struct MetricsSnapshot {
   std::vector<std::pair<std::string, uint64_t>> limit_refusals;
   uint64_t control_connections = 0;         // open gRPC connections
   uint64_t broker_pending_connections = 0;  // accepted, no Attach yet
+  v1::ListTopicsResponse topics;            // every topic
+  // Subscriptions (and topics) that get series of their own
+  // (metrics.max_subscription_series).
+  uint32_t max_subscription_series = 256;
 };
+
+// Building blocks of the families (metrics_families.cc).
+using Labels = std::vector<prometheus::ClientMetric::Label>;
+prometheus::MetricFamily Family(std::string name, std::string help,
+                                prometheus::MetricType type);
+void AddSample(prometheus::MetricFamily* family, double value,
+               Labels labels = {});
+prometheus::MetricFamily Single(std::string name, std::string help,
+                                prometheus::MetricType type, double value);
 
 // Builds every family. Per-port series go to at most `max_port_series`
 // ports, those with the lowest ids (the oldest, so a series does not come

@@ -21,6 +21,8 @@ MetricsSnapshot TakeMetricsSnapshot(const MetricsSources& sources) {
   s.limit_refusals = sources.limit_refusals->Snapshot();
   s.control_connections = sources.control_listener->open_connections();
   s.broker_pending_connections = sources.broker->pending_count();
+  s.topics = *sources.switchboard->ListTopics({});
+  s.max_subscription_series = sources.max_subscription_series;
   return s;
 }
 

@@ -18,6 +18,7 @@ struct MetricsSources {
   const LimitRefusals* limit_refusals;
   const ControlListener* control_listener;
   const Broker* broker;
+  uint32_t max_subscription_series = 256;  // metrics.max_subscription_series
 };
 
 // Copies the Switchboard's statistics (its GetStats and the processes'

@@ -81,6 +81,42 @@ absl::Status Policy::MayOpen(absl::string_view from,
                    "' (no policy.port_rules entry matches)"));
 }
 
+absl::Status Policy::MayPublish(absl::string_view process,
+                                absl::string_view topic) const {
+  return MayUseTopic(process, topic, /*publish=*/true);
+}
+
+absl::Status Policy::MaySubscribe(absl::string_view process,
+                                  absl::string_view topic) const {
+  return MayUseTopic(process, topic, /*publish=*/false);
+}
+
+absl::Status Policy::MayUseTopic(absl::string_view process,
+                                 absl::string_view topic, bool publish) const {
+  if (policy_.topic_rules().empty()) return absl::OkStatus();
+  using Rule = config::v1::TopicRule;
+  const absl::string_view verb = publish ? "publish" : "subscribe";
+  for (int i = 0; i < policy_.topic_rules_size(); ++i) {
+    const Rule& rule = policy_.topic_rules(i);
+    const bool covers =
+        rule.action() == Rule::PUBLISH_AND_SUBSCRIBE ||
+        rule.action() == (publish ? Rule::PUBLISH : Rule::SUBSCRIBE);
+    if (!covers || !MatchesPattern(rule.topic(), topic) ||
+        !MatchesPattern(rule.process(), process)) {
+      continue;
+    }
+    if (!rule.deny()) return absl::OkStatus();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy denies process '", process, "' to ", verb, " topic '", topic,
+        "' (policy.topic_rules[", i, "]: topic \"", rule.topic(),
+        "\" process \"", rule.process(), "\" ",
+        Rule::Action_Name(rule.action()), " deny)"));
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "policy does not allow process '", process, "' to ", verb, " topic '",
+      topic, "' (no policy.topic_rules entry matches)"));
+}
+
 absl::StatusOr<v1::Geometry> Policy::Grant(
     const v1::Geometry& requested) const {
   const v1::Geometry& def = limits_.default_geometry();

@@ -32,6 +32,14 @@ class Policy {
   // names the pair and the rule that refused it.
   absl::Status MayOpen(absl::string_view from, absl::string_view to) const;
 
+  // OK when process `process` may publish / subscribe to `topic`
+  // (policy.topic_rules). PERMISSION_DENIED names the process, the topic
+  // and the rule that refused (or that none matched).
+  absl::Status MayPublish(absl::string_view process,
+                          absl::string_view topic) const;
+  absl::Status MaySubscribe(absl::string_view process,
+                            absl::string_view topic) const;
+
   // The geometry a port gets for `requested`: zero fields take the default,
   // the others are clamped to the limits (segments first, then chunks, so
   // that both directions together stay within max_bytes_per_port).
@@ -43,6 +51,9 @@ class Policy {
   v1::ProcessLimits ProcessLimits() const;
 
  private:
+  absl::Status MayUseTopic(absl::string_view process, absl::string_view topic,
+                           bool publish) const;
+
   config::v1::Policy policy_;
   config::v1::Limits limits_;
   uid_t daemon_uid_;

@@ -12,6 +12,7 @@
 #include "common/pid_namespace.h"
 #include "common/segment_layout.h"
 #include "common/unix_channel.h"
+#include "server/peer_identity.h"
 #include "server/pid_credentials.h"
 #include "server/process_usage.h"
 #include "server/secret.h"
@@ -27,34 +28,6 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 uint64_t GrantedBytesPerDirection(const v1::Geometry& g) {
   return uint64_t{g.max_segments()} *
          (layout::kHeaderSize + uint64_t{g.chunk_size()} * g.chunk_count());
-}
-
-// "'router' (id 3)": how messages name a process.
-std::string Describe(const ProcessRecord& p) {
-  return absl::StrCat("'", p.info.name(), "' (id ", p.info.id(), ")");
-}
-
-// Process `p` as `receiver` will see it; `daemon_namespace` is the
-// daemon's pid namespace. The pid is the one the receiver's kernel shows
-// for p: the daemon's numbering beside the daemon, p's own within p's
-// container, none (0) in another container.
-v1::PeerIdentity IdentityOf(const ProcessRecord& p,
-                            const ProcessRecord& receiver,
-                            uint64_t daemon_namespace) {
-  v1::PeerIdentity id;
-  id.set_process_id(p.info.id());
-  id.set_name(p.info.name());
-  const uint64_t seen_from = receiver.info.pid_namespace();
-  if (seen_from == daemon_namespace) {
-    id.set_pid(p.info.pid());
-  } else if (seen_from == p.info.pid_namespace()) {
-    id.set_pid(p.info.namespace_pid());
-  }
-  id.set_uid(p.info.uid());
-  id.set_gid(p.info.gid());
-  id.set_pid_namespace(p.info.pid_namespace());
-  id.set_namespace_pid(p.info.namespace_pid());
-  return id;
 }
 
 }  // namespace
@@ -771,6 +744,7 @@ void Switchboard::OnStatsReport(uint64_t process_id,
     PortRecord closed = std::move(*registry_.RemovePort(port_id));
     NotifyPortClosed(closed, reason, process_id);
   }
+  TakeSubscriptionStats(process_id, report);
 }
 
 void Switchboard::OnPortNotTaken(uint64_t process_id,
@@ -847,6 +821,9 @@ void Switchboard::Resume(const PortResumption::Match& m) {
 void Switchboard::EndRegistration(uint64_t process_id,
                                   absl::string_view reason) {
   resumption_.Forget(process_id);
+  if (const ProcessRecord* p = registry_.FindProcess(process_id)) {
+    LeaveTopics(*p, reason);
+  }
   std::optional<Registry::Removed> removed =
       registry_.RemoveProcess(process_id);
   if (!removed.has_value()) {

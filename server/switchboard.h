@@ -25,6 +25,7 @@
 #include "server/port_resumption.h"
 #include "server/rate_limiter.h"
 #include "server/registry.h"
+#include "server/topic_registry.h"
 #include "shmport/v1/broker.pb.h"
 #include "shmport/v1/control.pb.h"
 
@@ -51,9 +52,19 @@ struct Caller {
 // change and its events happen under one lock, so watchers see them in the
 // order they happened.
 //
+// Topics (switchboard_topics.cc) follow the same shape: Publish and
+// Subscribe record a publisher or a subscriber in topics_; each (publisher,
+// subscriber) pair gets a socketpair whose ends go out over both broker
+// links (SubscriptionOpened) before the call answers; a publisher that
+// leaves ends its subscriptions (SubscriptionClosed to its subscribers,
+// who wait for the next); a subscriber that leaves ends its own
+// (SubscriptionClosed to the publisher); a registration that ends leaves
+// every topic first.
+//
 // Thread-safety: all methods are thread-safe. Lock order: mu_ first, then
 // EventBus's or Broker's (never both: see docs/architecture.md, "Locks");
-// the broker calls the BrokerListener methods without its own lock.
+// the broker calls the BrokerListener methods without its own lock. Topics
+// take no lock of their own: topics_ is guarded by mu_ like the registry.
 class Switchboard : public BrokerListener {
  public:
   // `config` must have its defaults filled. `daemon_uid` is the uid the
@@ -82,6 +93,24 @@ class Switchboard : public BrokerListener {
   v1::GetStatsResponse GetStats() ABSL_LOCKS_EXCLUDED(mu_);
   // Fills the counts of `status`.
   void FillStatus(v1::GetStatusResponse* status) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Topics (switchboard_topics.cc). The caller acts as r.process with its
+  // session_token (or with the admin token). Errors: INVALID_ARGUMENT (a
+  // bad topic name), NOT_FOUND / PERMISSION_DENIED (process, token, or
+  // policy.topic_rules naming the rule), FAILED_PRECONDITION (not
+  // attached), ALREADY_EXISTS (the topic has a publisher, named),
+  // RESOURCE_EXHAUSTED naming the limit, UNAVAILABLE (shutting down).
+  absl::StatusOr<v1::PublishResponse> PublishTopic(const v1::PublishRequest& r,
+                                                   const Caller& c)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status UnpublishTopic(const v1::UnpublishRequest& r, const Caller& c)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::SubscribeResponse> SubscribeTopic(
+      const v1::SubscribeRequest& r, const Caller& c) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status UnsubscribeTopic(const v1::UnsubscribeRequest& r,
+                                const Caller& c) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::ListTopicsResponse> ListTopics(
+      const v1::ListTopicsRequest& r) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Subscribes `watcher` as `r` asks; with include_existing, first offers
   // the live processes and ports as synthetic events (sequence 0, shared
@@ -184,6 +213,44 @@ class Switchboard : public BrokerListener {
                const v1::PortInfo* port, absl::string_view reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Topics (switchboard_topics.cc).
+  // The attached process `ref` names, when the caller may act as it.
+  absl::StatusOr<ProcessRecord*> TopicActor(const v1::ProcessRef& ref,
+                                            absl::string_view token,
+                                            const Caller& caller,
+                                            absl::string_view action)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED naming the limit when `p` may not add a publisher
+  // (`publisher`) or a subscriber to `topic` with `history`.
+  absl::Status CheckTopicLimits(const ProcessRecord& p, absl::string_view topic,
+                                bool publisher, uint32_t history)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pairs subscriber `subscriber_id` with its topic's publisher, if it has
+  // one: a socketpair, one end to each over the broker links. A failed
+  // hand-over leaves the subscriber waiting (and logs why).
+  void PairSubscriber(uint64_t subscriber_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a publication / a subscriber: SubscriptionClosed{reason} to the
+  // other ends (not to process `skip`), and the TOPIC_*_LEFT event.
+  void EndPublication(uint64_t publication_id, absl::string_view reason,
+                      uint64_t skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndSubscriber(uint64_t subscriber_id, absl::string_view reason,
+                     uint64_t skip) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A process whose registration ends leaves every topic.
+  void LeaveTopics(const ProcessRecord& p, absl::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // StatsReport.subscriptions from `process_id` (its publications' only).
+  void TakeSubscriptionStats(uint64_t process_id, const v1::StatsReport& report)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendSubscriptionClosed(uint64_t process_id, uint64_t subscription_id,
+                              absl::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishTopicEvent(v1::Event::Kind kind, absl::string_view topic,
+                         const v1::TopicPublisher* publisher,
+                         const v1::TopicSubscriber* subscriber,
+                         absl::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const Policy policy_;
   // The inode of the daemon's own pid namespace (0: /proc does not say):
   // registrations declared in another are containers (MatchDeclaredPid).
@@ -200,6 +267,8 @@ class Switchboard : public BrokerListener {
   Registry registry_ ABSL_GUARDED_BY(mu_);
   // Ports re-declared after a daemon restart, waiting for their other end.
   PortResumption resumption_ ABSL_GUARDED_BY(mu_);
+  // Topics, their publishers, subscribers and subscriptions.
+  TopicRegistry topics_ ABSL_GUARDED_BY(mu_);
   // Attaches per uid (limits.registrations_per_second): Register cannot
   // tell who calls, the broker link's SO_PEERCRED can.
   absl::flat_hash_map<uid_t, RateLimiter> attach_rate_ ABSL_GUARDED_BY(mu_);

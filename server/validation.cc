@@ -31,29 +31,45 @@ std::string Quote(absl::string_view text, size_t max) {
   return out;
 }
 
-absl::Status ValidateName(absl::string_view field, absl::string_view name) {
+namespace {
+
+// A name of 1..`max` characters from [A-Za-z0-9._-] (and '/' when
+// `slash`), starting with a letter or digit.
+absl::Status ValidateIdentifier(absl::string_view field, absl::string_view name,
+                                size_t max, bool slash) {
+  const absl::string_view chars = slash ? "[A-Za-z0-9._/-]" : "[A-Za-z0-9._-]";
   if (name.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is empty; a name has 1..", kMaxNameLength,
-                     " characters from [A-Za-z0-9._-]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is empty; a name has 1..", max, " characters from ", chars));
   }
-  if (name.size() > kMaxNameLength) {
+  if (name.size() > max) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " ", Quote(name), " is ", name.size(),
-                     " characters; at most ", kMaxNameLength));
+                     " characters; at most ", max));
   }
   if (!absl::ascii_isalnum(static_cast<unsigned char>(name[0]))) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, " ", Quote(name), " must start with a letter or digit"));
   }
   for (size_t i = 0; i < name.size(); ++i) {
-    if (!IsNameChar(name[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " ", Quote(name), " has a character outside [A-Za-z0-9._-] ",
-          "at offset ", i));
+    if (!IsNameChar(name[i]) && !(slash && name[i] == '/')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " ", Quote(name), " has a character outside ",
+                       chars, " at offset ", i));
     }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateName(absl::string_view field, absl::string_view name) {
+  return ValidateIdentifier(field, name, kMaxNameLength, /*slash=*/false);
+}
+
+absl::Status ValidateTopicName(absl::string_view field,
+                               absl::string_view topic) {
+  return ValidateIdentifier(field, topic, kMaxTopicNameLength, /*slash=*/true);
 }
 
 absl::Status ValidateLabels(

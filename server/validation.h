@@ -16,10 +16,16 @@ inline constexpr size_t kMaxLabels = 32;
 inline constexpr size_t kMaxLabelKeyLength = 63;
 inline constexpr size_t kMaxLabelValueLength = 255;
 inline constexpr size_t kMaxVersionLength = 64;
+inline constexpr size_t kMaxTopicNameLength = 128;
 
 // A process name: 1..64 characters from [A-Za-z0-9._-], starting with a
 // letter or digit. `field` names the request field in the message.
 absl::Status ValidateName(absl::string_view field, absl::string_view name);
+
+// A topic name: as a process name, but 1..128 characters and '/' allowed
+// ("camera/front").
+absl::Status ValidateTopicName(absl::string_view field,
+                               absl::string_view topic);
 
 // At most 32 labels; keys 1..63 characters from [A-Za-z0-9._/-], values
 // 0..255 printable ASCII characters.
