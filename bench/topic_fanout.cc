@@ -65,8 +65,7 @@ Pair SocketPair() {
 // Forks `n` children, child i running body(i, its end); closes in each
 // child the ends that are not its own.
 std::vector<ForkedProcess> ForkAll(
-    std::vector<Pair>& pairs,
-    const std::function<int(int, UniqueFd)>& body) {
+    std::vector<Pair>& pairs, const std::function<int(int, UniqueFd)>& body) {
   std::vector<ForkedProcess> children;
   for (size_t i = 0; i < pairs.size(); ++i) {
     absl::StatusOr<ForkedProcess> child = ForkedProcess::Start([&, i] {
@@ -127,7 +126,8 @@ double TopicRun(int n, size_t size, uint64_t samples) {
   }
   const absl::Time start = absl::Now();
   for (uint64_t i = 0; i < samples; ++i) {
-    auto buffer = (*core)->Allocate(size, internal::Deadline(absl::Seconds(60)));
+    auto buffer =
+        (*core)->Allocate(size, internal::Deadline(absl::Seconds(60)));
     if (!buffer.ok()) return 0;
     std::memset(buffer->data(), static_cast<int>(i), size);
     if (!(*core)->Publish(std::move(*buffer)).ok()) return 0;

@@ -12,9 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "client/topic_wire.h"
 #include "common/ring_layout.h"
 #include "common/segment_layout.h"
-#include "client/topic_wire.h"
 #include "common/wire.h"
 #include "gtest/gtest.h"
 #include "tests/docs/doc_source.h"
@@ -40,6 +40,10 @@ const std::map<std::string, std::vector<Field>>& CodeStructs() {
   using layout::SegmentInfo;
   using ring_layout::RingHeader;
   using ring_layout::RingInfo;
+  using topic_wire::CutOff;
+  using topic_wire::SampleRef;
+  using topic_wire::TopicHello;
+  using topic_wire::TopicNewSegment;
   using wire::Descriptor;
   using wire::Hello;
   using wire::MessageHeader;
@@ -47,10 +51,6 @@ const std::map<std::string, std::vector<Field>>& CodeStructs() {
   using wire::NewSegment;
   using wire::ReleaseSegment;
   using wire::TrackingRef;
-  using topic_wire::CutOff;
-  using topic_wire::SampleRef;
-  using topic_wire::TopicHello;
-  using topic_wire::TopicNewSegment;
   static const auto* structs = new std::map<std::string, std::vector<Field>>{
       {"topic_wire::Header",
        {SHMPORT_FIELD(topic_wire::Header, type),
@@ -72,7 +72,8 @@ const std::map<std::string, std::vector<Field>>& CodeStructs() {
         SHMPORT_FIELD(TopicNewSegment, reserved),
         SHMPORT_FIELD(TopicNewSegment, size)}},
       {"topic_wire::SampleRef",
-       {SHMPORT_FIELD(SampleRef, sequence), SHMPORT_FIELD(SampleRef, segment_id),
+       {SHMPORT_FIELD(SampleRef, sequence),
+        SHMPORT_FIELD(SampleRef, segment_id),
         SHMPORT_FIELD(SampleRef, first_chunk), SHMPORT_FIELD(SampleRef, size)}},
       {"topic_wire::CutOff",
        {SHMPORT_FIELD(CutOff, code), SHMPORT_FIELD(CutOff, reserved)}},
@@ -359,8 +360,7 @@ TEST_F(ProtocolDocTest, TopicMessageTableListsEveryTopicTypeWithItsValue) {
   ASSERT_GE(code.size(), 7u);
   std::set<std::string> documented;
   for (const MarkdownRow& row : tables[0]->rows) {
-    const std::string name =
-        StripCode(row.cells[tables[0]->Column("message")]);
+    const std::string name = StripCode(row.cells[tables[0]->Column("message")]);
     documented.insert(name);
     auto it = code.find(name);
     if (it == code.end()) {

@@ -14,6 +14,7 @@
 #include "tests/control/daemon_process.h"
 #include "tests/topics/topic_harness.h"
 #include "tests/util/eventually.h"
+#include "tests/util/fd_wait.h"
 #include "tests/util/piped_child.h"
 
 namespace shmport::testing {
@@ -93,7 +94,9 @@ TEST(TopicSessionTest, ThreeSubscriberProcessesThroughTheDaemon) {
   auto publisher = (*session)->Publish(kTopic, options);
   ASSERT_TRUE(publisher.ok()) << publisher.status();
   ASSERT_TRUE(Eventually(
-      [&] { return (*publisher)->stats().subscriptions.size() == kSubscribers; },
+      [&] {
+        return (*publisher)->stats().subscriptions.size() == kSubscribers;
+      },
       absl::Seconds(20)))
       << (*publisher)->stats().subscriptions.size() << " subscriptions";
   ASSERT_TRUE(PublishSamples(**publisher, kSamples, kMaxSize).ok());
