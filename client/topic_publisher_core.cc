@@ -92,7 +92,7 @@ void PublisherCore::Close() {
 
 // --- Allocate / Publish ------------------------------------------------
 
-const TopicSubscription* PublisherCore::Backlogged() const {
+TopicSubscription* PublisherCore::Backlogged() const {
   for (const auto& [id, sub] : subs_) {
     if (sub->backlogged()) return sub.get();
   }
@@ -103,12 +103,24 @@ absl::Status PublisherCore::WaitForRoom(MutexLock* lock,
                                         const Deadline& deadline, size_t size,
                                         std::optional<ChunkRun>* run) {
   const bool shared = size > options_.inline_threshold;
+  uint64_t blocked_by = 0;  // the subscription this call waits for
+  absl::Time blocked_since;
   for (;;) {
     if (closed_) {
       return absl::FailedPreconditionError(
           absl::StrCat("topic ", topic_, ": the publisher is closed"));
     }
-    const TopicSubscription* backlogged = Backlogged();
+    TopicSubscription* backlogged = Backlogged();
+    if (backlogged != nullptr && backlogged->id() != blocked_by) {
+      blocked_by = backlogged->id();
+      blocked_since = absl::Now();
+    }
+    const bool bounded = options_.max_block != absl::InfiniteDuration();
+    if (backlogged != nullptr && bounded &&
+        absl::Now() - blocked_since >= options_.max_block) {
+      CutOff(*backlogged, TooSlow(*backlogged));
+      continue;
+    }
     if (backlogged == nullptr && shared) {
       absl::StatusOr<std::optional<ChunkRun>> got = pool_.Allocate(size);
       if (!got.ok()) return got.status();
@@ -117,25 +129,39 @@ absl::Status PublisherCore::WaitForRoom(MutexLock* lock,
     if (backlogged == nullptr && (!shared || run->has_value())) {
       return absl::OkStatus();
     }
-    if (deadline.passed() ||
-        !room_.WaitUntil(lock, absl::ToChronoTime(deadline.at()))) {
-      if (backlogged != nullptr) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "topic ", topic_, ": subscription ", backlogged->id(),
-            " (kBlockPublisher) still has ", backlogged->queued().size(),
-            " samples queued (its queue_depth) after ",
-            absl::FormatDuration(deadline.timeout())));
-      }
-      if (!run->has_value()) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "topic ", topic_, ": no run of ", pool_.ChunksFor(size),
-            " free chunks for ", size, " bytes after ",
-            absl::FormatDuration(deadline.timeout()), " (",
-            pool_.chunks_in_use(), " chunks in use in ", pool_.segment_count(),
-            " of max_segments ", pool_.max_segments(), ")"));
-      }
+    if (deadline.passed()) return NoRoom(backlogged, size, deadline);
+    absl::Time wake = deadline.at();
+    if (backlogged != nullptr && bounded) {
+      wake = std::min(wake, blocked_since + options_.max_block);
     }
+    room_.WaitUntil(lock, absl::ToChronoTime(wake));
   }
+}
+
+absl::Status PublisherCore::TooSlow(const TopicSubscription& sub) const {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "topic ", topic_, ": subscription ", sub.id(), " (kBlockPublisher) ",
+      "kept the publisher waiting for ",
+      absl::FormatDuration(options_.max_block), " (max_block) with ",
+      sub.queued().size(), " samples queued and ", sub.held().size(), " held"));
+}
+
+absl::Status PublisherCore::NoRoom(const TopicSubscription* backlogged,
+                                   size_t size,
+                                   const Deadline& deadline) const {
+  if (backlogged != nullptr) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "topic ", topic_, ": subscription ", backlogged->id(),
+        " (kBlockPublisher) still has ", backlogged->queued().size(),
+        " samples queued (its queue_depth) after ",
+        absl::FormatDuration(deadline.timeout())));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "topic ", topic_, ": no run of ", pool_.ChunksFor(size),
+      " free chunks for ", size, " bytes after ",
+      absl::FormatDuration(deadline.timeout()), " (", pool_.chunks_in_use(),
+      " chunks in use in ", pool_.segment_count(), " of max_segments ",
+      pool_.max_segments(), ")"));
 }
 
 absl::StatusOr<SampleBuffer> PublisherCore::Allocate(size_t size,

@@ -81,7 +81,11 @@ class PublisherCore : public TopicEndpoint,
   absl::Status WaitForRoom(MutexLock* lock, const Deadline& deadline,
                            size_t size, std::optional<ChunkRun>* run)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const TopicSubscription* Backlogged() const
+  TopicSubscription* Backlogged() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status TooSlow(const TopicSubscription& sub) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status NoRoom(const TopicSubscription* backlogged, size_t size,
+                      const Deadline& deadline) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Delivers what `sub`'s window allows. False when `sub` was cut off

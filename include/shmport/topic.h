@@ -59,6 +59,12 @@ struct PublisherOptions {
   // take more than this many bytes of chunks is cut off with
   // RESOURCE_EXHAUSTED naming the bound. 0: no bound.
   uint64_t max_held_bytes = 0;
+  // A kBlockPublisher subscription that keeps Allocate waiting this long
+  // (its queue full: it reads nothing, or holds its whole window) is cut
+  // off with DEADLINE_EXCEEDED naming the bound, and Allocate goes on.
+  // Infinite: such a subscriber stalls the publisher up to each
+  // Allocate's timeout.
+  absl::Duration max_block = absl::InfiniteDuration();
 };
 
 struct SubscriberOptions {

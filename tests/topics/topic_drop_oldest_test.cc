@@ -5,7 +5,6 @@
 // not asserted (the machine is shared).
 #include <signal.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,15 +37,6 @@ ReadPlan UntilTheLast() {
   plan.terms = DropOldest();
   plan.measure_from = 2;
   return plan;
-}
-
-bool Stopped(pid_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  std::getline(stat, line);
-  const size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() &&
-         line[paren + 2] == 'T';
 }
 
 struct Rates {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -212,6 +213,15 @@ absl::Status PublishSamples(Publisher& publisher, uint64_t count,
     }
   }
   return absl::OkStatus();
+}
+
+bool Stopped(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() &&
+         line[paren + 2] == 'T';
 }
 
 std::unique_ptr<Publisher> NewPublisher(const PublisherOptions& options,

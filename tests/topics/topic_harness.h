@@ -103,6 +103,9 @@ absl::Status PublishSamples(Publisher& publisher, uint64_t count,
                             uint64_t max_size,
                             absl::Duration timeout = absl::Seconds(30));
 
+// True while `pid` is stopped (SIGSTOP): /proc/<pid>/stat says 'T'.
+bool Stopped(pid_t pid);
+
 std::unique_ptr<Publisher> NewPublisher(const PublisherOptions& options,
                                         std::string topic = "t/test");
 // The core behind a Publisher the harness made.
