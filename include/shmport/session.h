@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "shmport/daemon_uid.h"
 #include "shmport/port.h"
+#include "shmport/topic.h"
 
 namespace shmport {
 
@@ -157,6 +158,22 @@ class Session {
   // daemon is gone and nothing is queued; the Port's handshake errors (the
   // port is then closed at the daemon too).
   absl::StatusOr<std::unique_ptr<Port>> AcceptPort(absl::Duration timeout);
+
+  // Makes this process the publisher of `topic` (1..128 characters from
+  // [A-Za-z0-9._/-]; docs/architecture.md "Topics"). The daemon grants
+  // the geometry and history (clamped to its limits); every subscriber,
+  // present and future, gets a subscription. Errors: ALREADY_EXISTS naming
+  // the topic's publisher, PERMISSION_DENIED naming the policy rule,
+  // RESOURCE_EXHAUSTED naming the limit, INVALID_ARGUMENT, UNAVAILABLE.
+  // The Publisher must not outlive this Session.
+  absl::StatusOr<std::unique_ptr<Publisher>> Publish(
+      absl::string_view topic, const PublisherOptions& options = {});
+  // Subscribes to `topic`, which need not have a publisher yet: samples
+  // come from each publisher the topic gets, one at a time. Errors as
+  // Publish's, without ALREADY_EXISTS. The Subscriber must not outlive
+  // this Session.
+  absl::StatusOr<std::unique_ptr<Subscriber>> Subscribe(
+      absl::string_view topic, const SubscriberOptions& options = {});
 
   // Registers again, under the same name and labels, with the daemon now
   // at the address (after a restart), attaches a new broker link and

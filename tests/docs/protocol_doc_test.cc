@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "client/topic_wire.h"
 #include "common/ring_layout.h"
 #include "common/segment_layout.h"
 #include "common/wire.h"
@@ -39,6 +40,10 @@ const std::map<std::string, std::vector<Field>>& CodeStructs() {
   using layout::SegmentInfo;
   using ring_layout::RingHeader;
   using ring_layout::RingInfo;
+  using topic_wire::CutOff;
+  using topic_wire::SampleRef;
+  using topic_wire::TopicHello;
+  using topic_wire::TopicNewSegment;
   using wire::Descriptor;
   using wire::Hello;
   using wire::MessageHeader;
@@ -47,6 +52,31 @@ const std::map<std::string, std::vector<Field>>& CodeStructs() {
   using wire::ReleaseSegment;
   using wire::TrackingRef;
   static const auto* structs = new std::map<std::string, std::vector<Field>>{
+      {"topic_wire::Header",
+       {SHMPORT_FIELD(topic_wire::Header, type),
+        SHMPORT_FIELD(topic_wire::Header, flags),
+        SHMPORT_FIELD(topic_wire::Header, reserved),
+        SHMPORT_FIELD(topic_wire::Header, length)}},
+      {"topic_wire::TopicHello",
+       {SHMPORT_FIELD(TopicHello, protocol_version),
+        SHMPORT_FIELD(TopicHello, role), SHMPORT_FIELD(TopicHello, chunk_size),
+        SHMPORT_FIELD(TopicHello, chunk_count),
+        SHMPORT_FIELD(TopicHello, max_segments),
+        SHMPORT_FIELD(TopicHello, inline_threshold),
+        SHMPORT_FIELD(TopicHello, window),
+        SHMPORT_FIELD(TopicHello, subscription_id),
+        SHMPORT_FIELD(TopicHello, history),
+        SHMPORT_FIELD(TopicHello, reserved)}},
+      {"topic_wire::TopicNewSegment",
+       {SHMPORT_FIELD(TopicNewSegment, segment_id),
+        SHMPORT_FIELD(TopicNewSegment, reserved),
+        SHMPORT_FIELD(TopicNewSegment, size)}},
+      {"topic_wire::SampleRef",
+       {SHMPORT_FIELD(SampleRef, sequence),
+        SHMPORT_FIELD(SampleRef, segment_id),
+        SHMPORT_FIELD(SampleRef, first_chunk), SHMPORT_FIELD(SampleRef, size)}},
+      {"topic_wire::CutOff",
+       {SHMPORT_FIELD(CutOff, code), SHMPORT_FIELD(CutOff, reserved)}},
       {"wire::MessageHeader",
        {SHMPORT_FIELD(MessageHeader, stream),
         SHMPORT_FIELD(MessageHeader, type), SHMPORT_FIELD(MessageHeader, flags),
@@ -151,6 +181,12 @@ const std::map<std::string, uint64_t>& CodeConstants() {
       SHMPORT_CONSTANT(ring_layout::kMarkerReserve),
       SHMPORT_CONSTANT(sizeof(ring_layout::RingInfo)),
       SHMPORT_CONSTANT(sizeof(ring_layout::RingHeader)),
+      SHMPORT_CONSTANT(topic_wire::kProtocolVersion),
+      SHMPORT_CONSTANT(topic_wire::kHeaderBytes),
+      SHMPORT_CONSTANT(topic_wire::kMaxInlinePayload),
+      SHMPORT_CONSTANT(topic_wire::kMaxReleases),
+      SHMPORT_CONSTANT(topic_wire::kMaxReasonBytes),
+      SHMPORT_CONSTANT(topic_wire::kMaxMessageBytes),
   };
   return *constants;
 }
@@ -309,6 +345,34 @@ TEST_F(ProtocolDocTest, MessageTypeTableListsEveryTypeWithItsValue) {
   for (const auto& [name, value] : code) {
     EXPECT_TRUE(documented.count(name))
         << kDoc << " does not list message type " << name << " = " << value;
+  }
+}
+
+TEST_F(ProtocolDocTest, TopicMessageTableListsEveryTopicTypeWithItsValue) {
+  const auto tables = TablesWith({"message", "value", "body"});
+  ASSERT_EQ(tables.size(), 1u) << "one | message | value | body | table";
+  std::map<std::string, uint64_t> code;
+  for (int v = 1; v < 256; ++v) {
+    const auto name = topic_wire::TypeName(static_cast<topic_wire::Type>(v));
+    if (name == "UNKNOWN") break;
+    code[std::string(name)] = v;
+  }
+  ASSERT_GE(code.size(), 7u);
+  std::set<std::string> documented;
+  for (const MarkdownRow& row : tables[0]->rows) {
+    const std::string name = StripCode(row.cells[tables[0]->Column("message")]);
+    documented.insert(name);
+    auto it = code.find(name);
+    if (it == code.end()) {
+      ADD_FAILURE() << Where(row) << "no topic message " << name;
+      continue;
+    }
+    EXPECT_EQ(ParseNumber(row.cells[tables[0]->Column("value")]), it->second)
+        << Where(row) << name;
+  }
+  for (const auto& [name, value] : code) {
+    EXPECT_TRUE(documented.count(name))
+        << kDoc << " does not list topic message " << name << " = " << value;
   }
 }
 

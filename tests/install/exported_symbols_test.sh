@@ -15,7 +15,7 @@ archive="$RUNFILES/lib/libshmport.a"
 nm -DC --defined-only "$so" | sed -E 's/^[0-9a-f]+ [A-Za-z] //; s/@@?LIBSHMPORT_0$//' |
   grep -v '^LIBSHMPORT_0$' | sort -u >"$WORK/exported"
 public='^(shmport_[a-z0-9_]+'
-public+='|shmport::(Session|Port|Buffer|Message|Tracking|UniqueFd|PortStatsSource)::'
+public+='|shmport::(Session|Port|Buffer|Message|Tracking|Publisher|Subscriber|SampleBuffer|Sample|UniqueFd|PortStatsSource)::'
 public+='(~?[A-Za-z_][A-Za-z0-9_]*(\[abi:cxx11\])?|operator[^(]+)\(.*'
 public+='|shmport::(SetMaxPeerSegmentsPerProcess|MaxPeerSegmentsPerProcess|PeerSegmentsMapped)\(.*'
 public+='|(typeinfo|typeinfo name|vtable) for shmport::PortStatsSource)$'
@@ -27,7 +27,8 @@ grep -E '^(shmport::internal|shmport::v1|google::|absl::|grpc|std::)|Fragment' "
 for symbol in shmport_version shmport_session_connect shmport_port_receive \
   shmport_message_release 'shmport::Session::Connect(shmport::SessionOptions const&)' \
   'shmport::Port::Receive(absl::debian3::Duration)' 'shmport::Buffer::~Buffer()' \
-  'vtable for shmport::PortStatsSource'; do
+  'vtable for shmport::PortStatsSource' 'shmport::Subscriber::TryReceive()' \
+  'shmport::SampleBuffer::~SampleBuffer()'; do
   grep -qxF "$symbol" "$WORK/exported" || fail "libshmport.so does not export $symbol"
 done
 # Every C function of the header is exported.
