@@ -183,10 +183,10 @@ TEST_F(ListPagingTest, GetStatsPagesPortsAndCarriesTheCountersOnEachPage) {
 
 TEST_F(ListPagingTest, PortsOpenedAndClosedWhilePagingNeitherRepeatNorReturn) {
   v1::ListPortsRequest request;
-  request.set_page_size(100);
+  request.set_page_size(30);
   v1::ListPortsResponse first;
   ASSERT_TRUE(stub_->ListPorts(Context().get(), request, &first).ok());
-  ASSERT_EQ(first.ports_size(), 100);
+  ASSERT_EQ(first.ports_size(), 30);
   // Meanwhile: a port listed already closes, one not listed yet closes, and
   // a new one opens.
   const uint64_t listed = first.ports(3).id();
