@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -16,12 +17,13 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/deadline.h"
+#include "client/ordered_sender.h"
+#include "client/outgoing_pool.h"
+#include "client/peer_segments.h"
 #include "client/port_counters.h"
-#include "client/port_frame.h"
+#include "client/port_reader.h"
 #include "client/reclaimer.h"
-#include "client/reorder_stash.h"
 #include "common/mutex.h"
-#include "common/ring.h"
 #include "common/segment.h"
 #include "common/unix_channel.h"
 #include "common/wire.h"
@@ -34,53 +36,62 @@
 
 namespace shmport::internal {
 
-// One end of a port. The model:
-//  * Outgoing: this end creates up to max_segments segments, lazily, and
-//    allocates chunks from them; a segment's fd crosses the socket once
-//    (NEW_SEGMENT) before the first descriptor naming it. The peer frees
-//    chunks in place; when this end runs dry it raises `oosm` in its
-//    segments, sends OOSM and waits for an SHM_ACK.
-//  * Incoming: the peer's segments, validated and mapped read-only, in a
-//    table indexed by segment id; messages queue in an inbox. What the
-//    peer makes this end hold is bounded: segments by the HELLO limits and
-//    the process-wide cap (peer_mapping_budget.h), socket messages that
-//    overtook the ring by the reorder stash's bounds.
+// One end of a port: the coordinator of the parts that each own one
+// concern (docs/architecture.md "Inside a port end"). The model:
+//  * State: kHandshaking until the peer's HELLO is accepted (and this
+//    end's ring sent), then kOpen until the first Close, then kClosed.
+//  * Outgoing (OutgoingPool): this end creates up to max_segments
+//    segments, lazily, and claims chunks from them; a segment's fd crosses
+//    the socket once (NEW_SEGMENT) before the first descriptor naming it.
+//    The peer frees chunks in place; when the pool runs dry this end raises
+//    `oosm` in its segments, sends OOSM and waits for an SHM_ACK.
+//  * Incoming (PeerSegments, the inbox): the peer's segments, validated
+//    and mapped read-only, in a table indexed by segment id; messages queue
+//    in an inbox. What the peer makes this end hold is bounded: segments by
+//    the HELLO limits and the process-wide cap (peer_mapping_budget.h),
+//    socket messages that overtook the ring by the reorder stash's bounds.
+//  * The ring (OrderedSender): ordered messages (data, NEW_SEGMENT,
+//    RELEASE_SEGMENT, BYE) go through this end's ring while it has room
+//    and they carry no fd. Otherwise the sender appends a marker to the
+//    ring and sends on the socket from then on; once the peer has read past
+//    the marker, the next ordered message is preceded by RING_RESUME and
+//    the ring takes over again. Unordered control messages (OOSM, SHM_ACK,
+//    RING_WAKE) always take the socket.
+//  * The stash (PortReader): the reader reads the peer's ring until its
+//    marker; an ordered socket message that arrives before that waits,
+//    bounded, in the reorder stash and is processed after the marker,
+//    before newer socket messages.
+//  * The reader role: the socket and the peer's ring are read by one thread
+//    at a time, whichever caller needs progress (Receive, a blocked
+//    Allocate, a blocked Send) and finds the role free (ReaderRole). It
+//    handles control messages for everyone, queues data messages, and
+//    wakes the others.
 //  * Reclaim: the process-wide Reclaimer thread calls Reclaim() now and
 //    then; segments idle for idle_segment_timeout are released and the
 //    large free runs of quiet ones go back to the kernel. A port registers
 //    with its first outgoing segment: one without any has nothing to give
 //    back, and a process whose ports only receive (or send inline) then
-//    stays single-threaded (see GrowPool).
-//  * The ring: ordered messages (data, NEW_SEGMENT, RELEASE_SEGMENT, BYE)
-//    go through this end's ring while it has room and they carry no fd.
-//    Otherwise the sender appends a marker to the ring and sends on the
-//    socket from then on (ring_mode_out_ false); once the peer has read
-//    past the marker, the next ordered message is preceded by RING_RESUME
-//    and the ring takes over again. Unordered control messages (OOSM,
-//    SHM_ACK, RING_WAKE) always take the socket.
-//  * The stash: the reader reads the peer's ring until its marker; an
-//    ordered socket message that arrives before that waits, bounded, in
-//    the reorder stash and is processed after the marker, before newer
-//    socket messages.
-//  * The socket is read by one thread at a time (the "reader"): whichever
-//    caller needs progress — Receive, a blocked Allocate, a blocked Send —
-//    takes the reader role when it is free, handles control messages for
-//    everyone, queues data messages, and wakes the others.
+//    stays single-threaded.
 //  * Closing: Close() (this end, the peer's BYE or EOF, a protocol error)
 //    records the first reason, drops the peer's segments and this end's
-//    pool (Buffers, Messages and Trackings keep what they use), sends BYE
-//    best effort, shuts the socket down and wakes every waiter. The fd
-//    stays open until the last handle lets go of the core.
+//    pool (Buffers, Messages and Trackings keep what they use), marks the
+//    peer's ring closed, sends BYE best effort, shuts the socket down and
+//    wakes every waiter. The fd stays open until the last handle lets go
+//    of the core.
 //
-// Locks, in acquisition order: send_mu_ -> out_mu_ -> in_mu_ (checked by
-// -Wthread-safety through the annotations below). The reader role is taken
-// and given back under in_mu_ and held without it; a sender blocked on a
-// full socket takes it while holding send_mu_. No lock is held across a
-// blocking system call except send_mu_ (which only senders contend for).
+// Locks, in acquisition order (docs/architecture.md "Locks"):
+// OrderedSender::mu_ -> PortCore::in_mu_ -> PeerSegments::mu_, and
+// OutgoingPool::mu_, a leaf, under OrderedSender::mu_. The reader role is taken
+// and given back under in_mu_ and held without it; a sender blocked on a full
+// socket takes it while holding OrderedSender::mu_. No lock is held across a
+// blocking system call except OrderedSender::mu_ (which only senders contend
+// for).
 class PortCore : public std::enable_shared_from_this<PortCore>,
                  public PortStatsSource,
                  public Reclaimable {
  public:
+  enum class PortState { kHandshaking, kOpen, kClosed };
+
   static absl::StatusOr<std::shared_ptr<PortCore>> Open(
       UniqueFd socket, const PeerIdentity& peer, const PortOptions& options);
   static absl::Status SendHello(int socket, const PortOptions& options);
@@ -110,7 +121,8 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   void DropInbox();
 
   int fd() const { return channel_.fd(); }
-  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  PortState state() const { return state_.load(std::memory_order_acquire); }
+  bool closed() const { return state() == PortState::kClosed; }
   absl::Status closed_reason() const;
   // Prompt closure: true once the peer is known to be gone although this
   // end has not read its BYE or EOF yet (a sender that never receives).
@@ -144,206 +156,129 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   void Reclaim(absl::Time now) override;
   absl::Duration reclaim_period() const override;
 
+  // --- Called by the parts (PortReader, OrderedSender, OutgoingPool). ---
+  // The peer broke the protocol: count, log and close.
+  void ProtocolError(const absl::Status& error);
+  // SHM_ACK: memory came back; wake allocation waiters.
+  void OnShmAck() ABSL_LOCKS_EXCLUDED(in_mu_);
+  // Queues messages for Receive and wakes it.
+  void Enqueue(Message&& message) ABSL_LOCKS_EXCLUDED(in_mu_);
+  void Enqueue(std::vector<Message>& messages) ABSL_LOCKS_EXCLUDED(in_mu_);
+  // A sender found the socket full: waits (bounded by `deadline`) until it
+  // may have room, reading what the peer sends meanwhile if nobody else
+  // does, so that two ends that both only send do not deadlock.
+  void WaitForRoom(const Deadline& deadline) ABSL_LOCKS_EXCLUDED(in_mu_);
+  // OutgoingPool::ClaimOrWait's asking and waiting: OOSM, then a wait
+  // until the pool's epoch moves past `seen` (false at the deadline).
+  void AskForMemory() { sender_.SendControl(wire::MessageType::kOosm); }
+  bool WaitForMemory(uint64_t seen, const Deadline& deadline)
+      ABSL_LOCKS_EXCLUDED(in_mu_);
+
  private:
-  // Returns the chunks past each buffer's size (a buffer shrunk by
-  // Buffer::Resize): the peer frees only those its descriptor covers.
-  void ReleaseUnusedChunks(absl::Span<Buffer> buffers);
-  struct OutSegment {
-    std::shared_ptr<Segment> segment;
-    bool announced = false;  // NEW_SEGMENT sent
-    bool retiring = false;   // RELEASE_SEGMENT being sent: hands off
-    absl::Time last_used;    // InfinitePast: used since the last idle check
-    // CountFree() when its free runs last went back to the kernel; more
-    // free chunks than this means there may be new runs to return.
-    uint32_t free_when_returned = 0;
-  };
-  struct Claim {
-    std::shared_ptr<Segment> segment;
-    uint32_t first = 0;
-    uint32_t count = 0;
+  // The reader role: the right to call reader_, one thread at a time.
+  // Taken when free and given back under in_mu_, held without it: a scope
+  // with in_mu_ held makes one, reads through Unlocked or Pump (which
+  // release in_mu_ meanwhile) and gives the role back at its end, with
+  // in_mu_ held again. The analysis checks the constructor; the other
+  // members expect the same in_mu_, which it cannot name through core_.
+  class ReaderRole {
+   public:
+    explicit ReaderRole(PortCore& core)
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(core.in_mu_);
+    // Gives the role back (once closed, with what only the reader may
+    // touch: the stash's bytes and fds) and wakes the waiters.
+    ~ReaderRole() ABSL_NO_THREAD_SAFETY_ANALYSIS;
+    ReaderRole(const ReaderRole&) = delete;
+    ReaderRole& operator=(const ReaderRole&) = delete;
+
+    // Runs `read(reader_)` with in_mu_ released.
+    template <typename Read>
+    auto Unlocked(Read read) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      // On the mutex, not the caller's MutexLock (which stays the owner of
+      // record): released and taken again within this call.
+      core_.in_mu_.Unlock();
+      auto result = read(core_.reader_);
+      core_.in_mu_.Lock();
+      return result;
+    }
+    PortReader::PumpResult Pump(const Deadline& deadline, PumpMode mode) {
+      return Unlocked(
+          [&](PortReader& reader) { return reader.PumpOnce(deadline, mode); });
+    }
+
+   private:
+    PortCore& core_;
   };
 
   PortCore(UnixChannel channel, UniqueFd wake_fd, const PeerIdentity& peer,
            const PortOptions& options);
   absl::Status Handshake();
 
-  // Outgoing memory. All take out_mu_.
-  std::optional<Claim> TryClaim(uint32_t chunks, uint32_t min_chunks);
-  absl::StatusOr<std::optional<Claim>> GrowPool(uint32_t chunks);
-  void RaiseOosm();
-  // Waits until memory_epoch_ moves past `seen` (an SHM_ACK or a local
-  // free); false at the deadline.
-  bool WaitForMemory(uint64_t seen, const Deadline& deadline);
-  // The bounded wait Allocate and tracking-slot claims share: claim(),
-  // else grow() the pool, else raise OOSM, claim() once more and wait for
-  // the receiver to free memory until the deadline (or, not `blocking`,
-  // give up at once); refuse(timed_out) says why it failed.
-  template <typename T, typename ClaimFn, typename GrowFn, typename RefuseFn>
-  absl::StatusOr<T> ClaimOrWait(const Deadline& deadline, bool blocking,
-                                ClaimFn claim, GrowFn grow, RefuseFn refuse);
-  absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
-      uint32_t stream, std::shared_ptr<Segment>* segment);
-  // Reclaim's two halves; both take out_mu_, the first also send_mu_ (and
-  // skips its turn when a sender holds it).
-  void ReleaseIdleSegments(absl::Time now);
-  void ReleaseIdleSegmentsLocked(absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
-  void ReturnFreeRuns(absl::Time now);
-  // With out_mu_: true once `out` saw no allocation for the idle timeout.
-  bool IdleFor(OutSegment& out, absl::Time now) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_);
-  Buffer MakeBuffer(Claim claim, size_t size);
-
-  // Socket writes. Both expect send_mu_ held. SendOrdered puts a message
-  // of the data stream in the ring when it can, else on the socket (after
-  // a marker); SendLocked writes the socket.
-  absl::Status SendOrdered(const Frame& frame, absl::Span<const int> fds,
-                           const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
-  absl::Status SendLocked(const Frame& frame, absl::Span<const int> fds,
-                          const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
-  absl::Status PublishRing(const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
-  absl::Status StartRing();
-  void SendControl(wire::MessageType type);  // best effort, non-blocking
-  void FlushPendingAck();
-  // Send's steps: the buffers' checks (counting inline ones and bytes),
-  // the segments they name that the peer has not been told of (out_mu_),
-  // telling it, and the message itself.
-  struct Unannounced {
-    uint32_t id;
-    Segment* segment;
-    bool operator==(const Unannounced&) const = default;
-  };
-  // Send's hot path: inline into it (defined in port_core.cc, used there
-  // only).
+  // Send's steps (port_core_send.cc): the buffers' checks (counting inline
+  // ones and bytes), telling the peer of the segments they name, and the
+  // message itself; inlined into Send, its hot path.
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status CheckSendable(
       absl::Span<const Buffer> buffers, size_t* inline_count,
       size_t* total) const;
-  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status FindUnannounced(
-      absl::Span<const Buffer> buffers, const wire::TrackingRef* tracking,
-      std::vector<Unannounced>& out);
-  absl::Status Announce(absl::Span<const Unannounced> segments,
+  absl::Status Announce(absl::Span<const OutgoingPool::Unannounced> segments,
                         const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status SendPayload(
       uint32_t stream, absl::Span<const Buffer> buffers, uint8_t flags,
       const wire::TrackingRef* tracking, const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
+  // Returns the chunks past each buffer's size (a buffer shrunk by
+  // Buffer::Resize): the peer frees only those its descriptor covers.
+  void ReleaseUnusedChunks(absl::Span<Buffer> buffers);
+  absl::StatusOr<wire::TrackingRef> ClaimTrackingSlot(
+      uint32_t stream, std::shared_ptr<Segment>* segment);
+  // Before the pool grows: the first outgoing segment registers this port
+  // with the Reclaimer.
+  void RegisterForReclaimOnce();
 
-  // Socket reads. The caller holds the reader role.
-  enum class PumpResult { kProgress, kTimeout, kClosed };
-  // Handles one step of incoming traffic: ring entries first, then stashed
-  // socket messages, then the socket (sleeping on it unless `dont_wait`;
-  // busy-polling the ring first for options.receive_spin if `spin`).
-  PumpResult PumpOnce(const Deadline& deadline, bool dont_wait, bool spin);
-  // Busy-polls the ring before a sleep; true when an entry came. Applies
-  // receive_spin, else the adaptive spin.
-  bool SpinOnRing(const Deadline& deadline);
-  // Appends an ordered message to this end's ring, waiting up to
-  // kRingFullPatience for room while it is full. False: still full.
-  bool AppendToRing(const Frame& frame, const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
-  static constexpr absl::Duration kRingFullPatience = absl::Microseconds(50);
-  // Processes up to `max` ring entries; kTimeout when there were none.
-  PumpResult DrainRing(int max);
-  // Decodes and dispatches one message; false after a protocol error.
-  bool Process(absl::Span<const uint8_t> bytes, std::vector<UniqueFd>& fds);
-  // Waits for the socket (and the wake eventfd) to become readable.
-  // Returns false on timeout.
-  bool PollSocket(const Deadline& deadline);
-  // A blocking recvmsg bounded by `deadline` (SO_RCVTIMEO); nullopt on
-  // timeout.
-  absl::StatusOr<std::optional<ReceivedMessage>> ReceiveBlocking(
-      const Deadline& deadline);
-  absl::Status Dispatch(const wire::Decoded& m, std::vector<UniqueFd>& fds);
-  absl::Status OnNewRing(const wire::Decoded& m, UniqueFd fd);
-  absl::Status OnData(const wire::Decoded& m);
-  absl::Status OnMmapData(const wire::Decoded& m);
-  absl::Status OnNewSegment(const wire::Decoded& m, UniqueFd fd);
-  absl::Status OnReleaseSegment(const wire::Decoded& m);
-  // CAS on the peer's tracking slot: true when this end owns the message.
-  absl::StatusOr<bool> ClaimTracked(const wire::TrackingRef& ref,
-                                    uint32_t stream);
-  // Queues a message for Receive; inside DrainRing, into a batch that
-  // FlushBatch hands over under one lock.
-  void Deliver(Message&& message);
-  void FlushBatch();
-  // With in_mu_ held: gives up the reader role (and, once closed, what
-  // only the reader may touch: the stash's bytes and fds).
-  void EndReading() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_mu_);
-  void ProtocolError(const absl::Status& error);
+  // Reclaim's first half: RELEASE_SEGMENT for the idle segments, skipping
+  // its turn when a sender holds OrderedSender::mu_.
+  void ReleaseIdleSegments(absl::Time now);
+  void ReleaseIdleSegmentsLocked(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
+
   // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
   // (true) or the deadline passes (false), taking the reader role whenever
   // it is free so that someone always drains the socket.
   template <typename Ready>
-  bool WaitFor(MutexLock& lock, const Deadline& deadline, bool spin,
+  bool WaitFor(MutexLock& lock, const Deadline& deadline, PumpMode mode,
                Ready ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_mu_);
 
   const PeerIdentity peer_;
   const PortOptions options_;
-  SegmentGeometry peer_geometry_;   // from HELLO, then immutable
-  uint32_t peer_max_segments_ = 0;  // from HELLO, then immutable
+  SegmentGeometry peer_geometry_;  // from HELLO, then immutable
   UnixChannel channel_;
   const UniqueFd wake_fd_;  // eventfd: wakes a reader blocked in poll
   const std::shared_ptr<PortCounters> counters_;
+  std::atomic<PortState> state_{PortState::kHandshaking};
 
-  // Serialises socket writes whose order matters (NEW_SEGMENT before the
-  // descriptors naming it; RELEASE_SEGMENT after the last).
-  Mutex send_mu_;
-  // The outgoing ring (null without one) and whether ordered messages go
-  // through it right now (false between a marker and RING_RESUME).
-  std::unique_ptr<RingWriter> ring_out_ ABSL_GUARDED_BY(send_mu_);
-  bool ring_mode_out_ ABSL_GUARDED_BY(send_mu_) = false;
-  bool peer_has_ring_ = false;  // from HELLO, then immutable
   // PeerGone(): the flag, and calls left until the next socket probe.
   static constexpr uint32_t kPeerProbeEvery = 1024;
   std::atomic<bool> peer_gone_{false};
   std::atomic<uint32_t> probe_countdown_{0};
-
   // Registration with the Reclaimer, once: with the first segment.
   std::once_flag reclaim_registered_;
-  // Guards the outgoing pool.
-  mutable Mutex out_mu_;
-  // index = segment id; null when free
-  std::vector<OutSegment> out_ ABSL_GUARDED_BY(out_mu_);
-  uint32_t tracking_generation_ ABSL_GUARDED_BY(out_mu_) = 0;
 
-  // Bumped on every SHM_ACK and local free; allocation waiters wait for it
-  // to change. Read under in_mu_ by waiters.
-  std::atomic<uint64_t> memory_epoch_{0};
-  std::atomic<int> memory_waiters_{0};
-  std::atomic<bool> ack_pending_{false};  // an SHM_ACK that would block
+  // The parts. Each guards itself; their locks are ordered around in_mu_
+  // as the class comment says.
+  OutgoingPool pool_;
+  PeerSegments peer_segments_;
+  OrderedSender sender_;
+  PortReader reader_;  // only with the reader role
 
-  // Guards the incoming side and the reader role.
+  // The incoming side: the inbox, who holds the reader role, and why the
+  // port closed. Taken after OrderedSender::mu_ (never while taking it),
+  // before PeerSegments::mu_; never together with OutgoingPool::mu_.
   mutable Mutex in_mu_;
-  CondVar in_cv_;  // inbox, reader role, epoch, closed
+  CondVar in_cv_;  // inbox, reader role, memory epoch, closed
   std::deque<Message> inbox_ ABSL_GUARDED_BY(in_mu_);
-  // index = peer segment id
-  std::vector<std::shared_ptr<Segment>> in_ ABSL_GUARDED_BY(in_mu_);
   bool reader_active_ ABSL_GUARDED_BY(in_mu_) = false;
   absl::Status closed_reason_ ABSL_GUARDED_BY(in_mu_);
-  std::atomic<bool> closed_{false};
-  // Only the reader touches these: the receive buffer, the peer's ring,
-  // whether its ordered messages come from the ring now, and ordered
-  // socket messages that arrived before the ring's marker was reached.
-  std::unique_ptr<uint8_t[]> receive_buffer_;
-  std::unique_ptr<RingReader> ring_in_;
-  // ring_in_ for Close (any thread) to mark closed; lives as long as this.
-  std::atomic<RingReader*> ring_in_for_close_{nullptr};
-  bool ring_mode_in_ = false;
-  absl::Duration receive_timeout_;  // the socket's SO_RCVTIMEO (zero: none)
-  // Adaptive spin (PortOptions::adaptive_spin): misses in a row, and
-  // waits since spinning was given up (for the periodic retry).
-  uint32_t spin_misses_ = 0;
-  uint32_t waits_without_spin_ = 0;
-  ReorderStash stash_;
-  // Peer segments of this port still mapped (also those only Messages
-  // keep): bounded by the peer's declared max_segments.
-  const std::shared_ptr<std::atomic<uint32_t>> in_mapped_;
-  bool batching_ = false;
-  std::vector<Message> batch_;
 };
 
 }  // namespace shmport::internal

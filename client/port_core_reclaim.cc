@@ -1,11 +1,6 @@
 // PortCore's half of giving memory back: called by the process-wide
 // Reclaimer thread (client/reclaimer.h), never from the data path.
-#include <optional>
-#include <utility>
-#include <vector>
-
 #include "client/port_core.h"
-#include "common/log.h"
 
 namespace shmport::internal {
 namespace {
@@ -31,107 +26,31 @@ void PortCore::Reclaim(absl::Time now) {
     return;
   }
   ReleaseIdleSegments(now);
-  ReturnFreeRuns(now);
-}
-
-bool PortCore::IdleFor(OutSegment& out, absl::Time now) const {
-  if (out.last_used == absl::InfinitePast()) {
-    // Used since the last look: the clock starts again, and whatever was
-    // returned to the kernel may be back in RAM.
-    out.last_used = now;
-    out.free_when_returned = 0;
-    return false;
+  if (pool_.ReturnFreeRuns(now, options_.port_id)) {
+    OnOutgoingFreed();  // allocators may have waited
   }
-  return now - out.last_used >= options_.idle_segment_timeout;
 }
 
 void PortCore::ReleaseIdleSegments(absl::Time now) {
-  // send_mu_ orders RELEASE_SEGMENT after the last descriptor naming the
-  // segment. A sender holding it is busy, not idle: try next round.
-  if (!send_mu_.TryLock()) return;
+  // OrderedSender::mu_ orders RELEASE_SEGMENT after the last descriptor
+  // naming the segment. A sender holding it is busy, not idle: try next
+  // round.
+  if (!sender_.mu().TryLock()) return;
   ReleaseIdleSegmentsLocked(now);
-  send_mu_.Unlock();
+  sender_.mu().Unlock();
 }
 
 void PortCore::ReleaseIdleSegmentsLocked(absl::Time now) {
-  std::vector<std::pair<uint32_t, std::shared_ptr<Segment>>> retiring;
-  {
-    MutexLock lock(&out_mu_);
-    for (uint32_t id = 1; id < out_.size(); ++id) {  // the first one stays
-      OutSegment& out = out_[id];
-      if (!out.segment || !IdleFor(out, now)) continue;
-      const Segment& seg = *out.segment;
-      if (seg.chunks().CountFree() != seg.geometry().chunk_count ||
-          seg.tracking_slots().CountFree() != layout::kTrackingSlots) {
-        continue;
-      }
-      if (out.announced) {
-        // Hands off (no allocation, id not reused) until the peer is told.
-        out.retiring = true;
-        retiring.emplace_back(id, out.segment);
-      } else {
-        out.segment.reset();
-        counters_->segments_out.fetch_sub(1, std::memory_order_relaxed);
-      }
-    }
-  }
   const Deadline deadline(kReleasePatience);
   bool sending = true;
-  for (const auto& [id, segment] : retiring) {
+  for (const auto& [id, segment] : pool_.TakeIdle(now)) {
     if (sending) {
       wire::Encoder e(wire::MessageType::kReleaseSegment, 0);
       e.SetReleaseSegment({id});
-      sending = SendOrdered(Frame(e), {}, deadline).ok();
+      sending = sender_.SendOrdered(Frame(e), {}, deadline).ok();
     }
-    MutexLock lock(&out_mu_);
-    if (id >= out_.size() || out_[id].segment != segment) continue;  // closed
-    OutSegment& out = out_[id];
-    out.retiring = false;
-    if (sending) {
-      out.segment.reset();
-      counters_->segments_out.fetch_sub(1, std::memory_order_relaxed);
-    }
+    pool_.FinishRelease(id, segment, /*released=*/sending);
   }
-}
-
-void PortCore::ReturnFreeRuns(absl::Time now) {
-  const uint64_t threshold = options_.reclaim_free_run_bytes;
-  if (threshold == 0) return;
-  struct Claimed {
-    std::shared_ptr<Segment> segment;
-    ChunkMap::Run run;
-  };
-  std::vector<Claimed> claimed;
-  {
-    MutexLock lock(&out_mu_);
-    for (OutSegment& out : out_) {
-      if (!out.segment || out.retiring || !IdleFor(out, now)) continue;
-      ChunkMap chunks = out.segment->chunks();
-      const uint32_t free = chunks.CountFree();
-      if (free <= out.free_when_returned) continue;  // nothing new freed
-      out.free_when_returned = free;
-      const uint64_t chunk_size = out.segment->geometry().chunk_size;
-      uint32_t from = 0;
-      while (std::optional<ChunkMap::Run> run = chunks.NextFreeRun(from)) {
-        from = run->first + run->length;
-        // Claiming the run makes it ours: no allocation can hand it out
-        // while its pages go, and the receiver holds none of it.
-        if (run->length * chunk_size >= threshold &&
-            chunks.TryClaim(run->first, run->length)) {
-          claimed.push_back({out.segment, *run});
-        }
-      }
-    }
-  }
-  for (const Claimed& c : claimed) {
-    if (absl::Status s = c.segment->Discard(c.run.first, c.run.length);
-        !s.ok()) {
-      Log(LogLevel::kWarning, "segment_discard_failed",
-          {{"port", options_.port_id}, {"error", s.message()}});
-    }
-    c.segment->chunks().Free(c.run.first, c.run.length);
-  }
-  if (!claimed.empty()) OnOutgoingFreed();  // allocators may have waited
 }
 
 }  // namespace shmport::internal

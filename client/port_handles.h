@@ -21,6 +21,11 @@ namespace shmport::internal {
 
 class PortCore;
 
+// The word a tracking slot holds while its message is in flight.
+inline uint64_t TrackingWord(uint32_t generation, uint32_t stream) {
+  return (static_cast<uint64_t>(generation) << 32) | stream;
+}
+
 struct BufferAccess {
   // `count` chunks from `first` of `segment`, `size` bytes of them in use
   // (at most all of them).
