@@ -25,7 +25,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "shmport/unique_fd.h"
@@ -104,12 +104,14 @@ struct Client {
 // Everything the run measured.
 struct Results {
   std::vector<absl::Duration> sequence, register_attach, register_alone,
-      open_alone, list_ports, list_ports_one, list_processes, get_stats;
+      open_alone, list_ports, list_ports_one, list_processes, get_stats,
+      list_ports_page, get_stats_page;
+  int list_ports_pages = 0, get_stats_pages = 0;
   uint64_t ends = 0;  // PortOpened notices the clients received
   uint32_t processes = 0, ports = 0;
   uint64_t rss = 0, hwm = 0, rss_idle = 0;
   uint32_t daemon_fds = 0;       // DaemonStats.open_fds
-  size_t get_stats_bytes = 0;    // one GetStats answer, encoded
+  size_t get_stats_bytes = 0;    // GetStats' pages, encoded, together
   int proc_fds = 0;              // /proc/<daemon>/fd
   absl::Duration deaths_exited;  // killpg -> every victim's pidfd readable
   absl::Duration deaths_gone;    // killpg -> ListProcesses without them
@@ -119,14 +121,16 @@ struct Results {
 };
 
 // The daemon holds 2 fds per attached process (its broker link and a
-// pidfd) and 2 per control connection; it inherits this process's limit and
-// raises its soft limit to the hard one. This process holds 1 per client
-// and a pidfd per victim. As root (CAP_SYS_RESOURCE) the hard limit may
-// grow; otherwise it bounds the load.
+// pidfd) and 2 per control connection, plus ~20 of its own (sockets,
+// epoll, eventfds, stdio, this bench's channel); it inherits this
+// process's limit and raises its soft limit to the hard one. This process
+// holds 1 per client and a pidfd per victim. As root with CAP_SYS_RESOURCE
+// the hard limit grows here; otherwise it bounds the load (a hard limit of
+// 20,000 admits 9,980 processes without control connections).
 absl::Status RaiseFdLimit(const Sizes& s) {
   const rlim_t need =
       2 * static_cast<rlim_t>(s.processes) * (s.control_connections ? 2 : 1) +
-      128;
+      32;
   rlimit limit;
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
     return absl::InternalError("getrlimit(RLIMIT_NOFILE) failed");
@@ -161,16 +165,6 @@ std::string DaemonConfig(const Sizes& s) {
       " max_ports_per_process: ", per_process,
       " max_incoming_ports_per_process: ", per_process,
       " registrations_per_second: 1000000 registration_burst: 1000000 }");
-}
-
-// A stub whose channel takes a whole-registry answer of any size (gRPC's
-// default 4 MiB holds ~30,000 ports).
-std::unique_ptr<Stub> LargeAnswerStub(const DaemonProcess& daemon) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(-1);
-  return v1::ControlPlane::NewStub(grpc::CreateCustomChannel(
-      daemon.address(), grpc::InsecureChannelCredentials(), args));
 }
 
 // Forks the clients; the first `deaths` join one process group (led by the
@@ -272,39 +266,55 @@ absl::Status OpenRemaining(Stub& stub, const std::vector<Client>& clients,
   return absl::OkStatus();
 }
 
-// Times `call` `samples` times into `out`; stops at the first failure.
-absl::Status Time(int samples, std::vector<absl::Duration>& out,
-                  const std::function<grpc::Status()>& call) {
-  for (int i = 0; i < samples; ++i) {
+// Calls a paged method from its first page to its last: the time of the
+// whole walk into `walks`, of each page into `pages` (when not null), the
+// page count into `page_count`, the answers' encoded bytes into `bytes`.
+template <typename Request, typename Response>
+absl::Status WalkPages(Stub& stub,
+                       grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                    const Request&, Response*),
+                       Request request, std::vector<absl::Duration>& walks,
+                       std::vector<absl::Duration>* pages,
+                       int* page_count = nullptr, size_t* bytes = nullptr) {
+  const absl::Time start = absl::Now();
+  int count = 0;
+  size_t total = 0;
+  for (;; ++count) {
+    Response response;
     const absl::Time t0 = absl::Now();
-    const grpc::Status s = call();
-    out.push_back(absl::Now() - t0);
+    const grpc::Status s = (stub.*method)(Context().get(), request, &response);
+    if (pages != nullptr) pages->push_back(absl::Now() - t0);
     if (!s.ok()) return absl::UnavailableError(Describe(s));
+    total += response.ByteSizeLong();
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
   }
+  walks.push_back(absl::Now() - start);
+  if (page_count != nullptr) *page_count = count + 1;
+  if (bytes != nullptr) *bytes = total;
   return absl::OkStatus();
 }
 
-// The whole-registry queries an operator's tools make, at load.
+// The whole-registry queries an operator's tools make, at load, each
+// walked over all its pages.
 absl::Status TimeQueries(Stub& stub, const Sizes& s, uint64_t one_id,
                          Results& r) {
-  absl::Status status = Time(s.query_samples, r.list_ports, [&] {
-    v1::ListPortsResponse response;
-    return stub.ListPorts(Context().get(), {}, &response);
-  });
-  status.Update(Time(s.query_samples, r.list_ports_one, [&] {
-    v1::ListPortsRequest request;
-    request.set_process_id(one_id);
-    v1::ListPortsResponse response;
-    return stub.ListPorts(Context().get(), request, &response);
-  }));
-  status.Update(Time(s.query_samples, r.list_processes, [&] {
-    v1::ListProcessesResponse response;
-    return stub.ListProcesses(Context().get(), {}, &response);
-  }));
-  status.Update(Time(s.query_samples, r.get_stats, [&] {
-    v1::GetStatsResponse response;
-    return stub.GetStats(Context().get(), {}, &response);
-  }));
+  absl::Status status;
+  v1::ListPortsRequest of_one;
+  of_one.set_process_id(one_id);
+  for (int i = 0; i < s.query_samples && status.ok(); ++i) {
+    status.Update(WalkPages(stub, &Stub::ListPorts, v1::ListPortsRequest(),
+                            r.list_ports, &r.list_ports_page,
+                            &r.list_ports_pages));
+    status.Update(
+        WalkPages(stub, &Stub::ListPorts, of_one, r.list_ports_one, nullptr));
+    status.Update(WalkPages(stub, &Stub::ListProcesses,
+                            v1::ListProcessesRequest(), r.list_processes,
+                            nullptr));
+    status.Update(WalkPages(stub, &Stub::GetStats, v1::GetStatsRequest(),
+                            r.get_stats, &r.get_stats_page, &r.get_stats_pages,
+                            &r.get_stats_bytes));
+  }
   return status;
 }
 
@@ -314,6 +324,24 @@ absl::StatusOr<v1::GetStatusResponse> GetStatus(Stub& stub) {
     return absl::UnavailableError("GetStatus: " + Describe(s));
   }
   return status;
+}
+
+// Whether ListProcesses (all its pages) lists any of `ids`.
+absl::StatusOr<bool> AnyListed(Stub& stub,
+                               const absl::flat_hash_set<uint64_t>& ids) {
+  v1::ListProcessesRequest request;
+  for (;;) {
+    v1::ListProcessesResponse list;
+    if (grpc::Status s = stub.ListProcesses(Context().get(), request, &list);
+        !s.ok()) {
+      return absl::UnavailableError("ListProcesses: " + Describe(s));
+    }
+    for (const v1::ProcessInfo& p : list.processes()) {
+      if (ids.contains(p.id())) return true;
+    }
+    if (list.next_page_token().empty()) return false;
+    request.set_page_token(list.next_page_token());
+  }
 }
 
 // After a kill: polls GetStatus (cheap) until `remaining` processes are
@@ -330,15 +358,9 @@ absl::StatusOr<absl::Duration> AwaitGone(
       absl::SleepFor(absl::Milliseconds(1));
       continue;
     }
-    v1::ListProcessesResponse list;
-    if (grpc::Status s = stub.ListProcesses(Context().get(), {}, &list);
-        !s.ok()) {
-      return absl::UnavailableError("ListProcesses: " + Describe(s));
-    }
-    const bool any = std::any_of(
-        list.processes().begin(), list.processes().end(),
-        [&](const v1::ProcessInfo& p) { return gone.contains(p.id()); });
-    if (!any) return absl::Now() - killed_at;
+    absl::StatusOr<bool> any = AnyListed(stub, gone);
+    if (!any.ok()) return any.status();
+    if (!*any) return absl::Now() - killed_at;
   }
   return absl::DeadlineExceededError(
       "killed clients still listed after 5 minutes");
@@ -412,8 +434,11 @@ absl::Status Census(Stub& stub, const DaemonProcess& daemon,
     if (!counts.ok()) return counts.status();
     r.ends += counts->opened;
   }
+  v1::GetStatsRequest first_page;
+  first_page.set_page_size(1);  // the counters, and one port
   v1::GetStatsResponse stats;
-  if (grpc::Status s = stub.GetStats(Context().get(), {}, &stats); !s.ok()) {
+  if (grpc::Status s = stub.GetStats(Context().get(), first_page, &stats);
+      !s.ok()) {
     return absl::UnavailableError("GetStats: " + Describe(s));
   }
   r.rss = ProcStatusBytes(daemon.pid(), "VmRSS");
@@ -422,7 +447,6 @@ absl::Status Census(Stub& stub, const DaemonProcess& daemon,
   r.processes = stats.daemon().processes();
   r.ports = stats.daemon().ports();
   r.daemon_fds = stats.daemon().open_fds();
-  r.get_stats_bytes = stats.ByteSizeLong();
   return absl::OkStatus();
 }
 
@@ -432,7 +456,11 @@ absl::Status Run(const Sizes& s, Results& r) {
   }
   auto daemon = DaemonProcess::Start({.config_text = DaemonConfig(s)});
   if (!daemon.ok()) return daemon.status();
-  std::unique_ptr<Stub> stub = LargeAnswerStub(**daemon);
+  // For a profiler to attach to (perf record -g -p PID).
+  std::fprintf(stderr, "control_plane_load: shmportd is pid %d\n",
+               (*daemon)->pid());
+  // Default channel arguments (4 MiB answers): every page fits.
+  std::unique_ptr<Stub> stub = (*daemon)->NewStub();
   r.rss_idle = ProcStatusBytes((*daemon)->pid(), "VmRSS");
   const absl::Time t0 = absl::Now();
   std::vector<Client> clients;
@@ -465,6 +493,8 @@ void PrintJson(const Sizes& s, const Results& r) {
   const Percentiles lp1 = Summarise(r.list_ports_one);
   const Percentiles lpr = Summarise(r.list_processes);
   const Percentiles gs = Summarise(r.get_stats);
+  const Percentiles lpp = Summarise(r.list_ports_page);
+  const Percentiles gsp = Summarise(r.get_stats_page);
   std::printf(
       "{\"processes\": %u, \"ports\": %u, \"port_ends_delivered\": %llu, "
       "\"register_attach_open_p50_us\": %.1f, "
@@ -474,7 +504,10 @@ void PrintJson(const Sizes& s, const Results& r) {
       "\"open_port_p50_us\": %.1f, \"open_port_p99_us\": %.1f, "
       "\"list_ports_p50_us\": %.1f, \"list_ports_p99_us\": %.1f, "
       "\"list_ports_of_one_p50_us\": %.1f, "
+      "\"list_ports_page_p50_us\": %.1f, \"list_ports_page_p99_us\": %.1f, "
+      "\"list_ports_pages\": %d, "
       "\"list_processes_p50_us\": %.1f, \"get_stats_p50_us\": %.1f, "
+      "\"get_stats_page_p50_us\": %.1f, \"get_stats_pages\": %d, "
       "\"get_stats_bytes\": %zu, "
       "\"daemon_rss_bytes\": %llu, \"daemon_peak_rss_bytes\": %llu, "
       "\"daemon_idle_rss_bytes\": %llu, \"daemon_open_fds\": %u, "
@@ -484,7 +517,8 @@ void PrintJson(const Sizes& s, const Results& r) {
       "\"setup_s\": %.1f}\n",
       r.processes, r.ports, static_cast<unsigned long long>(r.ends), seq.p50_us,
       seq.p99_us, reg.p50_us, reg.p99_us, rpc.p50_us, rpc.p99_us, open.p50_us,
-      open.p99_us, lp.p50_us, lp.p99_us, lp1.p50_us, lpr.p50_us, gs.p50_us,
+      open.p99_us, lp.p50_us, lp.p99_us, lp1.p50_us, lpp.p50_us, lpp.p99_us,
+      r.list_ports_pages, lpr.p50_us, gs.p50_us, gsp.p50_us, r.get_stats_pages,
       r.get_stats_bytes, static_cast<unsigned long long>(r.rss),
       static_cast<unsigned long long>(r.hwm),
       static_cast<unsigned long long>(r.rss_idle), r.daemon_fds, r.proc_fds,
@@ -510,12 +544,16 @@ void PrintTable(const Sizes& s, const Results& r) {
   PrintRow("Register+attach", r.register_attach);
   PrintRow("Register (RPC alone)", r.register_alone);
   PrintRow("OpenPort (at load)", r.open_alone);
-  PrintRow("ListPorts (all, at load)", r.list_ports);
+  PrintRow("ListPorts (every page)", r.list_ports);
+  PrintRow("ListPorts (one page)", r.list_ports_page);
   PrintRow("ListPorts (one process)", r.list_ports_one);
-  PrintRow("ListProcesses (at load)", r.list_processes);
-  PrintRow("GetStats (at load)", r.get_stats);
-  std::printf("  one GetStats answer: %.1f MiB (every port)\n",
-              MiB(r.get_stats_bytes));
+  PrintRow("ListProcesses (every page)", r.list_processes);
+  PrintRow("GetStats (every page)", r.get_stats);
+  PrintRow("GetStats (one page)", r.get_stats_page);
+  std::printf(
+      "  every port: %d ListPorts pages; GetStats %d pages, %.1f MiB in "
+      "all\n",
+      r.list_ports_pages, r.get_stats_pages, MiB(r.get_stats_bytes));
   std::printf(
       "  daemon RSS: %.1f MiB at load (peak %.1f MiB, idle %.1f MiB); "
       "%u open fds (/proc: %d)\n",
@@ -535,6 +573,8 @@ void PrintTable(const Sizes& s, const Results& r) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // As shmportd does (server/main.cc): no lock-order graph on gRPC's locks.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const Sizes s{
       .processes = absl::GetFlag(FLAGS_processes),
       .ports = absl::GetFlag(FLAGS_ports),

@@ -24,6 +24,7 @@ checks = [
     (0 < r["register_attach_open_p50_us"] <= r["register_attach_open_p99_us"],
      "sequence percentiles"),
     (r["list_ports_p50_us"] > 0 and r["get_stats_p50_us"] > 0, "queries"),
+    (r["list_ports_pages"] >= 1 and r["get_stats_pages"] >= 1, "pages"),
     (r["daemon_rss_bytes"] > r["daemon_idle_rss_bytes"] > 0, "RSS"),
 ]
 failed = [what for ok, what in checks if not ok]

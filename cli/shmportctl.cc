@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -96,6 +97,50 @@ absl::Status Call(const Invocation& inv,
       (inv.connection.stub().*method)(context->get(), request, response));
 }
 
+// Makes a paged call (ListProcesses, ListPorts, GetStats) page by page
+// until the last, moving each page's entries (`entries(page)`, a repeated
+// field) into `all`; `all`'s other fields are the first page's. A daemon
+// from before paging answers with one page and no token.
+template <typename Request, typename Response, typename Entries>
+absl::Status CallEveryPage(const Invocation& inv,
+                           grpc::Status (v1::ControlPlane::Stub::*method)(
+                               grpc::ClientContext*, const Request&, Response*),
+                           Request request, Response* all, Entries entries) {
+  for (bool first = true;; first = false) {
+    Response page;
+    if (absl::Status s = Call(inv, method, request, &page); !s.ok()) return s;
+    if (first) {
+      *all = std::move(page);
+    } else {
+      for (auto& entry : *entries(page)) entries(*all)->Add(std::move(entry));
+    }
+    const std::string& next =
+        first ? all->next_page_token() : page.next_page_token();
+    if (next.empty()) break;
+    if (next == request.page_token()) {
+      return absl::InternalError(absl::StrCat(
+          "shmportd gave page_token '", next, "' twice; its list never ends"));
+    }
+    request.set_page_token(next);
+  }
+  all->clear_next_page_token();
+  return absl::OkStatus();
+}
+
+absl::Status ListAllProcesses(const Invocation& inv,
+                              v1::ListProcessesResponse* all) {
+  return CallEveryPage(inv, &v1::ControlPlane::Stub::ListProcesses,
+                       v1::ListProcessesRequest(), all,
+                       [](auto& r) { return r.mutable_processes(); });
+}
+
+absl::Status ListAllPorts(const Invocation& inv, v1::ListPortsRequest request,
+                          v1::ListPortsResponse* all) {
+  return CallEveryPage(inv, &v1::ControlPlane::Stub::ListPorts,
+                       std::move(request), all,
+                       [](auto& r) { return r.mutable_ports(); });
+}
+
 // "router" or "7" (a string of digits is a process id, as in
 // Session::OpenPort).
 v1::ProcessRef RefOf(absl::string_view name_or_id) {
@@ -134,9 +179,7 @@ absl::Status RunStatus(Invocation& inv) {
 
 absl::Status RunPs(Invocation& inv) {
   v1::ListProcessesResponse processes;
-  if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::ListProcesses,
-                            v1::ListProcessesRequest(), &processes);
-      !s.ok()) {
+  if (absl::Status s = ListAllProcesses(inv, &processes); !s.ok()) {
     return s;
   }
   std::sort(processes.mutable_processes()->begin(),
@@ -161,9 +204,7 @@ absl::StatusOr<uint64_t> ResolveProcess(const Invocation& inv,
                                         absl::string_view name_or_id) {
   const v1::ProcessRef ref = RefOf(name_or_id);
   v1::ListProcessesResponse processes;
-  if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::ListProcesses,
-                            v1::ListProcessesRequest(), &processes);
-      !s.ok()) {
+  if (absl::Status s = ListAllProcesses(inv, &processes); !s.ok()) {
     return s;
   }
   for (const v1::ProcessInfo& p : processes.processes()) {
@@ -187,9 +228,7 @@ absl::Status RunPorts(Invocation& inv) {
     request.set_process_id(*id);
   }
   v1::ListPortsResponse ports;
-  if (absl::Status s =
-          Call(inv, &v1::ControlPlane::Stub::ListPorts, request, &ports);
-      !s.ok()) {
+  if (absl::Status s = ListAllPorts(inv, std::move(request), &ports); !s.ok()) {
     return s;
   }
   std::sort(ports.mutable_ports()->begin(), ports.mutable_ports()->end(),
@@ -227,8 +266,9 @@ absl::Status RunTopics(Invocation& inv) {
 
 absl::Status RunStats(Invocation& inv) {
   v1::GetStatsResponse stats;
-  if (absl::Status s = Call(inv, &v1::ControlPlane::Stub::GetStats,
-                            v1::GetStatsRequest(), &stats);
+  if (absl::Status s = CallEveryPage(inv, &v1::ControlPlane::Stub::GetStats,
+                                     v1::GetStatsRequest(), &stats,
+                                     [](auto& r) { return r.mutable_ports(); });
       !s.ok()) {
     return s;
   }
@@ -337,8 +377,7 @@ absl::Status SampleTop(Invocation& inv, v1::GetStatusResponse* status,
       !s.ok()) {
     return s;
   }
-  return Call(inv, &v1::ControlPlane::Stub::ListPorts, v1::ListPortsRequest(),
-              ports);
+  return ListAllPorts(inv, v1::ListPortsRequest(), ports);
 }
 
 void PrintTopFrame(Invocation& inv, uint64_t frame, const std::string& view) {

@@ -31,6 +31,7 @@
 #include "shmport/unique_fd.h"
 #include "tests/control/client_process.h"
 #include "tests/control/daemon_process.h"
+#include "tests/control/raw_client.h"
 #include "tests/control/topic_client.h"
 #include "tests/util/eventually.h"
 #include "tests/util/fd_wait.h"
@@ -642,6 +643,67 @@ TEST(StatsOfExitedProcessesTest, TheirTrafficStillCountsInTheTotals) {
   EXPECT_EQ(sender->Finish(absl::Seconds(20)).value_or(-1), 0);
 }
 
+// --- paging ------------------------------------------------------------------
+
+// A daemon whose pages hold ~50 ports (list_page_bytes = 4 KiB) and 300
+// ports among 6 processes: ps, ports and stats follow every page and
+// print one document of the usual shape.
+TEST(PagedListsTest, PsPortsAndStatsShowEveryEntryAcrossPages) {
+  auto daemon = DaemonProcess::Start({.config_text = "list_page_bytes: 4096"});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto stub = (*daemon)->NewStub();
+  constexpr int kProcesses = 6;
+  constexpr int kPorts = 300;
+  std::vector<shmport::testing::RawRegistration> processes;
+  for (int i = 0; i < kProcesses; ++i) {
+    auto r = shmport::testing::RegisterAndAttach(*stub, absl::StrCat("p", i));
+    ASSERT_TRUE(r.ok()) << r.status();
+    processes.push_back(*std::move(r));
+  }
+  for (int n = 0; n < kPorts; ++n) {
+    v1::OpenPortResponse opened;
+    const int from = n % kProcesses;
+    const grpc::Status s = shmport::testing::OpenPortByName(
+        *stub, processes[from],
+        absl::StrCat("p", (from + 1 + n / kProcesses % 2) % kProcesses),
+        &opened);
+    ASSERT_TRUE(s.ok()) << shmport::testing::Describe(s);
+  }
+  v1::ListPortsResponse first;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->ListPorts(&context, {}, &first).ok());
+  ASSERT_LT(first.ports_size(), kPorts / 4);  // several pages, really
+  const std::string address = (*daemon)->address();
+
+  Cli::Result ports = Cli::Run({"ports", "--json", "--address", address});
+  ASSERT_EQ(ports.exit_code, 0) << ports;
+  const auto listed = Objects(ParseJson(ports.out), "ports");
+  ASSERT_EQ(listed.size(), static_cast<size_t>(kPorts));
+  for (size_t i = 1; i < listed.size(); ++i) {
+    EXPECT_LT(Number(listed[i - 1], "id"), Number(listed[i], "id"));
+  }
+  Cli::Result of_one =
+      Cli::Run({"ports", "--json", "--process", "p0", "--address", address});
+  ASSERT_EQ(of_one.exit_code, 0) << of_one;
+  // p0 opened 50 and took 25 from p5 and 25 from p4.
+  EXPECT_EQ(Objects(ParseJson(of_one.out), "ports").size(), 100u);
+  Cli::Result stats = Cli::Run({"stats", "--json", "--address", address});
+  ASSERT_EQ(stats.exit_code, 0) << stats;
+  auto parsed = ParseJson(stats.out);
+  EXPECT_EQ(Objects(parsed, "ports").size(), static_cast<size_t>(kPorts));
+  EXPECT_EQ(Number(Object(parsed, "daemon"), "ports"), kPorts);
+  EXPECT_EQ(Objects(parsed, "processes").size(),
+            static_cast<size_t>(kProcesses));
+  Cli::Result table = Cli::Run({"ports", "--address", address});
+  ASSERT_EQ(table.exit_code, 0) << table;
+  EXPECT_GE(std::count(table.out.begin(), table.out.end(), '\n'), kPorts + 1);
+  Cli::Result top = Cli::Run({"top", "--iterations=1", "--limit=10",
+                              "--interval=100ms", "--address", address});
+  ASSERT_EQ(top.exit_code, 0) << top;
+  EXPECT_THAT(top.out,
+              HasSubstr(absl::StrCat("(", kPorts - 10, " more ports)")));
+}
+
 // --- watch ------------------------------------------------------------------
 
 TEST_F(ShmportctlTest, WatchExistingPrintsTheCurrentRegistryAsEvents) {
@@ -889,7 +951,8 @@ TEST_F(ShmportctlTest, UnknownCommandExitsTwoAndListsTheCommands) {
   Cli::Result r = Ctl({"restart"});
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_THAT(r.err, HasSubstr("unknown command \"restart\""));
-  EXPECT_THAT(r.err, HasSubstr("status ps ports topics stats watch top open close"));
+  EXPECT_THAT(r.err,
+              HasSubstr("status ps ports topics stats watch top open close"));
 }
 
 TEST_F(ShmportctlTest, MissingCommandExitsTwo) {

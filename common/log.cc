@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/deferred_logs.h"
 #include "common/mutex.h"
 
 namespace shmport {
@@ -90,7 +92,37 @@ std::shared_ptr<const LogSink> CurrentSink() {
   return slot.sink;
 }
 
+// A single write(2); a short write to a pipe is not retried (logging must
+// never block the data plane for long or fail the caller).
+void WriteLines(absl::string_view lines) {
+  [[maybe_unused]] ssize_t n =
+      ::write(STDERR_FILENO, lines.data(), lines.size());
+}
+
+// This thread's DeferredLogs scopes and the lines they keep.
+struct Deferred {
+  int depth = 0;
+  std::string lines;
+};
+// Lines written together stay within one atomic pipe write (PIPE_BUF), so
+// they never interleave with other writers' lines.
+constexpr size_t kMaxDeferredBytes = PIPE_BUF;
+
+Deferred& ThisThreadDeferred() {
+  thread_local Deferred deferred;
+  return deferred;
+}
+
 }  // namespace
+
+DeferredLogs::DeferredLogs() { ++ThisThreadDeferred().depth; }
+
+DeferredLogs::~DeferredLogs() {
+  Deferred& d = ThisThreadDeferred();
+  if (--d.depth > 0 || d.lines.empty()) return;
+  WriteLines(d.lines);
+  d.lines.clear();
+}
 
 void SetLogSink(LogSink sink) {
   auto next = sink ? std::make_shared<const LogSink>(std::move(sink)) : nullptr;
@@ -139,9 +171,16 @@ void Log(LogLevel level, absl::string_view event,
     return;
   }
   line.push_back('\n');
-  // One write per line; a short write to a pipe is not retried (logging
-  // must never block the data plane for long or fail the caller).
-  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+  Deferred& d = ThisThreadDeferred();
+  if (d.depth == 0) {
+    WriteLines(line);
+    return;
+  }
+  if (d.lines.size() + line.size() > kMaxDeferredBytes && !d.lines.empty()) {
+    WriteLines(d.lines);
+    d.lines.clear();
+  }
+  d.lines += line;
 }
 
 }  // namespace shmport

@@ -1,9 +1,13 @@
 #include "common/log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/deferred_logs.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -12,6 +16,7 @@ namespace {
 
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(LogTest, FormatsOneLogfmtLine) {
   const std::string line =
@@ -54,6 +59,76 @@ TEST(LogTest, SinkTakesTheLinesThatPassTheLevelUntilReset) {
   EXPECT_THAT(taken[0].second,
               HasSubstr("level=warning event=session_daemon_lost process=7"));
   EXPECT_THAT(taken[0].second, ::testing::Not(EndsWith("\n")));
+}
+
+// Stderr redirected to a pipe for the life of the object.
+class CapturedStderr {
+ public:
+  CapturedStderr() {
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_NONBLOCK), 0);
+    read_ = fds[0];
+    saved_ = ::dup(STDERR_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    ::close(fds[1]);
+  }
+  ~CapturedStderr() {
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    ::close(read_);
+  }
+  // What was written so far (the pipe never blocks the reader).
+  std::string Take() {
+    std::string out;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(read_, buffer, sizeof(buffer))) > 0;) {
+      out.append(buffer, n);
+    }
+    return out;
+  }
+
+ private:
+  int read_ = -1;
+  int saved_ = -1;
+};
+
+TEST(LogTest, DeferredLinesAreWrittenWhenTheOutermostScopeEnds) {
+  const LogLevel was = GetLogLevel();
+  SetLogLevel(LogLevel::kInfo);
+  CapturedStderr err;
+  {
+    DeferredLogs outer;
+    Log(LogLevel::kInfo, "first", {{"n", 1}});
+    {
+      DeferredLogs inner;
+      Log(LogLevel::kInfo, "second");
+    }
+    EXPECT_EQ(err.Take(), "");  // held while any scope lives
+    Log(LogLevel::kDebug, "dropped");
+  }
+  const std::string written = err.Take();
+  EXPECT_THAT(written, HasSubstr("event=first n=1\n"));
+  EXPECT_THAT(written, HasSubstr("event=second\n"));
+  EXPECT_LT(written.find("event=first"), written.find("event=second"));
+  EXPECT_THAT(written, Not(HasSubstr("dropped")));
+  Log(LogLevel::kInfo, "undeferred");
+  EXPECT_THAT(err.Take(), HasSubstr("event=undeferred\n"));
+  SetLogLevel(was);
+}
+
+TEST(LogTest, DeferredLinesGoOutInWritesOfAtMostPipeBuf) {
+  const LogLevel was = GetLogLevel();
+  SetLogLevel(LogLevel::kInfo);
+  CapturedStderr err;
+  {
+    DeferredLogs scope;
+    const std::string value(1000, 'x');
+    for (int i = 0; i < 10; ++i) Log(LogLevel::kInfo, "big", {{"v", value}});
+    // More than PIPE_BUF is held: the earlier lines went out already.
+    EXPECT_GE(err.Take().size(), 2000u);
+  }
+  EXPECT_GE(err.Take().size(), 1000u);
+  SetLogLevel(was);
 }
 
 }  // namespace

@@ -95,6 +95,8 @@ void FillDefaults(DaemonConfig* config) {
   }
   Default(config, &DaemonConfig::watcher_queue_bytes,
           &DaemonConfig::set_watcher_queue_bytes, kDefaultWatcherQueueBytes);
+  Default(config, &DaemonConfig::list_page_bytes,
+          &DaemonConfig::set_list_page_bytes, kDefaultListPageBytes);
   if (config->metrics().max_port_series() == 0) {
     config->mutable_metrics()->set_max_port_series(kDefaultMaxPortSeries);
   }
@@ -282,6 +284,12 @@ absl::Status ValidatePolicy(const config::v1::Policy& policy,
 
 // The first problem, in the order the checks are written.
 absl::Status Validate(const DaemonConfig& c, absl::string_view origin) {
+  if (c.list_page_bytes() < kMinListPageBytes ||
+      c.list_page_bytes() > kMaxListPageBytes) {
+    return OutOfRange(origin, "list_page_bytes", c.list_page_bytes(),
+                      absl::StrCat("must be in [", kMinListPageBytes, ", ",
+                                   kMaxListPageBytes, "]"));
+  }
   if (absl::Status s = ValidateGeometryLimits(c.limits(), origin); !s.ok()) {
     return s;
   }

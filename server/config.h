@@ -27,6 +27,9 @@ inline constexpr uint32_t kDefaultMaxControlConnections = 8192;
 // Control connections a uid may hold beyond one per possible process.
 inline constexpr uint32_t kControlConnectionsHeadroom = 256;
 inline constexpr uint64_t kDefaultWatcherQueueBytes = 8ull << 20;
+inline constexpr uint64_t kDefaultListPageBytes = 3ull << 20;
+inline constexpr uint64_t kMinListPageBytes = 4ull << 10;
+inline constexpr uint64_t kMaxListPageBytes = 1ull << 30;
 inline constexpr uint32_t kDefaultMaxUnattachedRegistrations = 1024;
 inline constexpr uint32_t kDefaultMaxProcessesPerUid = 2048;
 inline constexpr uint32_t kDefaultMaxIncomingPortsPerProcess = 512;

@@ -111,6 +111,18 @@ TEST(ConfigTest, OutOfRangeValuesNameTheField) {
               HasSubstr("default_geometry.max_segments = 9"));
 }
 
+TEST(ConfigTest, ListPageBytesDefaultsInsideGrpcsLimitAndIsBounded) {
+  auto c = ParseDaemonConfig("", "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->list_page_bytes(), kDefaultListPageBytes);
+  EXPECT_LT(c->list_page_bytes(), 4u << 20);  // gRPC's default receive cap
+  EXPECT_TRUE(ParseDaemonConfig("list_page_bytes: 4096", "t").ok());
+  c = ParseDaemonConfig("list_page_bytes: 4095", "t");
+  EXPECT_THAT(c.status().message(), HasSubstr("list_page_bytes = 4095"));
+  c = ParseDaemonConfig("list_page_bytes: 2000000000", "t");
+  EXPECT_THAT(c.status().message(), HasSubstr("list_page_bytes = 2000000000"));
+}
+
 TEST(ConfigTest, ByteCapTooSmallForOneDefaultChunkIsRefused) {
   // 64 KiB chunks need 2 x (8 KiB header + 64 KiB) = 147456 bytes; with
   // less, every port of the default geometry would fail to open.

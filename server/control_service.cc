@@ -248,8 +248,10 @@ grpc::ServerUnaryReactor* ControlService::ListProcesses(
     grpc::CallbackServerContext* ctx, const v1::ListProcessesRequest* request,
     v1::ListProcessesResponse* response) {
   CallScope call(this);
-  *response = switchboard_->ListProcesses();
-  return Answer(ctx, absl::OkStatus());
+  absl::StatusOr<v1::ListProcessesResponse> result =
+      switchboard_->ListProcesses(*request);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
 }
 
 grpc::ServerUnaryReactor* ControlService::ListPorts(
@@ -266,8 +268,10 @@ grpc::ServerUnaryReactor* ControlService::GetStats(
     grpc::CallbackServerContext* ctx, const v1::GetStatsRequest* request,
     v1::GetStatsResponse* response) {
   CallScope call(this);
-  *response = switchboard_->GetStats();
-  return Answer(ctx, absl::OkStatus());
+  absl::StatusOr<v1::GetStatsResponse> result =
+      switchboard_->GetStats(*request);
+  if (result.ok()) *response = std::move(*result);
+  return Answer(ctx, result.status());
 }
 
 grpc::ServerUnaryReactor* ControlService::GetStatus(

@@ -26,10 +26,15 @@ EventBus::~EventBus() {
 }
 
 uint64_t EventBus::Publish(v1::Event event) {
+  return Publish([&event] { return std::move(event); });
+}
+
+uint64_t EventBus::Publish(absl::FunctionRef<v1::Event()> make) {
   MutexLock lock(&mu_);
   const uint64_t sequence = ++sequence_;
   // Nobody could ever see it: later subscribers start after it.
   if (watchers_.empty() || closing_) return sequence;
+  v1::Event event = make();
   event.set_sequence(sequence);
   event.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
   outbox_.push_back(std::make_shared<const SharedEvent>(std::move(event)));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "common/mutex.h"
 #include "server/shared_event.h"
 #include "shmport/v1/control.pb.h"
@@ -54,6 +55,10 @@ class EventBus {
   // Stamps `event` (sequence, time) and queues it for every watcher.
   // Returns the sequence number.
   uint64_t Publish(v1::Event event) ABSL_LOCKS_EXCLUDED(mu_);
+  // The same for the event `make` builds, called (under the bus lock) only
+  // when a watcher could see it: with none, an event costs no copy.
+  uint64_t Publish(absl::FunctionRef<v1::Event()> make)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Adds a watcher (not owned) for the events published from now on.
   // Returns false after Close(): the caller should end the stream at once.

@@ -7,9 +7,9 @@ namespace shmport::server {
 MetricsSnapshot TakeMetricsSnapshot(const MetricsSources& sources) {
   MetricsSnapshot s;
   s.version = kDaemonVersion;
-  s.stats = sources.switchboard->GetStats();
+  s.stats = sources.switchboard->AllStats();
   const v1::ListProcessesResponse processes =
-      sources.switchboard->ListProcesses();
+      sources.switchboard->AllProcesses();
   for (const v1::ProcessInfo& p : processes.processes()) {
     if (p.state() == v1::PROCESS_STATE_ATTACHED) {
       ++s.processes_attached;

@@ -2,11 +2,13 @@
 
 #include <sys/socket.h>
 
+#include <map>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/deferred_logs.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/pid_namespace.h"
@@ -36,7 +38,8 @@ Switchboard::Switchboard(const DaemonConfig& config, uid_t daemon_uid)
     : policy_(config, daemon_uid),
       pid_namespace_(PidNamespaceOf(0).value_or(0)),
       attach_timeout_(absl::Milliseconds(config.attach_timeout_ms())),
-      limits_(config.limits()) {}
+      limits_(config.limits()),
+      list_page_bytes_(config.list_page_bytes()) {}
 
 void Switchboard::SetBroker(Broker* broker) { broker_ = broker; }
 
@@ -64,6 +67,7 @@ absl::StatusOr<v1::RegisterResponse> Switchboard::Register(
   absl::StatusOr<std::string> token = NewSecret();
   if (!token.ok()) return token.status();
 
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("the daemon is shutting down");
@@ -180,6 +184,7 @@ absl::Status Switchboard::Unregister(const v1::UnregisterRequest& r,
     return absl::InvalidArgumentError(
         "process_id is 0; process ids start at 1");
   }
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   ProcessRecord* p = registry_.FindProcess(r.process_id());
   if (p == nullptr) {
@@ -198,6 +203,7 @@ absl::Status Switchboard::Unregister(const v1::UnregisterRequest& r,
 
 absl::StatusOr<v1::OpenPortResponse> Switchboard::OpenPort(
     const v1::OpenPortRequest& r, const Caller& c) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("the daemon is shutting down");
@@ -346,6 +352,7 @@ absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
   if (r.port_id() == 0) {
     return absl::InvalidArgumentError("port_id is 0; port ids start at 1");
   }
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   PortRecord* port = registry_.FindPort(r.port_id());
   if (port == nullptr) {
@@ -381,44 +388,80 @@ absl::Status Switchboard::ClosePort(const v1::ClosePortRequest& r,
   return absl::OkStatus();
 }
 
-v1::ListProcessesResponse Switchboard::ListProcesses() {
-  MutexLock lock(&mu_);
-  v1::ListProcessesResponse response;
-  for (const auto& [id, p] : registry_.processes()) {
-    *response.add_processes() = p.info;
+template <typename CopyBatch>
+void Switchboard::FillPage(CopyBatch copy_batch) {
+  for (bool more = true; more;) {
+    MutexLock lock(&mu_);
+    more = copy_batch();
   }
+}
+
+void Switchboard::PageProcesses(
+    ListPage& page, google::protobuf::RepeatedPtrField<v1::ProcessInfo>* out) {
+  FillPage([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const auto& processes = registry_.processes();
+    return page.CopyBatch(
+        processes.upper_bound(page.after()), processes.end(),
+        [](auto it) { return &it->second.info; }, out);
+  });
+}
+
+void Switchboard::PagePorts(
+    ListPage& page, uint64_t process_id,
+    google::protobuf::RepeatedPtrField<v1::PortInfo>* out) {
+  FillPage([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::map<uint64_t, PortRecord>* ports = &registry_.ports();
+    if (process_id == 0) {
+      return page.CopyBatch(
+          ports->upper_bound(page.after()), ports->end(),
+          [](auto it) { return &it->second.info; }, out);
+    }
+    const ProcessRecord* p = registry_.FindProcess(process_id);
+    if (p == nullptr) return false;  // it ended meanwhile, and its ports
+    return page.CopyBatch(
+        p->ports.upper_bound(page.after()), p->ports.end(),
+        [ports](auto it) -> const v1::PortInfo* {
+          auto port = ports->find(*it);
+          return port == ports->end() ? nullptr : &port->second.info;
+        },
+        out);
+  });
+}
+
+absl::StatusOr<v1::ListProcessesResponse> Switchboard::ListProcesses(
+    const v1::ListProcessesRequest& r) {
+  absl::StatusOr<ListPage> page =
+      ListPage::Start(r.page_size(), r.page_token(), list_page_bytes_);
+  if (!page.ok()) return page.status();
+  v1::ListProcessesResponse response;
+  PageProcesses(*page, response.mutable_processes());
+  response.set_next_page_token(page->NextToken());
   return response;
 }
 
 absl::StatusOr<v1::ListPortsResponse> Switchboard::ListPorts(
     const v1::ListPortsRequest& r) {
-  MutexLock lock(&mu_);
+  absl::StatusOr<ListPage> page =
+      ListPage::Start(r.page_size(), r.page_token(), list_page_bytes_);
+  if (!page.ok()) return page.status();
+  if (r.process_id() != 0) {
+    MutexLock lock(&mu_);
+    if (registry_.FindProcess(r.process_id()) == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("no live process with id ", r.process_id()));
+    }
+  }
   v1::ListPortsResponse response;
-  if (r.process_id() == 0) {
-    for (const auto& [id, port] : registry_.ports()) {
-      *response.add_ports() = port.info;
-    }
-    return response;
-  }
-  const ProcessRecord* p = registry_.FindProcess(r.process_id());
-  if (p == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("no live process with id ", r.process_id()));
-  }
-  for (uint64_t port_id : p->ports) {
-    if (const PortRecord* port = registry_.FindPort(port_id)) {
-      *response.add_ports() = port->info;
-    }
-  }
+  PagePorts(*page, r.process_id(), response.mutable_ports());
+  response.set_next_page_token(page->NextToken());
   return response;
 }
 
-v1::GetStatsResponse Switchboard::GetStats() {
-  v1::GetStatsResponse response;
-  v1::DaemonStats* d = response.mutable_daemon();
+void Switchboard::FillDaemonStats(v1::DaemonStats* d) {
   // Outside the lock: reading /proc is slow-ish and needs no registry.
   d->set_rss_bytes(ResidentBytes());
   d->set_open_fds(OpenFdCount());
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   d->set_processes(registry_.processes().size());
   d->set_ports(registry_.ports().size());
@@ -430,13 +473,37 @@ v1::GetStatsResponse Switchboard::GetStats() {
   // Streams open, including dropped ones their clients have not ended.
   d->set_watchers(watcher_slots_.size());
   *d->mutable_closed_ports() = registry_.closed_ports();
-  for (const auto& [id, port] : registry_.ports()) {
-    *response.add_ports() = port.info;
-  }
+}
+
+absl::StatusOr<v1::GetStatsResponse> Switchboard::GetStats(
+    const v1::GetStatsRequest& r) {
+  absl::StatusOr<ListPage> page =
+      ListPage::Start(r.page_size(), r.page_token(), list_page_bytes_);
+  if (!page.ok()) return page.status();
+  v1::GetStatsResponse response;
+  FillDaemonStats(response.mutable_daemon());
+  PagePorts(*page, 0, response.mutable_ports());
+  response.set_next_page_token(page->NextToken());
+  return response;
+}
+
+v1::ListProcessesResponse Switchboard::AllProcesses() {
+  ListPage page = ListPage::Everything();
+  v1::ListProcessesResponse response;
+  PageProcesses(page, response.mutable_processes());
+  return response;
+}
+
+v1::GetStatsResponse Switchboard::AllStats() {
+  ListPage page = ListPage::Everything();
+  v1::GetStatsResponse response;
+  FillDaemonStats(response.mutable_daemon());
+  PagePorts(page, 0, response.mutable_ports());
   return response;
 }
 
 void Switchboard::FillStatus(v1::GetStatusResponse* status) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   status->set_processes(registry_.processes().size());
   status->set_ports(registry_.ports().size());
@@ -446,6 +513,7 @@ void Switchboard::FillStatus(v1::GetStatusResponse* status) {
 absl::Status Switchboard::Watch(EventWatcher* watcher,
                                 const v1::WatchEventsRequest& r,
                                 const Caller& c) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("the daemon is shutting down");
@@ -546,6 +614,7 @@ bool Switchboard::OfferExisting(EventWatcher* watcher) {
 
 void Switchboard::Unwatch(EventWatcher* watcher) {
   bus_.Unsubscribe(watcher);
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   auto it = watcher_slots_.find(watcher);
   if (it == watcher_slots_.end()) return;
@@ -562,6 +631,7 @@ void Switchboard::Shutdown() {
 }
 
 absl::Status Switchboard::OnAttach(const AttachRequest& request) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   const uint64_t process_id = request.process_id;
   // Every check comes before the broker installs anything, and the token
@@ -681,6 +751,7 @@ absl::Status Switchboard::Admit(ProcessRecord& p, const Credentials& peer) {
 
 void Switchboard::OnAttachRefused(uint64_t process_id,
                                   absl::string_view reason) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   ++attach_refused_;
   if (uint64_t suppressed = 0; attach_refused_log_.Allow(&suppressed)) {
@@ -692,16 +763,19 @@ void Switchboard::OnAttachRefused(uint64_t process_id,
 }
 
 void Switchboard::OnLinkClosed(uint64_t process_id, absl::string_view reason) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   EndRegistration(process_id, reason);
 }
 
 void Switchboard::OnProcessExited(uint64_t process_id) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   EndRegistration(process_id, "process exited");
 }
 
 void Switchboard::OnAttachExpired(uint64_t process_id) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   const ProcessRecord* p = registry_.FindProcess(process_id);
   if (p == nullptr || p->info.state() != v1::PROCESS_STATE_REGISTERED) return;
@@ -711,6 +785,7 @@ void Switchboard::OnAttachExpired(uint64_t process_id) {
 
 void Switchboard::OnStatsReport(uint64_t process_id,
                                 const v1::StatsReport& report) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   const int64_t now = NowMs();
   for (const v1::PortStatsEntry& entry : report.ports()) {
@@ -749,6 +824,7 @@ void Switchboard::OnStatsReport(uint64_t process_id,
 
 void Switchboard::OnPortNotTaken(uint64_t process_id,
                                  const v1::PortNotTaken& not_taken) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   PortRecord* port = registry_.FindPort(not_taken.port_id());
   const ProcessRecord* p = registry_.FindProcess(process_id);
@@ -770,6 +846,7 @@ void Switchboard::OnPortNotTaken(uint64_t process_id,
 
 void Switchboard::OnResumePorts(uint64_t process_id,
                                 const v1::ResumePorts& resume) {
+  DeferredLogs logs;  // written after mu_ is released
   MutexLock lock(&mu_);
   const ProcessRecord* p = registry_.FindProcess(process_id);
   if (p == nullptr || p->info.state() != v1::PROCESS_STATE_ATTACHED) return;
@@ -880,12 +957,14 @@ void Switchboard::NotifyPortClosed(const PortRecord& port,
 
 void Switchboard::Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
                           const v1::PortInfo* port, absl::string_view reason) {
-  v1::Event event;
-  event.set_kind(kind);
-  if (process != nullptr) *event.mutable_process() = *process;
-  if (port != nullptr) *event.mutable_port() = *port;
-  event.set_reason(std::string(reason));
-  bus_.Publish(std::move(event));
+  bus_.Publish([&] {
+    v1::Event event;
+    event.set_kind(kind);
+    if (process != nullptr) *event.mutable_process() = *process;
+    if (port != nullptr) *event.mutable_port() = *port;
+    event.set_reason(std::string(reason));
+    return event;
+  });
 }
 
 }  // namespace shmport::server

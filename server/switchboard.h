@@ -20,6 +20,7 @@
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/event_bus.h"
+#include "server/list_page.h"
 #include "server/log_throttle.h"
 #include "server/policy.h"
 #include "server/port_resumption.h"
@@ -87,10 +88,20 @@ class Switchboard : public BrokerListener {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ClosePort(const v1::ClosePortRequest& r, const Caller& c)
       ABSL_LOCKS_EXCLUDED(mu_);
-  v1::ListProcessesResponse ListProcesses() ABSL_LOCKS_EXCLUDED(mu_);
+  // The whole-registry answers come a page at a time (ListPage): copied
+  // a batch at a time, so Register, OpenPort and clean-up wait for one
+  // batch, never for the whole registry. INVALID_ARGUMENT for a page_token
+  // this daemon did not give.
+  absl::StatusOr<v1::ListProcessesResponse> ListProcesses(
+      const v1::ListProcessesRequest& r) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::ListPortsResponse> ListPorts(const v1::ListPortsRequest& r)
       ABSL_LOCKS_EXCLUDED(mu_);
-  v1::GetStatsResponse GetStats() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::GetStatsResponse> GetStats(const v1::GetStatsRequest& r)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Every process / every port in one answer, for the daemon's own
+  // readers (the metrics endpoint), which no message limit bounds.
+  v1::ListProcessesResponse AllProcesses() ABSL_LOCKS_EXCLUDED(mu_);
+  v1::GetStatsResponse AllStats() ABSL_LOCKS_EXCLUDED(mu_);
   // Fills the counts of `status`.
   void FillStatus(v1::GetStatusResponse* status) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -209,6 +220,20 @@ class Switchboard : public BrokerListener {
   // Records a port both ends re-declared (PortResumption::Match).
   void Resume(const PortResumption::Match& m)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills `page` by calling `copy_batch` under mu_ until it returns
+  // false, releasing the lock between calls.
+  template <typename CopyBatch>
+  void FillPage(CopyBatch copy_batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // A page of the processes / of the ports (of `process_id`, 0: all) into
+  // `out`; its next_page_token is page.NextToken().
+  void PageProcesses(ListPage& page,
+                     google::protobuf::RepeatedPtrField<v1::ProcessInfo>* out)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void PagePorts(ListPage& page, uint64_t process_id,
+                 google::protobuf::RepeatedPtrField<v1::PortInfo>* out)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // GetStats' counters.
+  void FillDaemonStats(v1::DaemonStats* d) ABSL_LOCKS_EXCLUDED(mu_);
   void Publish(v1::Event::Kind kind, const v1::ProcessInfo* process,
                const v1::PortInfo* port, absl::string_view reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -257,6 +282,7 @@ class Switchboard : public BrokerListener {
   const uint64_t pid_namespace_;
   const absl::Duration attach_timeout_;
   const config::v1::Limits limits_;
+  const uint64_t list_page_bytes_;
   Broker* broker_ = nullptr;  // set once by SetBroker
   EventBus bus_;              // thread-safe on its own
 
