@@ -87,11 +87,11 @@ done
 
 # The daemon goes away and comes back: top says so, then carries on.
 kill -KILL "$daemon_pid"
-await 20 bash -c "tmux -S '$TMUX_SOCKET' capture-pane -p -J -t top | grep -q 'shmportd does not answer'" ||
+await 20 bash -c "tmux -S '$TMUX_SOCKET' capture-pane -p -J -t top | grep >/dev/null 'shmportd does not answer'" ||
   fail "top did not report the daemon gone"
 [[ -f "$WORK/exit" ]] && fail "top exited when the daemon went away"
 start_daemon
-await 30 bash -c "tmux -S '$TMUX_SOCKET' capture-pane -p -J -t top | grep -q '^shmportd .* — '" ||
+await 30 bash -c "tmux -S '$TMUX_SOCKET' capture-pane -p -J -t top | grep >/dev/null '^shmportd .* — '" ||
   fail "top did not resume after the daemon came back"
 
 tmux -S "$TMUX_SOCKET" send-keys -t top q

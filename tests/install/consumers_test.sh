@@ -28,7 +28,7 @@ cp "$RUNFILES/tests/install/exchange.h" "$WORK/c/"
 readme_block c >"$WORK/c/build.sh"
 grep -q 'pkg-config --cflags --libs shmport' "$WORK/c/build.sh" || fail "the README's C line is missing"
 if (cd "$WORK/c" && bash -e build.sh); then
-  ldd "$WORK/c/app" | grep -q "$prefix/lib/libshmport.so.0" || fail "C: not linked to the installed libshmport.so.0"
+  ldd "$WORK/c/app" | grep "$prefix/lib/libshmport.so.0" >/dev/null || fail "C: not linked to the installed libshmport.so.0"
   run_exchange "C via pkg-config" "$WORK/c/app" c-consumer
 else
   fail "C: the README's pkg-config line did not build consumer.c"
@@ -37,7 +37,7 @@ fi
 # --- C, with libshmport.a (pkg-config --static) --------------------------------------
 if (cd "$WORK/c" && cc -std=c11 -Wall -Wextra -Werror app.c $(pkg-config --cflags shmport) \
   -o app-static -Wl,-Bstatic -lshmport -Wl,-Bdynamic $(pkg-config --static --libs shmport)); then
-  ldd "$WORK/c/app-static" | grep -q libshmport && fail "C static: still needs libshmport.so"
+  ldd "$WORK/c/app-static" | grep libshmport >/dev/null && fail "C static: still needs libshmport.so"
   run_exchange "C via libshmport.a" "$WORK/c/app-static" c-static
 else
   fail "C static: consumer.c did not link with libshmport.a and pkg-config --static"

@@ -57,7 +57,7 @@ done
 # --- One watcher holds the only slot; a second is refused for the limit. ---
 "$RUNFILES/cli/shmportctl" --address="$ADDRESS" watch >"$WORK/watch-1.log" 2>&1 &
 pids+=($!)
-watching() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -q '^shmport_watchers 1$'; }
+watching() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep '^shmport_watchers 1$' >/dev/null; }
 wait_for 15 "the first watcher to be counted" watching
 "$RUNFILES/cli/shmportctl" --address="$ADDRESS" watch >"$WORK/watch-2.log" 2>&1 &&
   fail "a second watcher was admitted with limits.max_watchers = 1"
