@@ -66,9 +66,12 @@ uint64_t TrackingWord(uint32_t generation, uint32_t stream) {
 
 // Polls `ready` until it holds (true) or `until` has passed (false),
 // pausing the CPU between polls; every 32 polls it reads the clock and,
-// with `yield`, gives the CPU to whoever else wants it.
+// with `yield`, gives the CPU to whoever else wants it. Never inlined: a
+// frame of its own, which bench/port_driver/hot_path.py leaves out of the
+// work a message costs (it is the waiting).
 template <typename Ready>
-bool SpinUntil(absl::Time until, bool yield, Ready ready) {
+ABSL_ATTRIBUTE_NOINLINE bool SpinUntil(absl::Time until, bool yield,
+                                       Ready ready) {
   for (uint32_t i = 1;; ++i) {
     if (ready()) return true;
     if (i % 32 == 0) {
