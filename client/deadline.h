@@ -24,7 +24,31 @@ class Deadline {
     }
     return at_;
   }
-  bool passed() const { return absl::Now() >= at(); }
+  // Reads the clock unless the answer is known without it (an infinite
+  // deadline, or Passed()).
+  bool passed() const {
+    const absl::Time t = at();
+    if (t == absl::InfiniteFuture()) return false;
+    return t == absl::InfinitePast() || absl::Now() >= t;
+  }
+  // passed(), but a deadline nobody has asked for yet (no wait has started)
+  // has not passed unless its timeout is zero or less: no clock read.
+  bool expired() const {
+    if (!known_) return timeout_ <= absl::ZeroDuration();
+    return passed();
+  }
+  // The time left (InfiniteDuration if infinite, negative once passed),
+  // with one clock read; the first ask starts the wait: all of timeout().
+  absl::Duration left() const {
+    if (infinite()) return absl::InfiniteDuration();
+    const absl::Time now = absl::Now();
+    if (!known_) {
+      at_ = now + timeout_;
+      known_ = true;
+      return timeout_;
+    }
+    return at_ - now;
+  }
   bool infinite() const { return timeout_ == absl::InfiniteDuration(); }
   absl::Duration timeout() const { return timeout_; }
 

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/peer_mapping_budget.h"
@@ -40,7 +39,7 @@ void AddSingleWriter(std::atomic<uint64_t>& counter, uint64_t n) {
 // rounded up so that a poll never returns just before the deadline.
 int PollTimeoutMs(const Deadline& deadline) {
   if (deadline.infinite()) return -1;
-  const absl::Duration left = deadline.at() - absl::Now();
+  const absl::Duration left = deadline.left();
   if (left <= absl::ZeroDuration()) return 0;
   return static_cast<int>(std::min<int64_t>(
       absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
@@ -54,7 +53,7 @@ bool CvWait(CondVar& cv, MutexLock& lock, const Deadline& deadline) {
     cv.Wait(&lock);
     return true;
   }
-  const absl::Duration left = deadline.at() - absl::Now();
+  const absl::Duration left = deadline.left();
   if (left <= absl::ZeroDuration()) return false;
   cv.WaitFor(&lock, absl::ToChronoNanoseconds(left));
   return true;
@@ -64,18 +63,21 @@ uint64_t TrackingWord(uint32_t generation, uint32_t stream) {
   return (static_cast<uint64_t>(generation) << 32) | stream;
 }
 
-// Polls `ready` until it holds (true) or `until` has passed (false),
-// pausing the CPU between polls; every 32 polls it reads the clock and,
-// with `yield`, gives the CPU to whoever else wants it. Never inlined: a
-// frame of its own, which bench/port_driver/hot_path.py leaves out of the
-// work a message costs (it is the waiting).
-template <typename Ready>
-ABSL_ATTRIBUTE_NOINLINE bool SpinUntil(absl::Time until, bool yield,
-                                       Ready ready) {
+// Polls `ready` until it holds (true) or the time `until()` returns has
+// passed (false), pausing the CPU between polls; every 32 polls it reads
+// the clock and, with `yield`, gives the CPU to whoever else wants it. A
+// wait that ends within the first 32 polls reads no clock: `until` is
+// asked at the first look. Never inlined: a frame of its own, which
+// bench/port_driver/hot_path.py leaves out of the work a message costs (it
+// is the waiting).
+template <typename Until, typename Ready>
+ABSL_ATTRIBUTE_NOINLINE bool SpinUntil(Until until, bool yield, Ready ready) {
+  absl::Time end = absl::InfiniteFuture();
   for (uint32_t i = 1;; ++i) {
     if (ready()) return true;
     if (i % 32 == 0) {
-      if (absl::Now() >= until) return false;
+      if (i == 32) end = until();
+      if (absl::Now() >= end) return false;
       if (yield) std::this_thread::yield();
     }
 #if defined(__x86_64__)
@@ -270,7 +272,7 @@ bool PortCore::PeerHungUp() const {
 }
 
 void PortCore::DropInbox() {
-  std::deque<Message> unread;  // destroyed after the lock is released
+  MessageQueue unread;  // destroyed after the lock is released
   {
     MutexLock lock(&in_mu_);
     unread.swap(inbox_);
@@ -630,8 +632,9 @@ bool PortCore::AppendToRing(const Frame& frame, const Deadline& deadline) {
   // socket is the slower road for both ends (a system call per message
   // each side): wait a little before taking it. Yield while waiting: the
   // reader may share this CPU.
-  return SpinUntil(std::min(deadline.at(), absl::Now() + kRingFullPatience),
-                   /*yield=*/true, append);
+  return SpinUntil(
+      [&] { return std::min(deadline.at(), absl::Now() + kRingFullPatience); },
+      /*yield=*/true, append);
 }
 
 absl::Status PortCore::SendOrdered(const Frame& frame,
@@ -903,7 +906,7 @@ bool PortCore::WaitFor(MutexLock& lock, const Deadline& deadline, bool spin,
       if (!CvWait(in_cv_, lock, deadline)) return ready();
       continue;
     }
-    if (deadline.passed()) return false;
+    if (deadline.expired()) return false;
     reader_active_ = true;
     // On the mutex, not `lock` (which stays the owner of record): the
     // analysis follows a mutex through this call, not a lock by reference.
@@ -918,12 +921,7 @@ bool PortCore::WaitFor(MutexLock& lock, const Deadline& deadline, bool spin,
 absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
   FlushPendingAck();
   MutexLock lock(&in_mu_);
-  while (true) {
-    if (!inbox_.empty()) {
-      absl::StatusOr<Message> m(std::move(inbox_.front()));
-      inbox_.pop_front();
-      return m;
-    }
+  while (inbox_.empty()) {
     if (closed_.load(std::memory_order_acquire)) return closed_reason_;
     if (!WaitFor(lock, deadline, /*spin=*/true, [&] {
           in_mu_.AssertHeld();  // WaitFor calls it under in_mu_
@@ -932,17 +930,14 @@ absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
       return absl::DeadlineExceededError("no message before the deadline");
     }
   }
+  return inbox_.TakeFront();  // one move, into the result
 }
 
 absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
   FlushPendingAck();
   MutexLock lock(&in_mu_);
   while (true) {
-    if (!inbox_.empty()) {
-      Message m = std::move(inbox_.front());
-      inbox_.pop_front();
-      return std::optional<Message>(std::move(m));
-    }
+    if (!inbox_.empty()) return std::optional<Message>(inbox_.TakeFront());
     if (closed_.load(std::memory_order_acquire)) return closed_reason_;
     if (reader_active_) return std::optional<Message>();
     reader_active_ = true;
@@ -958,6 +953,13 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
 }
 
 void PortCore::EndReading() {
+  // What this turn delivered, in order, under the lock the caller took
+  // anyway (none of its own per message).
+  if (inbox_.empty()) {
+    inbox_.swap(batch_);  // the usual case: no message moves
+  } else {
+    while (!batch_.empty()) inbox_.push_back(batch_.TakeFront());
+  }
   reader_active_ = false;
   if (closed_.load(std::memory_order_relaxed)) stash_.Clear();
   in_cv_.SignalAll();
@@ -982,7 +984,7 @@ absl::StatusOr<std::optional<ReceivedMessage>> PortCore::ReceiveBlocking(
   // below a second, so a long wait costs no extra system call per message.
   absl::Duration want = absl::ZeroDuration();  // zero: no timeout
   if (!deadline.infinite()) {
-    const absl::Duration left = deadline.at() - absl::Now();
+    const absl::Duration left = deadline.left();
     if (left <= absl::ZeroDuration()) return std::optional<ReceivedMessage>();
     want = left >= absl::Seconds(1) ? absl::Seconds(1)
                                     : absl::Ceil(left, absl::Milliseconds(1));
@@ -1029,9 +1031,6 @@ bool PortCore::Process(absl::Span<const uint8_t> bytes,
 PortCore::PumpResult PortCore::DrainRing(int max) {
   int n = 0;
   std::vector<UniqueFd> no_fds;
-  // Hand the whole run to the inbox under one lock.
-  batching_ = true;
-  absl::Cleanup flush = [this] { FlushBatch(); };
   while (ring_mode_in_ && n < max) {
     auto entry = ring_in_->Pop(
         absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes));
@@ -1067,7 +1066,7 @@ bool PortCore::SpinOnRing(const Deadline& deadline) {
     }
   }
   AddSingleWriter(counters_->receive_spins, 1);
-  if (SpinUntil(std::min(deadline.at(), absl::Now() + window),
+  if (SpinUntil([&] { return std::min(deadline.at(), absl::Now() + window); },
                 /*yield=*/false, [&] { return !ring_in_->Empty(); })) {
     AddSingleWriter(counters_->receive_spin_hits, 1);
     spin_misses_ = 0;
@@ -1205,8 +1204,11 @@ absl::Status PortCore::OnData(const wire::Decoded& m) {
       return absl::OkStatus();
     }
   }
-  Deliver(MessageAccess::Inline(
-      m.header.stream, (m.header.flags & wire::kFlagLast) != 0, m.body));
+  // Built where the inbox will hold it (no move).
+  Message& message = batch_.emplace_back();
+  MessageAccess::FillInline(message, m.header.stream,
+                            (m.header.flags & wire::kFlagLast) != 0, m.body);
+  CountDelivered(message);
   return absl::OkStatus();
 }
 
@@ -1327,24 +1329,13 @@ absl::Status PortCore::OnReleaseSegment(const wire::Decoded& m) {
 }
 
 void PortCore::Deliver(Message&& message) {
-  AddSingleWriter(counters_->messages_received, 1);
-  AddSingleWriter(counters_->bytes_received, message.size());
-  if (batching_) {
-    batch_.push_back(std::move(message));
-    return;
-  }
-  MutexLock lock(&in_mu_);
-  inbox_.push_back(std::move(message));
-  in_cv_.SignalAll();
+  CountDelivered(message);
+  batch_.push_back(std::move(message));
 }
 
-void PortCore::FlushBatch() {
-  batching_ = false;
-  if (batch_.empty()) return;
-  MutexLock lock(&in_mu_);
-  for (Message& m : batch_) inbox_.push_back(std::move(m));
-  in_cv_.SignalAll();
-  batch_.clear();
+void PortCore::CountDelivered(const Message& message) {
+  AddSingleWriter(counters_->messages_received, 1);
+  AddSingleWriter(counters_->bytes_received, message.size());
 }
 
 PortStats PortCore::stats() const {

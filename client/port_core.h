@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/deadline.h"
+#include "client/message_queue.h"
 #include "client/port_counters.h"
 #include "client/port_frame.h"
 #include "client/reclaimer.h"
@@ -266,12 +266,13 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // CAS on the peer's tracking slot: true when this end owns the message.
   absl::StatusOr<bool> ClaimTracked(const wire::TrackingRef& ref,
                                     uint32_t stream);
-  // Queues a message for Receive; inside DrainRing, into a batch that
-  // FlushBatch hands over under one lock.
+  // Queues a message for Receive: into the reader's batch, which
+  // EndReading hands to the inbox under the lock it holds anyway.
   void Deliver(Message&& message);
-  void FlushBatch();
-  // With in_mu_ held: gives up the reader role (and, once closed, what
-  // only the reader may touch: the stash's bytes and fds).
+  void CountDelivered(const Message& message);
+  // With in_mu_ held: hands the batch to the inbox and gives up the reader
+  // role (and, once closed, what only the reader may touch: the stash's
+  // bytes and fds).
   void EndReading() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_mu_);
   void ProtocolError(const absl::Status& error);
   // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
@@ -319,7 +320,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Guards the incoming side and the reader role.
   mutable Mutex in_mu_;
   CondVar in_cv_;  // inbox, reader role, epoch, closed
-  std::deque<Message> inbox_ ABSL_GUARDED_BY(in_mu_);
+  MessageQueue inbox_ ABSL_GUARDED_BY(in_mu_);
   // index = peer segment id
   std::vector<std::shared_ptr<Segment>> in_ ABSL_GUARDED_BY(in_mu_);
   bool reader_active_ ABSL_GUARDED_BY(in_mu_) = false;
@@ -342,8 +343,9 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // Peer segments of this port still mapped (also those only Messages
   // keep): bounded by the peer's declared max_segments.
   const std::shared_ptr<std::atomic<uint32_t>> in_mapped_;
-  bool batching_ = false;
-  std::vector<Message> batch_;
+  // Messages delivered by the reader in its current turn (every turn ends
+  // in EndReading).
+  MessageQueue batch_;
 };
 
 }  // namespace shmport::internal
