@@ -6,14 +6,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tests/util/runfiles.h"
 
 namespace shmport::testing {
 
 std::string ClientProcess::FindBinary() {
-  if (const char* srcdir = ::getenv("TEST_SRCDIR")) {
-    return absl::StrCat(srcdir, "/shmport/tests/control/control_client");
-  }
-  return "bazel-bin/tests/control/control_client";
+  return FindRunfile("tests/control/control_client");
 }
 
 absl::StatusOr<ClientProcess> ClientProcess::Spawn(

@@ -24,6 +24,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "tests/util/fd_wait.h"
+#include "tests/util/runfiles.h"
 
 namespace shmport::testing {
 namespace {
@@ -44,25 +45,7 @@ std::string DaemonProcess::FindDaemonBinary() {
   if (const char* env = ::getenv("SHMPORTD"); env != nullptr && *env) {
     return env;
   }
-  std::vector<std::string> candidates;
-  if (const char* srcdir = ::getenv("TEST_SRCDIR")) {
-    candidates.push_back(absl::StrCat(srcdir, "/shmport/server/shmportd"));
-  }
-  if (const char* runfiles = ::getenv("RUNFILES_DIR")) {
-    candidates.push_back(absl::StrCat(runfiles, "/shmport/server/shmportd"));
-  }
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    candidates.push_back(
-        absl::StrCat(self, ".runfiles/shmport/server/shmportd"));
-  }
-  candidates.push_back("bazel-bin/server/shmportd");
-  for (const std::string& c : candidates) {
-    if (IsExecutable(c)) return c;
-  }
-  return candidates.back();
+  return FindRunfile("server/shmportd");
 }
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(

@@ -1,180 +1,107 @@
 #include "tests/control/light_process.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "client/broker_link.h"
+#include "common/unix_channel.h"
+#include "tests/control/light_child.h"
 #include "tests/util/piped_child.h"
+#include "tests/util/runfiles.h"
 
 namespace shmport::testing {
 namespace {
 
-// Commands: one byte, then the fields below, in host byte order.
-constexpr char kAttach = 'A';   // u64 id, u32 len, address, u32 len, token
-constexpr char kCounts = 'C';   // u32 opened, u32 closed
-constexpr char kWarmUp = 'W';   // no fields; answers u32 frame size
-constexpr char kControl = 'G';  // u32 len, socket path; answers i32 errno
-
-// What a gRPC client sends first on a new connection (RFC 9113 §3.4): the
-// preface, then an empty SETTINGS frame; and its ACK of the server's
-// SETTINGS.
-constexpr char kHttp2Preface[] =
-    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
-constexpr char kSettingsAck[] = "\0\0\0\x04\x01\0\0\0\0";
-
-bool ReadString(int fd, std::string* s) {
-  uint32_t length = 0;
-  if (!ReadFull(fd, &length, sizeof(length)) || length > 4096) return false;
-  s->resize(length);
-  return ReadFull(fd, s->data(), length);
-}
-
-void AppendString(std::string* out, const std::string& s) {
-  const uint32_t length = s.size();
-  out->append(reinterpret_cast<const char*>(&length), sizeof(length));
-  out->append(s);
-}
-
-// Connects to the daemon's control socket and opens an HTTP/2 connection
-// on it, as a Session's gRPC channel does. Returns the fd, or -errno.
-int OpenControlConnection(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) return -ENAMETOOLONG;
-  std::memcpy(address.sun_path, path.data(), path.size());
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address),
-                sizeof(address)) != 0 ||
-      !WriteFull(fd, kHttp2Preface, sizeof(kHttp2Preface) - 1)) {
-    const int error = errno;
-    ::close(fd);
-    return -error;
+// The light_zygote process (tests/control/light_zygote_main.cc) and the
+// channel to it. Started once, at the first Fork.
+class Zygote {
+ public:
+  static absl::StatusOr<Zygote*> Get() {
+    static absl::StatusOr<Zygote*>* zygote =
+        new absl::StatusOr<Zygote*>(Start());
+    return *zygote;
   }
-  return fd;
-}
 
-// The control connection spoke: discard what it said (the server's
-// SETTINGS, window updates) and acknowledge its settings once. False when
-// the daemon closed it.
-bool DrainControl(int fd, bool* acked) {
-  char buffer[4096];
-  const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-  if (n <= 0) return n < 0 && errno == EINTR;
-  if (!*acked) {
-    *acked = WriteFull(fd, kSettingsAck, sizeof(kSettingsAck) - 1);
+  // A new child: its pid (now this process's child) and its channel.
+  absl::StatusOr<std::pair<pid_t, UniqueFd>> Spawn() {
+    const uint8_t request = 'F';
+    if (absl::Status s = channel_.Send(absl::MakeConstSpan(&request, 1));
+        !s.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("light_zygote is gone: ", s.message()));
+    }
+    int32_t answer[2] = {-1, 0};
+    auto received = channel_.Receive(
+        absl::MakeSpan(reinterpret_cast<uint8_t*>(answer), sizeof(answer)));
+    if (!received.ok()) return received.status();
+    if (!received->has_value() || (*received)->size != sizeof(answer)) {
+      return absl::UnavailableError("light_zygote answered nothing");
+    }
+    if (answer[0] <= 0 || (*received)->fds.size() != 1) {
+      return absl::InternalError(absl::StrCat("light_zygote could not fork: ",
+                                              std::strerror(answer[1])));
+    }
+    return std::make_pair(static_cast<pid_t>(answer[0]),
+                          std::move((*received)->fds[0]));
   }
-  return true;
-}
 
-// The child's whole life. Returns its exit code.
-int ChildMain(int commands, int replies) {
-  BrokerLink link;
-  std::vector<UniqueFd> ports;  // kept open, as a real client would
-  uint32_t opened = 0, closed = 0;
-  bool waiting = false;  // a kCounts request is pending
-  uint32_t want_opened = 0, want_closed = 0;
-  UniqueFd control;  // the held control connection, if asked for
-  bool control_acked = false;
-  while (true) {
-    if (waiting && opened >= want_opened && closed >= want_closed) {
-      const uint32_t counts[2] = {opened, closed};
-      if (!WriteFull(replies, counts, sizeof(counts))) return 4;
-      waiting = false;
+ private:
+  Zygote(ChildProcess process, UnixChannel channel)
+      : process_(std::move(process)), channel_(std::move(channel)) {}
+
+  static absl::StatusOr<Zygote*> Start() {
+    // The zygote's grandchildren are orphaned on purpose: they become ours.
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+      return absl::InternalError(absl::StrCat("prctl(PR_SET_CHILD_SUBREAPER): ",
+                                              std::strerror(errno)));
     }
-    pollfd fds[3] = {{commands, POLLIN, 0},
-                     {link.valid() ? link.fd() : -1, POLLIN, 0},
-                     {control.get(), POLLIN, 0}};
-    if (::poll(fds, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      return 5;
+    const std::string binary = FindRunfile("tests/control/light_zygote");
+    if (::access(binary.c_str(), X_OK) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat("no light_zygote at ", binary,
+                       " (add data = [\"//tests/control:light_zygote\"])"));
     }
-    if (fds[2].revents != 0 && !DrainControl(control.get(), &control_acked)) {
-      return 8;  // the daemon closed the control connection
-    }
-    if (fds[1].revents != 0) {
-      while (true) {
-        auto notice = link.Receive();
-        if (!notice.ok()) return 3;  // the daemon closed the link
-        if (!notice->has_value()) break;
-        if ((*notice)->frame.has_port_opened()) {
-          ++opened;
-          ports.push_back(std::move((*notice)->fd));
-        } else if ((*notice)->frame.has_port_closed()) {
-          ++closed;
-        }
+    auto pair = UnixChannel::Pair();
+    if (!pair.ok()) return pair.status();
+    const int theirs = pair->second.fd();
+    // Only async-signal-safe calls between fork and exec.
+    ChildProcess process = ChildProcess::Fork([&] {
+      if (theirs == 3 ? ::fcntl(3, F_SETFD, 0) != 0 : ::dup2(theirs, 3) < 0) {
+        return 126;
       }
-    }
-    if (fds[0].revents == 0) continue;
-    char command;
-    if (!ReadFull(commands, &command, 1)) return 0;  // parent is done
-    if (command == kAttach) {
-      uint64_t id = 0;
-      std::string address, token;
-      if (!ReadFull(commands, &id, sizeof(id)) ||
-          !ReadString(commands, &address) || !ReadString(commands, &token)) {
-        return 6;
-      }
-      auto attached = BrokerLink::Attach(address, id, token, absl::Seconds(30));
-      const int32_t code = static_cast<int32_t>(attached.status().code());
-      if (attached.ok()) link = std::move(*attached);
-      if (!WriteFull(replies, &code, sizeof(code))) return 4;
-    } else if (command == kWarmUp) {
-      v1::BrokerFrame frame;
-      frame.mutable_attach()->set_process_id(1);
-      frame.mutable_attach()->set_session_token(std::string(64, '0'));
-      const uint32_t size = frame.SerializeAsString().size();
-      if (!WriteFull(replies, &size, sizeof(size))) return 4;
-    } else if (command == kControl) {
-      std::string path;
-      if (!ReadString(commands, &path)) return 6;
-      const int fd = OpenControlConnection(path);
-      const int32_t error = fd < 0 ? -fd : 0;
-      if (fd >= 0) control.Reset(fd);
-      if (!WriteFull(replies, &error, sizeof(error))) return 4;
-    } else if (command == kCounts) {
-      uint32_t want[2];
-      if (!ReadFull(commands, want, sizeof(want))) return 6;
-      want_opened = want[0];
-      want_closed = want[1];
-      waiting = true;
-    } else {
-      return 7;
-    }
+      ::close_range(4, ~0U, 0);
+      char fd_arg[] = "3";
+      char* argv[] = {const_cast<char*>(binary.c_str()), fd_arg, nullptr};
+      ::execv(binary.c_str(), argv);
+      return 127;
+    });
+    pair->second.Close();
+    return new Zygote(std::move(process), std::move(pair->first));
   }
-}
+
+  ChildProcess process_;
+  UnixChannel channel_;
+};
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LightProcess>> LightProcess::Fork() {
-  // One socket both ways: a single fd per child here, so that ten thousand
-  // children fit the parent's RLIMIT_NOFILE.
-  int ends[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-    return absl::InternalError(
-        absl::StrCat("socketpair: ", std::strerror(errno)));
-  }
-  ChildProcess child = ChildProcess::Fork([&] {
-    // Keep only stdio and our end. Without exec, CLOEXEC closes nothing:
-    // this child would hold the parent's ends of every earlier child's
-    // channel, and those children would never see their EOF.
-    const int mine = ends[1];
-    ::close_range(3, mine - 1, 0);
-    ::close_range(mine + 1, ~0U, 0);
-    return ChildMain(mine, mine);
-  });
-  ::close(ends[1]);
-  return std::unique_ptr<LightProcess>(
-      new LightProcess(std::move(child), UniqueFd(ends[0])));
+  absl::StatusOr<Zygote*> zygote = Zygote::Get();
+  if (!zygote.ok()) return zygote.status();
+  auto spawned = (*zygote)->Spawn();
+  if (!spawned.ok()) return spawned.status();
+  return std::unique_ptr<LightProcess>(new LightProcess(
+      ChildProcess::Adopt(spawned->first), std::move(spawned->second)));
 }
 
 absl::Status LightProcess::ReadReply(void* data, size_t size,
@@ -215,7 +142,7 @@ absl::Status LightProcess::Ask(absl::string_view message, void* reply,
 absl::Status LightProcess::Attach(const std::string& broker_address,
                                   uint64_t process_id, const std::string& token,
                                   absl::Duration timeout) {
-  std::string message(1, kAttach);
+  std::string message(1, kLightAttach);
   message.append(reinterpret_cast<const char*>(&process_id),
                  sizeof(process_id));
   AppendString(&message, broker_address);
@@ -232,7 +159,7 @@ absl::Status LightProcess::Attach(const std::string& broker_address,
 
 absl::Status LightProcess::HoldControlConnection(const std::string& socket_path,
                                                  absl::Duration timeout) {
-  std::string message(1, kControl);
+  std::string message(1, kLightControl);
   AppendString(&message, socket_path);
   int32_t error = 0;
   if (absl::Status s = Ask(message, &error, sizeof(error), timeout); !s.ok()) {
@@ -246,13 +173,13 @@ absl::Status LightProcess::HoldControlConnection(const std::string& socket_path,
 
 absl::Status LightProcess::WarmUp(absl::Duration timeout) {
   uint32_t size = 0;
-  return Ask(absl::string_view(&kWarmUp, 1), &size, sizeof(size), timeout);
+  return Ask(absl::string_view(&kLightWarmUp, 1), &size, sizeof(size), timeout);
 }
 
 absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(
     uint32_t opened, uint32_t closed, absl::Duration timeout) {
   char message[1 + 2 * sizeof(uint32_t)];
-  message[0] = kCounts;
+  message[0] = kLightCounts;
   std::memcpy(message + 1, &opened, sizeof(opened));
   std::memcpy(message + 1 + sizeof(opened), &closed, sizeof(closed));
   uint32_t counts[2];

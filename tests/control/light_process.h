@@ -1,10 +1,17 @@
-// LightProcess: a forked child that plays a registered client as cheaply
+// LightProcess: a child process that plays a registered client as cheaply
 // as possible, for load tests and the control-plane benchmark. It attaches
-// a broker link (no gRPC in the child, so forking a gRPC process is safe),
-// then keeps every port fd the daemon hands it and counts notices; it may
-// also hold an idle control connection. The
-// parent registers on its behalf (Register's pid is the child's) and drives
-// it over a socket pair.
+// a broker link, then keeps every port fd the daemon hands it and counts
+// notices; it may also hold an idle control connection (light_child.h).
+// The parent registers on its behalf (Register's pid is the child's) and
+// drives it over a socket pair.
+//
+// The children are forked by light_zygote, a single-threaded process exec'd
+// at the first Fork, never by the (multi-threaded) test: a child forked
+// from it could inherit a lock that one of gRPC's threads held at the fork
+// (stdio's; the allocator's under ASan) and hang when it exits. They are
+// still this process's children: it becomes a child subreaper
+// (PR_SET_CHILD_SUBREAPER) and the zygote orphans them. A binary that uses
+// LightProcess needs data = ["//tests/control:light_zygote"].
 #ifndef SHMPORT_TESTS_CONTROL_LIGHT_PROCESS_H_
 #define SHMPORT_TESTS_CONTROL_LIGHT_PROCESS_H_
 
@@ -26,9 +33,9 @@ namespace shmport::testing {
 // Thread-safety: none; one thread drives each LightProcess.
 class LightProcess {
  public:
-  // Forks the child. It waits for commands; it exits when the parent closes
-  // its command pipe (or dies), or with code 3 when the daemon closes the
-  // broker link.
+  // Starts a child (through light_zygote). It waits for commands; it exits
+  // when the parent closes its command pipe (or dies), or with code 3 when
+  // the daemon closes the broker link.
   static absl::StatusOr<std::unique_ptr<LightProcess>> Fork();
 
   // Kills (SIGKILL) and reaps the child if it still runs.

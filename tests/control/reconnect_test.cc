@@ -25,6 +25,7 @@
 #include "tests/control/raw_client.h"
 #include "tests/util/child_process.h"
 #include "tests/util/eventually.h"
+#include "tests/util/runfiles.h"
 
 namespace shmport::testing {
 namespace {
@@ -168,10 +169,7 @@ TEST(ReconnectTest, OperatorCloseClosesBothEndsNamingTheOperator) {
   auto demo = StartDemo(**daemon);
   ASSERT_TRUE(demo.ok()) << demo.status();
   const uint64_t port = demo->port_ids[0];
-  std::string ctl = "bazel-bin/cli/shmportctl";
-  if (const char* srcdir = ::getenv("TEST_SRCDIR")) {
-    ctl = absl::StrCat(srcdir, "/shmport/cli/shmportctl");
-  }
+  const std::string ctl = FindRunfile("cli/shmportctl");
   const std::string address = absl::StrCat("--address=", (*daemon)->address());
   const std::string id = absl::StrCat(port);
   const absl::Time closing = absl::Now();

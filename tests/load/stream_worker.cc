@@ -24,6 +24,7 @@
 #include "tests/fault/fd_limit.h"
 #include "tests/ports/port_harness.h"
 #include "tests/util/process_census.h"
+#include "tests/util/runfiles.h"
 
 namespace shmport::testing {
 namespace {
@@ -539,20 +540,7 @@ uint64_t LatencyBucketUpperMicros(int b) {
 // StreamWorker
 
 std::string StreamWorker::FindBinary() {
-  if (const char* srcdir = ::getenv("TEST_SRCDIR")) {
-    const std::string path =
-        absl::StrCat(srcdir, "/shmport/tests/load/stream_worker_main");
-    if (::access(path.c_str(), X_OK) == 0) return path;
-  }
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    const std::string path =
-        absl::StrCat(self, ".runfiles/shmport/tests/load/stream_worker_main");
-    if (::access(path.c_str(), X_OK) == 0) return path;
-  }
-  return "bazel-bin/tests/load/stream_worker_main";
+  return FindRunfile("tests/load/stream_worker_main");
 }
 
 absl::StatusOr<std::unique_ptr<StreamWorker>> StreamWorker::Fork(

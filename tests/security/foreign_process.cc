@@ -7,15 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/util/other_user.h"
+#include "tests/util/runfiles.h"
 
 namespace shmport::testing {
 namespace {
 
 std::string FindClient() {
-  if (const char* srcdir = ::getenv("TEST_SRCDIR")) {
-    return absl::StrCat(srcdir, "/shmport/tests/security/foreign_client");
-  }
-  return "bazel-bin/tests/security/foreign_client";
+  return FindRunfile("tests/security/foreign_client");
 }
 
 }  // namespace

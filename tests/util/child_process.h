@@ -19,6 +19,9 @@ class ChildProcess {
  public:
   // Forks; the child runs `body` and _exit()s with its return value.
   static ChildProcess Fork(std::function<int()> body);
+  // Takes charge of `pid`, which must already be this process's child
+  // (e.g. an orphan reparented to it as a child subreaper).
+  static ChildProcess Adopt(pid_t pid) { return ChildProcess(pid); }
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&&) = delete;
@@ -45,6 +48,7 @@ class ChildProcess {
   pid_t pid_;
   bool reaped_ = false;
   std::optional<int> status_;  // waitpid status, once reaped in time
+  std::string hang_;           // what the child was doing when a wait timed out
 };
 
 }  // namespace shmport::testing
