@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "client/inline_blocks.h"
 #include "client/port_core.h"
 #include "common/segment.h"
 
@@ -41,7 +42,7 @@ void Buffer::Release() {
     segment_.reset();
   }
   core_.reset();
-  inline_.reset();
+  internal::InlineBlocks::Give(std::move(inline_), capacity_);
   data_ = nullptr;
   size_ = capacity_ = 0;
 }

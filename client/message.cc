@@ -8,34 +8,29 @@
 
 namespace shmport {
 
-Message::Message(Message&& other) noexcept
-    : core_(std::move(other.core_)),
-      fragments_(std::move(other.fragments_)),
-      inline_heap_(std::move(other.inline_heap_)),
-      size_(std::exchange(other.size_, 0)),
-      stream_(other.stream_),
-      last_(other.last_) {
-  other.fragments_.clear();
-  if (fragments_.empty() && inline_heap_ == nullptr && size_ > 0) {
-    std::memcpy(small_, other.small_, size_);
-  }
-}
+Message::Message(Message&& other) noexcept { TakeFrom(other); }
 
 Message& Message::operator=(Message&& other) noexcept {
   if (this != &other) {
     Release();
-    core_ = std::move(other.core_);
-    fragments_ = std::move(other.fragments_);
-    other.fragments_.clear();
-    inline_heap_ = std::move(other.inline_heap_);
-    size_ = std::exchange(other.size_, 0);
-    stream_ = other.stream_;
-    last_ = other.last_;
-    if (fragments_.empty() && inline_heap_ == nullptr && size_ > 0) {
-      std::memcpy(small_, other.small_, size_);
-    }
+    TakeFrom(other);
   }
   return *this;
+}
+
+void Message::TakeFrom(Message& other) {
+  core_ = std::move(other.core_);
+  fragments_ = std::exchange(other.fragments_, 0);
+  inline_heap_ = std::move(other.inline_heap_);
+  size_ = std::exchange(other.size_, 0);
+  stream_ = other.stream_;
+  last_ = other.last_;
+  if (fragments_ != 0) {
+    first_ = std::move(other.first_);
+    if (fragments_ > 1) more_ = std::exchange(other.more_, {});
+  } else if (inline_heap_ == nullptr) {
+    std::memcpy(small_, other.small_, kSmallInline);  // all: no call, no loop
+  }
 }
 
 Message::~Message() { Release(); }
@@ -48,17 +43,21 @@ uint8_t* Message::PrepareInline(size_t n) {
 }
 
 void Message::Release() {
-  if (fragments_.empty()) {  // inline or moved-from: nothing shared
-    inline_heap_.reset();
+  if (fragments_ == 0) {  // inline or moved-from: nothing shared
+    if (inline_heap_ != nullptr) inline_heap_.reset();
     size_ = 0;
     return;
   }
-  for (Fragment& f : fragments_) {
+  auto free = [this](Fragment& f) {
     // Freed in place, in the sender's shared free map.
     f.segment->chunks().Free(f.first_chunk, f.chunk_count);
     if (core_ != nullptr) core_->OnIncomingFreed(*f.segment);
-  }
-  fragments_.clear();
+    f.segment.reset();
+  };
+  free(first_);
+  for (Fragment& f : more_) free(f);
+  more_.clear();
+  fragments_ = 0;
   core_.reset();
   size_ = 0;
 }

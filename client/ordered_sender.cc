@@ -75,8 +75,9 @@ bool OrderedSender::AppendToRing(const Frame& frame, const Deadline& deadline) {
   // socket is the slower road for both ends (a system call per message
   // each side): wait a little before taking it. Yield while waiting: the
   // reader may share this CPU.
-  return SpinUntil(std::min(deadline.at(), absl::Now() + kRingFullPatience),
-                   /*yield=*/true, append);
+  return SpinUntil(
+      [&] { return std::min(deadline.at(), absl::Now() + kRingFullPatience); },
+      /*yield=*/true, append);
 }
 
 absl::Status OrderedSender::SendOrdered(const Frame& frame,

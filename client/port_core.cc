@@ -29,7 +29,7 @@ bool CvWait(CondVar& cv, MutexLock& lock, const Deadline& deadline) {
     cv.Wait(&lock);
     return true;
   }
-  const absl::Duration left = deadline.at() - absl::Now();
+  const absl::Duration left = deadline.left();
   if (left <= absl::ZeroDuration()) return false;
   cv.WaitFor(&lock, absl::ToChronoNanoseconds(left));
   return true;
@@ -198,7 +198,7 @@ bool PortCore::PeerHungUp() const {
 }
 
 void PortCore::DropInbox() {
-  std::deque<Message> unread;  // destroyed after the lock is released
+  MessageQueue unread;  // destroyed after the lock is released
   {
     MutexLock lock(&in_mu_);
     unread.swap(inbox_);
@@ -232,6 +232,7 @@ PortCore::ReaderRole::ReaderRole(PortCore& core) : core_(core) {
 }
 
 PortCore::ReaderRole::~ReaderRole() {
+  core_.reader_.HandOver(core_.inbox_);
   core_.reader_active_ = false;
   if (core_.closed()) core_.reader_.ClearStash();
   core_.in_cv_.SignalAll();
@@ -246,7 +247,7 @@ bool PortCore::WaitFor(MutexLock& lock, const Deadline& deadline, PumpMode mode,
       if (!CvWait(in_cv_, lock, deadline)) return ready();
       continue;
     }
-    if (deadline.passed()) return false;
+    if (deadline.expired()) return false;
     ReaderRole role(*this);
     role.Pump(deadline, mode);
   }
@@ -256,12 +257,7 @@ bool PortCore::WaitFor(MutexLock& lock, const Deadline& deadline, PumpMode mode,
 absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
   sender_.FlushPendingAck();
   MutexLock lock(&in_mu_);
-  while (true) {
-    if (!inbox_.empty()) {
-      absl::StatusOr<Message> m(std::move(inbox_.front()));
-      inbox_.pop_front();
-      return m;
-    }
+  while (inbox_.empty()) {
     if (closed()) return closed_reason_;
     if (!WaitFor(lock, deadline, PumpMode::kReceive, [&] {
           in_mu_.AssertHeld();  // WaitFor calls it under in_mu_
@@ -270,17 +266,14 @@ absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
       return absl::DeadlineExceededError("no message before the deadline");
     }
   }
+  return inbox_.TakeFront();  // one move, into the result
 }
 
 absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
   sender_.FlushPendingAck();
   MutexLock lock(&in_mu_);
   while (true) {
-    if (!inbox_.empty()) {
-      Message m = std::move(inbox_.front());
-      inbox_.pop_front();
-      return std::optional<Message>(std::move(m));
-    }
+    if (!inbox_.empty()) return std::optional<Message>(inbox_.TakeFront());
     if (closed()) return closed_reason_;
     if (reader_active_) return std::optional<Message>();
     PortReader::PumpResult r;
@@ -314,18 +307,6 @@ bool PortCore::WaitForMemory(uint64_t seen, const Deadline& deadline) {
   MutexLock lock(&in_mu_);
   return WaitFor(lock, deadline, PumpMode::kWait,
                  [&] { return pool_.epoch() != seen; });
-}
-
-void PortCore::Enqueue(Message&& message) {
-  MutexLock lock(&in_mu_);
-  inbox_.push_back(std::move(message));
-  in_cv_.SignalAll();
-}
-
-void PortCore::Enqueue(std::vector<Message>& messages) {
-  MutexLock lock(&in_mu_);
-  for (Message& m : messages) inbox_.push_back(std::move(m));
-  in_cv_.SignalAll();
 }
 
 void PortCore::OnShmAck() {

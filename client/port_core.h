@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +16,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/deadline.h"
+#include "client/message_queue.h"
 #include "client/ordered_sender.h"
 #include "client/outgoing_pool.h"
 #include "client/peer_segments.h"
@@ -161,9 +161,6 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   void ProtocolError(const absl::Status& error);
   // SHM_ACK: memory came back; wake allocation waiters.
   void OnShmAck() ABSL_LOCKS_EXCLUDED(in_mu_);
-  // Queues messages for Receive and wakes it.
-  void Enqueue(Message&& message) ABSL_LOCKS_EXCLUDED(in_mu_);
-  void Enqueue(std::vector<Message>& messages) ABSL_LOCKS_EXCLUDED(in_mu_);
   // A sender found the socket full: waits (bounded by `deadline`) until it
   // may have room, reading what the peer sends meanwhile if nobody else
   // does, so that two ends that both only send do not deadlock.
@@ -185,8 +182,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
    public:
     explicit ReaderRole(PortCore& core)
         ABSL_EXCLUSIVE_LOCKS_REQUIRED(core.in_mu_);
-    // Gives the role back (once closed, with what only the reader may
-    // touch: the stash's bytes and fds) and wakes the waiters.
+    // Hands the reader's batch to the inbox (PortReader::HandOver, under
+    // the in_mu_ it is given back under anyway), gives the role back (once
+    // closed, with what only the reader may touch: the stash's bytes and
+    // fds) and wakes the waiters.
     ~ReaderRole() ABSL_NO_THREAD_SAFETY_ANALYSIS;
     ReaderRole(const ReaderRole&) = delete;
     ReaderRole& operator=(const ReaderRole&) = delete;
@@ -280,7 +279,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // before PeerSegments::mu_; never together with OutgoingPool::mu_.
   mutable Mutex in_mu_;
   CondVar in_cv_;  // inbox, reader role, memory epoch, closed
-  std::deque<Message> inbox_ ABSL_GUARDED_BY(in_mu_);
+  MessageQueue inbox_ ABSL_GUARDED_BY(in_mu_);
   bool reader_active_ ABSL_GUARDED_BY(in_mu_) = false;
   absl::Status closed_reason_ ABSL_GUARDED_BY(in_mu_);
 };

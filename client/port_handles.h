@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/types/span.h"
+#include "client/inline_blocks.h"
 #include "common/segment.h"
 #include "shmport/buffer.h"
 #include "shmport/message.h"
@@ -38,9 +39,10 @@ struct BufferAccess {
     return Buffer(std::move(core), std::move(segment), first, count, data,
                   capacity, std::min(size, capacity));
   }
-  // Bytes below the inline threshold travel in the message itself.
+  // Bytes below the inline threshold travel in the message itself; the
+  // block comes from (and goes back to) this thread's InlineBlocks.
   static Buffer Inline(size_t capacity, size_t size) {
-    return Buffer(capacity, size);
+    return Buffer(InlineBlocks::Take(capacity), capacity, size);
   }
 
   static Segment* segment(const Buffer& b) { return b.segment_.get(); }
@@ -76,11 +78,18 @@ struct MessageAccess {
   // An inline message: its bytes are copied into it.
   static Message Inline(uint32_t stream, bool last,
                         absl::Span<const uint8_t> bytes) {
-    Message m(stream, last);
+    Message m;
+    FillInline(m, stream, last, bytes);
+    return m;
+  }
+  // The same in place: `m` (empty) becomes that message.
+  static void FillInline(Message& m, uint32_t stream, bool last,
+                         absl::Span<const uint8_t> bytes) {
+    m.stream_ = stream;
+    m.last_ = last;
     if (!bytes.empty()) {
       std::memcpy(m.PrepareInline(bytes.size()), bytes.data(), bytes.size());
     }
-    return m;
   }
   // A shared-memory message, its fragments added one by one; it frees the
   // chunks of those it holds when it dies.
@@ -91,8 +100,14 @@ struct MessageAccess {
                           uint32_t first_chunk, uint32_t chunk_count,
                           uint32_t size) {
     const uint8_t* data = segment->chunk_data(first_chunk);
-    m.fragments_.push_back(
-        {std::move(segment), first_chunk, chunk_count, data, size});
+    Message::Fragment f{std::move(segment), first_chunk, chunk_count, data,
+                        size};
+    if (m.fragments_ == 0) {
+      m.first_ = std::move(f);
+    } else {
+      m.more_.push_back(std::move(f));
+    }
+    ++m.fragments_;
     m.size_ += size;
   }
   // From here on freeing the chunks also tells `core` (an SHM_ACK owed).

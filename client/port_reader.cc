@@ -8,7 +8,6 @@
 #include <string>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "client/peer_segments.h"
 #include "client/port_core.h"
@@ -124,9 +123,6 @@ PortReader::PumpResult PortReader::OnSocketEmpty(PumpMode mode) {
 PortReader::PumpResult PortReader::DrainRing(int max) {
   int n = 0;
   std::vector<UniqueFd> no_fds;
-  // Hand the whole run to the inbox under one lock.
-  batching_ = true;
-  absl::Cleanup flush = [this] { FlushBatch(); };
   while (mode_ == RingMode::kRing && n < max) {
     auto entry = ring_->Pop(receive_buffer());
     if (!entry.ok()) {
@@ -161,7 +157,7 @@ bool PortReader::SpinOnRing(const Deadline& deadline) {
     }
   }
   AddSingleWriter(counters_.receive_spins, 1);
-  if (SpinUntil(std::min(deadline.at(), absl::Now() + window),
+  if (SpinUntil([&] { return std::min(deadline.at(), absl::Now() + window); },
                 /*yield=*/false, [&] { return !ring_->Empty(); })) {
     AddSingleWriter(counters_.receive_spin_hits, 1);
     spin_misses_ = 0;
@@ -190,7 +186,7 @@ absl::StatusOr<std::optional<ReceivedMessage>> PortReader::ReceiveBlocking(
   // below a second, so a long wait costs no extra system call per message.
   absl::Duration want = absl::ZeroDuration();  // zero: no timeout
   if (!deadline.infinite()) {
-    const absl::Duration left = deadline.at() - absl::Now();
+    const absl::Duration left = deadline.left();
     if (left <= absl::ZeroDuration()) return std::optional<ReceivedMessage>();
     want = left >= absl::Seconds(1) ? absl::Seconds(1)
                                     : absl::Ceil(left, absl::Milliseconds(1));
@@ -283,8 +279,11 @@ absl::Status PortReader::OnData(const wire::Decoded& m) {
     if (!claimed.ok()) return claimed.status();
     if (!*claimed) return absl::OkStatus();
   }
-  Deliver(MessageAccess::Inline(
-      m.header.stream, (m.header.flags & wire::kFlagLast) != 0, m.body));
+  // Built where the inbox will hold it (no move).
+  Message& message = batch_.emplace_back();
+  MessageAccess::FillInline(message, m.header.stream,
+                            (m.header.flags & wire::kFlagLast) != 0, m.body);
+  CountDelivered(message);
   return absl::OkStatus();
 }
 
@@ -341,20 +340,21 @@ absl::Status PortReader::OnRingResume() {
 }
 
 void PortReader::Deliver(Message&& message) {
-  AddSingleWriter(counters_.messages_received, 1);
-  AddSingleWriter(counters_.bytes_received, message.size());
-  if (batching_) {
-    batch_.push_back(std::move(message));
-    return;
-  }
-  core_.Enqueue(std::move(message));
+  CountDelivered(message);
+  batch_.push_back(std::move(message));
 }
 
-void PortReader::FlushBatch() {
-  batching_ = false;
-  if (batch_.empty()) return;
-  core_.Enqueue(batch_);
-  batch_.clear();
+void PortReader::CountDelivered(const Message& message) {
+  AddSingleWriter(counters_.messages_received, 1);
+  AddSingleWriter(counters_.bytes_received, message.size());
+}
+
+void PortReader::HandOver(MessageQueue& inbox) {
+  if (inbox.empty()) {
+    inbox.swap(batch_);
+  } else {
+    while (!batch_.empty()) inbox.push_back(batch_.TakeFront());
+  }
 }
 
 }  // namespace shmport::internal

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/deadline.h"
+#include "client/message_queue.h"
 #include "client/port_counters.h"
 #include "client/reorder_stash.h"
 #include "client/ring_mode.h"
@@ -61,6 +62,11 @@ class PortReader {
   PortReader& operator=(const PortReader&) = delete;
 
   PumpResult PumpOnce(const Deadline& deadline, PumpMode mode);
+  // At the end of the reader's turn, under the port's in_mu_ (the lock the
+  // role is given back under anyway, none of its own per message): what
+  // this turn delivered, in order, into `inbox`; swapped in whole when the
+  // inbox is empty (the usual case: no message moves).
+  void HandOver(MessageQueue& inbox);
   // Where the HELLO is read into, before any pump.
   absl::Span<uint8_t> receive_buffer() {
     return absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes);
@@ -105,10 +111,10 @@ class PortReader {
   // A tracked message: true when this end owns it (the sender did not
   // cancel first).
   absl::StatusOr<bool> ClaimTracked(const wire::Decoded& m);
-  // Queues a message for Receive; inside DrainRing, into a batch that
-  // FlushBatch hands over under one lock.
+  // Queues a message for Receive: into this turn's batch, which HandOver
+  // gives the inbox when the turn ends.
   void Deliver(Message&& message);
-  void FlushBatch();
+  void CountDelivered(const Message& message);
   bool RingHasEntries() const {
     return mode_ == RingMode::kRing && !ring_->Empty();
   }
@@ -134,8 +140,8 @@ class PortReader {
   uint32_t waits_without_spin_ = 0;
   // Ordered socket messages that arrived before the ring's marker.
   ReorderStash stash_;
-  bool batching_ = false;
-  std::vector<Message> batch_;
+  // Messages delivered in the current turn (every turn ends in HandOver).
+  MessageQueue batch_;
 };
 
 }  // namespace shmport::internal

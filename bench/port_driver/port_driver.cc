@@ -1,7 +1,12 @@
 // A fixed-count driver of one Port pair (two processes over a socketpair) for
-// instruction counts under callgrind: `port_driver MODE COUNT BYTES [spin]`,
-// MODE oneway | pingpong. The steady state is RunSender / RunReceiver /
-// RunPinger / RunPonger (--toggle-collect on them).
+// instruction counts under callgrind: `port_driver MODE COUNT BYTES
+// [spin|busy]`, MODE oneway | pingpong. The steady state is RunSender /
+// RunReceiver / RunPinger / RunPonger (--toggle-collect on them, warm-up
+// included); the COUNT messages after the warm-up alone make a dump of their
+// own
+// (<valgrind/callgrind.h>; hot_path.py reads it). `spin` busy-polls
+// the ring 1 ms before sleeping, `busy` 600 s (a receiver that never sleeps:
+// the steady state of a busy-poll run, no RING_WAKE on the socket).
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -15,6 +20,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(x)
+#endif
 
 #if __has_include("shmport/port.h")
 #include "shmport/port.h"
@@ -74,6 +86,33 @@ __attribute__((noinline)) void RunPonger(Port& port, int n, size_t bytes) {
   for (int i = 0; i < n; ++i) SendOne(port, bytes, ReceiveOne(port));
 }
 
+// The measured phase: under callgrind, its costs and call counts alone go
+// to a dump of their own (a client request; nothing otherwise).
+void BeginMeasured() { CALLGRIND_ZERO_STATS; }
+void EndMeasured() { CALLGRIND_DUMP_STATS_AT("measured"); }
+
+__attribute__((noinline)) void MeasuredSender(Port& port, int n, size_t bytes) {
+  BeginMeasured();
+  RunSender(port, n, bytes);
+  EndMeasured();
+}
+__attribute__((noinline)) uint64_t MeasuredReceiver(Port& port, int n) {
+  BeginMeasured();
+  const uint64_t sum = RunReceiver(port, n);
+  EndMeasured();
+  return sum;
+}
+__attribute__((noinline)) void MeasuredPinger(Port& port, int n, size_t bytes) {
+  BeginMeasured();
+  RunPinger(port, n, bytes);
+  EndMeasured();
+}
+__attribute__((noinline)) void MeasuredPonger(Port& port, int n, size_t bytes) {
+  BeginMeasured();
+  RunPonger(port, n, bytes);
+  EndMeasured();
+}
+
 double CpuSeconds() {
   rusage u;
   getrusage(RUSAGE_SELF, &u);
@@ -111,12 +150,12 @@ void DumpMaps() {
   out << in.rdbuf();
 }
 
-std::unique_ptr<Port> OpenEnd(int fd, pid_t peer_pid, bool spin) {
+std::unique_ptr<Port> OpenEnd(int fd, pid_t peer_pid, absl::Duration spin) {
   shmport::PeerIdentity peer;
   peer.pid = peer_pid;
   peer.uid = getuid();
   shmport::PortOptions options;
-  if (spin) options.receive_spin = absl::Milliseconds(1);
+  options.receive_spin = spin;
   auto port = Port::Open(shmport::UniqueFd(fd), peer, options);
   Check(port.status(), "Open");
   return *std::move(port);
@@ -126,14 +165,17 @@ std::unique_ptr<Port> OpenEnd(int fd, pid_t peer_pid, bool spin) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s oneway|pingpong COUNT BYTES [spin]\n",
+    std::fprintf(stderr, "usage: %s oneway|pingpong COUNT BYTES [spin|busy]\n",
                  argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
   const int n = std::atoi(argv[2]);
   const size_t bytes = std::strtoul(argv[3], nullptr, 0);
-  const bool spin = argc > 4 && std::string(argv[4]) == "spin";
+  const std::string wait = argc > 4 ? argv[4] : "";
+  const absl::Duration spin = wait == "spin"   ? absl::Milliseconds(1)
+                              : wait == "busy" ? absl::Seconds(600)
+                                               : absl::ZeroDuration();
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
     return 1;
@@ -147,12 +189,12 @@ int main(int argc, char** argv) {
     if (mode == "oneway") {
       RunReceiver(*port, kWarmup);
       const double c = CpuSeconds(), w = WallSeconds();
-      RunReceiver(*port, n);
+      MeasuredReceiver(*port, n);
       Report("receiver", n, c, w);
     } else {
       RunPonger(*port, kWarmup, bytes);
       const double c = CpuSeconds(), w = WallSeconds();
-      RunPonger(*port, n, bytes);
+      MeasuredPonger(*port, n, bytes);
       Report("ponger", n, c, w);
     }
     SendOne(*port, 8, 0);  // done
@@ -166,12 +208,12 @@ int main(int argc, char** argv) {
   if (mode == "oneway") {
     RunSender(*port, kWarmup, bytes);
     const double c = CpuSeconds(), w = WallSeconds();
-    RunSender(*port, n, bytes);
+    MeasuredSender(*port, n, bytes);
     Report("sender", n, c, w);
   } else {
     RunPinger(*port, kWarmup, bytes);
     const double c = CpuSeconds(), w = WallSeconds();
-    RunPinger(*port, n, bytes);
+    MeasuredPinger(*port, n, bytes);
     Report("pinger", n, c, w);
   }
   ReceiveOne(*port);

@@ -65,9 +65,9 @@ class Buffer {
         data_(data),
         size_(size),
         capacity_(capacity) {}
-  // An inline buffer: `capacity` bytes of its own.
-  Buffer(size_t capacity, size_t size)
-      : inline_(new uint8_t[capacity > 0 ? capacity : 1]),
+  // An inline buffer: `block`, of at least `capacity` bytes, its own.
+  Buffer(std::unique_ptr<uint8_t[]> block, size_t capacity, size_t size)
+      : inline_(std::move(block)),
         data_(inline_.get()),
         size_(size),
         capacity_(capacity) {}

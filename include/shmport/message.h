@@ -44,17 +44,18 @@ class Message {
 
   size_t size() const { return size_; }
   size_t fragment_count() const {
-    return fragments_.empty() ? (size_ > 0 ? 1 : 0) : fragments_.size();
+    return fragments_ == 0 ? (size_ > 0 ? 1 : 0) : fragments_;
   }
   absl::Span<const uint8_t> fragment(size_t i) const {
-    if (fragments_.empty()) return {inline_data(), size_};
-    return {fragments_[i].data, fragments_[i].size};
+    if (fragments_ == 0) return {inline_data(), size_};
+    const Fragment& f = i == 0 ? first_ : more_[i - 1];
+    return {f.data, f.size};
   }
   // The first fragment: the whole payload when fragment_count() <= 1.
   absl::Span<const uint8_t> data() const {
     return fragment_count() == 0 ? absl::Span<const uint8_t>() : fragment(0);
   }
-  bool in_shared_memory() const { return !fragments_.empty(); }
+  bool in_shared_memory() const { return fragments_ != 0; }
 
   // Copies every fragment, in order, to `out` (size() bytes).
   void CopyTo(uint8_t* out) const;
@@ -72,7 +73,8 @@ class Message {
     const uint8_t* data = nullptr;
     uint32_t size = 0;
   };
-  // Inline payloads up to this size live in the Message itself (no heap).
+  // Inline payloads up to this size live in the Message itself (no heap);
+  // a move copies all of them, a fixed-size copy without a call.
   static constexpr size_t kSmallInline = 64;
 
   const uint8_t* inline_data() const {
@@ -81,11 +83,17 @@ class Message {
   // Room for an inline payload of `n` bytes; sets size().
   uint8_t* PrepareInline(size_t n);
   void Release();
+  // Takes what `other` holds (this holds nothing).
+  void TakeFrom(Message& other);
 
   std::shared_ptr<internal::PortCore> core_;  // to send SHM_ACK when owed
-  std::vector<Fragment> fragments_;           // empty for inline messages
-  std::unique_ptr<uint8_t[]> inline_heap_;    // inline payloads > kSmallInline
+  // The fragments of a shared-memory message: the first in the Message
+  // itself (one Send of one Buffer allocates nothing), the rest after it.
+  Fragment first_;
+  std::vector<Fragment> more_;
+  std::unique_ptr<uint8_t[]> inline_heap_;  // inline payloads > kSmallInline
   size_t size_ = 0;
+  uint32_t fragments_ = 0;  // 0 for inline (and moved-from) messages
   uint32_t stream_ = 0;
   bool last_ = false;
   alignas(8) uint8_t small_[kSmallInline];
