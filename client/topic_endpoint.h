@@ -27,8 +27,9 @@
 
 namespace shmport::internal {
 
-// What a subscriber asked for, as the daemon granted it (clamped to the
-// policy's limits). Both ends get the same terms.
+// What a subscriber asked for, as the daemon granted it: terms beyond the
+// daemon's limits are refused (RESOURCE_EXHAUSTED naming the limit), not
+// clamped, so these are the terms asked for. Both ends get the same.
 struct SubscriptionTerms {
   enum class SlowSubscriber { kBlockPublisher = 0, kDropOldest = 1 };
   SlowSubscriber slow_subscriber = SlowSubscriber::kBlockPublisher;
