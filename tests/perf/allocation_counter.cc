@@ -1,5 +1,8 @@
 #include "tests/perf/allocation_counter.h"
 
+#include <execinfo.h>
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdlib>
 #include <new>
@@ -10,8 +13,21 @@ namespace {
 thread_local bool counting = false;
 thread_local uint64_t allocations = 0;
 
+// The first allocation a counter sees is written to stderr with its stack
+// (symbol names need -rdynamic), so that a failing test says where it
+// allocated. backtrace() itself allocates nothing once warmed up (the
+// counter's constructor does that).
+void ReportFirst() {
+  static const char kHead[] =
+      "allocation counter: the first allocation counted was made at:\n";
+  void* frames[32];
+  const int depth = ::backtrace(frames, 32);
+  [[maybe_unused]] ssize_t n = ::write(2, kHead, sizeof(kHead) - 1);
+  ::backtrace_symbols_fd(frames, depth, 2);
+}
+
 void* Allocate(std::size_t n, std::size_t alignment) {
-  if (counting) ++allocations;
+  if (counting && ++allocations == 1) ReportFirst();
   if (n == 0) n = 1;
   void* p = alignment <= alignof(std::max_align_t)
                 ? std::malloc(n)
@@ -31,6 +47,8 @@ void* AllocateOrThrow(std::size_t n, std::size_t alignment) {
 namespace shmport::testing {
 
 AllocationCounter::AllocationCounter() {
+  void* warm_up[1];
+  ::backtrace(warm_up, 1);  // loads what backtrace() needs, before counting
   allocations = 0;
   counting = true;
 }
