@@ -31,11 +31,17 @@ class RecordingEndpoint final : public internal::TopicEndpoint {
  public:
   explicit RecordingEndpoint(int out) : out_(out) {}
 
+  // The socket is stored before the notice is told: a test that reads
+  // OPENED may use the subscription in its very next command.
   void OnSubscriptionOpened(internal::SubscriptionOpened s) override {
-    Say(absl::StrCat("OPENED ", s.subscription_id, " ", s.peer.pid, " ",
-                     s.peer.name, " ", s.peer.process_id, " ", s.topic));
-    MutexLock lock(&mu_);
-    sockets_[s.subscription_id] = std::move(s.socket);
+    const std::string line =
+        absl::StrCat("OPENED ", s.subscription_id, " ", s.peer.pid, " ",
+                     s.peer.name, " ", s.peer.process_id, " ", s.topic);
+    {
+      MutexLock lock(&mu_);
+      sockets_[s.subscription_id] = std::move(s.socket);
+    }
+    Say(line);
   }
   void OnSubscriptionClosed(uint64_t id, const absl::Status& why) override {
     Say(absl::StrCat("CLOSED ", id, " ", absl::StatusCodeToString(why.code()),
