@@ -12,6 +12,15 @@ namespace shmport::internal {
 
 std::optional<OutgoingPool::Claim> OutgoingPool::TryClaim(uint32_t chunks,
                                                           uint32_t min_chunks) {
+  // The first step of the search below, without the lock: `chunks` from
+  // the first segment (acquire: pairs with Grow's release of first_).
+  if (Segment* first = first_segment_.load(std::memory_order_acquire);
+      first != nullptr && chunks > 0) {
+    if (auto got = first->chunks().Allocate(chunks, 0)) {
+      first_used_.store(true, std::memory_order_relaxed);
+      return Claim{first_, *got, chunks};
+    }
+  }
   MutexLock lock(&mu_);
   // First fit, lowest segment first: the chunks the receiver freed last
   // are reused first, so the memory both sides touch stays small and hot
@@ -73,10 +82,13 @@ absl::StatusOr<std::optional<OutgoingPool::Claim>> OutgoingPool::Grow(
   if (free_id == out_.size()) out_.emplace_back();
   OutSegment& out = out_[free_id];
   out.segment = *std::move(seg);
-  out.announced = false;
   out.retiring = false;
   out.last_used = absl::InfinitePast();
   counters_.segments_out.fetch_add(1, std::memory_order_relaxed);
+  if (free_id == 0 && first_ == nullptr) {
+    first_ = out.segment;
+    first_segment_.store(first_.get(), std::memory_order_release);
+  }
   if (chunks == 0) return std::optional<Claim>();
   auto first = out.segment->chunks().Allocate(chunks, 0);
   if (!first) return std::optional<Claim>();
@@ -98,11 +110,15 @@ void OutgoingPool::RaiseOosm() {
 void OutgoingPool::MarkAnnounced(uint32_t id, const Segment* segment) {
   MutexLock lock(&mu_);
   if (id < out_.size() && out_[id].segment.get() == segment) {
-    out_[id].announced = true;
+    out_[id].segment->MarkAnnounced();
   }
 }
 
-bool OutgoingPool::IdleFor(OutSegment& out, absl::Time now) const {
+bool OutgoingPool::IdleFor(OutSegment& out, absl::Time now) {
+  if (out.segment == first_ &&
+      first_used_.exchange(false, std::memory_order_relaxed)) {
+    out.last_used = absl::InfinitePast();  // claimed without the lock
+  }
   if (out.last_used == absl::InfinitePast()) {
     // Used since the last look: the clock starts again, and whatever was
     // returned to the kernel may be back in RAM.
@@ -125,7 +141,7 @@ OutgoingPool::TakeIdle(absl::Time now) {
         seg.tracking_slots().CountFree() != layout::kTrackingSlots) {
       continue;
     }
-    if (out.announced) {
+    if (seg.announced()) {
       // Hands off (no allocation, id not reused) until the peer is told.
       out.retiring = true;
       retiring.emplace_back(id, out.segment);
@@ -213,6 +229,7 @@ void OutgoingPool::AddStats(PortStats& s) const {
 void OutgoingPool::Close() {
   MutexLock lock(&mu_);
   closed_ = true;
+  first_segment_.store(nullptr, std::memory_order_release);
   out_.clear();  // Buffers and Trackings keep the segments they use
   counters_.segments_out.store(0);
 }

@@ -132,15 +132,14 @@ class OutgoingPool {
  private:
   struct OutSegment {
     std::shared_ptr<Segment> segment;
-    bool announced = false;  // NEW_SEGMENT sent
-    bool retiring = false;   // RELEASE_SEGMENT being sent: hands off
-    absl::Time last_used;    // InfinitePast: used since the last idle check
+    bool retiring = false;  // RELEASE_SEGMENT being sent: hands off
+    absl::Time last_used;   // InfinitePast: used since the last idle check
     // CountFree() when its free runs last went back to the kernel; more
     // free chunks than this means there may be new runs to return.
     uint32_t free_when_returned = 0;
   };
   // True once `out` saw no claim for the idle timeout.
-  bool IdleFor(OutSegment& out, absl::Time now) const
+  bool IdleFor(OutSegment& out, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pool's entry for `segment` (by its id), or null.
   OutSegment* Find(const Segment* segment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -155,6 +154,16 @@ class OutgoingPool {
   // Bumped on every SHM_ACK and local free; waiters wait for it to move.
   std::atomic<uint64_t> epoch_{0};
   std::atomic<int> waiters_{0};
+
+  // The first segment, for claims without the lock (the steady state: the
+  // lowest segment is tried first and usually has room). It is created
+  // once and never released (the idle release keeps it), so `first_` is
+  // written once, under mu_, before `first_segment_` publishes it, and
+  // lives as long as the pool; Close only stops the fast path. A claim
+  // there sets `first_used_`, which the idle check reads as "used".
+  std::shared_ptr<Segment> first_;
+  std::atomic<Segment*> first_segment_{nullptr};
+  std::atomic<bool> first_used_{false};
 
   // A leaf (docs/architecture.md "Locks"): taken under the port's
   // OrderedSender::mu_ (Send, Reclaim), never with PortCore::in_mu_, and
@@ -201,6 +210,17 @@ absl::StatusOr<T> OutgoingPool::ClaimOrWait(Port& port,
 absl::Status OutgoingPool::FindUnannounced(absl::Span<const Buffer> buffers,
                                            const wire::TrackingRef* tracking,
                                            std::vector<Unannounced>& out) {
+  // The steady state, without the lock: every segment named was announced
+  // (the flag is set once, by Announce under the OrderedSender lock that
+  // the caller holds too). A Buffer keeps its segment alive, and a
+  // segment with a claimed chunk is never released, so the flag is the
+  // one the peer's table will find.
+  if (tracking == nullptr &&
+      std::all_of(buffers.begin(), buffers.end(), [](const Buffer& b) {
+        return !b.in_shared_memory() || BufferAccess::segment(b)->announced();
+      })) {
+    return absl::OkStatus();
+  }
   MutexLock lock(&mu_);
   auto need = [&](Segment* seg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const OutSegment* entry = Find(seg);
@@ -208,7 +228,7 @@ absl::Status OutgoingPool::FindUnannounced(absl::Span<const Buffer> buffers,
       return absl::InternalError(
           absl::StrFormat("segment %u is no longer in the pool", seg->id()));
     }
-    if (!entry->announced &&
+    if (!seg->announced() &&
         std::find(out.begin(), out.end(), Unannounced{seg->id(), seg}) ==
             out.end()) {
       out.push_back({seg->id(), seg});

@@ -229,5 +229,33 @@ TEST(OutgoingPoolTest, IdleReleaseDropsUntoldAndRetiresAnnouncedOnes) {
   EXPECT_EQ(counters.segments_out.load(), 2u) << "0 and the busy 1 remain";
 }
 
+// The first segment is claimed from without the lock (the steady state);
+// such a claim still counts as use, so its free runs stay in RAM while it
+// is busy and go back to the kernel only once it has been idle.
+TEST(OutgoingPoolTest, LockFreeClaimsKeepTheFirstSegmentInUse) {
+  PortCounters counters;
+  OutgoingPool::Limits limits = TestLimits(1);
+  limits.free_run_bytes = 4 * kGeometry.chunk_size;
+  OutgoingPool pool(limits, counters);
+  auto grown = pool.Grow(1);
+  ASSERT_TRUE(grown.ok() && grown->has_value());
+  const std::shared_ptr<Segment> segment = (*grown)->segment;  // chunk 0 held
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  EXPECT_FALSE(pool.ReturnFreeRuns(t0, 1)) << "the first look starts a clock";
+  EXPECT_TRUE(pool.ReturnFreeRuns(t0 + absl::Seconds(2), 1)) << "idle: 1..7";
+  std::optional<OutgoingPool::Claim> c = pool.TryClaim(2, 2);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->segment, segment);
+  EXPECT_EQ(c->first, 1u);
+  segment->chunks().Free(c->first, c->count);
+  segment->chunks().Free((*grown)->first, (*grown)->count);  // more free now
+  EXPECT_FALSE(pool.ReturnFreeRuns(t0 + absl::Seconds(4), 1))
+      << "claimed since the last look: in use, its pages stay";
+  EXPECT_TRUE(pool.ReturnFreeRuns(t0 + absl::Seconds(6), 1));
+  pool.Close();
+  EXPECT_FALSE(pool.TryClaim(1, 1).has_value()) << "closed: no more claims";
+  EXPECT_EQ(segment->chunks().CountFree(), kGeometry.chunk_count);
+}
+
 }  // namespace
 }  // namespace shmport::internal

@@ -87,6 +87,12 @@ class Segment {
   int fd() const { return fd_.get(); }
   void CloseFd() { fd_.Reset(); }
 
+  // Owner only: NEW_SEGMENT for it has gone to the peer, so descriptors may
+  // name it. Set once, never cleared (a released id comes back as a new
+  // Segment). Read on the sender's hot path without the pool's lock.
+  void MarkAnnounced() { announced_.store(true, std::memory_order_release); }
+  bool announced() const { return announced_.load(std::memory_order_acquire); }
+
   // Gives the pages of free chunks [first, first + n) back to the kernel
   // (MADV_REMOVE); they read as zeros afterwards. Owner only.
   absl::Status Discard(uint32_t first, uint32_t n);
@@ -107,6 +113,7 @@ class Segment {
   uint8_t* const base_;  // the whole mapping (file_size bytes)
   layout::SegmentHeader* const header_;
   uint8_t* const data_;
+  std::atomic<bool> announced_{false};
 };
 
 }  // namespace shmport
