@@ -105,6 +105,7 @@ void PublisherCore::OnSubscriberMessage(TopicSubscription& sub,
                                                        "(subscriber)"));
     }
     sub.hello_received = true;
+    sub.takes_batches = (hello.features & topic_wire::kFeatureBatch) != 0;
   } else if (status.ok() && !sub.hello_received) {
     status = absl::InvalidArgumentError(
         absl::StrCat(topic_wire::TypeName(message->type), " before HELLO"));

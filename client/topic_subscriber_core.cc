@@ -69,6 +69,7 @@ void SubscriberCore::OnSubscriptionOpened(SubscriptionOpened opened) {
   topic_wire::TopicHello hello{};
   hello.protocol_version = topic_wire::kProtocolVersion;
   hello.role = static_cast<uint16_t>(topic_wire::Role::kSubscriber);
+  hello.features = topic_wire::kFeatureBatch;
   // A full socket here means a publisher that reads nothing: it will not
   // deliver either, and the link ends at its EOF.
   (void)link->channel().Send(
@@ -109,6 +110,7 @@ void SubscriberCore::OnSubscriptionClosed(uint64_t subscription_id,
 }
 
 void SubscriberCore::Drop(const std::shared_ptr<SubscriberLink>& link) {
+  if (batch_link_ == link) batch_link_.reset();
   {
     MutexLock lock(&mu_);
     if (link_ == link) link_.reset();
@@ -147,27 +149,13 @@ absl::StatusOr<Sample> SubscriberCore::Receive(const Deadline& deadline,
       link = link_;
     }
     if (link) {
-      absl::StatusOr<std::optional<ReceivedMessage>> got =
-          link->channel().Receive(absl::MakeSpan(buffer_), /*dont_wait=*/true);
-      if (!got.ok()) {
-        Drop(link);
-        if (!absl::IsUnavailable(got.status())) {  // not the publisher's EOF
-          return absl::Status(
-              got.status().code(),
-              absl::StrCat("topic ", topic_, ": dropped the publisher (",
-                           "subscription ", link->subscription_id(),
-                           "): ", got.status().message()));
-        }
-        continue;
+      absl::StatusOr<std::optional<Sample>> sample = ReadNext(link);
+      if (!sample.ok()) return sample.status();
+      if (sample->has_value()) {
+        link->HandedOut(/*more_in_hand=*/InBatch(*link));
+        return std::move(**sample);
       }
-      if (got->has_value()) {
-        absl::StatusOr<std::optional<Sample>> sample =
-            OnMessage(link, absl::MakeConstSpan(buffer_.data(), (*got)->size),
-                      std::move((*got)->fds));
-        if (!sample.ok()) return sample.status();
-        if (sample->has_value()) return std::move(**sample);
-        continue;
-      }
+      if (InBatch(*link) || !drained_) continue;
     }
     if (!wait) {
       return absl::UnavailableError(
@@ -180,6 +168,53 @@ absl::StatusOr<Sample> SubscriberCore::Receive(const Deadline& deadline,
     }
     WaitReadable(deadline);
   }
+}
+
+bool SubscriberCore::InBatch(const SubscriberLink& link) const {
+  return batch_link_.get() == &link && batch_next_ < batch_end_;
+}
+
+absl::StatusOr<std::optional<Sample>> SubscriberCore::ReadNext(
+    const std::shared_ptr<SubscriberLink>& link) {
+  drained_ = false;
+  if (batch_link_ != nullptr && batch_link_ != link) batch_link_.reset();
+  if (InBatch(*link)) {
+    const absl::Span<const uint8_t> all(buffer_.data(), batch_end_);
+    absl::StatusOr<absl::Span<const uint8_t>> inner =
+        topic_wire::NextInBatch(all, &batch_next_);
+    if (!inner.ok()) return BrokeProtocol(link, inner.status());
+    return OnMessage(link, *inner, {});
+  }
+  absl::StatusOr<std::optional<ReceivedMessage>> got =
+      link->channel().Receive(absl::MakeSpan(buffer_), /*dont_wait=*/true);
+  if (!got.ok()) {
+    Drop(link);
+    if (!absl::IsUnavailable(got.status())) {  // not the publisher's EOF
+      return absl::Status(
+          got.status().code(),
+          absl::StrCat("topic ", topic_, ": dropped the publisher (",
+                       "subscription ", link->subscription_id(),
+                       "): ", got.status().message()));
+    }
+    return std::nullopt;
+  }
+  if (!got->has_value()) {
+    drained_ = true;
+    link->Flush();  // nothing will come back for the gathered releases
+    return std::nullopt;
+  }
+  return OnMessage(link, absl::MakeConstSpan(buffer_.data(), (*got)->size),
+                   std::move((*got)->fds));
+}
+
+absl::Status SubscriberCore::BrokeProtocol(
+    const std::shared_ptr<SubscriberLink>& link, const absl::Status& status) {
+  Drop(link);
+  return absl::Status(
+      status.code(),
+      absl::StrCat("topic ", topic_, ": dropped the publisher (subscription ",
+                   link->subscription_id(), ") for breaking the topic ",
+                   "protocol: ", status.message()));
 }
 
 absl::StatusOr<std::optional<Sample>> SubscriberCore::OnMessage(
@@ -233,16 +268,17 @@ absl::StatusOr<std::optional<Sample>> SubscriberCore::OnMessage(
         status = absl::InvalidArgumentError(
             "RELEASE, which only a subscriber sends");
         break;
+      case topic_wire::Type::kBatch:
+        // Its messages come next, from buffer_ (OnMessage is not called
+        // for a BATCH inside one: NextInBatch refuses it).
+        batch_link_ = link;
+        batch_next_ =
+            static_cast<size_t>(message->body.data() - buffer_.data());
+        batch_end_ = batch_next_ + message->body.size();
+        break;
     }
   }
-  if (!status.ok()) {
-    Drop(link);
-    return absl::Status(
-        status.code(),
-        absl::StrCat("topic ", topic_, ": dropped the publisher (subscription ",
-                     link->subscription_id(), ") for breaking the topic ",
-                     "protocol: ", status.message()));
-  }
+  if (!status.ok()) return BrokeProtocol(link, status);
   return sample;
 }
 
@@ -270,6 +306,8 @@ absl::Status SubscriberCore::OnHello(SubscriberLink& link,
   }
   link.hello = hello;
   link.segments.resize(std::min(hello.max_segments, options_.max_segments));
+  // Half the window: the publisher can deliver the other half meanwhile.
+  link.SetReleaseBatch(std::max<uint32_t>(1, hello.window / 2));
   return absl::OkStatus();
 }
 

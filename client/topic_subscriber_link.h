@@ -25,10 +25,24 @@ class SubscriberLink {
   uint64_t subscription_id() const { return subscription_id_; }
   UnixChannel& channel() { return channel_; }
 
-  // Gives sample `sequence` back to the publisher. Any thread. A publisher
-  // whose socket is full gets it with the next release; after Close(),
-  // nothing is sent (the publisher dropped every hold at our EOF).
+  // Gives sample `sequence` back to the publisher. Any thread. While
+  // messages wait unread, in this subscription's socket or in a BATCH in
+  // hand (the receiving thread will be back for them), releases are
+  // gathered and sent
+  // `release_batch` to a RELEASE; otherwise at once, with any gathered
+  // (decision D31). A publisher whose socket is full gets them with the
+  // next release; after Close(), nothing is sent (the publisher dropped
+  // every hold at our EOF).
   void Release(uint64_t sequence);
+  // The receiving thread found the socket empty: sends what was gathered,
+  // so no release waits on messages that are not there.
+  void Flush();
+  // The receiving thread hands out a Sample; `more_in_hand`: messages of
+  // its BATCH are left. With none left and the socket empty, what was
+  // gathered goes now (the caller may keep this Sample and read no more).
+  void HandedOut(bool more_in_hand);
+  // Releases per RELEASE while gathering (from the publisher's window).
+  void SetReleaseBatch(uint32_t batch);
   // Shuts the socket down: the publisher sees EOF and drops our holds.
   void Close();
 
@@ -43,8 +57,15 @@ class SubscriberLink {
   UnixChannel channel_;
   Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  // Releases the full socket refused, sent with the next one.
+  // Sends unsent_ (kMaxReleases to a message) as far as the socket takes.
+  void SendUnsent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the socket holds messages the receiving thread has not read.
+  bool UnreadMessages() const;
+
+  // Releases gathered, or refused by a full socket, sent with later ones.
   std::vector<uint64_t> unsent_ ABSL_GUARDED_BY(mu_);
+  uint32_t release_batch_ ABSL_GUARDED_BY(mu_) = 1;
+  bool more_in_hand_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace shmport::internal

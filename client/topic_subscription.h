@@ -82,7 +82,8 @@ class TopicSubscription {
 
   uint32_t segments_announced = 0;
   bool hello_received = false;
-  bool send_blocked = false;  // socket full: wait for POLLOUT
+  bool takes_batches = false;  // its HELLO set kFeatureBatch
+  bool send_blocked = false;   // socket full: wait for POLLOUT
 
   SubscriptionStats stats() const {
     SubscriptionStats s = stats_;
