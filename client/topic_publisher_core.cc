@@ -283,6 +283,9 @@ bool PublisherCore::Pump(TopicSubscription& sub) {
       const SampleRecord& record = samples_.at(sequence);
       sub.Delivered(sequence, record.run.count, ChunkBytes(record));
     }
+    // Reading now: with kFeatureWaiting the next ones wait for its WAITING
+    // (one wake-up and one datagram for all that queue meanwhile).
+    sub.waiting = false;
   }
   return true;
 }
@@ -367,6 +370,7 @@ absl::Status PublisherCore::SendHello(TopicSubscription& sub) {
   hello.window = sub.window();
   hello.subscription_id = sub.id();
   hello.history = std::min<uint32_t>(sub.terms().history, history_.size());
+  hello.features = topic_wire::kFeatureWaiting;
   return sub.channel()->Send(
       topic_wire::Message(topic_wire::Type::kHello).Put(hello).bytes(), {},
       false, /*dont_wait=*/true);

@@ -69,7 +69,7 @@ void SubscriberCore::OnSubscriptionOpened(SubscriptionOpened opened) {
   topic_wire::TopicHello hello{};
   hello.protocol_version = topic_wire::kProtocolVersion;
   hello.role = static_cast<uint16_t>(topic_wire::Role::kSubscriber);
-  hello.features = topic_wire::kFeatureBatch;
+  hello.features = topic_wire::kFeatureBatch | topic_wire::kFeatureWaiting;
   // A full socket here means a publisher that reads nothing: it will not
   // deliver either, and the link ends at its EOF.
   (void)link->channel().Send(
@@ -124,7 +124,7 @@ void SubscriberCore::Drop(const std::shared_ptr<SubscriberLink>& link) {
   link->Close();
 }
 
-void SubscriberCore::WaitReadable(const Deadline& deadline) {
+void SubscriberCore::WaitReadable(const Deadline& deadline, bool retry_soon) {
   const absl::Duration left = deadline.at() - absl::Now();
   int ms = -1;
   if (!deadline.infinite()) {
@@ -133,6 +133,8 @@ void SubscriberCore::WaitReadable(const Deadline& deadline) {
              : static_cast<int>(
                    absl::ToInt64Milliseconds(left + absl::Milliseconds(1)));
   }
+  // The publisher may hold samples back until our WAITING reaches it.
+  if (retry_soon && (ms < 0 || ms > 1)) ms = 1;
   epoll_event ev;
   if (::epoll_wait(epoll_.get(), &ev, 1, ms) > 0 && ev.data.u64 == kWakeId) {
     Drain(wake_.get());
@@ -148,6 +150,7 @@ absl::StatusOr<Sample> SubscriberCore::Receive(const Deadline& deadline,
       MutexLock lock(&mu_);
       link = link_;
     }
+    bool retry_soon = false;  // a full socket kept our WAITING back
     if (link) {
       absl::StatusOr<std::optional<Sample>> sample = ReadNext(link);
       if (!sample.ok()) return sample.status();
@@ -156,6 +159,7 @@ absl::StatusOr<Sample> SubscriberCore::Receive(const Deadline& deadline,
         return std::move(**sample);
       }
       if (InBatch(*link) || !drained_) continue;
+      retry_soon = link->samples_since_waiting;
     }
     if (!wait) {
       return absl::UnavailableError(
@@ -166,7 +170,7 @@ absl::StatusOr<Sample> SubscriberCore::Receive(const Deadline& deadline,
           absl::StrCat("topic ", topic_, ": no sample within ",
                        absl::FormatDuration(deadline.timeout())));
     }
-    WaitReadable(deadline);
+    WaitReadable(deadline, retry_soon);
   }
 }
 
@@ -200,7 +204,9 @@ absl::StatusOr<std::optional<Sample>> SubscriberCore::ReadNext(
   }
   if (!got->has_value()) {
     drained_ = true;
-    link->Flush();  // nothing will come back for the gathered releases
+    // Nothing will come back for the gathered releases; a publisher that
+    // holds samples back until we wait learns that we do.
+    link->samples_since_waiting = !link->Drained(link->samples_since_waiting);
     return std::nullopt;
   }
   return OnMessage(link, absl::MakeConstSpan(buffer_.data(), (*got)->size),
@@ -265,8 +271,10 @@ absl::StatusOr<std::optional<Sample>> SubscriberCore::OnMessage(
                          "subscriber off: ", message->reason()));
       }
       case topic_wire::Type::kRelease:
+      case topic_wire::Type::kWaiting:
         status = absl::InvalidArgumentError(
-            "RELEASE, which only a subscriber sends");
+            absl::StrCat(topic_wire::TypeName(message->type),
+                         ", which only a subscriber sends"));
         break;
       case topic_wire::Type::kBatch:
         // Its messages come next, from buffer_ (OnMessage is not called
@@ -307,7 +315,8 @@ absl::Status SubscriberCore::OnHello(SubscriberLink& link,
   link.hello = hello;
   link.segments.resize(std::min(hello.max_segments, options_.max_segments));
   // Half the window: the publisher can deliver the other half meanwhile.
-  link.SetReleaseBatch(std::max<uint32_t>(1, hello.window / 2));
+  link.OnPublisherHello(std::max<uint32_t>(1, hello.window / 2),
+                        (hello.features & topic_wire::kFeatureWaiting) != 0);
   return absl::OkStatus();
 }
 
@@ -355,6 +364,7 @@ absl::Status SubscriberCore::CheckSequence(SubscriberLink& link,
                      link.last_sequence, " (sequences only grow)"));
   }
   link.last_sequence = sequence;
+  link.samples_since_waiting = true;
   return absl::OkStatus();
 }
 

@@ -89,7 +89,9 @@ class SubscriberCore : public TopicEndpoint {
   // Ends `link` if it is still the current one.
   void Drop(const std::shared_ptr<SubscriberLink>& link)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive_mu_);
-  void WaitReadable(const Deadline& deadline);
+  // Waits for the socket or a new link, until `deadline` (at most 1 ms
+  // with `retry_soon`).
+  void WaitReadable(const Deadline& deadline, bool retry_soon);
 
   const std::string topic_;
   const SubscriberOptions options_;

@@ -29,14 +29,20 @@ void SubscriberLink::HandedOut(bool more_in_hand) {
   }
 }
 
-void SubscriberLink::Flush() {
+bool SubscriberLink::Drained(bool owe_waiting) {
   MutexLock lock(&mu_);
-  if (!closed_ && !unsent_.empty()) SendUnsent();
+  if (closed_) return true;
+  if (owe_waiting && publisher_takes_waiting_) return SendUnsent(true);
+  if (!unsent_.empty()) SendUnsent();
+  return true;
 }
 
-void SubscriberLink::SetReleaseBatch(uint32_t batch) {
+void SubscriberLink::OnPublisherHello(uint32_t release_batch,
+                                      bool takes_waiting) {
   MutexLock lock(&mu_);
-  release_batch_ = std::clamp<uint32_t>(batch, 1, topic_wire::kMaxReleases);
+  release_batch_ =
+      std::clamp<uint32_t>(release_batch, 1, topic_wire::kMaxReleases);
+  publisher_takes_waiting_ = takes_waiting;
 }
 
 bool SubscriberLink::UnreadMessages() const {
@@ -44,20 +50,24 @@ bool SubscriberLink::UnreadMessages() const {
   return ::ioctl(channel_.fd(), FIONREAD, &bytes) == 0 && bytes > 0;
 }
 
-void SubscriberLink::SendUnsent() {
-  while (!unsent_.empty()) {
-    topic_wire::Message m(topic_wire::Type::kRelease);
+bool SubscriberLink::SendUnsent(bool waiting) {
+  while (!unsent_.empty() || waiting) {
+    const bool last = unsent_.size() <= topic_wire::kMaxReleases;
+    topic_wire::Message m(waiting && last ? topic_wire::Type::kWaiting
+                                          : topic_wire::Type::kRelease);
     size_t n = 0;
     while (n < unsent_.size() && !m.full()) m.Put(unsent_[n++]);
     const absl::Status s = channel_.Send(m.bytes(), {}, false, true);
-    if (IsWouldBlock(s)) return;  // kept for the next release
+    if (IsWouldBlock(s)) return false;  // kept for the next release
     if (!s.ok()) {
       closed_ = true;  // the publisher is gone: nothing to give back
       unsent_.clear();
-      return;
+      return true;
     }
     unsent_.erase(unsent_.begin(), unsent_.begin() + n);
+    if (waiting && last) return true;
   }
+  return true;
 }
 
 void SubscriberLink::Close() {

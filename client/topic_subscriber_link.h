@@ -35,14 +35,18 @@ class SubscriberLink {
   // every hold at our EOF).
   void Release(uint64_t sequence);
   // The receiving thread found the socket empty: sends what was gathered,
-  // so no release waits on messages that are not there.
-  void Flush();
+  // so no release waits on messages that are not there, and with
+  // `owe_waiting` (samples came since the last WAITING) tells a publisher
+  // that takes it that we wait (WAITING, with those releases). False when
+  // a full socket kept the WAITING back: call again soon.
+  bool Drained(bool owe_waiting);
   // The receiving thread hands out a Sample; `more_in_hand`: messages of
   // its BATCH are left. With none left and the socket empty, what was
   // gathered goes now (the caller may keep this Sample and read no more).
   void HandedOut(bool more_in_hand);
-  // Releases per RELEASE while gathering (from the publisher's window).
-  void SetReleaseBatch(uint32_t batch);
+  // From the publisher's HELLO: releases per RELEASE while gathering (from
+  // its window), and whether it takes WAITING.
+  void OnPublisherHello(uint32_t release_batch, bool takes_waiting);
   // Shuts the socket down: the publisher sees EOF and drops our holds.
   void Close();
 
@@ -51,14 +55,17 @@ class SubscriberLink {
   std::vector<std::shared_ptr<TopicSegment>> segments;  // by segment id
   uint64_t mapped_bytes = 0;
   uint64_t last_sequence = 0;
+  bool samples_since_waiting = false;  // a WAITING is owed at the next drain
 
  private:
   const uint64_t subscription_id_;
   UnixChannel channel_;
   Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  // Sends unsent_ (kMaxReleases to a message) as far as the socket takes.
-  void SendUnsent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends unsent_ (kMaxReleases to a message) as far as the socket takes;
+  // with `waiting`, the last message (maybe with none) is a WAITING.
+  // False when the socket was full.
+  bool SendUnsent(bool waiting = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the socket holds messages the receiving thread has not read.
   bool UnreadMessages() const;
 
@@ -66,6 +73,7 @@ class SubscriberLink {
   std::vector<uint64_t> unsent_ ABSL_GUARDED_BY(mu_);
   uint32_t release_batch_ ABSL_GUARDED_BY(mu_) = 1;
   bool more_in_hand_ ABSL_GUARDED_BY(mu_) = false;
+  bool publisher_takes_waiting_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace shmport::internal

@@ -10,7 +10,8 @@ namespace shmport::topic_wire {
 namespace {
 
 // The fixed body size of `type`, and whether more may follow (inline
-// payload, releases, reason). kRelease: a whole number of u64, >= 1.
+// payload, releases, reason). kRelease: a whole number of u64, >= 1;
+// kWaiting: a whole number, >= 0.
 struct BodyRule {
   size_t fixed;
   size_t max_extra;
@@ -35,6 +36,8 @@ BodyRule RuleFor(Type type) {
       return {sizeof(uint64_t), (kMaxReleases - 1) * sizeof(uint64_t), 0};
     case Type::kBatch:
       return {kHeaderBytes, kMaxMessageBytes - 2 * kHeaderBytes, 0};
+    case Type::kWaiting:
+      return {0, kMaxReleases * sizeof(uint64_t), 0};
   }
   return {0, 0, -1};
 }
@@ -59,6 +62,8 @@ absl::string_view TypeName(Type type) {
       return "RELEASE";
     case Type::kBatch:
       return "BATCH";
+    case Type::kWaiting:
+      return "WAITING";
   }
   return "UNKNOWN";
 }
@@ -93,9 +98,11 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
         absl::StrCat(TypeName(type), ": body of ", body, " bytes, expected ",
                      rule.fixed, "..", rule.fixed + rule.max_extra));
   }
-  if (type == Type::kRelease && body % sizeof(uint64_t) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RELEASE: body of ", body, " bytes is not a whole number of u64"));
+  if ((type == Type::kRelease || type == Type::kWaiting) &&
+      body % sizeof(uint64_t) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(TypeName(type), ": body of ", body,
+                     " bytes is not a whole number of u64"));
   }
   if (num_fds != rule.fds) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -12,6 +12,8 @@
 //   RELEASE          1..kMaxReleases x sequence u64      sub -> publisher
 //   BATCH            SAMPLE/SAMPLE_INLINE/MISSED messages, publisher -> sub
 //                    each 8-aligned, back to back        (kFeatureBatch)
+//   WAITING          0..kMaxReleases x sequence u64      sub -> publisher
+//                    (releases, then: I read all, send)  (kFeatureWaiting)
 //
 // Decode() checks the framing of anything the other end sends (type,
 // sizes, fds); the cores check the meaning (sequences against what was
@@ -42,6 +44,7 @@ enum class Type : uint8_t {
   kCutOff = 6,
   kRelease = 7,
   kBatch = 8,
+  kWaiting = 9,
 };
 absl::string_view TypeName(Type type);
 
@@ -80,6 +83,10 @@ static_assert(offsetof(TopicHello, features) == 36);
 // its bit (decision D31).
 // The subscriber takes BATCH messages.
 inline constexpr uint32_t kFeatureBatch = 1u << 0;
+// Publisher: it takes WAITING. Subscriber: it sends WAITING each time it
+// has read everything (to a publisher that takes it), so the publisher may
+// hold samples back while it reads and send them together when it asks.
+inline constexpr uint32_t kFeatureWaiting = 1u << 1;
 
 struct TopicNewSegment {
   uint32_t segment_id;  // < max_segments, each once

@@ -188,6 +188,7 @@ const std::map<std::string, uint64_t>& CodeConstants() {
       SHMPORT_CONSTANT(topic_wire::kMaxReasonBytes),
       SHMPORT_CONSTANT(topic_wire::kMaxMessageBytes),
       SHMPORT_CONSTANT(topic_wire::kFeatureBatch),
+      SHMPORT_CONSTANT(topic_wire::kFeatureWaiting),
   };
   return *constants;
 }

@@ -96,8 +96,9 @@ class RawSubscriber {
     hello.features = features;
     return channel_.Send(tw::Message(tw::Type::kHello).Put(hello).bytes());
   }
-  absl::Status Release(const std::vector<uint64_t>& sequences) {
-    tw::Message m(tw::Type::kRelease);
+  absl::Status Release(const std::vector<uint64_t>& sequences,
+                       tw::Type type = tw::Type::kRelease) {
+    tw::Message m(type);
     for (uint64_t s : sequences) m.Put(s);
     return channel_.Send(m.bytes());
   }
@@ -176,6 +177,42 @@ TEST(TopicBatchTest, PublisherBatchesWhatTheWindowLetsGoAtOnce) {
   EXPECT_THAT(deliveries[4].second, ElementsAre(5u, 6u, 7u, 8u));
 }
 
+TEST(TopicBatchTest, WaitingSubscriberGetsWhatQueuedSinceInOneBatch) {
+  auto publisher = testing::NewPublisher({});
+  ASSERT_NE(publisher, nullptr);
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok());
+  RawSubscriber raw(std::move(pair->second));
+  ASSERT_TRUE(raw.SendHello(tw::kFeatureBatch | tw::kFeatureWaiting).ok());
+  internal::SubscriptionTerms terms;
+  terms.queue_depth = 16;
+  testing::Open(testing::Endpoint(*publisher), 1, pair->first.TakeFd(), terms);
+  auto hello = raw.Next();
+  ASSERT_TRUE(hello.ok()) << hello.status();
+  PublishInline(*publisher, 1);
+  auto first = raw.Next();  // a new subscriber waits: it goes at once
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(first->second, ElementsAre(1u));
+  // Once the publisher has our HELLO and this WAITING, it holds samples
+  // back from each delivery to the next WAITING.
+  ASSERT_TRUE(raw.Release({1}, tw::Type::kWaiting).ok());
+  ASSERT_TRUE(testing::Eventually([&] {
+    return publisher->stats().subscriptions.at(0).samples_released == 1;
+  }));
+  PublishInline(*publisher, 1);
+  auto second = raw.Next();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->first, tw::Type::kSampleInline);
+  EXPECT_THAT(second->second, ElementsAre(2u));
+  PublishInline(*publisher, 3);  // we read: these wait in our queue
+  ASSERT_TRUE(raw.Release({2}, tw::Type::kWaiting).ok());
+  auto rest = raw.Next();
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(rest->first, tw::Type::kBatch);
+  EXPECT_THAT(rest->second, ElementsAre(3u, 4u, 5u));
+  EXPECT_EQ(publisher->stats().subscriptions.at(0).samples_released, 2u);
+}
+
 TEST(TopicBatchTest, SubscriberWithoutTheFeatureNeverGetsABatch) {
   const auto deliveries = DeliveriesTo(0);  // as a version-1 subscriber
   ASSERT_EQ(deliveries.size(), 8u);
@@ -224,7 +261,7 @@ absl::StatusOr<Sample> ReceiveNow(internal::SubscriberCore& core) {
 TEST(TopicBatchTest, SamplesDroppedWhileOthersWaitComeBackWithoutAReceive) {
   CorePair p = Connect(16);
   ASSERT_NE(p.subscriber, nullptr);
-  PublishShared(*p.publisher, 1, 8);  // all in the socket before any read
+  PublishShared(*p.publisher, 1, 8);  // all published before any read
   for (uint64_t seq = 1; seq <= 8; ++seq) {
     auto sample = ReceiveNow(*p.subscriber);
     ASSERT_TRUE(sample.ok()) << sample.status();
