@@ -316,6 +316,7 @@ absl::Status SubscriberCore::OnHello(SubscriberLink& link,
   link.segments.resize(std::min(hello.max_segments, options_.max_segments));
   // Half the window: the publisher can deliver the other half meanwhile.
   link.OnPublisherHello(std::max<uint32_t>(1, hello.window / 2),
+                        uint64_t{hello.max_segments} * g.data_size(),
                         (hello.features & topic_wire::kFeatureWaiting) != 0);
   return absl::OkStatus();
 }

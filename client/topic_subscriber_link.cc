@@ -9,13 +9,15 @@
 
 namespace shmport::internal {
 
-void SubscriberLink::Release(uint64_t sequence) {
+void SubscriberLink::Release(uint64_t sequence, uint64_t shared_bytes) {
   MutexLock lock(&mu_);
   if (closed_) return;
   unsent_.push_back(sequence);
+  unsent_bytes_ += shared_bytes;
   // One ioctl instead of a datagram (and the publisher's wake-up) per
   // sample while the receiving thread is behind.
-  if (unsent_.size() < release_batch_ && (more_in_hand_ || UnreadMessages())) {
+  if (unsent_.size() < release_batch_ && unsent_bytes_ < gather_bytes_ &&
+      (more_in_hand_ || UnreadMessages())) {
     return;
   }
   SendUnsent();
@@ -38,8 +40,9 @@ bool SubscriberLink::Drained(bool owe_waiting) {
 }
 
 void SubscriberLink::OnPublisherHello(uint32_t release_batch,
-                                      bool takes_waiting) {
+                                      uint64_t pool_bytes, bool takes_waiting) {
   MutexLock lock(&mu_);
+  gather_bytes_ = pool_bytes / 8;
   release_batch_ =
       std::clamp<uint32_t>(release_batch, 1, topic_wire::kMaxReleases);
   publisher_takes_waiting_ = takes_waiting;
@@ -65,6 +68,7 @@ bool SubscriberLink::SendUnsent(bool waiting) {
       return true;
     }
     unsent_.erase(unsent_.begin(), unsent_.begin() + n);
+    if (unsent_.empty()) unsent_bytes_ = 0;
     if (waiting && last) return true;
   }
   return true;

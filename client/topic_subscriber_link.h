@@ -25,15 +25,15 @@ class SubscriberLink {
   uint64_t subscription_id() const { return subscription_id_; }
   UnixChannel& channel() { return channel_; }
 
-  // Gives sample `sequence` back to the publisher. Any thread. While
-  // messages wait unread, in this subscription's socket or in a BATCH in
-  // hand (the receiving thread will be back for them), releases are
-  // gathered and sent
-  // `release_batch` to a RELEASE; otherwise at once, with any gathered
-  // (decision D31). A publisher whose socket is full gets them with the
-  // next release; after Close(), nothing is sent (the publisher dropped
-  // every hold at our EOF).
-  void Release(uint64_t sequence);
+  // Gives sample `sequence` (`shared_bytes` of the publisher's pool, 0
+  // inline) back to the publisher. Any thread. While messages wait unread,
+  // in this subscription's socket or in a BATCH in hand (the receiving
+  // thread will be back for them), releases are gathered, up to
+  // `release_batch` samples and an eighth of the publisher's pool;
+  // otherwise sent at once, with any gathered (decision D31). A publisher whose
+  // socket is full gets them with the next release; after Close(), nothing is
+  // sent (the publisher dropped every hold at our EOF).
+  void Release(uint64_t sequence, uint64_t shared_bytes);
   // The receiving thread found the socket empty: sends what was gathered,
   // so no release waits on messages that are not there, and with
   // `owe_waiting` (samples came since the last WAITING) tells a publisher
@@ -45,8 +45,10 @@ class SubscriberLink {
   // gathered goes now (the caller may keep this Sample and read no more).
   void HandedOut(bool more_in_hand);
   // From the publisher's HELLO: releases per RELEASE while gathering (from
-  // its window), and whether it takes WAITING.
-  void OnPublisherHello(uint32_t release_batch, bool takes_waiting);
+  // its window), bytes of its pool (the most it may have in segments), and
+  // whether it takes WAITING.
+  void OnPublisherHello(uint32_t release_batch, uint64_t pool_bytes,
+                        bool takes_waiting);
   // Shuts the socket down: the publisher sees EOF and drops our holds.
   void Close();
 
@@ -73,6 +75,10 @@ class SubscriberLink {
   std::vector<uint64_t> unsent_ ABSL_GUARDED_BY(mu_);
   uint32_t release_batch_ ABSL_GUARDED_BY(mu_) = 1;
   bool more_in_hand_ ABSL_GUARDED_BY(mu_) = false;
+  // Gathered releases give back at most this much of the publisher's
+  // pool, so that it does not wait for memory the gathering holds back.
+  uint64_t gather_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unsent_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool publisher_takes_waiting_ ABSL_GUARDED_BY(mu_) = false;
 };
 
