@@ -17,6 +17,14 @@ namespace {
 
 constexpr uint64_t kWakeId = ~uint64_t{0};
 
+// What this subscriber's HELLO asks for. BATCH and WAITING are
+// implemented at both ends, and a publisher batches for any subscriber
+// that asks, but this one does not ask yet: with kFeatureBatch on,
+// //tests/topics:topic_fanout_test under TSan loses subscriptions
+// (subscribers stop at ~40,000 samples and see the publisher's EOF); with
+// both off it passes. Left open in D31 until that is understood.
+constexpr uint32_t kFeatures = 0;
+
 void Drain(int eventfd) {
   uint64_t value;
   (void)!::read(eventfd, &value, sizeof(value));
@@ -69,7 +77,7 @@ void SubscriberCore::OnSubscriptionOpened(SubscriptionOpened opened) {
   topic_wire::TopicHello hello{};
   hello.protocol_version = topic_wire::kProtocolVersion;
   hello.role = static_cast<uint16_t>(topic_wire::Role::kSubscriber);
-  hello.features = topic_wire::kFeatureBatch | topic_wire::kFeatureWaiting;
+  hello.features = kFeatures;
   // A full socket here means a publisher that reads nothing: it will not
   // deliver either, and the link ends at its EOF.
   (void)link->channel().Send(
@@ -315,9 +323,10 @@ absl::Status SubscriberCore::OnHello(SubscriberLink& link,
   link.hello = hello;
   link.segments.resize(std::min(hello.max_segments, options_.max_segments));
   // Half the window: the publisher can deliver the other half meanwhile.
-  link.OnPublisherHello(std::max<uint32_t>(1, hello.window / 2),
-                        uint64_t{hello.max_segments} * g.data_size(),
-                        (hello.features & topic_wire::kFeatureWaiting) != 0);
+  link.OnPublisherHello(
+      std::max<uint32_t>(1, hello.window / 2),
+      uint64_t{hello.max_segments} * g.data_size(),
+      (hello.features & kFeatures & topic_wire::kFeatureWaiting) != 0);
   return absl::OkStatus();
 }
 
