@@ -15,11 +15,13 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/forked_process.h"
@@ -31,6 +33,12 @@
 #include "shmport/topic.h"
 
 ABSL_FLAG(double, scale, 1.0, "multiplies the samples of every cell");
+ABSL_FLAG(std::vector<std::string>, sizes, {},
+          "sample sizes in bytes to run (default 64, 1048576, 4194304)");
+ABSL_FLAG(std::vector<std::string>, subs, {},
+          "subscriber counts to run (default 1, 2, 4, 8)");
+ABSL_FLAG(std::string, only, "",
+          "\"topic\" or \"ports\": run only that side (for profiling)");
 
 namespace shmport::bench {
 namespace {
@@ -185,10 +193,25 @@ std::string Rate(double bytes_per_s) {
 }  // namespace
 }  // namespace shmport::bench
 
+namespace {
+
+// Whether `value` is in the flag's list (an empty list takes everything).
+bool Selected(const std::vector<std::string>& list, uint64_t value) {
+  if (list.empty()) return true;
+  for (const std::string& item : list) {
+    uint64_t v;
+    if (absl::SimpleAtoi(item, &v) && v == value) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   using namespace shmport::bench;
   const double scale = absl::GetFlag(FLAGS_scale);
+  const std::string only = absl::GetFlag(FLAGS_only);
   struct Size {
     size_t bytes;
     uint64_t samples;
@@ -197,12 +220,14 @@ int main(int argc, char** argv) {
   std::printf("%-9s %4s %9s %14s %14s %7s\n", "size", "subs", "samples",
               "topic", "N ports copy", "ratio");
   for (const Size& s : sizes) {
+    if (!Selected(absl::GetFlag(FLAGS_sizes), s.bytes)) continue;
     const uint64_t samples =
         std::max<uint64_t>(10, static_cast<uint64_t>(s.samples * scale));
     for (int n : {1, 2, 4, 8}) {
+      if (!Selected(absl::GetFlag(FLAGS_subs), n)) continue;
       const double bytes = static_cast<double>(n) * samples * s.bytes;
-      const double topic = TopicRun(n, s.bytes, samples);
-      const double ports = PortsRun(n, s.bytes, samples);
+      const double topic = only == "ports" ? 1 : TopicRun(n, s.bytes, samples);
+      const double ports = only == "topic" ? 1 : PortsRun(n, s.bytes, samples);
       if (topic == 0 || ports == 0) return 1;
       std::printf("%-9zu %4d %9llu %14s %14s %6.2fx\n", s.bytes, n,
                   static_cast<unsigned long long>(samples),

@@ -82,7 +82,7 @@ Sample& Sample::operator=(Sample&& other) noexcept {
 Sample::~Sample() { Release(); }
 
 void Sample::Release() {
-  if (link_) link_->Release(sequence_);
+  if (link_) link_->Release(sequence_, inline_ ? 0 : size_);
   link_.reset();
   mapping_.reset();
   inline_.reset();

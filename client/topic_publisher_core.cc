@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -69,7 +71,8 @@ PublisherCore::PublisherCore(std::string topic, const PublisherOptions& options,
       epoll_(std::move(epoll)),
       wake_(std::move(wake)),
       memory_event_(std::move(memory_event)),
-      pool_(options.geometry, options.max_segments) {}
+      pool_(options.geometry, options.max_segments),
+      batch_(topic_wire::kMaxMessageBytes) {}
 
 PublisherCore::~PublisherCore() { Close(); }
 
@@ -251,12 +254,8 @@ bool PublisherCore::Pump(TopicSubscription& sub) {
           {}, false, /*dont_wait=*/true);
       if (!s.ok()) sub.RestoreUnreportedMisses(misses);
     }
-    const uint64_t sequence = sub.next_queued();
-    const SampleRecord& record = samples_.at(sequence);
-    const uint64_t chunk_bytes =
-        static_cast<uint64_t>(record.run.count) * options_.geometry.chunk_size;
-    if (s.ok() && options_.max_held_bytes > 0 &&
-        sub.stats().held_bytes + chunk_bytes > options_.max_held_bytes) {
+    const size_t deliverable = s.ok() ? WithinHoldBound(sub) : 0;
+    if (s.ok() && deliverable == 0) {
       CutOff(sub,
              absl::ResourceExhaustedError(absl::StrCat(
                  "topic ", topic_, ": subscription ", sub.id(), " holds ",
@@ -265,7 +264,12 @@ bool PublisherCore::Pump(TopicSubscription& sub) {
                  "the publisher's max_held_bytes ", options_.max_held_bytes)));
       return false;
     }
-    if (s.ok()) s = SendSample(sub, sequence, record);
+    size_t sent = 0;
+    if (s.ok()) {
+      absl::StatusOr<size_t> n = SendNext(sub, deliverable);
+      s = n.status();
+      if (s.ok()) sent = *n;
+    }
     if (IsWouldBlock(s)) {
       ArmWritable(sub, true);
       return true;
@@ -274,9 +278,85 @@ bool PublisherCore::Pump(TopicSubscription& sub) {
       EndSubscription(sub);  // the socket failed: nobody to tell
       return false;
     }
-    sub.Delivered(sequence, record.run.count, chunk_bytes);
+    for (size_t i = 0; i < sent; ++i) {
+      const uint64_t sequence = sub.next_queued();
+      const SampleRecord& record = samples_.at(sequence);
+      sub.Delivered(sequence, record.run.count, ChunkBytes(record));
+    }
+    // Reading now: with kFeatureWaiting the next ones wait for its WAITING
+    // (one wake-up and one datagram for all that queue meanwhile).
+    sub.waiting = false;
   }
   return true;
+}
+
+uint64_t PublisherCore::ChunkBytes(const SampleRecord& record) const {
+  return static_cast<uint64_t>(record.run.count) * options_.geometry.chunk_size;
+}
+
+size_t PublisherCore::WithinHoldBound(const TopicSubscription& sub) const {
+  const size_t room =
+      std::min<size_t>(sub.queued().size(), sub.window() - sub.held().size());
+  if (options_.max_held_bytes == 0) return room;
+  uint64_t held = sub.stats().held_bytes;
+  size_t n = 0;
+  for (; n < room; ++n) {
+    held += ChunkBytes(samples_.at(sub.queued()[n]));
+    if (held > options_.max_held_bytes) break;
+  }
+  return n;
+}
+
+absl::StatusOr<size_t> PublisherCore::SendNext(TopicSubscription& sub,
+                                               size_t deliverable) {
+  size_t count = 0;
+  size_t used = topic_wire::kHeaderBytes;  // the BATCH header
+  // Several samples ready for a subscriber that takes BATCH: one datagram
+  // (and at most one wake-up) for all that fit (decision D31).
+  while (sub.takes_batches && deliverable > 1 && count < deliverable) {
+    const uint64_t sequence = sub.queued()[count];
+    const SampleRecord& record = samples_.at(sequence);
+    const bool inline_sample = record.run.count == 0;
+    const size_t body = inline_sample ? sizeof(uint64_t) + record.size
+                                      : sizeof(topic_wire::SampleRef);
+    const size_t size =
+        topic_wire::BatchedSize(topic_wire::kHeaderBytes + body);
+    if (used + size > topic_wire::kMaxMessageBytes) break;
+    uint8_t* out = batch_.data() + used;
+    topic_wire::Header h{};
+    h.type =
+        static_cast<uint8_t>(inline_sample ? topic_wire::Type::kSampleInline
+                                           : topic_wire::Type::kSample);
+    h.length = static_cast<uint32_t>(body);
+    std::memset(out, 0, size);
+    std::memcpy(out, &h, sizeof(h));
+    out += sizeof(h);
+    if (inline_sample) {
+      std::memcpy(out, &sequence, sizeof(sequence));
+      std::memcpy(out + sizeof(sequence), record.inline_bytes->data(),
+                  record.size);
+    } else {
+      const topic_wire::SampleRef ref{sequence, record.run.segment,
+                                      record.run.first, record.size};
+      std::memcpy(out, &ref, sizeof(ref));
+    }
+    used += size;
+    ++count;
+  }
+  if (count == 0) {  // one sample, or one too large to batch
+    const uint64_t sequence = sub.next_queued();
+    absl::Status s = SendSample(sub, sequence, samples_.at(sequence));
+    if (!s.ok()) return s;
+    return 1;
+  }
+  topic_wire::Header h{};
+  h.type = static_cast<uint8_t>(topic_wire::Type::kBatch);
+  h.length = static_cast<uint32_t>(used - topic_wire::kHeaderBytes);
+  std::memcpy(batch_.data(), &h, sizeof(h));
+  absl::Status s = sub.channel()->Send(absl::MakeConstSpan(batch_.data(), used),
+                                       {}, false, /*dont_wait=*/true);
+  if (!s.ok()) return s;
+  return count;
 }
 
 absl::Status PublisherCore::SendHello(TopicSubscription& sub) {
@@ -290,6 +370,7 @@ absl::Status PublisherCore::SendHello(TopicSubscription& sub) {
   hello.window = sub.window();
   hello.subscription_id = sub.id();
   hello.history = std::min<uint32_t>(sub.terms().history, history_.size());
+  hello.features = topic_wire::kFeatureWaiting;
   return sub.channel()->Send(
       topic_wire::Message(topic_wire::Type::kHello).Put(hello).bytes(), {},
       false, /*dont_wait=*/true);

@@ -98,6 +98,15 @@ class PublisherCore : public TopicEndpoint,
   absl::Status SendSample(TopicSubscription& sub, uint64_t sequence,
                           const SampleRecord& record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the next of `deliverable` (>= 1) queued samples: as one BATCH
+  // when `sub` takes them, else one. Returns how many went.
+  absl::StatusOr<size_t> SendNext(TopicSubscription& sub, size_t deliverable)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How many queued samples `sub`'s window and max_held_bytes let go now
+  // (0: the next one would pass max_held_bytes).
+  size_t WithinHoldBound(const TopicSubscription& sub) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t ChunkBytes(const SampleRecord& record) const;
   void ArmWritable(TopicSubscription& sub, bool on)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -140,6 +149,7 @@ class PublisherCore : public TopicEndpoint,
       ABSL_GUARDED_BY(mu_);
   uint64_t samples_published_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t cut_off_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint8_t> batch_ ABSL_GUARDED_BY(mu_);  // a BATCH being built
 };
 
 }  // namespace shmport::internal

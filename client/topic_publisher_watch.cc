@@ -105,12 +105,16 @@ void PublisherCore::OnSubscriberMessage(TopicSubscription& sub,
                                                        "(subscriber)"));
     }
     sub.hello_received = true;
+    sub.takes_batches = (hello.features & topic_wire::kFeatureBatch) != 0;
+    sub.sends_waiting = (hello.features & topic_wire::kFeatureWaiting) != 0;
   } else if (status.ok() && !sub.hello_received) {
     status = absl::InvalidArgumentError(
         absl::StrCat(topic_wire::TypeName(message->type), " before HELLO"));
-  } else if (status.ok() && message->type == topic_wire::Type::kRelease) {
+  } else if (status.ok() && (message->type == topic_wire::Type::kRelease ||
+                             message->type == topic_wire::Type::kWaiting)) {
     status = OnRelease(sub, *message);
     if (status.ok()) {
+      if (message->type == topic_wire::Type::kWaiting) sub.waiting = true;
       if (Pump(sub)) room_.SignalAll();
       return;
     }

@@ -55,6 +55,19 @@ class SubscriberCore : public TopicEndpoint {
   SubscriberCore(std::string topic, const SubscriberOptions& options,
                  UniqueFd epoll, UniqueFd wake);
 
+  // The next message of `link` (from the BATCH in hand, else its socket):
+  // a Sample, nothing to hand out (nullopt; drained_ says whether the
+  // socket was empty), or the error that ended the link.
+  absl::StatusOr<std::optional<Sample>> ReadNext(
+      const std::shared_ptr<SubscriberLink>& link)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive_mu_);
+  // Whether messages of a BATCH from `link` wait in buffer_.
+  bool InBatch(const SubscriberLink& link) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive_mu_);
+  // Drops `link` and says which rule `status` says it broke.
+  absl::Status BrokeProtocol(const std::shared_ptr<SubscriberLink>& link,
+                             const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive_mu_);
   // One message of `link`: a Sample, nothing to hand out (nullopt), or
   // the error that ended the link.
   absl::StatusOr<std::optional<Sample>> OnMessage(
@@ -76,7 +89,9 @@ class SubscriberCore : public TopicEndpoint {
   // Ends `link` if it is still the current one.
   void Drop(const std::shared_ptr<SubscriberLink>& link)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive_mu_);
-  void WaitReadable(const Deadline& deadline);
+  // Waits for the socket or a new link, until `deadline` (at most 1 ms
+  // with `retry_soon`).
+  void WaitReadable(const Deadline& deadline, bool retry_soon);
 
   const std::string topic_;
   const SubscriberOptions options_;
@@ -85,6 +100,12 @@ class SubscriberCore : public TopicEndpoint {
 
   Mutex receive_mu_;  // one Receive at a time; outer to mu_
   std::vector<uint8_t> buffer_ ABSL_GUARDED_BY(receive_mu_);
+  // A BATCH being handed out: its messages in buffer_ [batch_next_,
+  // batch_end_), from batch_link_ (held, so its address is not reused).
+  std::shared_ptr<SubscriberLink> batch_link_ ABSL_GUARDED_BY(receive_mu_);
+  size_t batch_next_ ABSL_GUARDED_BY(receive_mu_) = 0;
+  size_t batch_end_ ABSL_GUARDED_BY(receive_mu_) = 0;
+  bool drained_ ABSL_GUARDED_BY(receive_mu_) = false;  // the last ReadNext
 
   mutable Mutex mu_;  // guards the link and the counters
   std::shared_ptr<SubscriberLink> link_ ABSL_GUARDED_BY(mu_);

@@ -42,7 +42,7 @@ class TopicSubscription {
   // the oldest queued sample and returns it (the caller unrefs it).
   std::optional<uint64_t> Enqueue(uint64_t sequence) {
     queued_.push_back(sequence);
-    if (!drops() || queued_.size() <= window()) return std::nullopt;
+    if (!drops() || !Full(/*past=*/true)) return std::nullopt;
     const uint64_t dropped = queued_.front();
     queued_.pop_front();
     ++unreported_misses_;
@@ -50,9 +50,10 @@ class TopicSubscription {
     return dropped;
   }
   // kBlockPublisher: the publisher must wait before adding more.
-  bool backlogged() const { return !drops() && queued_.size() >= window(); }
+  bool backlogged() const { return !drops() && Full(/*past=*/false); }
   bool can_deliver() const {
-    return !queued_.empty() && held_.size() < window() && !send_blocked;
+    return !queued_.empty() && held_.size() < window() && !send_blocked &&
+           (waiting || !sends_waiting);
   }
   uint64_t next_queued() const { return queued_.front(); }
   void Delivered(uint64_t sequence, uint32_t chunks, uint64_t bytes) {
@@ -80,8 +81,23 @@ class TopicSubscription {
   void RestoreUnreportedMisses(uint64_t n) { unreported_misses_ += n; }
   uint64_t unreported_misses() const { return unreported_misses_; }
 
+  // Queued (at or, with `past`, beyond) its limit: `window` queued besides
+  // the `window` it may hold. A subscription that sends WAITING keeps its
+  // samples queued rather than in its socket, so the two count together.
+  bool Full(bool past) const {
+    const size_t n =
+        sends_waiting ? queued_.size() + held_.size() : queued_.size();
+    const size_t limit = sends_waiting ? 2 * size_t{window()} : window();
+    return past ? n > limit : n >= limit;
+  }
+
   uint32_t segments_announced = 0;
   bool hello_received = false;
+  bool takes_batches = false;  // its HELLO set kFeatureBatch
+  // Its HELLO set kFeatureWaiting: samples wait here (queued) from one
+  // delivery until its WAITING says it read them all.
+  bool sends_waiting = false;
+  bool waiting = true;        // nothing delivered since its last WAITING
   bool send_blocked = false;  // socket full: wait for POLLOUT
 
   SubscriptionStats stats() const {

@@ -1,5 +1,7 @@
 #include "client/topic_wire.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -8,7 +10,8 @@ namespace shmport::topic_wire {
 namespace {
 
 // The fixed body size of `type`, and whether more may follow (inline
-// payload, releases, reason). kRelease: a whole number of u64, >= 1.
+// payload, releases, reason). kRelease: a whole number of u64, >= 1;
+// kWaiting: a whole number, >= 0.
 struct BodyRule {
   size_t fixed;
   size_t max_extra;
@@ -31,6 +34,10 @@ BodyRule RuleFor(Type type) {
       return {sizeof(CutOff), kMaxReasonBytes, 0};
     case Type::kRelease:
       return {sizeof(uint64_t), (kMaxReleases - 1) * sizeof(uint64_t), 0};
+    case Type::kBatch:
+      return {kHeaderBytes, kMaxMessageBytes - 2 * kHeaderBytes, 0};
+    case Type::kWaiting:
+      return {0, kMaxReleases * sizeof(uint64_t), 0};
   }
   return {0, 0, -1};
 }
@@ -53,6 +60,10 @@ absl::string_view TypeName(Type type) {
       return "CUT_OFF";
     case Type::kRelease:
       return "RELEASE";
+    case Type::kBatch:
+      return "BATCH";
+    case Type::kWaiting:
+      return "WAITING";
   }
   return "UNKNOWN";
 }
@@ -87,15 +98,44 @@ absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds) {
         absl::StrCat(TypeName(type), ": body of ", body, " bytes, expected ",
                      rule.fixed, "..", rule.fixed + rule.max_extra));
   }
-  if (type == Type::kRelease && body % sizeof(uint64_t) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RELEASE: body of ", body, " bytes is not a whole number of u64"));
+  if ((type == Type::kRelease || type == Type::kWaiting) &&
+      body % sizeof(uint64_t) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(TypeName(type), ": body of ", body,
+                     " bytes is not a whole number of u64"));
   }
   if (num_fds != rule.fds) {
     return absl::InvalidArgumentError(absl::StrCat(
         TypeName(type), " came with ", num_fds, " fds, expected ", rule.fds));
   }
   return Decoded{type, bytes.subspan(kHeaderBytes)};
+}
+
+absl::StatusOr<absl::Span<const uint8_t>> NextInBatch(
+    absl::Span<const uint8_t> body, size_t* offset) {
+  const size_t left = body.size() - std::min(*offset, body.size());
+  if (left < kHeaderBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "BATCH: ", left, " bytes at offset ", *offset, ", short of a header"));
+  }
+  Header h;
+  std::memcpy(&h, body.data() + *offset, sizeof(h));
+  const Type type = static_cast<Type>(h.type);
+  if (type != Type::kSample && type != Type::kSampleInline &&
+      type != Type::kMissed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BATCH: message type ", h.type, " at offset ", *offset,
+                     " (only SAMPLE, SAMPLE_INLINE and MISSED batch)"));
+  }
+  if (h.length > left - kHeaderBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BATCH: ", TypeName(type), " at offset ", *offset,
+                     " of length ", h.length, " runs past the batch"));
+  }
+  const size_t size = kHeaderBytes + h.length;
+  const absl::Span<const uint8_t> message = body.subspan(*offset, size);
+  *offset += std::min(BatchedSize(size), left);
+  return message;
 }
 
 absl::Span<const uint8_t> Message::bytes(size_t trailing) {

@@ -10,6 +10,10 @@
 //   MISSED           count u64                           publisher -> sub
 //   CUT_OFF          code u32 | reserved u32, reason     publisher -> sub
 //   RELEASE          1..kMaxReleases x sequence u64      sub -> publisher
+//   BATCH            SAMPLE/SAMPLE_INLINE/MISSED messages, publisher -> sub
+//                    each 8-aligned, back to back        (kFeatureBatch)
+//   WAITING          0..kMaxReleases x sequence u64      sub -> publisher
+//                    (releases, then: I read all, send)  (kFeatureWaiting)
 //
 // Decode() checks the framing of anything the other end sends (type,
 // sizes, fds); the cores check the meaning (sequences against what was
@@ -39,6 +43,8 @@ enum class Type : uint8_t {
   kMissed = 5,
   kCutOff = 6,
   kRelease = 7,
+  kBatch = 8,
+  kWaiting = 9,
 };
 absl::string_view TypeName(Type type);
 
@@ -65,11 +71,22 @@ struct TopicHello {
   uint32_t inline_threshold;
   uint32_t window;  // most samples delivered and not given back
   uint64_t subscription_id;
-  uint32_t history;  // history samples that come first
-  uint32_t reserved;
+  uint32_t history;   // history samples that come first
+  uint32_t features;  // kFeature* bits: what this end accepts
 };
 static_assert(sizeof(TopicHello) == 40);
 static_assert(offsetof(TopicHello, subscription_id) == 24);
+static_assert(offsetof(TopicHello, features) == 36);
+
+// TopicHello::features. A bit an end does not know is ignored; version-1
+// ends sent 0 here, so each feature is used only towards an end that set
+// its bit (decision D31).
+// The subscriber takes BATCH messages.
+inline constexpr uint32_t kFeatureBatch = 1u << 0;
+// Publisher: it takes WAITING. Subscriber: it sends WAITING each time it
+// has read everything (to a publisher that takes it), so the publisher may
+// hold samples back while it reads and send them together when it asks.
+inline constexpr uint32_t kFeatureWaiting = 1u << 1;
 
 struct TopicNewSegment {
   uint32_t segment_id;  // < max_segments, each once
@@ -132,6 +149,16 @@ struct Decoded {
 // Checks the framing of one datagram that came with `num_fds` fds. Never
 // reads outside `bytes`; the error names the field and value.
 absl::StatusOr<Decoded> Decode(absl::Span<const uint8_t> bytes, int num_fds);
+
+// A message inside a BATCH takes its header and body rounded up to 8.
+inline constexpr size_t BatchedSize(size_t message_bytes) {
+  return (message_bytes + 7) & ~size_t{7};
+}
+// BATCH: the message at `*offset` of the batch's `body` (its header and
+// body, for Decode), which must be a SAMPLE, SAMPLE_INLINE or MISSED that
+// fits; advances `*offset` past it and its padding.
+absl::StatusOr<absl::Span<const uint8_t>> NextInBatch(
+    absl::Span<const uint8_t> body, size_t* offset);
 
 // One message: header + fixed body, built on the stack (no allocation).
 class Message {
