@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -182,10 +183,16 @@ absl::StatusOr<BrokerLink> BrokerLink::AttachOnce(
 }
 
 absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
-  std::vector<uint8_t> buffer(kMaxFrame + 1);
+  // One buffer for the link's life, not zeroed: the kernel writes only the
+  // datagram, so a small frame touches one page, where a fresh zeroed
+  // vector cost kMaxFrame + 1 bytes of allocation, clearing and page
+  // faults on every call.
+  if (buffer_ == nullptr) {
+    buffer_ = std::make_unique_for_overwrite<uint8_t[]>(kMaxFrame + 1);
+  }
+  const absl::Span<uint8_t> buffer(buffer_.get(), kMaxFrame + 1);
   absl::StatusOr<std::optional<ReceivedMessage>> got =
-      channel_.ReceiveKeepingDatagram(absl::MakeSpan(buffer),
-                                      /*dont_wait=*/true);
+      channel_.ReceiveKeepingDatagram(buffer, /*dont_wait=*/true);
   if (!got.ok()) return got.status();
   if (!got->has_value()) return std::nullopt;
   ReceivedMessage& m = **got;

@@ -4,6 +4,7 @@
 #define SHMPORT_CLIENT_BROKER_LINK_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -110,6 +111,9 @@ class BrokerLink {
                                                absl::Time deadline,
                                                const DaemonOwner& daemon);
   UnixChannel channel_;
+  // Receive's datagram buffer (kMaxFrame + 1 bytes, to see an oversized
+  // frame), made at the first Receive; only the reader thread uses it.
+  std::unique_ptr<uint8_t[]> buffer_;
 };
 
 }  // namespace shmport

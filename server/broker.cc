@@ -420,11 +420,19 @@ void Broker::RefuseConnection(int fd, const absl::Status& why, bool log) {
   }
 }
 
+absl::Span<uint8_t> Broker::ReceiveBuffer() {
+  if (receive_buffer_ == nullptr) {
+    receive_buffer_ =
+        std::make_unique_for_overwrite<uint8_t[]>(kMaxBrokerFrame + 1);
+  }
+  return absl::MakeSpan(receive_buffer_.get(), kMaxBrokerFrame + 1);
+}
+
 void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
   Entry& entry = entries_.at(handle);
   UnixChannel channel(std::move(entry.fd));
-  std::vector<uint8_t> buffer(kMaxBrokerFrame + 1);
-  auto received = channel.Receive(absl::MakeSpan(buffer), /*dont_wait=*/true);
+  const absl::Span<uint8_t> buffer = ReceiveBuffer();
+  auto received = channel.Receive(buffer, /*dont_wait=*/true);
   entry.fd = channel.TakeFd();
   if (received.ok() && !received->has_value()) return;  // spurious wake-up
 
@@ -502,10 +510,10 @@ absl::Status Broker::InstallLink(const AttachRequest& request) {
 void Broker::OnLinkReadable(uint64_t handle, std::vector<Report>* reports) {
   Entry& entry = entries_.at(handle);
   const uint64_t id = entry.process_id;
-  std::vector<uint8_t> buffer(kMaxBrokerFrame + 1);
+  const absl::Span<uint8_t> buffer = ReceiveBuffer();
   for (int i = 0; i < kMaxFramesPerWake; ++i) {
     UnixChannel channel(std::move(entry.fd));
-    auto received = channel.Receive(absl::MakeSpan(buffer), true);
+    auto received = channel.Receive(buffer, true);
     entry.fd = channel.TakeFd();
     if (received.ok() && !received->has_value()) return;
     std::string closed_reason;

@@ -14,6 +14,7 @@ inline constexpr char kLightAttach = 'A';   // u64 id, u32 len, address,
 inline constexpr char kLightCounts = 'C';   // u32 opened, u32 closed;
                                             // answers them when reached
 inline constexpr char kLightWarmUp = 'W';   // answers u32 frame size
+                                            // (0: the warm-up failed)
 inline constexpr char kLightControl = 'G';  // u32 len, socket path;
                                             // answers i32 errno
 

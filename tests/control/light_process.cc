@@ -173,7 +173,16 @@ absl::Status LightProcess::HoldControlConnection(const std::string& socket_path,
 
 absl::Status LightProcess::WarmUp(absl::Duration timeout) {
   uint32_t size = 0;
-  return Ask(absl::string_view(&kLightWarmUp, 1), &size, sizeof(size), timeout);
+  if (absl::Status s = Ask(absl::string_view(&kLightWarmUp, 1), &size,
+                           sizeof(size), timeout);
+      !s.ok()) {
+    return s;
+  }
+  if (size == 0) {
+    return absl::InternalError(absl::StrCat(
+        "light process ", pid(), ": its warm-up of the broker path failed"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LightProcess::Counts> LightProcess::AwaitCounts(

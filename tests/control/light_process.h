@@ -60,9 +60,11 @@ class LightProcess {
     uint32_t opened = 0;  // PortOpened notices (each with an fd it keeps)
     uint32_t closed = 0;  // PortClosed notices
   };
-  // Round trip through the child, which also encodes a broker frame: the
-  // first run after fork takes copy-on-write faults, which a benchmark
-  // should not count as attach latency.
+  // Round trip through the child, which also runs the attach's and the
+  // notices' client code once over a socket pair (light_child.cc,
+  // WarmUpBrokerPath): the first run after fork takes copy-on-write and
+  // first-touch faults, which a benchmark should not count as attach
+  // latency. INTERNAL when that run failed.
   absl::Status WarmUp(absl::Duration timeout);
 
   // Waits until the child has seen at least `opened` and `closed` notices
