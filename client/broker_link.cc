@@ -7,7 +7,6 @@
 #include <sys/un.h>
 
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -183,14 +182,7 @@ absl::StatusOr<BrokerLink> BrokerLink::AttachOnce(
 }
 
 absl::StatusOr<std::optional<BrokerNotice>> BrokerLink::Receive() {
-  // One buffer for the link's life, not zeroed: the kernel writes only the
-  // datagram, so a small frame touches one page, where a fresh zeroed
-  // vector cost kMaxFrame + 1 bytes of allocation, clearing and page
-  // faults on every call.
-  if (buffer_ == nullptr) {
-    buffer_ = std::make_unique_for_overwrite<uint8_t[]>(kMaxFrame + 1);
-  }
-  const absl::Span<uint8_t> buffer(buffer_.get(), kMaxFrame + 1);
+  const absl::Span<uint8_t> buffer = buffer_.span();
   absl::StatusOr<std::optional<ReceivedMessage>> got =
       channel_.ReceiveKeepingDatagram(buffer, /*dont_wait=*/true);
   if (!got.ok()) return got.status();

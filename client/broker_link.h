@@ -4,7 +4,6 @@
 #define SHMPORT_CLIENT_BROKER_LINK_H_
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/paths/daemon_identity.h"
+#include "common/receive_buffer.h"
 #include "common/unix_channel.h"
 #include "shmport/unique_fd.h"
 #include "shmport/v1/broker.pb.h"
@@ -111,9 +111,8 @@ class BrokerLink {
                                                absl::Time deadline,
                                                const DaemonOwner& daemon);
   UnixChannel channel_;
-  // Receive's datagram buffer (kMaxFrame + 1 bytes, to see an oversized
-  // frame), made at the first Receive; only the reader thread uses it.
-  std::unique_ptr<uint8_t[]> buffer_;
+  // Receive's datagram buffer; only the reader thread uses it.
+  ReceiveBuffer buffer_{kMaxFrame + 1};
 };
 
 }  // namespace shmport

@@ -285,6 +285,11 @@ absl::StatusOr<std::optional<Sample>> SubscriberCore::OnMessage(
                          ", which only a subscriber sends"));
         break;
       case topic_wire::Type::kBatch:
+        if ((kFeatures & topic_wire::kFeatureBatch) == 0) {
+          status = absl::InvalidArgumentError(
+              "BATCH, which this subscriber's HELLO did not ask for");
+          break;
+        }
         // Its messages come next, from buffer_ (OnMessage is not called
         // for a BATCH inside one: NextInBatch refuses it).
         batch_link_ = link;

@@ -420,18 +420,10 @@ void Broker::RefuseConnection(int fd, const absl::Status& why, bool log) {
   }
 }
 
-absl::Span<uint8_t> Broker::ReceiveBuffer() {
-  if (receive_buffer_ == nullptr) {
-    receive_buffer_ =
-        std::make_unique_for_overwrite<uint8_t[]>(kMaxBrokerFrame + 1);
-  }
-  return absl::MakeSpan(receive_buffer_.get(), kMaxBrokerFrame + 1);
-}
-
 void Broker::OnPendingReadable(uint64_t handle, std::vector<Report>* reports) {
   Entry& entry = entries_.at(handle);
   UnixChannel channel(std::move(entry.fd));
-  const absl::Span<uint8_t> buffer = ReceiveBuffer();
+  const absl::Span<uint8_t> buffer = receive_buffer_.span();
   auto received = channel.Receive(buffer, /*dont_wait=*/true);
   entry.fd = channel.TakeFd();
   if (received.ok() && !received->has_value()) return;  // spurious wake-up
@@ -510,7 +502,7 @@ absl::Status Broker::InstallLink(const AttachRequest& request) {
 void Broker::OnLinkReadable(uint64_t handle, std::vector<Report>* reports) {
   Entry& entry = entries_.at(handle);
   const uint64_t id = entry.process_id;
-  const absl::Span<uint8_t> buffer = ReceiveBuffer();
+  const absl::Span<uint8_t> buffer = receive_buffer_.span();
   for (int i = 0; i < kMaxFramesPerWake; ++i) {
     UnixChannel channel(std::move(entry.fd));
     auto received = channel.Receive(buffer, true);

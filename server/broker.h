@@ -21,8 +21,10 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/mutex.h"
+#include "common/receive_buffer.h"
 #include "common/unix_channel.h"
 #include "server/acceptor.h"
+#include "server/broker_frames.h"
 #include "server/limit_refusals.h"
 #include "server/log_throttle.h"
 #include "shmport/unique_fd.h"
@@ -194,8 +196,6 @@ class Broker {
   absl::Status CheckPendingCaps(uid_t uid) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpirePending(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // receive_buffer_, made at the first read.
-  absl::Span<uint8_t> ReceiveBuffer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnPendingReadable(uint64_t handle, std::vector<Report>* reports)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnLinkReadable(uint64_t handle, std::vector<Report>* reports)
@@ -238,10 +238,8 @@ class Broker {
   // Every fd the loop watches, by a handle that is never reused, so an
   // event for an fd closed meanwhile finds nothing instead of a newcomer.
   std::map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // What OnPendingReadable and OnLinkReadable read a datagram into: made
-  // once and never zeroed (the kernel writes only the datagram), rather
-  // than 64 KiB allocated and cleared for every read.
-  std::unique_ptr<uint8_t[]> receive_buffer_ ABSL_GUARDED_BY(mu_);
+  // What OnPendingReadable and OnLinkReadable read a datagram into.
+  ReceiveBuffer receive_buffer_ ABSL_GUARDED_BY(mu_){kMaxBrokerFrame + 1};
   absl::flat_hash_map<uint64_t, ProcessFds> processes_ ABSL_GUARDED_BY(mu_);
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   // broker.sock, watched under listen_handle_.

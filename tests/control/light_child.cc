@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "absl/types/span.h"
 #include "client/broker_link.h"
 #include "common/paths/daemon_identity.h"
+#include "common/receive_buffer.h"
 #include "common/unix_channel.h"
 #include "tests/util/piped_child.h"
 
@@ -96,15 +96,12 @@ uint32_t WarmUpBrokerPath() {
       !ours.SetNonBlocking(true).ok()) {
     return 0;
   }
-  auto buffer =
-      std::make_unique_for_overwrite<uint8_t[]>(BrokerLink::kMaxFrame + 1);
+  ReceiveBuffer buffer(BrokerLink::kMaxFrame + 1);
   for (int i = 0; i < 2; ++i) {
-    auto got = ours.ReceiveKeepingDatagram(
-        absl::MakeSpan(buffer.get(), BrokerLink::kMaxFrame + 1), true);
+    auto got = ours.ReceiveKeepingDatagram(buffer.span(), true);
     if (!got.ok() || !got->has_value()) return 0;
-    auto notice =
-        ParseBrokerNotice(absl::MakeConstSpan(buffer.get(), (*got)->size),
-                          std::move((*got)->fds));
+    auto notice = ParseBrokerNotice(buffer.span().first((*got)->size),
+                                    std::move((*got)->fds));
     if (!notice.ok() || (i == 0 && !AttachResultStatus(notice->frame).ok())) {
       return 0;
     }

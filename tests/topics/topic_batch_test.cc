@@ -290,7 +290,10 @@ TEST(TopicBatchTest, KeepingTheLastSampleHoldsBackNoOther) {
       << " chunks in use, expected " << chunks;
 }
 
-TEST(TopicBatchTest, SubscriberCoreTakesBatchesInOrderAndGivesAllBack) {
+// With the window at 4, each round's second four wait queued while the
+// first four are read: the subscriber core (which does not ask for BATCH
+// yet) still gets all eight in order and gives every one back.
+TEST(TopicBatchTest, SubscriberCoreTakesQueuedSamplesInOrderAndGivesAllBack) {
   CorePair p = Connect(4);
   ASSERT_NE(p.subscriber, nullptr);
   uint64_t next = 1;
@@ -308,6 +311,43 @@ TEST(TopicBatchTest, SubscriberCoreTakesBatchesInOrderAndGivesAllBack) {
   EXPECT_EQ(p.subscriber->stats().samples_received, 160u);
   EXPECT_TRUE(testing::Eventually(
       [&] { return p.publisher->stats().chunks_in_use == 0; }));
+}
+
+// A publisher may batch only for a subscriber whose HELLO set
+// kFeatureBatch; ours does not set it yet, so a BATCH breaks the protocol
+// and ends the subscription with the reason.
+TEST(TopicBatchTest, SubscriberRefusesABatchItDidNotAskFor) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  auto core = internal::SubscriberCore::Create("t/test", {});
+  ASSERT_TRUE(core.ok()) << core.status();
+  testing::Open(**core, 1, pair->second.TakeFd());
+  UnixChannel& publisher = pair->first;
+  tw::TopicHello hello{};
+  hello.protocol_version = tw::kProtocolVersion;
+  hello.role = static_cast<uint16_t>(tw::Role::kPublisher);
+  hello.chunk_size = 4096;
+  hello.chunk_count = 64;
+  hello.max_segments = 1;
+  hello.inline_threshold = 256;
+  hello.window = 4;
+  hello.subscription_id = 1;
+  ASSERT_TRUE(
+      publisher.Send(tw::Message(tw::Type::kHello).Put(hello).bytes()).ok());
+  std::vector<uint8_t> batch(tw::kHeaderBytes, 0);
+  std::vector<uint8_t> body = U64Body(1);
+  body.resize(body.size() + 16, 'x');
+  AppendBatched(batch, tw::Type::kSampleInline, body);
+  tw::Header h{};
+  h.type = static_cast<uint8_t>(tw::Type::kBatch);
+  h.length = static_cast<uint32_t>(batch.size() - tw::kHeaderBytes);
+  std::memcpy(batch.data(), &h, sizeof(h));
+  ASSERT_TRUE(publisher.Send(absl::MakeConstSpan(batch)).ok());
+  absl::StatusOr<Sample> sample = ReceiveNow(**core);
+  ASSERT_FALSE(sample.ok()) << "a sample out of an unasked-for BATCH";
+  EXPECT_EQ(sample.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(sample.status().message(),
+              HasSubstr("BATCH, which this subscriber's HELLO did not ask"));
 }
 
 }  // namespace
