@@ -135,6 +135,12 @@ int main(int argc, char** argv) {
                                : Echo(**port, exit_code);
   const uint32_t chunks_in_use = (*port)->stats().chunks_in_use;
   port->reset();
+  // The session's link thread may still hold the port a moment after this
+  // end saw it close: it closes ports on the daemon's word, and keeps a
+  // live peer's socket open up to a second so that its EOF does not
+  // overtake the daemon's notice. Dropping the session too joins that
+  // thread, so the count below is exact: whatever is left is leaked.
+  session->reset();
   std::printf(
       "summary status=%s chunks_in_use=%u fds_leaked=%d "
       "mappings_left=%d\n",
