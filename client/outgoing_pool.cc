@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/tsan_sync.h"
 
 namespace shmport::internal {
 
@@ -18,6 +19,7 @@ std::optional<OutgoingPool::Claim> OutgoingPool::TryClaim(uint32_t chunks,
       first != nullptr && chunks > 0) {
     if (auto got = first->chunks().Allocate(chunks, 0)) {
       first_used_.store(true, std::memory_order_relaxed);
+      TsanAcquire(first);  // the peer freed them after our last send
       return Claim{first_, *got, chunks};
     }
   }
@@ -31,6 +33,7 @@ std::optional<OutgoingPool::Claim> OutgoingPool::TryClaim(uint32_t chunks,
       if (!out.segment || out.retiring) continue;
       if (auto first = out.segment->chunks().Allocate(want, 0)) {
         out.last_used = absl::InfinitePast();  // "used since the last check"
+        TsanAcquire(out.segment.get());
         return Claim{out.segment, *first, want};
       }
     }

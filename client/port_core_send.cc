@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "client/port_core.h"
 #include "client/port_handles.h"
+#include "common/tsan_sync.h"
 
 namespace shmport::internal {
 
@@ -261,6 +262,11 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
     if (!unannounced.empty()) {
       if (absl::Status s = Announce(unannounced, deadline); !s.ok()) return s;
     }
+  }
+  // The peer may free these chunks as soon as it reads the message, in its
+  // own mapping, which TSan cannot follow (common/tsan_sync.h).
+  for (const Buffer& b : buffers) {
+    if (const Segment* segment = BufferAccess::segment(b)) TsanRelease(segment);
   }
   if (absl::Status s = SendPayload(stream, buffers, last ? wire::kFlagLast : 0,
                                    tracking, deadline);
