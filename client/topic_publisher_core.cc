@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/topic_access.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "common/segment.h"
 
 namespace shmport::internal {
@@ -275,7 +276,14 @@ bool PublisherCore::Pump(TopicSubscription& sub) {
       return true;
     }
     if (!s.ok()) {
-      EndSubscription(sub);  // the socket failed: nobody to tell
+      // The socket failed: nobody to tell, but the operator should know.
+      if (!absl::IsUnavailable(s)) {
+        Log(LogLevel::kWarning, "topic_subscription_failed",
+            {{"topic", topic_},
+             {"subscription", sub.id()},
+             {"error", s.message()}});
+      }
+      EndSubscription(sub);
       return false;
     }
     for (size_t i = 0; i < sent; ++i) {
@@ -460,6 +468,10 @@ void PublisherCore::OnSubscriptionClosed(uint64_t subscription_id,
 
 void PublisherCore::CutOff(TopicSubscription& sub, const absl::Status& reason) {
   ++cut_off_;
+  Log(LogLevel::kWarning, "topic_subscriber_cut_off",
+      {{"topic", topic_},
+       {"subscription", sub.id()},
+       {"reason", reason.message()}});
   topic_wire::CutOff body{static_cast<uint32_t>(reason.code()), 0};
   const absl::string_view text = reason.message().substr(
       0,

@@ -17,14 +17,6 @@ namespace {
 
 constexpr uint64_t kWakeId = ~uint64_t{0};
 
-// What this subscriber's HELLO asks for. BATCH and WAITING are
-// implemented at both ends, and a publisher batches for any subscriber
-// that asks, but this one does not ask yet: with kFeatureBatch on,
-// //tests/topics:topic_fanout_test under TSan loses subscriptions
-// (subscribers stop at ~40,000 samples and see the publisher's EOF); with
-// both off it passes. Left open in D31 until that is understood.
-constexpr uint32_t kFeatures = 0;
-
 void Drain(int eventfd) {
   uint64_t value;
   (void)!::read(eventfd, &value, sizeof(value));
@@ -33,7 +25,7 @@ void Drain(int eventfd) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<SubscriberCore>> SubscriberCore::Create(
-    std::string topic, const SubscriberOptions& options) {
+    std::string topic, const SubscriberOptions& options, uint32_t features) {
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!epoll.valid() || !wake.valid()) {
@@ -46,14 +38,15 @@ absl::StatusOr<std::shared_ptr<SubscriberCore>> SubscriberCore::Create(
     return ErrnoToStatus(errno, "watching the subscriber's wake fd");
   }
   return std::shared_ptr<SubscriberCore>(new SubscriberCore(
-      std::move(topic), options, std::move(epoll), std::move(wake)));
+      std::move(topic), options, features, std::move(epoll), std::move(wake)));
 }
 
 SubscriberCore::SubscriberCore(std::string topic,
-                               const SubscriberOptions& options, UniqueFd epoll,
-                               UniqueFd wake)
+                               const SubscriberOptions& options,
+                               uint32_t features, UniqueFd epoll, UniqueFd wake)
     : topic_(std::move(topic)),
       options_(options),
+      features_(features),
       epoll_(std::move(epoll)),
       wake_(std::move(wake)),
       buffer_(topic_wire::kMaxMessageBytes) {}
@@ -77,7 +70,7 @@ void SubscriberCore::OnSubscriptionOpened(SubscriptionOpened opened) {
   topic_wire::TopicHello hello{};
   hello.protocol_version = topic_wire::kProtocolVersion;
   hello.role = static_cast<uint16_t>(topic_wire::Role::kSubscriber);
-  hello.features = kFeatures;
+  hello.features = features_;
   // A full socket here means a publisher that reads nothing: it will not
   // deliver either, and the link ends at its EOF.
   (void)link->channel().Send(
@@ -285,7 +278,7 @@ absl::StatusOr<std::optional<Sample>> SubscriberCore::OnMessage(
                          ", which only a subscriber sends"));
         break;
       case topic_wire::Type::kBatch:
-        if ((kFeatures & topic_wire::kFeatureBatch) == 0) {
+        if ((features_ & topic_wire::kFeatureBatch) == 0) {
           status = absl::InvalidArgumentError(
               "BATCH, which this subscriber's HELLO did not ask for");
           break;
@@ -331,7 +324,7 @@ absl::Status SubscriberCore::OnHello(SubscriberLink& link,
   link.OnPublisherHello(
       std::max<uint32_t>(1, hello.window / 2),
       uint64_t{hello.max_segments} * g.data_size(),
-      (hello.features & kFeatures & topic_wire::kFeatureWaiting) != 0);
+      (hello.features & features_ & topic_wire::kFeatureWaiting) != 0);
   return absl::OkStatus();
 }
 

@@ -29,10 +29,19 @@
 
 namespace shmport::internal {
 
+// What a subscriber's HELLO asks for (docs/protocol.md, the topic HELLO):
+// BATCH, several samples per datagram, and WAITING, which lets the
+// publisher hold samples back while this end is still reading (decision
+// D31).
+inline constexpr uint32_t kSubscriberFeatures =
+    topic_wire::kFeatureBatch | topic_wire::kFeatureWaiting;
+
 class SubscriberCore : public TopicEndpoint {
  public:
+  // `features`: kSubscriberFeatures; tests ask for less.
   static absl::StatusOr<std::shared_ptr<SubscriberCore>> Create(
-      std::string topic, const SubscriberOptions& options);
+      std::string topic, const SubscriberOptions& options,
+      uint32_t features = kSubscriberFeatures);
   ~SubscriberCore() override;
 
   // The next sample before `deadline`; with `wait` false, UNAVAILABLE when
@@ -53,7 +62,7 @@ class SubscriberCore : public TopicEndpoint {
 
  private:
   SubscriberCore(std::string topic, const SubscriberOptions& options,
-                 UniqueFd epoll, UniqueFd wake);
+                 uint32_t features, UniqueFd epoll, UniqueFd wake);
 
   // The next message of `link` (from the BATCH in hand, else its socket):
   // a Sample, nothing to hand out (nullopt; drained_ says whether the
@@ -95,8 +104,9 @@ class SubscriberCore : public TopicEndpoint {
 
   const std::string topic_;
   const SubscriberOptions options_;
-  const UniqueFd epoll_;  // the current link's socket + wake_
-  const UniqueFd wake_;   // eventfd: a link came or went
+  const uint32_t features_;  // what its HELLO asks for: kFeature* bits
+  const UniqueFd epoll_;     // the current link's socket + wake_
+  const UniqueFd wake_;      // eventfd: a link came or went
 
   Mutex receive_mu_;  // one Receive at a time; outer to mu_
   std::vector<uint8_t> buffer_ ABSL_GUARDED_BY(receive_mu_);

@@ -290,9 +290,27 @@ TEST(TopicBatchTest, KeepingTheLastSampleHoldsBackNoOther) {
       << " chunks in use, expected " << chunks;
 }
 
+// Our subscriber's HELLO asks for BATCH and WAITING.
+TEST(TopicBatchTest, SubscriberCoreAsksForBatchAndWaiting) {
+  auto pair = UnixChannel::Pair();
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  auto core = internal::SubscriberCore::Create("t/test", {});
+  ASSERT_TRUE(core.ok()) << core.status();
+  testing::Open(**core, 1, pair->second.TakeFd());
+  std::vector<uint8_t> buffer(tw::kMaxMessageBytes);
+  auto got = pair->first.Receive(absl::MakeSpan(buffer));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  auto m = tw::Decode(absl::MakeConstSpan(buffer.data(), (*got)->size), 0);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->type, tw::Type::kHello);
+  EXPECT_EQ(m->As<tw::TopicHello>().features,
+            tw::kFeatureBatch | tw::kFeatureWaiting);
+}
+
 // With the window at 4, each round's second four wait queued while the
-// first four are read: the subscriber core (which does not ask for BATCH
-// yet) still gets all eight in order and gives every one back.
+// first four are read (and come in one BATCH): the subscriber core gets
+// all eight in order and gives every one back.
 TEST(TopicBatchTest, SubscriberCoreTakesQueuedSamplesInOrderAndGivesAllBack) {
   CorePair p = Connect(4);
   ASSERT_NE(p.subscriber, nullptr);
@@ -314,12 +332,13 @@ TEST(TopicBatchTest, SubscriberCoreTakesQueuedSamplesInOrderAndGivesAllBack) {
 }
 
 // A publisher may batch only for a subscriber whose HELLO set
-// kFeatureBatch; ours does not set it yet, so a BATCH breaks the protocol
-// and ends the subscription with the reason.
+// kFeatureBatch: to one that did not, a BATCH breaks the protocol and ends
+// the subscription with the reason.
 TEST(TopicBatchTest, SubscriberRefusesABatchItDidNotAskFor) {
   auto pair = UnixChannel::Pair();
   ASSERT_TRUE(pair.ok()) << pair.status();
-  auto core = internal::SubscriberCore::Create("t/test", {});
+  // A subscriber whose HELLO asks for no BATCH (ours asks by default).
+  auto core = internal::SubscriberCore::Create("t/test", {}, /*features=*/0);
   ASSERT_TRUE(core.ok()) << core.status();
   testing::Open(**core, 1, pair->second.TakeFd());
   UnixChannel& publisher = pair->first;
