@@ -24,11 +24,13 @@
  *   out-parameter (shmport_x** out) is set to NULL (if `out` is not NULL)
  *   and other out-parameters are left as they were.
  * - Handles (shmport_session, shmport_port, shmport_buffer, shmport_message,
- *   shmport_tracking) are owned by the caller from the call that returns
- *   them until the call that frees or consumes them. *_free(NULL) and
- *   shmport_message_release(NULL) do nothing and return SHMPORT_OK. Using a
- *   handle after it was freed or consumed, or freeing it twice, is undefined
- *   behaviour (as with free()); closing a port twice is fine.
+ *   shmport_tracking, and the topics' shmport_publisher,
+ *   shmport_subscriber, shmport_sample_buffer, shmport_sample) are owned
+ *   by the caller from the call that returns them until the call that
+ *   frees or consumes them. *_free(NULL), shmport_message_release(NULL)
+ *   and shmport_sample_release(NULL) do nothing and return SHMPORT_OK.
+ *   Using a handle after it was freed or consumed, or freeing it twice, is
+ *   undefined behaviour (as with free()); closing a port twice is fine.
  * - Durations are int64_t milliseconds (names end in _ms) or nanoseconds
  *   (_ns). SHMPORT_INFINITE waits forever; 0 does not wait; any other
  *   negative value is SHMPORT_INVALID_ARGUMENT (except
@@ -227,7 +229,8 @@ SHMPORT_EXPORT shmport_status shmport_session_connect(
     const shmport_session_options* options, shmport_session** out);
 
 /* Ends the registration and frees the session. Ports it gave out stay open
- * and valid. NULL: nothing. */
+ * and valid; publishers and subscribers share the session, and the
+ * registration lasts until they are freed too ("Topics"). NULL: nothing. */
 SHMPORT_EXPORT shmport_status shmport_session_free(shmport_session* session);
 
 /* Opens a port to the process named `name_or_id` (digits only: a process
@@ -375,7 +378,8 @@ SHMPORT_EXPORT shmport_status shmport_port_last_error(const shmport_port* port,
  * shmport_buffer_* and shmport_tracking_* calls, the handle's: one thread
  * at a time. */
 
-/* For shmport_port_allocate: the port's allocate_timeout_ms. */
+/* For shmport_port_allocate: the port's allocate_timeout_ms; for
+ * shmport_publisher_allocate: 10 s. */
 #define SHMPORT_DEFAULT_TIMEOUT ((int64_t)-2)
 
 /* A buffer of exactly `size` bytes (inline below the inline threshold,
@@ -662,8 +666,7 @@ shmport_sample_buffer_free(shmport_sample_buffer* buffer);
 /* Hands `buffer` to every subscription (zero-copy) and sets *sequence (may
  * be NULL) to its sequence number. Consumes the buffer whatever the
  * result, even when `publisher` is NULL. Errors: INVALID_ARGUMENT (a
- * buffer of another publisher), FAILED_PRECONDITION (the publisher is
- * closed). */
+ * buffer of another publisher, which then just goes back to its pool). */
 SHMPORT_EXPORT shmport_status
 shmport_publisher_publish(shmport_publisher* publisher,
                           shmport_sample_buffer* buffer, uint64_t* sequence);
