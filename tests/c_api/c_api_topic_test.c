@@ -12,31 +12,10 @@
 #include <time.h>
 
 #include "shmport/shmport.h"
+#include "tests/c_api/c_check.h"
 #include "tests/c_api/daemon_fixture.h"
 
 static const char* address; /* the daemon's, for every session */
-static int test_failed;
-
-static int failed(const char* file, int line, const char* kind,
-                  const char* cond) {
-  fprintf(stderr, "%s:%d: %s(%s) failed; last error: %s\n", file, line, kind,
-          cond, shmport_last_error());
-  test_failed = 1;
-  return 0;
-}
-
-/* Each evaluates `cond` once. REQUIRE also ends the test. */
-#define CHECK(cond) \
-  ((void)((cond) || failed(__FILE__, __LINE__, "CHECK", #cond)))
-#define REQUIRE(cond)                                                      \
-  do {                                                                     \
-    if (!((cond) || failed(__FILE__, __LINE__, "REQUIRE", #cond))) return; \
-  } while (0)
-#define CHECK_STATUS(expr, code) CHECK((expr) == (code))
-#define CHECK_OK(expr) CHECK_STATUS(expr, SHMPORT_OK)
-#define CHECK_INVALID(expr) CHECK_STATUS(expr, SHMPORT_INVALID_ARGUMENT)
-#define CHECK_ERROR_MENTIONS(text) \
-  CHECK(strstr(shmport_last_error(), (text)) != NULL)
 
 static shmport_session* connect_as(const char* name) {
   shmport_session_options o;
@@ -94,6 +73,38 @@ static int wait_for_no_chunks_in_use(const shmport_publisher* p) {
     pause_1ms();
   }
   return 1;
+}
+
+/* A publisher and a subscriber of topic "<prefix>.t", each with its own
+ * session, the subscription made. */
+typedef struct topic_ends {
+  shmport_session* ps; /* the publisher's */
+  shmport_session* ss; /* the subscriber's */
+  shmport_publisher* p;
+  shmport_subscriber* sub;
+} topic_ends;
+
+static int open_topic(const char* prefix, const shmport_subscriber_options* so,
+                      topic_ends* t) {
+  char name[64];
+  char topic[64];
+  memset(t, 0, sizeof(*t));
+  snprintf(name, sizeof(name), "%s-pub", prefix);
+  t->ps = connect_as(name);
+  snprintf(name, sizeof(name), "%s-sub", prefix);
+  t->ss = connect_as(name);
+  snprintf(topic, sizeof(topic), "%s.t", prefix);
+  return t->ps != NULL && t->ss != NULL &&
+         shmport_session_subscribe(t->ss, topic, so, &t->sub) == SHMPORT_OK &&
+         shmport_session_publish(t->ps, topic, NULL, &t->p) == SHMPORT_OK &&
+         wait_for_subscriptions(t->p, 1);
+}
+
+static void close_topic(topic_ends* t) {
+  CHECK_OK(shmport_subscriber_free(t->sub));
+  CHECK_OK(shmport_publisher_free(t->p));
+  CHECK_OK(shmport_session_free(t->ps));
+  CHECK_OK(shmport_session_free(t->ss));
 }
 
 static void fill(unsigned char* p, size_t n, unsigned seed) {
@@ -239,6 +250,15 @@ static void PublisherCallsRejectBadArguments(void) {
   CHECK_ERROR_MENTIONS("struct_size");
   CHECK_OK(shmport_publisher_subscriptions_get(p, NULL, 0, &count));
   CHECK(count == 0);
+  shmport_publisher* q = NULL; /* a buffer of q is not p's to publish */
+  REQUIRE(shmport_session_publish(s, "tpargs.u", &po, &q) == SHMPORT_OK);
+  REQUIRE(shmport_publisher_allocate(q, 8192, 0, &b) == SHMPORT_OK);
+  CHECK(publisher_stats(q).chunks_in_use == 2);
+  CHECK_INVALID(shmport_publisher_publish(p, b, NULL));
+  CHECK_ERROR_MENTIONS("not one of this publisher's");
+  CHECK(publisher_stats(q).chunks_in_use == 0); /* consumed: back to q */
+  CHECK(publisher_stats(p).samples_published == 0);
+  CHECK_OK(shmport_publisher_free(q));
   const char* topic = NULL;
   CHECK_OK(shmport_publisher_topic(p, &topic));
   CHECK(topic != NULL && strcmp(topic, "tpargs.t") == 0);
@@ -350,18 +370,14 @@ static void TwoSubscribersReadEverySampleInOrderAndInPlace(void) {
 /* A SHMPORT_DROP_OLDEST subscriber that reads nothing while 40 samples
  * are published gets the last ones and is told how many it missed. */
 static void DropOldestCountsWhatTheSubscriberMissed(void) {
-  shmport_session* ps = connect_as("tdrop-pub");
-  shmport_session* ss = connect_as("tdrop-sub");
-  REQUIRE(ps != NULL && ss != NULL);
   shmport_subscriber_options so;
   shmport_subscriber_options_init(&so);
   so.slow_subscriber = SHMPORT_DROP_OLDEST;
   so.queue_depth = 2;
-  shmport_subscriber* sub = NULL;
-  REQUIRE(shmport_session_subscribe(ss, "tdrop.t", &so, &sub) == SHMPORT_OK);
-  shmport_publisher* p = NULL;
-  REQUIRE(shmport_session_publish(ps, "tdrop.t", NULL, &p) == SHMPORT_OK);
-  REQUIRE(wait_for_subscriptions(p, 1));
+  topic_ends t;
+  REQUIRE(open_topic("tdrop", &so, &t));
+  shmport_publisher* p = t.p;
+  shmport_subscriber* sub = t.sub;
   const uint64_t n = 40;
   uint64_t last = 0;
   for (uint64_t k = 0; k < n; ++k) {
@@ -390,31 +406,23 @@ static void DropOldestCountsWhatTheSubscriberMissed(void) {
   CHECK_OK(shmport_publisher_subscriptions_get(p, &one, 1, &count));
   CHECK(count == 1 && one.samples_dropped == n - received);
   CHECK(wait_for_no_chunks_in_use(p));
-  CHECK_OK(shmport_subscriber_free(sub));
-  CHECK_OK(shmport_publisher_free(p));
-  CHECK_OK(shmport_session_free(ps));
-  CHECK_OK(shmport_session_free(ss));
+  close_topic(&t);
 }
 
 /* The lifetime rule: a sample outlives its subscriber and session, a
  * sample buffer its publisher, a publisher its session. */
 static void SamplesAndBuffersOutliveTheirEnds(void) {
-  shmport_session* ps = connect_as("tlife-pub");
-  shmport_session* ss = connect_as("tlife-sub");
-  REQUIRE(ps != NULL && ss != NULL);
-  shmport_subscriber* sub = NULL;
-  REQUIRE(shmport_session_subscribe(ss, "tlife.t", NULL, &sub) == SHMPORT_OK);
-  shmport_publisher* p = NULL;
-  REQUIRE(shmport_session_publish(ps, "tlife.t", NULL, &p) == SHMPORT_OK);
-  CHECK_OK(shmport_session_free(ps)); /* the publisher keeps it alive */
-  REQUIRE(wait_for_subscriptions(p, 1));
+  topic_ends t;
+  REQUIRE(open_topic("tlife", NULL, &t));
+  shmport_publisher* p = t.p;
+  CHECK_OK(shmport_session_free(t.ps)); /* the publisher keeps it alive */
   const uint64_t seq = publish_pattern(p, 300000, 5);
   REQUIRE(seq != 0);
   shmport_sample* m = NULL;
-  REQUIRE(shmport_subscriber_receive(sub, 10000, &m) == SHMPORT_OK);
+  REQUIRE(shmport_subscriber_receive(t.sub, 10000, &m) == SHMPORT_OK);
   CHECK(publisher_stats(p).chunks_in_use > 0);
-  CHECK_OK(shmport_subscriber_free(sub));
-  CHECK_OK(shmport_session_free(ss));
+  CHECK_OK(shmport_subscriber_free(t.sub));
+  CHECK_OK(shmport_session_free(t.ss));
   CHECK(sample_is(m, 300000, 5, seq)); /* still mapped */
   CHECK(wait_for_no_chunks_in_use(p)); /* the subscription's holds went */
   CHECK_OK(shmport_sample_release(m));
@@ -431,14 +439,6 @@ static void SamplesAndBuffersOutliveTheirEnds(void) {
 
 /* ---- Runner ----------------------------------------------------------- */
 
-typedef struct test_case {
-  const char* name;
-  void (*run)(void);
-} test_case;
-
-#define TEST_CASE(f) \
-  { #f, f }
-
 int main(void) {
   address = shmport_test_daemon_start();
   if (address == NULL) return 100;
@@ -451,18 +451,7 @@ int main(void) {
       TEST_CASE(DropOldestCountsWhatTheSubscriberMissed),
       TEST_CASE(SamplesAndBuffersOutliveTheirEnds),
   };
-  int failed_count = 0;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); ++i) {
-    test_failed = 0;
-    printf("[ RUN      ] %s\n", tests[i].name);
-    fflush(stdout);
-    tests[i].run();
-    printf("%s %s\n", test_failed ? "[  FAILED  ]" : "[       OK ]",
-           tests[i].name);
-    failed_count += test_failed;
-  }
+  const int failed = shmport_test_run(tests, sizeof(tests) / sizeof(tests[0]));
   shmport_test_daemon_stop();
-  printf("%d of %zu tests failed\n", failed_count,
-         sizeof(tests) / sizeof(tests[0]));
-  return failed_count;
+  return failed;
 }
