@@ -6,6 +6,7 @@
  * tests. */
 #define _GNU_SOURCE
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,30 +50,30 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Bounded condition waits on the publisher (subscriptions are made and
- * releases arrive asynchronously): polls every millisecond for up to 20 s;
- * 1 when the condition held. */
-static void pause_1ms(void) {
-  const struct timespec ms = {0, 1000000};
-  nanosleep(&ms, NULL);
+/* A bounded condition wait on the publisher's stats (subscriptions are
+ * made and releases arrive asynchronously): polls every millisecond for up
+ * to 20 s until `field` of them equals `want`; 1 when it did. */
+static int wait_for_stat(const shmport_publisher* p,
+                         size_t field, /* offsetof a uint64_t field */
+                         uint64_t want) {
+  const double until = now_s() + 20;
+  for (;;) {
+    const shmport_publisher_stats s = publisher_stats(p);
+    uint64_t value;
+    memcpy(&value, (const char*)&s + field, sizeof(value));
+    if (value == want) return 1;
+    if (now_s() > until) return 0;
+    const struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
 }
 
 static int wait_for_subscriptions(const shmport_publisher* p, uint64_t n) {
-  const double until = now_s() + 20;
-  while (publisher_stats(p).subscriptions != n) {
-    if (now_s() > until) return 0;
-    pause_1ms();
-  }
-  return 1;
+  return wait_for_stat(p, offsetof(shmport_publisher_stats, subscriptions), n);
 }
 
 static int wait_for_no_chunks_in_use(const shmport_publisher* p) {
-  const double until = now_s() + 20;
-  while (publisher_stats(p).chunks_in_use != 0) {
-    if (now_s() > until) return 0;
-    pause_1ms();
-  }
-  return 1;
+  return wait_for_stat(p, offsetof(shmport_publisher_stats, chunks_in_use), 0);
 }
 
 /* A publisher and a subscriber of topic "<prefix>.t", each with its own
