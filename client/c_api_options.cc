@@ -15,28 +15,6 @@ namespace {
 constexpr size_t kPortOptionsV1 = sizeof(shmport_port_options);
 constexpr size_t kSessionOptionsV1 = sizeof(shmport_session_options);
 constexpr size_t kOpenPortOptionsV1 = sizeof(shmport_open_port_options);
-// No version will ever be this large: a struct_size beyond it is garbage
-// (an uninitialised struct), not a newer caller, and reading that far
-// could leave the caller's memory.
-constexpr size_t kMaxStructSize = 4096;
-
-int64_t ToMs(absl::Duration d) {
-  if (d == absl::InfiniteDuration()) return SHMPORT_INFINITE;
-  return absl::ToInt64Milliseconds(d);
-}
-
-int64_t ToNs(absl::Duration d) {
-  if (d == absl::InfiniteDuration()) return SHMPORT_INFINITE;
-  return absl::ToInt64Nanoseconds(d);
-}
-
-absl::Status SetDuration(int64_t value, absl::Duration unit,
-                         absl::string_view field, absl::Duration* out) {
-  absl::StatusOr<absl::Duration> d = ToDuration(value, unit, field);
-  if (!d.ok()) return d.status();
-  *out = *d;
-  return absl::OkStatus();
-}
 
 absl::Status ReadLabels(const shmport_session_options& c,
                         SessionOptions& options) {
@@ -56,6 +34,24 @@ absl::Status ReadLabels(const shmport_session_options& c,
 }
 
 }  // namespace
+
+int64_t ToMs(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return SHMPORT_INFINITE;
+  return absl::ToInt64Milliseconds(d);
+}
+
+int64_t ToNs(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return SHMPORT_INFINITE;
+  return absl::ToInt64Nanoseconds(d);
+}
+
+absl::Status SetDuration(int64_t value, absl::Duration unit,
+                         absl::string_view field, absl::Duration* out) {
+  absl::StatusOr<absl::Duration> d = ToDuration(value, unit, field);
+  if (!d.ok()) return d.status();
+  *out = *d;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<absl::Duration> ToDuration(int64_t value, absl::Duration unit,
                                           absl::string_view field) {

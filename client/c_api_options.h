@@ -14,6 +14,7 @@
 #include "shmport/port.h"
 #include "shmport/session.h"
 #include "shmport/shmport.h"
+#include "shmport/topic.h"
 
 namespace shmport::c_api {
 
@@ -21,6 +22,12 @@ namespace shmport::c_api {
 // absl::Duration; INVALID_ARGUMENT naming `field` for other negatives.
 absl::StatusOr<absl::Duration> ToDuration(int64_t value, absl::Duration unit,
                                           absl::string_view field);
+// ToDuration into *out.
+absl::Status SetDuration(int64_t value, absl::Duration unit,
+                         absl::string_view field, absl::Duration* out);
+// The other way: SHMPORT_INFINITE for an infinite duration.
+int64_t ToMs(absl::Duration d);
+int64_t ToNs(absl::Duration d);
 
 // Copies the caller's `given` struct, struct_size bytes of it, over
 // `*into` (the defaults): a smaller struct_size (an older caller) keeps the
@@ -29,6 +36,11 @@ absl::StatusOr<absl::Duration> ToDuration(int64_t value, absl::Duration unit,
 // struct's first version.
 absl::Status ReadStruct(const void* given, size_t struct_size, void* into,
                         size_t size, size_t min_size, absl::string_view what);
+
+// No version will ever be this large: a struct_size beyond it is garbage
+// (an uninitialised struct), not a newer caller, and reading or writing
+// that far could leave the caller's memory.
+inline constexpr size_t kMaxStructSize = 4096;
 
 // Copies `full` into the caller's `out` up to out->struct_size, keeping
 // out->struct_size. INVALID_ARGUMENT when struct_size cannot even hold it.
@@ -42,6 +54,15 @@ absl::StatusOr<OpenPortOptions> ToOpenPortOptions(
     const shmport_open_port_options* options);
 
 shmport_port_stats ToCStats(const PortStats& stats);
+
+// Topics (c_api_topic_options.cc).
+absl::StatusOr<PublisherOptions> ToPublisherOptions(
+    const shmport_publisher_options* options);
+absl::StatusOr<SubscriberOptions> ToSubscriberOptions(
+    const shmport_subscriber_options* options);
+shmport_publisher_stats ToCStats(const PublisherStats& stats);
+shmport_subscription_stats ToCStats(const TopicSubscriptionStats& stats);
+shmport_subscriber_stats ToCStats(const SubscriberStats& stats);
 
 // --- Implementation ---
 

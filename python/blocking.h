@@ -34,14 +34,21 @@ inline absl::Duration ToDuration(std::optional<double> seconds,
 // handle its signals (KeyboardInterrupt).
 inline constexpr absl::Duration kSignalSlice = absl::Milliseconds(250);
 
+inline bool IsDeadlineExceeded(const absl::Status& status) {
+  return absl::IsDeadlineExceeded(status);
+}
+
 // Runs wait(slice) with the GIL released, in slices of at most
-// kSignalSlice, until it returns anything but DEADLINE_EXCEEDED or
-// `timeout` has passed; between slices a pending signal's handler runs
-// (and its exception, e.g. KeyboardInterrupt, propagates). Only for waits
-// that may be repeated at no cost and whose DEADLINE_EXCEEDED message does
-// not name the slice.
-template <typename T, typename Wait>
-absl::StatusOr<T> WaitInSlices(absl::Duration timeout, Wait wait) {
+// kSignalSlice, until it returns a status for which `expired` is false
+// (by default: anything but DEADLINE_EXCEEDED) or `timeout` has passed;
+// between slices a pending signal's handler runs (and its exception, e.g.
+// KeyboardInterrupt, propagates). Only for waits that may be repeated at
+// no cost and whose expiry message does not name the slice (or whose
+// caller replaces it).
+template <typename T, typename Wait,
+          typename Expired = bool (*)(const absl::Status&)>
+absl::StatusOr<T> WaitInSlices(absl::Duration timeout, Wait wait,
+                               Expired expired = &IsDeadlineExceeded) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     const absl::Duration slice =
@@ -51,8 +58,7 @@ absl::StatusOr<T> WaitInSlices(absl::Duration timeout, Wait wait) {
       pybind11::gil_scoped_release nogil;
       result.emplace(wait(slice));
     }
-    if (!absl::IsDeadlineExceeded(result->status()) ||
-        absl::Now() >= deadline) {
+    if (!expired(result->status()) || absl::Now() >= deadline) {
       return *std::move(result);
     }
     if (PyErr_CheckSignals() != 0) throw pybind11::error_already_set();

@@ -13,71 +13,23 @@ namespace shmport::python {
 
 namespace py = pybind11;
 
-namespace {
-
-constexpr char kReleased[] =
-    "operation forbidden on a released shmport.Message";
-
-// Fills `view` with `bytes`, read-only, exported by `exporter`.
-int FillReadOnly(PyObject* exporter, absl::Span<const uint8_t> bytes,
-                 Py_buffer* view, int flags) {
-  void* data = bytes.empty() ? static_cast<void*>(kEmptyBytes)
-                             : const_cast<uint8_t*>(bytes.data());
-  return PyBuffer_FillInfo(view, exporter, data,
-                           static_cast<Py_ssize_t>(bytes.size()),
-                           /*readonly=*/1, flags);
-}
-
-py::bytes CopyOut(absl::Span<const uint8_t> bytes) {
-  return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-}  // namespace
-
-const Message& MessageObject::Get() const {
-  if (release_requested_) throw py::value_error(kReleased);
-  return *message_;
-}
-
-bool MessageObject::Release() {
-  release_requested_ = true;
-  if (exports_ > 0) return false;
-  message_.reset();
-  return true;
-}
-
 int MessageObject::GetBuffer(PyObject* self, Py_buffer* view, int flags) {
-  if (release_requested_) {
-    PyErr_SetString(PyExc_ValueError, kReleased);
-    return -1;
-  }
-  if (message_->fragment_count() > 1) {
+  if (!held_.released() && held_.Get().fragment_count() > 1) {
+    const Message& m = held_.Get();
     PyErr_Format(PyExc_BufferError,
                  "this message has %zu fragments (%zu bytes in all): read "
                  "msg.fragments (each zero-copy) or bytes(msg) (a copy)",
-                 message_->fragment_count(), message_->size());
+                 m.fragment_count(), m.size());
     return -1;
   }
-  if (FillReadOnly(self, message_->data(), view, flags) != 0) return -1;
-  ++exports_;
-  return 0;
+  return held_.Export(self, view, flags,
+                      [](const Message& m) { return m.data(); });
 }
 
 int MessageObject::ExportFragment(PyObject* exporter, size_t index,
                                   Py_buffer* view, int flags) {
-  if (release_requested_) {
-    PyErr_SetString(PyExc_ValueError, kReleased);
-    return -1;
-  }
-  if (FillReadOnly(exporter, message_->fragment(index), view, flags) != 0) {
-    return -1;
-  }
-  ++exports_;
-  return 0;
-}
-
-void MessageObject::ReleaseBuffer() {
-  if (--exports_ == 0 && release_requested_) message_.reset();
+  return held_.Export(exporter, view, flags,
+                      [index](const Message& m) { return m.fragment(index); });
 }
 
 size_t Fragment::size() const {

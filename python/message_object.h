@@ -6,8 +6,9 @@
 #include <pybind11/pybind11.h>
 
 #include <cstddef>
-#include <optional>
+#include <utility>
 
+#include "python/releasable.h"
 #include "shmport/message.h"
 
 namespace shmport::python {
@@ -15,36 +16,31 @@ namespace shmport::python {
 // Owns one shmport::Message. Its memory (the sender's shared memory, read
 // only) is exported through the buffer protocol when the message has at
 // most one fragment; every fragment is also its own exporter (Fragment).
-//
-// Lifetime: the chunks go back to the sender when release() is called (or
-// `with` ends) and no view is left, else when the last view is released;
-// and at the latest when the object is collected. A view therefore never
-// outlives the mapping it reads. After release(), reading fails with
-// ValueError, like a released memoryview.
+// Lifetime as Releasable's: release() (or the end of `with`) gives the
+// chunks back now or when the last view goes.
 class MessageObject {
  public:
-  explicit MessageObject(Message message) : message_(std::move(message)) {}
+  explicit MessageObject(Message message)
+      : held_(std::move(message), "shmport.Message") {}
   MessageObject(MessageObject&&) = default;
 
   // The message, or ValueError once release() was called.
-  const Message& Get() const;
-  bool released() const { return release_requested_; }
+  const Message& Get() const { return held_.Get(); }
+  bool released() const { return held_.released(); }
   // Gives the chunks back now, or when the last export goes. True when
   // that happened now.
-  bool Release();
+  bool Release() { return held_.Release(); }
 
   // Buffer protocol (buffer_slots.h): the whole payload, read-only;
   // BufferError for a message of several fragments.
   int GetBuffer(PyObject* self, Py_buffer* view, int flags);
-  void ReleaseBuffer();
+  void ReleaseBuffer() { held_.ReleaseBuffer(); }
   // Export accounting for one fragment's view (see Fragment).
   int ExportFragment(PyObject* exporter, size_t index, Py_buffer* view,
                      int flags);
 
  private:
-  std::optional<Message> message_;
-  int exports_ = 0;
-  bool release_requested_ = false;
+  Releasable<Message> held_;
 };
 
 // One fragment of a Message, exported read-only. Keeps its Message alive

@@ -10,25 +10,12 @@
 
 #include "absl/status/status.h"
 #include "python/blocking.h"
+#include "python/session_topics.h"
 #include "python/status_errors.h"
 
 namespace shmport::python {
 
 namespace py = pybind11;
-
-std::shared_ptr<Session> SessionObject::Get() const {
-  if (session_ == nullptr) {
-    throw StatusError{
-        absl::FailedPreconditionError("the shmport.Session is closed")};
-  }
-  return session_;
-}
-
-void SessionObject::Close() {
-  std::shared_ptr<Session> session = std::move(session_);
-  py::gil_scoped_release nogil;  // joins the link thread
-  session.reset();
-}
 
 namespace {
 
@@ -121,6 +108,7 @@ void DefineSession(py::module_& module) {
                      "Registers `name` with the daemon at `address` (empty: "
                      "$SHMPORT_ADDRESS, else the per-user default socket).");
   DefineControlMethods(session);
+  DefineTopicMethods(module, session);
   session
       .def_property_readonly(
           "process_id",
@@ -132,7 +120,8 @@ void DefineSession(py::module_& module) {
       .def_property_readonly("closed", &SessionObject::closed)
       .def("close", &SessionObject::Close,
            "Ends the registration and stops the session's thread; ports "
-           "stay open. Idempotent.")
+           "stay open. Idempotent. Open publishers and subscribers keep the "
+           "registration until they are closed too.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](SessionObject& o, py::args) {
         o.Close();

@@ -5,29 +5,34 @@
 #include <pybind11/pybind11.h>
 
 #include <memory>
+#include <utility>
 
+#include "python/closable.h"
 #include "shmport/session.h"
 
 namespace shmport::python {
 
-// Holds the Session until close() (or `with` ends, or collection). A call
-// in progress on another thread keeps its own reference, so close() never
-// destroys a Session under a blocked accept_port; that call finishes
-// first. After close(), methods raise FailedPrecondition.
-class SessionObject {
+// Holds the Session until close() (or `with` ends, or collection), as
+// Closable says: close() never destroys a Session under a blocked
+// accept_port. close() ends the registration (the daemon closes this
+// process's ports in its registry); ports already open keep working.
+// Publishers and subscribers of the session share it: with any still
+// open, the registration lasts until they are closed too.
+class SessionObject : public Closable<Session> {
  public:
   explicit SessionObject(std::unique_ptr<Session> session)
-      : session_(std::move(session)) {}
-
-  std::shared_ptr<Session> Get() const;
-  // Ends the registration (the daemon closes this process's ports in its
-  // registry); ports already open keep working. Idempotent.
-  void Close();
-  bool closed() const { return session_ == nullptr; }
-
- private:
-  std::shared_ptr<Session> session_;
+      : Closable(std::move(session), "shmport.Session") {}
 };
+
+// `endpoint` (a Publisher or Subscriber, which must not outlive its
+// Session) as a shared_ptr whose deleter holds `session` until the
+// endpoint is gone: its registration ends only then.
+template <typename T>
+std::shared_ptr<T> SharingSession(std::shared_ptr<Session> session,
+                                  std::unique_ptr<T> endpoint) {
+  return std::shared_ptr<T>(endpoint.release(),
+                            [session = std::move(session)](T* t) { delete t; });
+}
 
 void DefineSession(pybind11::module_& module);
 

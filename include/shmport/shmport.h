@@ -24,11 +24,13 @@
  *   out-parameter (shmport_x** out) is set to NULL (if `out` is not NULL)
  *   and other out-parameters are left as they were.
  * - Handles (shmport_session, shmport_port, shmport_buffer, shmport_message,
- *   shmport_tracking) are owned by the caller from the call that returns
- *   them until the call that frees or consumes them. *_free(NULL) and
- *   shmport_message_release(NULL) do nothing and return SHMPORT_OK. Using a
- *   handle after it was freed or consumed, or freeing it twice, is undefined
- *   behaviour (as with free()); closing a port twice is fine.
+ *   shmport_tracking, and the topics' shmport_publisher,
+ *   shmport_subscriber, shmport_sample_buffer, shmport_sample) are owned
+ *   by the caller from the call that returns them until the call that
+ *   frees or consumes them. *_free(NULL), shmport_message_release(NULL)
+ *   and shmport_sample_release(NULL) do nothing and return SHMPORT_OK.
+ *   Using a handle after it was freed or consumed, or freeing it twice, is
+ *   undefined behaviour (as with free()); closing a port twice is fine.
  * - Durations are int64_t milliseconds (names end in _ms) or nanoseconds
  *   (_ns). SHMPORT_INFINITE waits forever; 0 does not wait; any other
  *   negative value is SHMPORT_INVALID_ARGUMENT (except
@@ -118,6 +120,14 @@ typedef struct shmport_buffer shmport_buffer;
 typedef struct shmport_message shmport_message;
 /* A tracked, cancellable send (shmport::Tracking). */
 typedef struct shmport_tracking shmport_tracking;
+/* The publishing end of a topic (shmport::Publisher). */
+typedef struct shmport_publisher shmport_publisher;
+/* The subscribing end of a topic (shmport::Subscriber). */
+typedef struct shmport_subscriber shmport_subscriber;
+/* A sample being written (shmport::SampleBuffer). */
+typedef struct shmport_sample_buffer shmport_sample_buffer;
+/* A received sample (shmport::Sample). */
+typedef struct shmport_sample shmport_sample;
 
 /* ---- Options ---------------------------------------------------------- *
  * Each options struct opens with struct_size, which its *_init function
@@ -219,7 +229,8 @@ SHMPORT_EXPORT shmport_status shmport_session_connect(
     const shmport_session_options* options, shmport_session** out);
 
 /* Ends the registration and frees the session. Ports it gave out stay open
- * and valid. NULL: nothing. */
+ * and valid; publishers and subscribers share the session, and the
+ * registration lasts until they are freed too ("Topics"). NULL: nothing. */
 SHMPORT_EXPORT shmport_status shmport_session_free(shmport_session* session);
 
 /* Opens a port to the process named `name_or_id` (digits only: a process
@@ -367,7 +378,8 @@ SHMPORT_EXPORT shmport_status shmport_port_last_error(const shmport_port* port,
  * shmport_buffer_* and shmport_tracking_* calls, the handle's: one thread
  * at a time. */
 
-/* For shmport_port_allocate: the port's allocate_timeout_ms. */
+/* For shmport_port_allocate: the port's allocate_timeout_ms; for
+ * shmport_publisher_allocate: 10 s. */
 #define SHMPORT_DEFAULT_TIMEOUT ((int64_t)-2)
 
 /* A buffer of exactly `size` bytes (inline below the inline threshold,
@@ -517,6 +529,267 @@ shmport_message_copy_to(const shmport_message* message, void* out, size_t size);
 /* Frees the message: its chunks go back to the sender. Safe after the port
  * was closed or freed. NULL: nothing. */
 SHMPORT_EXPORT shmport_status shmport_message_release(shmport_message* message);
+
+/* ---- Topics ----------------------------------------------------------- *
+ * One publisher, many subscribers, each sample written once into the
+ * publisher's shared memory and read in place by every subscriber
+ * (shmport/topic.h; docs/architecture.md "Topics").
+ *
+ * Lifetimes: a publisher or subscriber keeps its session alive, so
+ * shmport_session_free may come first; the registration with the daemon
+ * then ends when the session and all its publishers and subscribers are
+ * freed. A sample buffer outlives its publisher and a sample its
+ * subscriber (each keeps the memory it points into mapped until it is
+ * freed or released). A buffer of a freed publisher can only be read,
+ * written and freed; releasing a sample of a freed subscriber just unmaps
+ * (the publisher dropped the subscription's holds when it ended).
+ *
+ * Thread-safety: a publisher's functions may be called from any thread,
+ * concurrently; a subscriber receives from one thread at a time, and its
+ * stats, fd and error functions may be called from any thread. *_free
+ * must not race with any other call on the handle. A sample buffer or a
+ * sample belongs to one thread at a time (it may be handed to another). */
+
+/* What a subscription does when its subscriber falls behind
+ * (shmport::SlowSubscriber). */
+typedef enum shmport_slow_subscriber {
+  /* The publisher's allocate waits (bounded by its timeout) until the
+   * subscriber has taken its queue. */
+  SHMPORT_BLOCK_PUBLISHER = 0,
+  /* At most queue_depth samples wait; a newer one replaces the oldest, and
+   * the subscriber's samples_missed counts them. */
+  SHMPORT_DROP_OLDEST = 1
+} shmport_slow_subscriber;
+
+/* shmport::PublisherOptions. The daemon may clamp the geometry and the
+ * history to its limits. */
+typedef struct shmport_publisher_options {
+  size_t struct_size;
+  /* Each segment's chunks (a power of two in [4 KiB, 4 MiB] x [1, 4096]);
+   * a sample takes a run of chunks of one segment, so the largest sample
+   * is chunk_size * chunk_count bytes. Default 64 KiB x 256. */
+  uint32_t chunk_size;
+  uint32_t chunk_count;
+  uint32_t max_segments;     /* made as the pool fills, [1, 256]; 4 */
+  uint32_t inline_threshold; /* samples up to this size travel inline in
+                              * the socket (a copy per subscriber); 1024 */
+  uint32_t history;          /* the last samples kept for late joiners; 0 */
+  /* Cut off (RESOURCE_EXHAUSTED) a subscription holding more bytes of
+   * chunks than this; 0: no bound. */
+  uint64_t max_held_bytes;
+  /* Cut off (DEADLINE_EXCEEDED) a SHMPORT_BLOCK_PUBLISHER subscription
+   * that keeps allocate waiting this long; default SHMPORT_INFINITE. */
+  int64_t max_block_ms;
+} shmport_publisher_options;
+
+SHMPORT_EXPORT shmport_status
+shmport_publisher_options_init(shmport_publisher_options* options);
+
+/* shmport::SubscriberOptions. */
+typedef struct shmport_subscriber_options {
+  size_t struct_size;
+  /* A shmport_slow_subscriber; default SHMPORT_BLOCK_PUBLISHER. */
+  int32_t slow_subscriber;
+  /* Samples in flight to this subscriber and not yet released; also the
+   * SHMPORT_DROP_OLDEST queue. At least 1; default 16. */
+  uint32_t queue_depth;
+  uint32_t history; /* past samples to ask for on joining; 0 */
+  /* Against a hostile publisher: the segments mapped per publisher (16)
+   * and their bytes (1 GiB); a publisher announcing more is dropped. */
+  uint32_t max_segments;
+  uint64_t max_mapped_bytes;
+} shmport_subscriber_options;
+
+SHMPORT_EXPORT shmport_status
+shmport_subscriber_options_init(shmport_subscriber_options* options);
+
+/* Makes this process the publisher of `topic` (1..128 characters from
+ * [A-Za-z0-9._/-]). `options` may be NULL (the defaults). On SHMPORT_OK
+ * the caller owns *out (shmport_publisher_free). Errors: ALREADY_EXISTS
+ * (the topic has a publisher, named), PERMISSION_DENIED, RESOURCE_EXHAUSTED
+ * (a daemon limit), INVALID_ARGUMENT (topic, options), UNAVAILABLE. */
+SHMPORT_EXPORT shmport_status shmport_session_publish(
+    shmport_session* session, const char* topic,
+    const shmport_publisher_options* options, shmport_publisher** out);
+
+/* Subscribes to `topic`, which need not have a publisher yet: samples come
+ * from each publisher the topic gets, one at a time. `options` may be
+ * NULL. On SHMPORT_OK the caller owns *out (shmport_subscriber_free).
+ * Errors as shmport_session_publish's, without ALREADY_EXISTS. */
+SHMPORT_EXPORT shmport_status shmport_session_subscribe(
+    shmport_session* session, const char* topic,
+    const shmport_subscriber_options* options, shmport_subscriber** out);
+
+/* ---- Publishing ------------------------------------------------------- */
+
+/* Ends every subscription (subscribers keep the samples they hold) and
+ * frees the handle. Sample buffers of it stay valid until freed. NULL:
+ * nothing. */
+SHMPORT_EXPORT shmport_status
+shmport_publisher_free(shmport_publisher* publisher);
+
+/* A buffer of exactly `size` bytes, waiting up to `timeout_ms`
+ * (SHMPORT_DEFAULT_TIMEOUT: 10 s, as in C++) for free chunks and for
+ * SHMPORT_BLOCK_PUBLISHER subscribers to take their queues. On SHMPORT_OK
+ * the caller owns *out until it is published or freed. Errors:
+ * DEADLINE_EXCEEDED (naming what it waited for), INVALID_ARGUMENT (larger
+ * than a segment), RESOURCE_EXHAUSTED (memfd or mmap failed). */
+SHMPORT_EXPORT shmport_status
+shmport_publisher_allocate(shmport_publisher* publisher, size_t size,
+                           int64_t timeout_ms, shmport_sample_buffer** out);
+
+/* Never blocks: DEADLINE_EXCEEDED at once when memory or a subscriber's
+ * queue is full (shmport_publisher_fd turns readable when chunks come
+ * back). */
+SHMPORT_EXPORT shmport_status shmport_publisher_try_allocate(
+    shmport_publisher* publisher, size_t size, shmport_sample_buffer** out);
+
+/* The writable bytes: *data (may be NULL) and *size (may be NULL), valid
+ * until the buffer is published or freed. */
+SHMPORT_EXPORT shmport_status shmport_sample_buffer_data(
+    const shmport_sample_buffer* buffer, void** data, size_t* size);
+
+/* The most the buffer can be resized to. */
+SHMPORT_EXPORT shmport_status shmport_sample_buffer_capacity(
+    const shmport_sample_buffer* buffer, size_t* capacity);
+
+/* Sets the size to `size` (<= capacity; OUT_OF_RANGE otherwise,
+ * unchanged). */
+SHMPORT_EXPORT shmport_status
+shmport_sample_buffer_resize(shmport_sample_buffer* buffer, size_t size);
+
+/* Frees a buffer that will not be published (its chunks go back). Safe
+ * after the publisher was freed. NULL: nothing. */
+SHMPORT_EXPORT shmport_status
+shmport_sample_buffer_free(shmport_sample_buffer* buffer);
+
+/* Hands `buffer` to every subscription (zero-copy) and sets *sequence (may
+ * be NULL) to its sequence number. Consumes the buffer whatever the
+ * result, even when `publisher` is NULL. Errors: INVALID_ARGUMENT (a
+ * buffer of another publisher, which then just goes back to its pool). */
+SHMPORT_EXPORT shmport_status
+shmport_publisher_publish(shmport_publisher* publisher,
+                          shmport_sample_buffer* buffer, uint64_t* sequence);
+
+/* An eventfd, readable when chunks returned to the pool (a failed
+ * try_allocate may then succeed); read 8 bytes from it to clear it. Owned
+ * by the publisher; valid until shmport_publisher_free. */
+SHMPORT_EXPORT shmport_status
+shmport_publisher_fd(const shmport_publisher* publisher, int* fd);
+
+/* The topic's name, valid until shmport_publisher_free. */
+SHMPORT_EXPORT shmport_status
+shmport_publisher_topic(const shmport_publisher* publisher, const char** topic);
+
+/* A snapshot of the publisher's counters (shmport::PublisherStats). */
+typedef struct shmport_publisher_stats {
+  size_t struct_size; /* set by the caller: sizeof(shmport_publisher_stats) */
+  uint64_t samples_published;
+  uint64_t chunks_in_use; /* held by a buffer, a subscription or history */
+  uint64_t segments;
+  uint64_t subscriptions_cut_off; /* by the publisher, with a reason */
+  uint64_t subscriptions;         /* live ones right now */
+} shmport_publisher_stats;
+
+/* Fills the fields of *stats that fit in stats->struct_size. */
+SHMPORT_EXPORT shmport_status shmport_publisher_stats_get(
+    const shmport_publisher* publisher, shmport_publisher_stats* stats);
+
+/* One live subscription, as the publisher sees it
+ * (shmport::TopicSubscriptionStats). */
+typedef struct shmport_subscription_stats {
+  size_t struct_size;
+  uint64_t subscription_id;
+  uint64_t samples_delivered;
+  uint64_t samples_released;
+  uint64_t samples_dropped; /* SHMPORT_DROP_OLDEST: replaced, not sent */
+  uint64_t lag;             /* queued or held, not yet released */
+  uint64_t held_chunks;
+  uint64_t held_bytes;
+} shmport_subscription_stats;
+
+/* Fills out[0..capacity) with the live subscriptions and sets *count to
+ * how many there are (which may exceed capacity, as snprintf). The caller
+ * sets out[0].struct_size to sizeof(shmport_subscription_stats): it is the
+ * stride of the array, and each entry written gets the fields that fit.
+ * `out` may be NULL when capacity is 0. */
+SHMPORT_EXPORT shmport_status shmport_publisher_subscriptions_get(
+    const shmport_publisher* publisher, shmport_subscription_stats* out,
+    size_t capacity, size_t* count);
+
+/* As shmport_port_last_error, for the last failed call on this publisher. */
+SHMPORT_EXPORT shmport_status
+shmport_publisher_last_error(const shmport_publisher* publisher, char* out,
+                             size_t out_size, size_t* length);
+
+/* ---- Subscribing ------------------------------------------------------ */
+
+/* Ends the subscription and frees the handle. Samples of it stay valid
+ * until released. NULL: nothing. */
+SHMPORT_EXPORT shmport_status
+shmport_subscriber_free(shmport_subscriber* subscriber);
+
+/* The next sample, waiting up to `timeout_ms` (SHMPORT_INFINITE allowed).
+ * On SHMPORT_OK the caller owns *out until shmport_sample_release.
+ * Errors: DEADLINE_EXCEEDED (none came); once each, the publisher's reason
+ * for cutting this subscriber off (RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED)
+ * or the protocol violation for which it dropped a publisher. */
+SHMPORT_EXPORT shmport_status shmport_subscriber_receive(
+    shmport_subscriber* subscriber, int64_t timeout_ms, shmport_sample** out);
+
+/* Never blocks: SHMPORT_OK with *out a sample, or with *out NULL when
+ * nothing is ready. An event loop calls it until *out is NULL, then waits
+ * for shmport_subscriber_fd. Errors as shmport_subscriber_receive, but
+ * never DEADLINE_EXCEEDED for want of a sample. */
+SHMPORT_EXPORT shmport_status shmport_subscriber_try_receive(
+    shmport_subscriber* subscriber, shmport_sample** out);
+
+/* An epoll fd, readable when a receive may have something. Never read
+ * from it. Owned by the subscriber; valid until shmport_subscriber_free. */
+SHMPORT_EXPORT shmport_status
+shmport_subscriber_fd(const shmport_subscriber* subscriber, int* fd);
+
+/* The topic's name, valid until shmport_subscriber_free. */
+SHMPORT_EXPORT shmport_status shmport_subscriber_topic(
+    const shmport_subscriber* subscriber, const char** topic);
+
+/* A snapshot of the subscriber's counters (shmport::SubscriberStats). */
+typedef struct shmport_subscriber_stats {
+  size_t struct_size; /* set by the caller: sizeof(...) */
+  uint64_t samples_received;
+  uint64_t samples_missed; /* told by publishers (SHMPORT_DROP_OLDEST) */
+  uint64_t bytes_received;
+  uint64_t segments_mapped; /* right now */
+  uint64_t subscriptions_opened;
+} shmport_subscriber_stats;
+
+/* Fills the fields of *stats that fit in stats->struct_size. */
+SHMPORT_EXPORT shmport_status shmport_subscriber_stats_get(
+    const shmport_subscriber* subscriber, shmport_subscriber_stats* stats);
+
+/* As shmport_port_last_error, for the last failed call on this
+ * subscriber. */
+SHMPORT_EXPORT shmport_status
+shmport_subscriber_last_error(const shmport_subscriber* subscriber, char* out,
+                              size_t out_size, size_t* length);
+
+/* The sample's bytes: *data (may be NULL; NULL for an empty sample) and
+ * *size (may be NULL). Read-only: the publisher's shared memory (the same
+ * pages every subscriber reads) or an inline copy, valid until
+ * shmport_sample_release, even after the subscriber was freed. */
+SHMPORT_EXPORT shmport_status shmport_sample_data(const shmport_sample* sample,
+                                                  const void** data,
+                                                  size_t* size);
+
+/* The publisher's sequence number: consecutive unless samples were missed
+ * or a new publisher took the topic. */
+SHMPORT_EXPORT shmport_status
+shmport_sample_sequence(const shmport_sample* sample, uint64_t* sequence);
+
+/* Gives the sample back to the publisher (its chunks return once every
+ * subscriber did) and frees the handle. Safe after the subscriber was
+ * freed. NULL: nothing. */
+SHMPORT_EXPORT shmport_status shmport_sample_release(shmport_sample* sample);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -15,33 +15,10 @@
 #include <unistd.h>
 
 #include "shmport/shmport.h"
+#include "tests/c_api/c_check.h"
 #include "tests/c_api/daemon_fixture.h"
 
 static const char* address; /* the daemon's, for every session */
-static int test_failed;
-
-/* Reports a failed CHECK or REQUIRE with the library's last error; 0. */
-static int failed(const char* file, int line, const char* kind,
-                  const char* cond) {
-  fprintf(stderr, "%s:%d: %s(%s) failed; last error: %s\n", file, line, kind,
-          cond, shmport_last_error());
-  test_failed = 1;
-  return 0;
-}
-
-/* Each evaluates `cond` once. REQUIRE also ends the test; what it held is
- * reclaimed by the process's exit, which fails anyway. */
-#define CHECK(cond) \
-  ((void)((cond) || failed(__FILE__, __LINE__, "CHECK", #cond)))
-#define REQUIRE(cond)                                                      \
-  do {                                                                     \
-    if (!((cond) || failed(__FILE__, __LINE__, "REQUIRE", #cond))) return; \
-  } while (0)
-#define CHECK_STATUS(expr, code) CHECK((expr) == (code))
-#define CHECK_OK(expr) CHECK_STATUS(expr, SHMPORT_OK)
-#define CHECK_INVALID(expr) CHECK_STATUS(expr, SHMPORT_INVALID_ARGUMENT)
-#define CHECK_ERROR_MENTIONS(text) \
-  CHECK(strstr(shmport_last_error(), (text)) != NULL)
 
 static shmport_status connect_as(const char* name, shmport_session** out) {
   shmport_session_options o;
@@ -661,14 +638,6 @@ static void ThePortClosedCallbackHearsTheDaemon(void) {
 
 /* ---- Runner ----------------------------------------------------------- */
 
-typedef struct test_case {
-  const char* name;
-  void (*run)(void);
-} test_case;
-
-#define TEST_CASE(f) \
-  { #f, f }
-
 int main(void) {
   address = shmport_test_daemon_start();
   if (address == NULL) return 100;
@@ -690,17 +659,7 @@ int main(void) {
       TEST_CASE(APortOverASocketpairNeedsNoDaemon),
       TEST_CASE(ThePortClosedCallbackHearsTheDaemon),
   };
-  int failed = 0;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); ++i) {
-    test_failed = 0;
-    printf("[ RUN      ] %s\n", tests[i].name);
-    fflush(stdout);
-    tests[i].run();
-    printf("%s %s\n", test_failed ? "[  FAILED  ]" : "[       OK ]",
-           tests[i].name);
-    failed += test_failed;
-  }
+  const int failed = shmport_test_run(tests, sizeof(tests) / sizeof(tests[0]));
   shmport_test_daemon_stop();
-  printf("%d of %zu tests failed\n", failed, sizeof(tests) / sizeof(tests[0]));
   return failed;
 }

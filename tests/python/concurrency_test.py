@@ -2,68 +2,26 @@
 
 import asyncio
 import selectors
-import threading
 import time
 
 import numpy as np
 
 import shmport
+from blocking_probe import BlockedCall
 
 
-# x86-64 system calls a Port sleeps in: poll, recvmsg, ppoll. (Waiting for
-# the GIL would be futex: not these.)
+# x86-64 system calls a Port sleeps in: poll, recvmsg, ppoll.
 PORT_WAITS = {7, 47, 271}
-
-
-def blocked_in_port_wait(native_id):
-    """The thread sleeps in the kernel, in one of a Port's waits."""
-    with open("/proc/self/task/%d/syscall" % native_id) as syscall:
-        fields = syscall.read().split()
-    return fields[0] not in ("running", "-1") and int(fields[0]) in PORT_WAITS
-
-
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.001)
 
 
 def test_second_thread_runs_while_first_blocks_in_receive(session, cpp_peer):
     peer = cpp_peer("echo")
     port = session.open_port(peer.name, timeout=10)
-    result = {}
-    receiver_id = []
-
-    def receive():
-        receiver_id.append(threading.get_native_id())
-        try:
-            result["message"] = port.receive(timeout=20)
-        except shmport.Error as e:  # with the GIL held: a timeout
-            result["error"] = e
-
-    counter = [0]
-    stop = threading.Event()
-
-    def count():
-        while not stop.is_set():
-            counter[0] += 1
-
-    receiver = threading.Thread(target=receive)
-    counter_thread = threading.Thread(target=count)
-    receiver.start()
-    counter_thread.start()
-    wait_until(lambda: receiver_id and blocked_in_port_wait(receiver_id[0]))
+    receive = BlockedCall(lambda: port.receive(timeout=20))
     # The receiver sleeps in receive (nothing was sent); Python code runs.
-    start = counter[0]
-    wait_until(lambda: counter[0] > start + 100000)
-    assert receiver.is_alive() and not result
+    receive.assert_python_runs_while_asleep_in(PORT_WAITS)
     port.send_bytes(bytes(range(10)), stream=0)  # echoed: wakes the receiver
-    receiver.join(timeout=20)
-    stop.set()
-    counter_thread.join()
-    assert "error" not in result, result
-    assert bytes(result["message"]) == bytes(range(1, 11))
+    assert bytes(receive.result()) == bytes(range(1, 11))
 
 
 def test_selector_wakes_on_fileno_when_a_message_arrives(session, cpp_peer):

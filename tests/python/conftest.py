@@ -1,6 +1,7 @@
 """Fixtures of the Python tests: a real shmportd per test module, the C++
 peer (cpp_echo_peer.cc) and sessions. run_pytest.sh passes the binaries'
-paths in SHMPORT_TEST_SHMPORTD and SHMPORT_TEST_PEER."""
+paths in SHMPORT_TEST_SHMPORTD, SHMPORT_TEST_PEER and
+SHMPORT_TEST_TOPIC_PUBLISHER (cpp_topic_publisher.cc)."""
 
 import itertools
 import os
