@@ -341,8 +341,10 @@ absl::StatusOr<size_t> PublisherCore::SendNext(TopicSubscription& sub,
     out += sizeof(h);
     if (inline_sample) {
       std::memcpy(out, &sequence, sizeof(sequence));
-      std::memcpy(out + sizeof(sequence), record.inline_bytes->data(),
-                  record.size);
+      if (record.size > 0) {  // an empty sample's vector has no data()
+        std::memcpy(out + sizeof(sequence), record.inline_bytes->data(),
+                    record.size);
+      }
     } else {
       const topic_wire::SampleRef ref{sequence, record.run.segment,
                                       record.run.first, record.size};
