@@ -110,9 +110,8 @@ absl::StatusOr<PortOptions> ToPortOptions(const shmport_port_options* given) {
   PortOptions o;
   if (given == nullptr) return o;
   shmport_port_options c;
-  shmport_port_options_init(&c);
-  if (absl::Status s = ReadStruct(given, given->struct_size, &c, sizeof(c),
-                                  kPortOptionsV1, "shmport_port_options");
+  if (absl::Status s = ReadOptions(*given, shmport_port_options_init,
+                                   kPortOptionsV1, "shmport_port_options", c);
       !s.ok()) {
     return s;
   }
@@ -146,9 +145,9 @@ absl::StatusOr<PortOptions> ToPortOptions(const shmport_port_options* given) {
 absl::StatusOr<SessionOptions> ToSessionOptions(
     const shmport_session_options& given) {
   shmport_session_options c;
-  shmport_session_options_init(&c);
-  if (absl::Status s = ReadStruct(&given, given.struct_size, &c, sizeof(c),
-                                  kSessionOptionsV1, "shmport_session_options");
+  if (absl::Status s =
+          ReadOptions(given, shmport_session_options_init, kSessionOptionsV1,
+                      "shmport_session_options", c);
       !s.ok()) {
     return s;
   }
@@ -188,10 +187,9 @@ absl::StatusOr<OpenPortOptions> ToOpenPortOptions(
   OpenPortOptions o;
   if (given == nullptr) return o;
   shmport_open_port_options c;
-  shmport_open_port_options_init(&c);
   if (absl::Status s =
-          ReadStruct(given, given->struct_size, &c, sizeof(c),
-                     kOpenPortOptionsV1, "shmport_open_port_options");
+          ReadOptions(*given, shmport_open_port_options_init,
+                      kOpenPortOptionsV1, "shmport_open_port_options", c);
       !s.ok()) {
     return s;
   }

@@ -37,6 +37,13 @@ int64_t ToNs(absl::Duration d);
 absl::Status ReadStruct(const void* given, size_t struct_size, void* into,
                         size_t size, size_t min_size, absl::string_view what);
 
+// ReadStruct for an options struct: `out` starts as this library's
+// defaults (`init`, the struct's shmport_*_init) and takes what the caller
+// set in `given`.
+template <typename T, typename Init>
+absl::Status ReadOptions(const T& given, Init init, size_t min_size,
+                         absl::string_view what, T& out);
+
 // No version will ever be this large: a struct_size beyond it is garbage
 // (an uninitialised struct), not a newer caller, and reading or writing
 // that far could leave the caller's memory.
@@ -68,6 +75,14 @@ shmport_subscriber_stats ToCStats(const SubscriberStats& stats);
 
 absl::Status WriteStructBytes(const void* full, void* out, size_t size,
                               absl::string_view what);
+
+template <typename T, typename Init>
+absl::Status ReadOptions(const T& given, Init init, size_t min_size,
+                         absl::string_view what, T& out) {
+  static_assert(offsetof(T, struct_size) == 0);
+  init(&out);
+  return ReadStruct(&given, given.struct_size, &out, sizeof(T), min_size, what);
+}
 
 template <typename T>
 absl::Status WriteStruct(const T& full, T* out, absl::string_view what) {

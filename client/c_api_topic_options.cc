@@ -34,10 +34,9 @@ absl::StatusOr<PublisherOptions> ToPublisherOptions(
   PublisherOptions o;
   if (given == nullptr) return o;
   shmport_publisher_options c;
-  shmport_publisher_options_init(&c);
   if (absl::Status s =
-          ReadStruct(given, given->struct_size, &c, sizeof(c),
-                     kPublisherOptionsV1, "shmport_publisher_options");
+          ReadOptions(*given, shmport_publisher_options_init,
+                      kPublisherOptionsV1, "shmport_publisher_options", c);
       !s.ok()) {
     return s;
   }
@@ -60,10 +59,9 @@ absl::StatusOr<SubscriberOptions> ToSubscriberOptions(
   SubscriberOptions o;
   if (given == nullptr) return o;
   shmport_subscriber_options c;
-  shmport_subscriber_options_init(&c);
   if (absl::Status s =
-          ReadStruct(given, given->struct_size, &c, sizeof(c),
-                     kSubscriberOptionsV1, "shmport_subscriber_options");
+          ReadOptions(*given, shmport_subscriber_options_init,
+                      kSubscriberOptionsV1, "shmport_subscriber_options", c);
       !s.ok()) {
     return s;
   }
