@@ -255,17 +255,25 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
 
   // Send's steps (port_core_send.cc): the buffers' checks (counting inline
   // ones and bytes), telling the peer of the segments they name, and the
-  // message itself; inlined into Send, its hot path.
+  // message itself, encoded into one Frame given to `send` (the lone
+  // sender's TrySendAlone or the mutex path's SendOrdered); inlined into
+  // Send, its hot path. SendShared is Send's mutex path: a tracked
+  // message, a segment to announce, a ring full or shared with another
+  // sending thread (D33).
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status CheckSendable(
       absl::Span<const Buffer> buffers, size_t* inline_count,
       size_t* total) const;
   absl::Status Announce(absl::Span<const OutgoingPool::Unannounced> segments,
                         const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
-  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status SendPayload(
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu(), sender_.writer());
+  template <typename SendFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto SendPayload(
       uint32_t stream, absl::Span<const Buffer> buffers, uint8_t flags,
-      const wire::TrackingRef* tracking, const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
+      const wire::TrackingRef* tracking, SendFrame send);
+  absl::Status SendShared(uint32_t stream, absl::Span<Buffer> buffers,
+                          uint8_t flags, const wire::TrackingRef* tracking,
+                          size_t inline_count, size_t total)
+      ABSL_LOCKS_EXCLUDED(sender_.mu(), sender_.writer());
   // Returns the chunks past each buffer's size (a buffer shrunk by
   // Buffer::Resize): the peer frees only those its descriptor covers.
   void ReleaseUnusedChunks(absl::Span<Buffer> buffers);
@@ -283,7 +291,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // its turn when a sender holds OrderedSender::mu_.
   void ReleaseIdleSegments(absl::Time now);
   void ReleaseIdleSegmentsLocked(absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu(), sender_.writer());
 
   // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
   // (true) or the deadline passes (false), taking the reader role whenever

@@ -153,5 +153,114 @@ TEST(PortLonePathTest, ClosingThisEndEndsItsLoneReader) {
   EXPECT_FALSE(b.Receive(absl::Milliseconds(1)).ok());
 }
 
+// Two senders on one port, each message checked: one sends 64 B messages
+// only (the lone sender's path whenever the other is not writing), the
+// other a mix that takes the mutex path (a tracked message, a new segment,
+// a ring too small for a burst: marker, socket, RING_RESUME) while the
+// first may be mid-append.
+TEST(PortLonePathTest, SecondSenderStartingMidSendKeepsEachSendersOrder) {
+  PortOptions small_ring = testing::SmallPortOptions(16, 4);
+  small_ring.ring_capacity = 4096;
+  auto ports = OpenLocalPorts(small_ring);
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  Port& a = *ports->a;
+  constexpr int kRounds = 40, kEach = 100;
+  std::atomic<int> bad{0};
+  std::thread receiver([&] {
+    std::vector<int> next(2, 0);
+    for (int n = 0; n < 2 * kRounds * kEach; ++n) {
+      auto m = ports->b->Receive(kLong);
+      if (!m.ok() || m->stream() > 1) {
+        bad++;
+        return;
+      }
+      const int t = m->stream();
+      if (!testing::CheckPattern(*m, t * 1000000 + next[t]++)) bad++;
+    }
+  });
+  int sent[2] = {0, 0};
+  auto send = [&](int t, size_t size, bool tracked) {
+    auto b = a.Allocate(size, kLong);
+    if (!b.ok()) return false;
+    testing::FillPattern(b->data(), b->size(), t * 1000000 + sent[t]++);
+    if (!tracked) return a.Send(t, *std::move(b)).ok();
+    return a.SendTracked(t, *std::move(b)).ok();
+  };
+  for (int round = 0; round < kRounds; ++round) {
+    std::thread lone([&] {
+      for (int i = 0; i < kEach; ++i) {
+        if (!send(0, 64, false)) bad++;
+      }
+    });
+    // Starts while the first is sending (no order between the two).
+    std::thread other([&] {
+      for (int i = 0; i < kEach; ++i) {
+        if (!send(1, i % 3 == 0 ? 64 : 4096 * (1 + i % 3), i % 10 == 0)) {
+          bad++;
+        }
+      }
+    });
+    lone.join();
+    other.join();
+  }
+  receiver.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(a.stats().ring_fallbacks, 0u);  // the socket took over, and
+  EXPECT_GT(a.stats().sent_via_ring, 0u);   // the ring came back
+}
+
+// Close (this end, or the peer) while a sender sends on the lone path: the
+// sender fails, the receiver gets what was sent in order, then the error.
+TEST(PortLonePathTest, CloseDuringLoneSendsEndsThemInOrder) {
+  for (int round = 0; round < 20; ++round) {
+    auto ports = OpenLocalPorts();
+    ASSERT_TRUE(ports.ok()) << ports.status();
+    Port& a = *ports->a;
+    Port& b = *ports->b;
+    std::atomic<int> sent{0};
+    absl::Status failed;
+    std::thread sender([&] {
+      for (int i = 0;; ++i) {
+        auto buffer = a.Allocate(64, kLong);
+        if (!buffer.ok()) {
+          failed = buffer.status();
+          return;
+        }
+        testing::FillPattern(buffer->data(), buffer->size(), i);
+        if (absl::Status s = a.Send(0, *std::move(buffer)); !s.ok()) {
+          failed = s;
+          return;
+        }
+        sent.store(i + 1, std::memory_order_release);
+      }
+    });
+    int received = 0;
+    for (; received < 100; ++received) {
+      auto m = b.Receive(kLong);
+      ASSERT_TRUE(m.ok()) << m.status();
+      ASSERT_TRUE(testing::CheckPattern(*m, received));
+    }
+    if (round % 2 == 0) {
+      a.Close();  // this end of the sender
+    } else {
+      b.Close();  // the peer: the sender learns it from the ring
+    }
+    sender.join();
+    EXPECT_FALSE(failed.ok());
+    // Whatever came before the close comes in order.
+    if (round % 2 == 0) {
+      while (true) {
+        auto m = b.Receive(kLong);
+        if (!m.ok()) {
+          EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable);
+          break;
+        }
+        EXPECT_TRUE(testing::CheckPattern(*m, received++));
+      }
+      EXPECT_LE(received, sent.load());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace shmport

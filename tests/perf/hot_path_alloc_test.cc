@@ -140,17 +140,16 @@ void ExpectPingPong(size_t bytes, uint64_t max_locks) {
   EXPECT_EQ(*code, 0);
 }
 
-// Inline: the payload travels in the ring entry itself. One lock per round
-// trip is left: OrderedSender::mu_ in Send (the reader role is a token,
-// D33).
-TEST(HotPathAllocTest, RingPingPongOf64BytesAllocatesNothing) {
-  ExpectPingPong(64, 1);
+// Inline: the payload travels in the ring entry itself. No lock: the
+// reader role and the ring writer are tokens (D33).
+TEST(HotPathAllocTest, RingPingPongOf64BytesAllocatesNothingAndLocksNothing) {
+  ExpectPingPong(64, 0);
 }
 
 // Zero-copy: a descriptor in the ring names chunks of a shared segment;
-// PeerSegments::mu_ (the peer's segment table) is one more lock.
+// PeerSegments::mu_ (the peer's segment table) is the one lock left.
 TEST(HotPathAllocTest, RingPingPongOf4KiBInSharedMemoryAllocatesNothing) {
-  ExpectPingPong(4096, 2);
+  ExpectPingPong(4096, 1);
 }
 
 }  // namespace
