@@ -150,15 +150,15 @@ void PortCore::Close(absl::Status reason, bool send_bye, bool tell_peer) {
     // Seq_cst: before the token is tried below, against a holder that gives
     // it back and then looks at the state (GiveBackReaderRole).
     state_.store(PortState::kClosed, std::memory_order_seq_cst);
-    // Drop the peer's segments; Messages still out keep their mappings.
-    peer_segments_.Close();
+    // The peer's segments: no more are mapped.
+    peer_segments_.MarkClosed();
   }
-  // The stash is the reader's: with the role free, nobody else touches it;
-  // a holder drops it when it gives the role back.
+  // The stash and the peer's segments are the reader's: with the role free,
+  // nobody else touches them and we drop them now; a holder drops them when
+  // it gives the role back (Messages still out keep their mappings).
   if (TryTakeReaderRole()) GiveBackReaderRole();
   pool_.Close();  // Buffers and Trackings keep the segments they use
   counters_->closed.store(true);
-  counters_->segments_in.store(0);
   // The peer's senders stop at their next call (PeerGone), not when
   // memory runs out.
   if (tell_peer) reader_.MarkRingClosed();
@@ -235,6 +235,7 @@ void PortCore::GiveBackReaderRole() {
   if (state_.load(std::memory_order_seq_cst) == PortState::kClosed &&
       TryTakeReaderRole()) {
     reader_.ClearStash();
+    peer_segments_.Drop();
     reader_taken_.store(false, std::memory_order_seq_cst);
   }
 }

@@ -153,6 +153,37 @@ TEST(PortLonePathTest, ClosingThisEndEndsItsLoneReader) {
   EXPECT_FALSE(b.Receive(absl::Milliseconds(1)).ok());
 }
 
+// The peer's segment table is the reader's (D33): closing this end while
+// a lone reader holds the role leaves the table to it, and it drops the
+// segments as it gives the role back; a Message already out keeps its
+// mapping.
+TEST(PortLonePathTest, CloseDuringALoneReadDropsThePeersSegmentsAtTheEnd) {
+  auto ports = OpenLocalPorts({}, Spinning());
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  Port& a = *ports->a;
+  Port& b = *ports->b;
+  auto buffer = a.Allocate(4096, kLong);
+  ASSERT_TRUE(buffer.ok()) << buffer.status();
+  testing::FillPattern(buffer->data(), buffer->size(), 7);
+  ASSERT_TRUE(a.Send(1, *std::move(buffer)).ok());
+  auto held = b.Receive(kLong);
+  ASSERT_TRUE(held.ok()) << held.status();
+  ASSERT_EQ(b.stats().segments_in, 1u);
+  // NEW_SEGMENT took the socket; the next message brings b back to the
+  // ring (RING_RESUME), where it spins.
+  ASSERT_TRUE(a.SendCopy(2, std::vector<uint8_t>(64, 2)).ok());
+  ASSERT_TRUE(b.Receive(kLong).ok());
+  const uint64_t spins = b.stats().receive_spins;
+  absl::StatusOr<uint32_t> next;
+  std::thread lone([&] { next = ReceiveStream(b); });
+  ASSERT_TRUE(WaitUntilSpinning(b, spins));
+  b.Close();
+  lone.join();
+  EXPECT_FALSE(next.ok());
+  EXPECT_EQ(b.stats().segments_in, 0u);
+  EXPECT_TRUE(testing::CheckPattern(*held, 7));
+}
+
 // Two senders on one port, each message checked: one sends 64 B messages
 // only (the lone sender's path whenever the other is not writing), the
 // other a mix that takes the mutex path (a tracked message, a new segment,
