@@ -75,20 +75,22 @@ namespace shmport::internal {
 //    chunks reaching reclaim_free_run_bytes: StartReclaimer, D28); until
 //    then its process may stay single-threaded.
 //  * Closing: Close() (this end, the peer's BYE or EOF, a protocol error)
-//    records the first reason, drops the peer's segments and this end's
-//    pool (Buffers, Messages and Trackings keep what they use), marks the
-//    peer's ring closed, sends BYE best effort, shuts the socket down and
-//    wakes every waiter. The fd stays open until the last handle lets go
-//    of the core.
+//    records the first reason, marks the peer's segments closed (the
+//    reader role's holder drops them; Close itself when the role is free),
+//    drops this end's pool (Buffers, Messages and Trackings keep what they
+//    use), marks the peer's ring closed, sends BYE best effort, shuts the
+//    socket down and wakes every waiter. The fd stays open until the last
+//    handle lets go of the core.
 //
 // Locks, in acquisition order (docs/architecture.md "Locks"):
-// OrderedSender::mu_ -> PortCore::in_mu_ -> PeerSegments::mu_, and
+// OrderedSender::mu_ -> its writer token -> PortCore::in_mu_, and
 // OutgoingPool::mu_, a leaf, under OrderedSender::mu_. The reader role is a
 // token, not a lock: taken by a CAS (never waited for while holding a lock:
 // a thread that finds it taken waits on in_cv_, which releases in_mu_); a
-// sender blocked on a full socket tries it while holding OrderedSender::mu_. No
-// lock is held across a blocking system call except OrderedSender::mu_ (which
-// only senders contend for).
+// sender blocked on a full socket tries it while holding OrderedSender::mu_.
+// One receiving thread and one sending thread take no lock at all (D33).
+// No lock is held across a blocking system call except OrderedSender::mu_
+// (which only senders contend for).
 class PortCore : public std::enable_shared_from_this<PortCore>,
                  public PortStatsSource,
                  public Reclaimable {
@@ -322,9 +324,10 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   OrderedSender sender_;
   PortReader reader_;  // only with the reader role
 
-  // The incoming side: the inbox, who holds the reader role, and why the
-  // port closed. Taken after OrderedSender::mu_ (never while taking it),
-  // before PeerSegments::mu_; never together with OutgoingPool::mu_.
+  // The incoming side: the inbox and why the port closed; in_cv_ is where
+  // the threads waiting for the reader role sleep. Taken after
+  // OrderedSender::mu_ (never while taking it); never together with
+  // OutgoingPool::mu_.
   mutable Mutex in_mu_;
   CondVar in_cv_;  // inbox, reader role, memory epoch, closed
   MessageQueue inbox_ ABSL_GUARDED_BY(in_mu_);
