@@ -307,7 +307,10 @@ absl::StatusOr<Message> PortCore::TakeFromBatch() {
 
 absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
   sender_.FlushPendingAck();
-  if (TryTakeReaderRole()) {
+  // With a thread waiting, the role goes through in_mu_ (ReceiveShared), so
+  // that a lone reader coming back does not keep it from the waiters.
+  if (role_waiters_.load(std::memory_order_relaxed) == 0 &&
+      TryTakeReaderRole()) {
     if (ReadAlone(deadline)) return TakeFromBatch();
     EndTurn();
   }
