@@ -13,7 +13,7 @@ absl::Status OrderedSender::StartRing(uint32_t capacity,
                                       const Deadline& deadline) {
   auto ring = RingWriter::Create(capacity);
   if (!ring.ok()) return ring.status();
-  MutexLock lock(&mu_);
+  Exclusive lock(*this);
   wire::Encoder e(wire::MessageType::kNewRing, 0);
   e.SetNewRing({(*ring)->file_size(), (*ring)->token()});
   const Frame frame(e);
@@ -66,7 +66,8 @@ absl::Status OrderedSender::PublishRing(const Deadline& deadline) {
 }
 
 bool OrderedSender::AppendToRing(const Frame& frame, const Deadline& deadline) {
-  // SpinUntil calls it with mu_ held (the analysis cannot follow a lambda).
+  // SpinUntil calls it with the token held (the analysis cannot follow a
+  // lambda).
   auto append = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return ring_->TryAppend(ring_layout::kKindMessage, frame.parts());
   };
@@ -114,10 +115,24 @@ absl::Status OrderedSender::SendOrdered(const Frame& frame,
   return SendFrame(frame, fds, deadline);
 }
 
+absl::Status OrderedSender::WakePeer(const Deadline& deadline) {
+  wire::Encoder e(wire::MessageType::kRingWake, 0);
+  const Frame frame(e);
+  // Unordered, like SendControl's messages: one datagram needs no lock.
+  // The mutex path only to wait while the socket is full (or to fail).
+  if (channel_.Send(frame.parts(), {}, false, /*dont_wait=*/true).ok()) {
+    return absl::OkStatus();
+  }
+  Exclusive lock(*this);
+  return SendFrame(frame, {}, deadline);
+}
+
 void OrderedSender::TrySendBye() {
   if (!mu_.TryLock()) return;
+  writer_.Lock();  // a lone sender's append ends without waiting
   wire::Encoder e(wire::MessageType::kBye, 0);
   SendOrdered(Frame(e), {}, Deadline::Passed()).IgnoreError();
+  writer_.Unlock();
   mu_.Unlock();
 }
 

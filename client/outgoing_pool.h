@@ -99,6 +99,16 @@ class OutgoingPool {
   }
   uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
 
+  // Whether every segment the buffers name was announced (the steady
+  // state), without the lock. The flag is set once, by Announce with the
+  // OrderedSender's writer token held, after its NEW_SEGMENT was written;
+  // a Buffer keeps its segment alive, and a segment with a claimed chunk
+  // is never released, so the flag is the one the peer's table will find.
+  static bool AllAnnounced(absl::Span<const Buffer> buffers) {
+    return std::all_of(buffers.begin(), buffers.end(), [](const Buffer& b) {
+      return !b.in_shared_memory() || BufferAccess::segment(b)->announced();
+    });
+  }
   // Send's check, with the segments the message's buffers and tracking slot
   // name: appends those not yet announced to `out`. An error names a
   // segment no longer in the pool (the port closed under the caller).
@@ -210,17 +220,7 @@ absl::StatusOr<T> OutgoingPool::ClaimOrWait(Port& port,
 absl::Status OutgoingPool::FindUnannounced(absl::Span<const Buffer> buffers,
                                            const wire::TrackingRef* tracking,
                                            std::vector<Unannounced>& out) {
-  // The steady state, without the lock: every segment named was announced
-  // (the flag is set once, by Announce under the OrderedSender lock that
-  // the caller holds too). A Buffer keeps its segment alive, and a
-  // segment with a claimed chunk is never released, so the flag is the
-  // one the peer's table will find.
-  if (tracking == nullptr &&
-      std::all_of(buffers.begin(), buffers.end(), [](const Buffer& b) {
-        return !b.in_shared_memory() || BufferAccess::segment(b)->announced();
-      })) {
-    return absl::OkStatus();
-  }
+  if (tracking == nullptr && AllAnnounced(buffers)) return absl::OkStatus();
   MutexLock lock(&mu_);
   auto need = [&](Segment* seg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const OutSegment* entry = Find(seg);

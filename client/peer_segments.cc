@@ -17,7 +17,6 @@ void PeerSegments::Open(uint32_t max_segments,
                         const SegmentGeometry& geometry) {
   max_segments_ = max_segments;
   geometry_ = geometry;
-  MutexLock lock(&mu_);
   table_.resize(max_segments);
 }
 
@@ -27,26 +26,21 @@ absl::Status PeerSegments::Map(const wire::NewSegment& ns, UniqueFd fd,
     return absl::InvalidArgumentError(absl::StrFormat(
         "segment_id %u out of range [0, %u)", ns.segment_id, max_segments_));
   }
-  {
-    MutexLock lock(&mu_);
-    if (table_[ns.segment_id]) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "segment %u announced twice (it is already mapped)", ns.segment_id));
-    }
+  if (table_[ns.segment_id]) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "segment %u announced twice (it is already mapped)", ns.segment_id));
   }
   auto seg = OpenCountedPeerSegment(
       std::move(fd), {ns.segment_id, ns.size, ns.token, geometry_}, mapped_,
       max_segments_, over_cap);
   if (!seg.ok()) return seg.status();
-  MutexLock lock(&mu_);
-  if (closed_) return absl::OkStatus();
+  if (closed_.load(std::memory_order_acquire)) return absl::OkStatus();
   table_[ns.segment_id] = *std::move(seg);
   counters_.segments_in.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
 absl::Status PeerSegments::Release(uint32_t id) {
-  MutexLock lock(&mu_);
   if (id >= max_segments_ || !table_[id]) {
     return absl::InvalidArgumentError(
         absl::StrFormat("segment %u is not mapped", id));
@@ -60,7 +54,6 @@ absl::Status PeerSegments::AddFragments(const wire::Decoded& m,
                                         Message& message) {
   const uint32_t chunk_size = geometry_.chunk_size;
   const uint32_t chunk_count = geometry_.chunk_count;
-  MutexLock lock(&mu_);
   for (int i = 0; i < m.descriptor_count(); ++i) {
     const wire::Descriptor d = m.descriptor(i);
     if (d.segment_id >= max_segments_) {
@@ -110,11 +103,7 @@ absl::StatusOr<std::shared_ptr<Segment>> PeerSegments::ClaimTracked(
         absl::StrFormat("tracking slot %u (generation %u) out of range [0, %u)",
                         ref.slot, ref.generation, layout::kTrackingSlots));
   }
-  std::shared_ptr<Segment> segment;
-  {
-    MutexLock lock(&mu_);
-    segment = table_[ref.segment_id];
-  }
+  const std::shared_ptr<Segment>& segment = table_[ref.segment_id];
   if (!segment) {
     return absl::InvalidArgumentError(
         absl::StrFormat("tracking names segment %u, which was never announced",
@@ -129,10 +118,12 @@ absl::StatusOr<std::shared_ptr<Segment>> PeerSegments::ClaimTracked(
   return segment;
 }
 
-void PeerSegments::Close() {
-  MutexLock lock(&mu_);
-  closed_ = true;
-  for (auto& seg : table_) seg.reset();
+void PeerSegments::Drop() {
+  for (auto& seg : table_) {
+    if (!seg) continue;
+    seg.reset();
+    counters_.segments_in.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace shmport::internal

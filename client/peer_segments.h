@@ -9,7 +9,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/mutex.h"
 #include "common/segment.h"
 #include "common/wire.h"
 #include "shmport/message.h"
@@ -26,7 +25,11 @@ struct PortCounters;
 // and tracking reference the peer sends is checked against it before use.
 // Messages keep the mappings they use after the table lets go.
 //
-// Thread-safe: the table is guarded by mu_ (a leaf).
+// Not thread-safe, and needs no lock (decision D33): the reader owns the
+// table. Only the holder of the port's reader role calls it (the dispatch
+// of NEW_SEGMENT, RELEASE_SEGMENT, MMAP_DATA and tracked messages, and
+// Drop once the port closed), apart from Open, before any reader, and
+// MarkClosed, from any thread.
 class PeerSegments {
  public:
   explicit PeerSegments(PortCounters& counters);
@@ -39,20 +42,21 @@ class PeerSegments {
 
   // NEW_SEGMENT. RESOURCE_EXHAUSTED with *over_cap: within the peer's grant
   // but past this process's cap (not the peer's fault).
-  absl::Status Map(const wire::NewSegment& ns, UniqueFd fd, bool* over_cap)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Map(const wire::NewSegment& ns, UniqueFd fd, bool* over_cap);
   // RELEASE_SEGMENT.
-  absl::Status Release(uint32_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Release(uint32_t id);
   // MMAP_DATA: validates each descriptor of `m` and adds its chunks to
   // `message`.
-  absl::Status AddFragments(const wire::Decoded& m, Message& message)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status AddFragments(const wire::Decoded& m, Message& message);
   // CAS on the peer's tracking slot. The segment whose slot this end freed
   // (the message is this end's), or null when the sender cancelled first.
   absl::StatusOr<std::shared_ptr<Segment>> ClaimTracked(
-      const wire::TrackingRef& ref, uint32_t stream) ABSL_LOCKS_EXCLUDED(mu_);
-  // Drops every segment and maps no more (Messages keep theirs).
-  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+      const wire::TrackingRef& ref, uint32_t stream);
+  // Any thread (PortCore::Close): maps no more.
+  void MarkClosed() { closed_.store(true, std::memory_order_release); }
+  // The role holder, once closed: drops every segment (Messages keep
+  // theirs) and takes them off the segments_in count.
+  void Drop();
 
  private:
   PortCounters& counters_;
@@ -62,11 +66,9 @@ class PeerSegments {
   // keep): bounded by max_segments_.
   const std::shared_ptr<std::atomic<uint32_t>> mapped_;
 
-  // A leaf (docs/architecture.md "Locks"): taken by the reader and by
-  // PortCore::Close under PortCore::in_mu_, never while taking another.
-  Mutex mu_;
-  std::vector<std::shared_ptr<Segment>> table_ ABSL_GUARDED_BY(mu_);
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // The reader role's, like the rest of the reader's state.
+  std::vector<std::shared_ptr<Segment>> table_;
+  std::atomic<bool> closed_{false};
 };
 
 }  // namespace shmport::internal

@@ -147,16 +147,18 @@ void PortCore::Close(absl::Status reason, bool send_bye, bool tell_peer) {
     MutexLock lock(&in_mu_);
     if (closed()) return;
     closed_reason_ = std::move(reason);
-    state_.store(PortState::kClosed, std::memory_order_release);
-    // Drop the peer's segments; Messages still out keep their mappings.
-    peer_segments_.Close();
-    // The stash is the reader's: with none active, nobody else touches it;
-    // an active one drops it when it gives the role back.
-    if (!reader_active_) reader_.ClearStash();
+    // Seq_cst: before the token is tried below, against a holder that gives
+    // it back and then looks at the state (GiveBackReaderRole).
+    state_.store(PortState::kClosed, std::memory_order_seq_cst);
+    // The peer's segments: no more are mapped.
+    peer_segments_.MarkClosed();
   }
+  // The stash and the peer's segments are the reader's: with the role free,
+  // nobody else touches them and we drop them now; a holder drops them when
+  // it gives the role back (Messages still out keep their mappings).
+  if (TryTakeReaderRole()) GiveBackReaderRole();
   pool_.Close();  // Buffers and Trackings keep the segments they use
   counters_->closed.store(true);
-  counters_->segments_in.store(0);
   // The peer's senders stop at their next call (PeerGone), not when
   // memory runs out.
   if (tell_peer) reader_.MarkRingClosed();
@@ -202,6 +204,7 @@ void PortCore::DropInbox() {
   {
     MutexLock lock(&in_mu_);
     unread.swap(inbox_);
+    NoteInboxSize();
   }
 }
 
@@ -227,35 +230,94 @@ PortStats PortCore::stats() const {
 // ---------------------------------------------------------------------------
 // The reader role and the inbox.
 
-PortCore::ReaderRole::ReaderRole(PortCore& core) : core_(core) {
-  core_.reader_active_ = true;
+void PortCore::GiveBackReaderRole() {
+  reader_taken_.store(false, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) == PortState::kClosed &&
+      TryTakeReaderRole()) {
+    reader_.ClearStash();
+    peer_segments_.Drop();
+    reader_taken_.store(false, std::memory_order_seq_cst);
+  }
 }
 
-PortCore::ReaderRole::~ReaderRole() {
-  core_.reader_.HandOver(core_.inbox_);
-  core_.reader_active_ = false;
-  if (core_.closed()) core_.reader_.ClearStash();
-  core_.in_cv_.SignalAll();
+void PortCore::EndTurnLocked() {
+  reader_.HandOver(inbox_);
+  NoteInboxSize();
+  GiveBackReaderRole();
+  in_cv_.SignalAll();
 }
+
+void PortCore::EndTurn() {
+  if (!reader_.batch_empty()) {
+    // The turn brought more than its holder took: the rest is for whoever
+    // asks next, through the inbox.
+    MutexLock lock(&in_mu_);
+    EndTurnLocked();
+    return;
+  }
+  GiveBackReaderRole();
+  if (role_waiters_.load(std::memory_order_seq_cst) > 0) {
+    MutexLock lock(&in_mu_);
+    in_cv_.SignalAll();
+  }
+}
+
+PortCore::ReaderRole::~ReaderRole() { core_.EndTurnLocked(); }
 
 template <typename Ready>
 bool PortCore::WaitFor(MutexLock& lock, const Deadline& deadline, PumpMode mode,
                        Ready ready) {
   while (!ready()) {
     if (closed()) return true;
-    if (reader_active_) {
-      if (!CvWait(in_cv_, lock, deadline)) return ready();
+    if (!TryTakeReaderRole()) {
+      // Counted before the token is looked at again, so that a holder
+      // giving it back without in_mu_ sees us and wakes us (D33).
+      role_waiters_.fetch_add(1, std::memory_order_seq_cst);
+      bool in_time = true;
+      if (reader_taken_.load(std::memory_order_seq_cst)) {
+        in_time = CvWait(in_cv_, lock, deadline);
+      }
+      role_waiters_.fetch_sub(1, std::memory_order_relaxed);
+      if (!in_time) return ready();
       continue;
     }
-    if (deadline.expired()) return false;
     ReaderRole role(*this);
+    if (deadline.expired()) return false;
     role.Pump(deadline, mode);
   }
   return true;
 }
 
+bool PortCore::ReadAlone(const Deadline& deadline) {
+  // Only a role holder adds to the inbox: 0 now stays 0 until we give the
+  // role back, and our batch holds the next messages.
+  if (inbox_size_.load(std::memory_order_acquire) != 0) return false;
+  while (reader_.batch_empty()) {
+    if (closed() || deadline.expired()) return false;
+    reader_.PumpOnce(deadline, PumpMode::kReceive);
+  }
+  return true;
+}
+
+absl::StatusOr<Message> PortCore::TakeFromBatch() {
+  absl::StatusOr<Message> next(reader_.TakeFromBatch());  // one move
+  EndTurn();
+  return next;
+}
+
 absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
   sender_.FlushPendingAck();
+  // With a thread waiting, the role goes through in_mu_ (ReceiveShared), so
+  // that a lone reader coming back does not keep it from the waiters.
+  if (role_waiters_.load(std::memory_order_relaxed) == 0 &&
+      TryTakeReaderRole()) {
+    if (ReadAlone(deadline)) return TakeFromBatch();
+    EndTurn();
+  }
+  return ReceiveShared(deadline);
+}
+
+absl::StatusOr<Message> PortCore::ReceiveShared(const Deadline& deadline) {
   MutexLock lock(&in_mu_);
   while (inbox_.empty()) {
     if (closed()) return closed_reason_;
@@ -266,16 +328,22 @@ absl::StatusOr<Message> PortCore::Receive(const Deadline& deadline) {
       return absl::DeadlineExceededError("no message before the deadline");
     }
   }
-  return inbox_.TakeFront();  // one move, into the result
+  absl::StatusOr<Message> next(inbox_.TakeFront());  // one move
+  NoteInboxSize();
+  return next;
 }
 
 absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
   sender_.FlushPendingAck();
   MutexLock lock(&in_mu_);
   while (true) {
-    if (!inbox_.empty()) return std::optional<Message>(inbox_.TakeFront());
+    if (!inbox_.empty()) {
+      std::optional<Message> next(inbox_.TakeFront());
+      NoteInboxSize();
+      return next;
+    }
     if (closed()) return closed_reason_;
-    if (reader_active_) return std::optional<Message>();
+    if (!TryTakeReaderRole()) return std::optional<Message>();
     PortReader::PumpResult r;
     {
       ReaderRole role(*this);
@@ -289,7 +357,7 @@ absl::StatusOr<std::optional<Message>> PortCore::TryReceive() {
 
 void PortCore::WaitForRoom(const Deadline& deadline) {
   MutexLock lock(&in_mu_);
-  if (reader_active_ || inbox_.size() >= kMaxInboxWhileSending) {
+  if (inbox_.size() >= kMaxInboxWhileSending || !TryTakeReaderRole()) {
     lock.Unlock();
     PollFor(channel_.fd(), POLLOUT, deadline);
     return;

@@ -63,9 +63,11 @@ namespace shmport::internal {
 //    before newer socket messages.
 //  * The reader role: the socket and the peer's ring are read by one thread
 //    at a time, whichever caller needs progress (Receive, a blocked
-//    Allocate, a blocked Send) and finds the role free (ReaderRole). It
+//    Allocate, a blocked Send) and takes the role's token (a CAS). It
 //    handles control messages for everyone, queues data messages, and
-//    wakes the others.
+//    wakes the others. A Receive that takes it returns the first message
+//    of its own batch itself, with no lock; the inbox and in_mu_ serve the
+//    other threads (decision D33).
 //  * Reclaim: the process-wide Reclaimer thread calls Reclaim() now and
 //    then; segments idle for idle_segment_timeout are released and the
 //    large free runs of quiet ones go back to the kernel. A port registers
@@ -73,19 +75,22 @@ namespace shmport::internal {
 //    chunks reaching reclaim_free_run_bytes: StartReclaimer, D28); until
 //    then its process may stay single-threaded.
 //  * Closing: Close() (this end, the peer's BYE or EOF, a protocol error)
-//    records the first reason, drops the peer's segments and this end's
-//    pool (Buffers, Messages and Trackings keep what they use), marks the
-//    peer's ring closed, sends BYE best effort, shuts the socket down and
-//    wakes every waiter. The fd stays open until the last handle lets go
-//    of the core.
+//    records the first reason, marks the peer's segments closed (the
+//    reader role's holder drops them; Close itself when the role is free),
+//    drops this end's pool (Buffers, Messages and Trackings keep what they
+//    use), marks the peer's ring closed, sends BYE best effort, shuts the
+//    socket down and wakes every waiter. The fd stays open until the last
+//    handle lets go of the core.
 //
 // Locks, in acquisition order (docs/architecture.md "Locks"):
-// OrderedSender::mu_ -> PortCore::in_mu_ -> PeerSegments::mu_, and
-// OutgoingPool::mu_, a leaf, under OrderedSender::mu_. The reader role is taken
-// and given back under in_mu_ and held without it; a sender blocked on a full
-// socket takes it while holding OrderedSender::mu_. No lock is held across a
-// blocking system call except OrderedSender::mu_ (which only senders contend
-// for).
+// OrderedSender::mu_ -> its writer token -> PortCore::in_mu_, and
+// OutgoingPool::mu_, a leaf, under OrderedSender::mu_. The reader role is a
+// token, not a lock: taken by a CAS (never waited for while holding a lock:
+// a thread that finds it taken waits on in_cv_, which releases in_mu_); a
+// sender blocked on a full socket tries it while holding OrderedSender::mu_.
+// One receiving thread and one sending thread take no lock at all (D33).
+// No lock is held across a blocking system call except OrderedSender::mu_
+// (which only senders contend for).
 class PortCore : public std::enable_shared_from_this<PortCore>,
                  public PortStatsSource,
                  public Reclaimable {
@@ -172,20 +177,21 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
       ABSL_LOCKS_EXCLUDED(in_mu_);
 
  private:
-  // The reader role: the right to call reader_, one thread at a time.
-  // Taken when free and given back under in_mu_, held without it: a scope
-  // with in_mu_ held makes one, reads through Unlocked or Pump (which
+  // The reader role: the right to call reader_, one thread at a time, as a
+  // token (reader_taken_) taken by a CAS and given back with a store, so
+  // that a single receiver holds it without in_mu_ (decision D33).
+  // ReaderRole is the slow path's scope of it: made with in_mu_ held once
+  // TryTakeReaderRole succeeded, it reads through Unlocked or Pump (which
   // release in_mu_ meanwhile) and gives the role back at its end, with
   // in_mu_ held again. The analysis checks the constructor; the other
   // members expect the same in_mu_, which it cannot name through core_.
   class ReaderRole {
    public:
     explicit ReaderRole(PortCore& core)
-        ABSL_EXCLUSIVE_LOCKS_REQUIRED(core.in_mu_);
-    // Hands the reader's batch to the inbox (PortReader::HandOver, under
-    // the in_mu_ it is given back under anyway), gives the role back (once
-    // closed, with what only the reader may touch: the stash's bytes and
-    // fds) and wakes the waiters.
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(core.in_mu_)
+        : core_(core) {}
+    // EndTurnLocked: the reader's batch to the inbox, the role back, the
+    // waiters woken.
     ~ReaderRole() ABSL_NO_THREAD_SAFETY_ANALYSIS;
     ReaderRole(const ReaderRole&) = delete;
     ReaderRole& operator=(const ReaderRole&) = delete;
@@ -209,23 +215,67 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
     PortCore& core_;
   };
 
+  // The token (D33). Taking it is an acquire of everything the previous
+  // holder did (the reader's state, the inbox size it left).
+  bool TryTakeReaderRole() {
+    bool free = false;
+    return reader_taken_.compare_exchange_strong(free, true,
+                                                 std::memory_order_seq_cst);
+  }
+  // Gives the token back; once closed, whoever can take it again drops
+  // what only the reader may touch (the stash's bytes and fds). Seq_cst,
+  // against a waiter that counts itself (role_waiters_) and then looks at
+  // the token, and against Close, which marks the state and then tries the
+  // token: one of the two always sees the other.
+  void GiveBackReaderRole();
+  // Receive's path for one receiver, with no lock: with the role (taken
+  // without in_mu_), pumps until the reader's own batch holds the port's
+  // next message (true; nothing older waits in the inbox), or gives up
+  // (false: older messages in the inbox, closed, the deadline passed).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ReadAlone(const Deadline& deadline);
+  // The role holder's return from Receive: the batch's front, then the
+  // end of its turn.
+  absl::StatusOr<Message> TakeFromBatch() ABSL_LOCKS_EXCLUDED(in_mu_);
+  // The end of a turn with the role: what the batch still holds to the
+  // inbox, the role back, the waiters woken. EndTurn takes in_mu_ only
+  // when the batch is not empty or a thread waits.
+  void EndTurn() ABSL_LOCKS_EXCLUDED(in_mu_);
+  void EndTurnLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_mu_);
+  // Receive when another thread reads or the inbox holds messages: under
+  // in_mu_, as every thread but a lone receiver.
+  absl::StatusOr<Message> ReceiveShared(const Deadline& deadline)
+      ABSL_LOCKS_EXCLUDED(in_mu_);
+  // The inbox's size for ReadAlone, which reads it without in_mu_: set
+  // under in_mu_ after every change of inbox_.
+  void NoteInboxSize() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_mu_) {
+    inbox_size_.store(inbox_.size(), std::memory_order_release);
+  }
+
   PortCore(UnixChannel channel, UniqueFd wake_fd, const PeerIdentity& peer,
            const PortOptions& options);
   absl::Status Handshake();
 
   // Send's steps (port_core_send.cc): the buffers' checks (counting inline
   // ones and bytes), telling the peer of the segments they name, and the
-  // message itself; inlined into Send, its hot path.
+  // message itself, encoded into one Frame given to `send` (the lone
+  // sender's TrySendAlone or the mutex path's SendOrdered); inlined into
+  // Send, its hot path. SendShared is Send's mutex path: a tracked
+  // message, a segment to announce, a ring full or shared with another
+  // sending thread (D33).
   ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status CheckSendable(
       absl::Span<const Buffer> buffers, size_t* inline_count,
       size_t* total) const;
   absl::Status Announce(absl::Span<const OutgoingPool::Unannounced> segments,
                         const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
-  ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status SendPayload(
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu(), sender_.writer());
+  template <typename SendFrame>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline auto SendPayload(
       uint32_t stream, absl::Span<const Buffer> buffers, uint8_t flags,
-      const wire::TrackingRef* tracking, const Deadline& deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
+      const wire::TrackingRef* tracking, SendFrame send);
+  absl::Status SendShared(uint32_t stream, absl::Span<Buffer> buffers,
+                          uint8_t flags, const wire::TrackingRef* tracking,
+                          size_t inline_count, size_t total)
+      ABSL_LOCKS_EXCLUDED(sender_.mu(), sender_.writer());
   // Returns the chunks past each buffer's size (a buffer shrunk by
   // Buffer::Resize): the peer frees only those its descriptor covers.
   void ReleaseUnusedChunks(absl::Span<Buffer> buffers);
@@ -243,7 +293,7 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   // its turn when a sender holds OrderedSender::mu_.
   void ReleaseIdleSegments(absl::Time now);
   void ReleaseIdleSegmentsLocked(absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu());
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sender_.mu(), sender_.writer());
 
   // With `lock` (on in_mu_) held: waits until `ready()` or the port closes
   // (true) or the deadline passes (false), taking the reader role whenever
@@ -274,14 +324,23 @@ class PortCore : public std::enable_shared_from_this<PortCore>,
   OrderedSender sender_;
   PortReader reader_;  // only with the reader role
 
-  // The incoming side: the inbox, who holds the reader role, and why the
-  // port closed. Taken after OrderedSender::mu_ (never while taking it),
-  // before PeerSegments::mu_; never together with OutgoingPool::mu_.
+  // The incoming side: the inbox and why the port closed; in_cv_ is where
+  // the threads waiting for the reader role sleep. Taken after
+  // OrderedSender::mu_ (never while taking it); never together with
+  // OutgoingPool::mu_.
   mutable Mutex in_mu_;
   CondVar in_cv_;  // inbox, reader role, memory epoch, closed
   MessageQueue inbox_ ABSL_GUARDED_BY(in_mu_);
-  bool reader_active_ ABSL_GUARDED_BY(in_mu_) = false;
   absl::Status closed_reason_ ABSL_GUARDED_BY(in_mu_);
+  // The reader role's token, and the threads waiting on in_cv_ for it (or
+  // for what its holder delivers): a holder that gives it back without
+  // in_mu_ takes in_mu_ to wake them only when there are any (D33).
+  std::atomic<bool> reader_taken_{false};
+  std::atomic<uint32_t> role_waiters_{0};
+  // inbox_.size() as of the last change (NoteInboxSize): only the role
+  // holder adds to the inbox, so a holder that reads 0 here knows nothing
+  // older than its own batch waits there.
+  std::atomic<size_t> inbox_size_{0};
 };
 
 }  // namespace shmport::internal

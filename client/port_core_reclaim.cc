@@ -49,7 +49,9 @@ void PortCore::ReleaseIdleSegments(absl::Time now) {
   // naming the segment. A sender holding it is busy, not idle: try next
   // round.
   if (!sender_.mu().TryLock()) return;
+  sender_.writer().Lock();  // a lone sender's append ends without waiting
   ReleaseIdleSegmentsLocked(now);
+  sender_.writer().Unlock();
   sender_.mu().Unlock();
 }
 

@@ -209,17 +209,16 @@ absl::Status PortCore::Announce(
   return absl::OkStatus();
 }
 
-absl::Status PortCore::SendPayload(uint32_t stream,
-                                   absl::Span<const Buffer> buffers,
-                                   uint8_t flags,
-                                   const wire::TrackingRef* tracking,
-                                   const Deadline& deadline) {
+template <typename SendFrame>
+auto PortCore::SendPayload(uint32_t stream, absl::Span<const Buffer> buffers,
+                           uint8_t flags, const wire::TrackingRef* tracking,
+                           SendFrame send) {
   if (!buffers[0].in_shared_memory()) {  // inline: the bytes follow the head
     const Buffer& b = buffers[0];
     wire::Encoder e(wire::MessageType::kData, stream, flags);
     if (tracking != nullptr) e.SetTracking(*tracking);
     e.SetInlineLength(static_cast<uint32_t>(b.size()));
-    return sender_.SendOrdered(Frame(e, b.span()), {}, deadline);
+    return send(Frame(e, b.span()));
   }
   wire::Encoder e(wire::MessageType::kMmapData, stream, flags);
   if (tracking != nullptr) e.SetTracking(*tracking);
@@ -229,14 +228,24 @@ absl::Status PortCore::SendPayload(uint32_t stream,
                      BufferAccess::first_chunk(b),
                      static_cast<uint32_t>(b.size())});
   }
-  if (e.descriptor_count() > 0) {
-    return sender_.SendOrdered(Frame(e), {}, deadline);
-  }
+  if (e.descriptor_count() > 0) return send(Frame(e));
   // Only empty buffers: an empty inline message says the same.
   wire::Encoder empty(wire::MessageType::kData, stream, flags);
   if (tracking != nullptr) empty.SetTracking(*tracking);
-  return sender_.SendOrdered(Frame(empty), {}, deadline);
+  return send(Frame(empty));
 }
+
+namespace {
+
+// The peer may free the buffers' chunks as soon as it reads the message,
+// in its own mapping, which TSan cannot follow (common/tsan_sync.h).
+void ReleaseChunksToPeer(absl::Span<const Buffer> buffers) {
+  for (const Buffer& b : buffers) {
+    if (const Segment* segment = BufferAccess::segment(b)) TsanRelease(segment);
+  }
+}
+
+}  // namespace
 
 absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
                             bool last, const wire::TrackingRef* tracking) {
@@ -248,9 +257,31 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
   if (closed()) return closed_reason();
   if (PeerGone()) return peer_gone_reason();
   ReleaseUnusedChunks(buffers);
-  const Deadline deadline(options_.send_timeout);
-  MutexLock send_lock(&sender_.mu());
   sender_.FlushPendingAck();
+  const uint8_t flags = last ? wire::kFlagLast : 0;
+  // The lone sender's path (D33): nothing to announce, the ring in use,
+  // with room, and no other thread writing.
+  if (tracking == nullptr && OutgoingPool::AllAnnounced(buffers)) {
+    ReleaseChunksToPeer(buffers);
+    const OrderedSender::AloneResult sent = SendPayload(
+        stream, buffers, flags, nullptr,
+        [&](const Frame& frame) { return sender_.TrySendAlone(frame, total); });
+    if (sent != OrderedSender::AloneResult::kNotSent) {
+      // The peer owns the chunks now: it frees them when its Message dies.
+      for (Buffer& b : buffers) BufferAccess::HandOver(b);
+      if (sent == OrderedSender::AloneResult::kSent) return absl::OkStatus();
+      return sender_.WakePeer(Deadline(options_.send_timeout));
+    }
+  }
+  return SendShared(stream, buffers, flags, tracking, inline_count, total);
+}
+
+absl::Status PortCore::SendShared(uint32_t stream, absl::Span<Buffer> buffers,
+                                  uint8_t flags,
+                                  const wire::TrackingRef* tracking,
+                                  size_t inline_count, size_t total) {
+  const Deadline deadline(options_.send_timeout);
+  OrderedSender::Exclusive send_lock(sender_);
   // Every segment named by this message (and its tracking slot) must have
   // crossed the socket first.
   if (inline_count == 0 || tracking != nullptr) {
@@ -263,13 +294,14 @@ absl::Status PortCore::Send(uint32_t stream, absl::Span<Buffer> buffers,
       if (absl::Status s = Announce(unannounced, deadline); !s.ok()) return s;
     }
   }
-  // The peer may free these chunks as soon as it reads the message, in its
-  // own mapping, which TSan cannot follow (common/tsan_sync.h).
-  for (const Buffer& b : buffers) {
-    if (const Segment* segment = BufferAccess::segment(b)) TsanRelease(segment);
-  }
-  if (absl::Status s = SendPayload(stream, buffers, last ? wire::kFlagLast : 0,
-                                   tracking, deadline);
+  ReleaseChunksToPeer(buffers);
+  if (absl::Status s = SendPayload(stream, buffers, flags, tracking,
+                                   [&](const Frame& frame) {
+                                     sender_.mu().AssertHeld();
+                                     sender_.writer().AssertHeld();
+                                     return sender_.SendOrdered(frame, {},
+                                                                deadline);
+                                   });
       !s.ok()) {
     return s;  // the buffers still own (and free) chunks
   }

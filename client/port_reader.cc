@@ -157,8 +157,11 @@ bool PortReader::SpinOnRing(const Deadline& deadline) {
     }
   }
   AddSingleWriter(counters_.receive_spins, 1);
+  // A Close of this end ends the spin too: the caller sees it at once.
   if (SpinUntil([&] { return std::min(deadline.at(), absl::Now() + window); },
-                /*yield=*/false, [&] { return !ring_->Empty(); })) {
+                /*yield=*/false,
+                [&] { return !ring_->Empty() || core_.closed(); })) {
+    if (core_.closed()) return true;
     AddSingleWriter(counters_.receive_spin_hits, 1);
     spin_misses_ = 0;
     return true;

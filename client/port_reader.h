@@ -49,7 +49,7 @@ enum class PumpMode {
 // inbox, segments to PeerSegments, control messages to the port.
 //
 // Not thread-safe, and needs no lock: only the holder of the port's reader
-// role (PortCore::ReaderRole, one thread at a time) calls it, apart from
+// role (PortCore's token, one thread at a time) calls it, apart from
 // MarkRingClosed.
 class PortReader {
  public:
@@ -62,11 +62,15 @@ class PortReader {
   PortReader& operator=(const PortReader&) = delete;
 
   PumpResult PumpOnce(const Deadline& deadline, PumpMode mode);
-  // At the end of the reader's turn, under the port's in_mu_ (the lock the
-  // role is given back under anyway, none of its own per message): what
-  // this turn delivered, in order, into `inbox`; swapped in whole when the
-  // inbox is empty (the usual case: no message moves).
+  // At the end of the reader's turn, under the port's in_mu_: what this
+  // turn delivered and its holder did not take itself, in order, into
+  // `inbox`; swapped in whole when the inbox is empty (no message moves).
   void HandOver(MessageQueue& inbox);
+  // The role holder's own delivery (PortCore::ReadAlone): whether this
+  // turn delivered anything, and its first message, to be moved from (one
+  // move; valid until the next delivery).
+  bool batch_empty() const { return batch_.empty(); }
+  Message&& TakeFromBatch() { return batch_.TakeFront(); }
   // Where the HELLO is read into, before any pump.
   absl::Span<uint8_t> receive_buffer() {
     return absl::MakeSpan(receive_buffer_.get(), wire::kMaxMessageBytes);

@@ -1,21 +1,26 @@
-// The steady-state path of a ring-carried message allocates nothing (issue
-// 16): a 64 B ping-pong between this process and a forked peer over a real
-// socketpair and ring, each side counting its own thread's calls to the
-// global operator new (replaced in this binary) over the measured round
-// trips after a warm-up.
+// The steady-state path of a ring-carried message allocates nothing and,
+// inline, takes no mutex (issue 16, decisions D29 and D33): a ping-pong
+// between this process and a forked peer over a real socketpair and ring,
+// each side counting its own thread's calls to the global operator new and
+// to pthread_mutex_lock (both replaced in this binary) over the measured
+// round trips after a warm-up.
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "gtest/gtest.h"
 #include "shmport/port.h"
 #include "tests/perf/allocation_counter.h"
+#include "tests/perf/lock_counter.h"
 #include "tests/ports/port_harness.h"
 
 namespace shmport {
 namespace {
 
 using testing::AllocationCounter;
+using testing::LockCounter;
 
 constexpr absl::Duration kBound = absl::Seconds(20);
 constexpr int kWarmup = 1000;
@@ -39,28 +44,36 @@ uint64_t ReceiveValue(Port& port) {
   return value;
 }
 
+// What one side counted over the measured round trips.
+struct Counts {
+  uint64_t allocations = ~0ull;
+  uint64_t locks = ~0ull;
+};
+
 // The echo side: `n` round trips as they come, the last `counted` of them
-// counted; then, asked once more, its count goes back (and its exit, with
+// counted; then, asked once more, its counts go back (and its exit, with
 // its BYE, comes after the other side stopped counting).
 int Echo(Port& port, size_t bytes, int n, int counted) {
   for (int i = 0; i < n - counted; ++i) {
     if (!SendValue(port, bytes, ReceiveValue(port))) return 1;
   }
-  uint64_t allocations;
+  Counts counts;
   {
-    AllocationCounter counter;
+    AllocationCounter allocations;
+    LockCounter locks;
     for (int i = 0; i < counted; ++i) {
       if (!SendValue(port, bytes, ReceiveValue(port))) return 2;
     }
-    allocations = counter.count();
+    counts = {allocations.count(), locks.count()};
   }
   if (ReceiveValue(port) == ~0ull) return 3;
-  return SendValue(port, bytes, allocations) ? 0 : 4;
+  if (!SendValue(port, bytes, counts.allocations)) return 4;
+  return SendValue(port, bytes, counts.locks) ? 0 : 5;
 }
 
 struct PingPongResult {
-  uint64_t pinger_allocations = ~0ull;
-  uint64_t ponger_allocations = ~0ull;
+  Counts pinger;
+  Counts ponger;
   bool echoed = false;  // every reply carried its request's value
 };
 
@@ -72,15 +85,17 @@ PingPongResult PingPong(Port& port, size_t bytes) {
     run.echoed &= SendValue(port, bytes, v) && ReceiveValue(port) == v;
   }
   {
-    AllocationCounter counter;
+    AllocationCounter allocations;
+    LockCounter locks;
     for (int i = 0; i < kRoundTrips; ++i) {
       const uint64_t v = kWarmup + i;
       run.echoed &= SendValue(port, bytes, v) && ReceiveValue(port) == v;
     }
-    run.pinger_allocations = counter.count();
+    run.pinger = {allocations.count(), locks.count()};
   }
   if (!SendValue(port, bytes, 0)) return run;
-  run.ponger_allocations = ReceiveValue(port);
+  run.ponger.allocations = ReceiveValue(port);
+  run.ponger.locks = ReceiveValue(port);
   return run;
 }
 
@@ -91,18 +106,33 @@ TEST(HotPathAllocTest, TheCounterSeesThisThreadsAllocations) {
   EXPECT_EQ(counter.count(), 2u);
 }
 
-// A ping-pong of `bytes`-byte messages with a forked echo peer, checked.
-void ExpectPingPongAllocatesNothing(size_t bytes) {
+TEST(HotPathAllocTest, TheLockCounterSeesThisThreadsLocks) {
+  Mutex mu;
+  std::mutex standard;
+  LockCounter counter;
+  { MutexLock lock(&mu); }
+  if (standard.try_lock()) standard.unlock();
+  EXPECT_EQ(counter.count(), 2u);
+}
+
+// A ping-pong of `bytes`-byte messages with a forked echo peer: checks that
+// it allocates nothing and takes at most `max_locks` mutexes per round trip
+// on each side.
+void ExpectPingPong(size_t bytes, uint64_t max_locks) {
   auto peer = testing::ForkPeer([bytes](Port& port) {
     return Echo(port, bytes, kWarmup + kRoundTrips, kRoundTrips);
   });
   ASSERT_TRUE(peer.ok()) << peer.status();
   const PingPongResult run = PingPong(*peer->port, bytes);
   EXPECT_TRUE(run.echoed);
-  EXPECT_EQ(run.pinger_allocations, 0u)
+  EXPECT_EQ(run.pinger.allocations, 0u)
       << "in " << kRoundTrips << " round trips, this side";
-  EXPECT_EQ(run.ponger_allocations, 0u)
+  EXPECT_EQ(run.ponger.allocations, 0u)
       << "in " << kRoundTrips << " round trips, the echo side";
+  EXPECT_LE(run.pinger.locks, max_locks * kRoundTrips)
+      << "mutex locks in " << kRoundTrips << " round trips, this side";
+  EXPECT_LE(run.ponger.locks, max_locks * kRoundTrips)
+      << "mutex locks in " << kRoundTrips << " round trips, the echo side";
   const PortStats s = peer->port->stats();
   EXPECT_GE(s.sent_via_ring, uint64_t{kWarmup + kRoundTrips});
   auto code = peer->child.WaitForExitCode(kBound);
@@ -110,14 +140,17 @@ void ExpectPingPongAllocatesNothing(size_t bytes) {
   EXPECT_EQ(*code, 0);
 }
 
-// Inline: the payload travels in the ring entry itself.
-TEST(HotPathAllocTest, RingPingPongOf64BytesAllocatesNothing) {
-  ExpectPingPongAllocatesNothing(64);
+// Inline: the payload travels in the ring entry itself. No lock: the
+// reader role and the ring writer are tokens (D33).
+TEST(HotPathAllocTest, RingPingPongOf64BytesAllocatesNothingAndLocksNothing) {
+  ExpectPingPong(64, 0);
 }
 
-// Zero-copy: a descriptor in the ring names chunks of a shared segment.
-TEST(HotPathAllocTest, RingPingPongOf4KiBInSharedMemoryAllocatesNothing) {
-  ExpectPingPongAllocatesNothing(4096);
+// Zero-copy: a descriptor in the ring names chunks of a shared segment,
+// checked against the peer's segment table, which the reader owns.
+TEST(HotPathAllocTest,
+     RingPingPongOf4KiBInSharedMemoryAllocatesNothingAndLocksNothing) {
+  ExpectPingPong(4096, 0);
 }
 
 }  // namespace
