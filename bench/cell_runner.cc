@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -75,6 +76,19 @@ bool ReadExactly(int fd, void* out, size_t n) {
   return true;
 }
 
+// Runs this process on `cpu` only; -1 leaves it where it is.
+absl::Status PinToCpu(int cpu) {
+  if (cpu < 0) return absl::OkStatus();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cpus: cannot run on CPU ", cpu, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 // The body of a child: wait for the peer's pid, connect, run the role, and
 // report. The endpoint is gone (connection closed) before the report is
 // written, so a report means the child's side finished cleanly.
@@ -88,10 +102,11 @@ int ChildMain(Connection& connection, Side side, Mode mode,
   mine.report_read.Reset();
   RoleReport report;
   pid_t peer = 0;
-  absl::Status status;
-  if (!ReadExactly(mine.command_read.get(), &peer, sizeof(peer))) {
+  absl::Status status = PinToCpu(config.cpus[static_cast<int>(side)]);
+  if (status.ok() &&
+      !ReadExactly(mine.command_read.get(), &peer, sizeof(peer))) {
     status = absl::AbortedError("parent never sent the peer's pid");
-  } else {
+  } else if (status.ok()) {
     absl::StatusOr<std::unique_ptr<Endpoint>> endpoint =
         connection.Open(side, peer);
     if (!endpoint.ok()) {

@@ -8,7 +8,10 @@
 //
 // Every cell runs in two fresh processes; see workload.h for what is timed
 // and comparison.h for the order of the cells.
+#include <sched.h>
+
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -61,6 +64,9 @@ ABSL_FLAG(int, unix_socket_buffer, 0,
 ABSL_FLAG(int, pipe_bytes, 0,
           "F_SETPIPE_SZ for the pipe baseline, bytes (0: default 64 KiB)");
 ABSL_FLAG(bool, quiet, false, "no per-cell progress on stderr");
+ABSL_FLAG(std::string, cpus, "",
+          "SENDER,RECEIVER: run each cell's sender and receiver process on "
+          "these CPUs (e.g. 0,1); default: wherever the scheduler puts them");
 
 namespace shmport::bench {
 namespace {
@@ -123,6 +129,29 @@ absl::Status ParseModes(ComparisonPlan& plan) {
   return status;
 }
 
+// --cpus into the plan: two CPUs this process may run on, or none.
+absl::Status ParseCpus(std::array<int, 2>& cpus) {
+  const std::string text = absl::GetFlag(FLAGS_cpus);
+  if (text.empty()) return absl::OkStatus();
+  std::vector<absl::string_view> words = absl::StrSplit(text, ',');
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) CPU_ZERO(&allowed);
+  for (size_t i = 0; i < words.size() && i < cpus.size(); ++i) {
+    if (!absl::SimpleAtoi(words[i], &cpus[i]) || cpus[i] < 0 ||
+        cpus[i] >= CPU_SETSIZE || !CPU_ISSET(cpus[i], &allowed)) {
+      cpus[i] = -1;
+    }
+  }
+  if (words.size() != 2 || cpus[0] < 0 || cpus[1] < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cpus: \"", text,
+                     "\" is not SENDER,RECEIVER with two CPUs this "
+                     "process may run on (see `taskset -p $$`), e.g. 0,1"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ComparisonPlan> PlanFromFlags() {
   ComparisonPlan plan;
   for (absl::string_view p :
@@ -170,6 +199,7 @@ absl::StatusOr<ComparisonPlan> PlanFromFlags() {
   plan.timing.duration = absl::Milliseconds(duration);
   plan.timing.max_duration = absl::Milliseconds(max_duration);
   plan.timing.min_round_trips = static_cast<uint64_t>(min_round_trips);
+  if (absl::Status s = ParseCpus(plan.timing.cpus); !s.ok()) return s;
   plan.memcpy = absl::GetFlag(FLAGS_memcpy);
   if (!absl::GetFlag(FLAGS_quiet)) {
     plan.progress = [](absl::string_view line) {

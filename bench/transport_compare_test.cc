@@ -1,7 +1,10 @@
 // Specifications of //bench:transport_compare's plumbing. Nothing here
 // asserts a speed: the full comparison runs a tiny configuration and the
 // tests check that every cell is there, well-formed and verified.
+#include <sched.h>
+
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -10,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/comparison.h"
 #include "bench/handoff_transport.h"
@@ -270,6 +274,86 @@ TEST(Comparison, ACorruptedByteFailsTheWholeRun) {
   EXPECT_THAT(std::string(cells.status().message()),
               HasSubstr("checksum mismatch"));
   EXPECT_THAT(std::string(cells.status().message()), HasSubstr("receiver"));
+}
+
+// A pipe whose children refuse to open unless this process may run on
+// exactly the CPU the plan placed its side on.
+class PlacementCheckingTransport : public Transport {
+ public:
+  explicit PlacementCheckingTransport(std::array<int, 2> cpus) : cpus_(cpus) {}
+  std::string name() const override { return "placement-checking-pipe"; }
+  absl::StatusOr<std::unique_ptr<Connection>> Connect(
+      size_t payload_bytes) const override {
+    auto inner = PipeTransport().Connect(payload_bytes);
+    if (!inner.ok()) return inner.status();
+    return std::make_unique<Checked>(std::move(*inner), cpus_);
+  }
+
+ private:
+  class Checked : public Connection {
+   public:
+    Checked(std::unique_ptr<Connection> inner, std::array<int, 2> cpus)
+        : inner_(std::move(inner)), cpus_(cpus) {}
+    absl::StatusOr<std::unique_ptr<Endpoint>> Open(Side side,
+                                                   pid_t peer) override {
+      const int want = cpus_[static_cast<int>(side)];
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      if (sched_getaffinity(0, sizeof(set), &set) != 0 ||
+          CPU_COUNT(&set) != 1 || !CPU_ISSET(want, &set)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("not placed on CPU ", want, " alone"));
+      }
+      return inner_->Open(side, peer);
+    }
+
+   private:
+    std::unique_ptr<Connection> inner_;
+    std::array<int, 2> cpus_;
+  };
+  std::array<int, 2> cpus_;
+};
+
+// The first and the last CPU this process may run on.
+std::array<int, 2> TwoAllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  EXPECT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  std::array<int, 2> cpus = {-1, -1};
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    if (cpus[0] < 0) cpus[0] = cpu;
+    cpus[1] = cpu;
+  }
+  return cpus;
+}
+
+TEST(Comparison, CpusPlaceTheSenderAndTheReceiver) {
+  ComparisonPlan plan;
+  plan.timing = TinyTiming();
+  plan.timing.cpus = TwoAllowedCpus();
+  ASSERT_GE(plan.timing.cpus[0], 0);
+  plan.transports = {
+      std::make_shared<PlacementCheckingTransport>(plan.timing.cpus)};
+  plan.payloads = {kSmall};
+  plan.reps = 1;
+  plan.memcpy = false;
+  absl::StatusOr<std::vector<CellSummary>> cells = RunComparison(plan);
+  EXPECT_TRUE(cells.ok()) << cells.status();
+}
+
+TEST(Comparison, ACpuThatCannotBeUsedFailsTheRunNamingIt) {
+  ComparisonPlan plan;
+  plan.timing = TinyTiming();
+  plan.timing.cpus = {0, CPU_SETSIZE - 1};
+  plan.transports = {std::make_shared<PipeTransport>()};
+  plan.payloads = {kSmall};
+  plan.reps = 1;
+  plan.memcpy = false;
+  absl::StatusOr<std::vector<CellSummary>> cells = RunComparison(plan);
+  ASSERT_FALSE(cells.ok());
+  EXPECT_THAT(std::string(cells.status().message()),
+              HasSubstr(absl::StrCat("cannot run on CPU ", CPU_SETSIZE - 1)));
 }
 
 // One tiny run of every transport, shared by the tests below.

@@ -13,6 +13,7 @@
 #ifndef SHMPORT_BENCH_WORKLOAD_H_
 #define SHMPORT_BENCH_WORKLOAD_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -34,6 +35,10 @@ struct WorkloadConfig {
   // `max_duration`.
   uint64_t min_round_trips = 100;
   absl::Duration max_duration = absl::Seconds(4);
+  // The CPU each child runs on, [0] the sender and [1] the receiver; -1
+  // leaves the placement to the scheduler. A fixed placement removes the
+  // run-to-run spread that migrations give a blocking receiver.
+  std::array<int, 2> cpus = {-1, -1};
 };
 
 // What one process of a cell measured; crosses a pipe from the child to the
